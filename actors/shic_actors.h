@@ -1,0 +1,77 @@
+/*  =========================================================================
+    shic_actors - private declarations shared by the actors of one runtime
+
+    The actor tree (see guides/architecture.md):
+
+        supervisor (root, owned by shic_runtime_t)
+          +-- gateway      wire-protocol ROUTERs, the registry, events PUB,
+          |                and the "bus" ROUTER every other actor talks on
+          +-- backend[*]   one per registered backend: owns its state
+          +-- instance[*]  one per runtime instance: owns its process,
+          |                readiness and health probes
+          +-- lease pool   keeps lease actors ready ahead of demand
+                +-- lease[*]  one per lease: owns its TTL timer
+
+    Pipes (zactor) carry lifecycle only: start, $TERM, and the restart
+    questions an instance asks its supervisor. Everything else travels as
+    [command][msgpack map] over the bus: each actor's DEALER carries a
+    routing id ("I<n>" instance, "L<n>" lease, "P" pool) and the gateway's
+    ROUTER addresses them by it. Pointers (ops tables, backend state) are
+    passed only on pipes, between threads of this process, never on a wire.
+    =========================================================================
+*/
+
+#ifndef SHIC_ACTORS_H_INCLUDED
+#define SHIC_ACTORS_H_INCLUDED
+
+#include "shic.h"
+#include "shic_proc.h"
+#include "shic_restart_policy.h"
+
+//  Settings of one runtime, read once from the configuration; every actor
+//  gets a read-only pointer. Lives as long as the runtime.
+typedef struct {
+    char bus [64];                  //  inproc endpoint of the bus ROUTER
+    char gateway [64];              //  inproc endpoint of the trusted ROUTER
+    char events [64];               //  inproc endpoint of the events PUB
+    size_t max_leases;              //  live lease cap
+    size_t max_instances;           //  live instance cap
+    size_t lease_spare;             //  idle lease actors kept ready
+    int64_t client_timeout_ms;      //  silent remote client: untimed leases end
+    bool inproc_client_timeout;     //  apply client_timeout_ms to inproc clients
+    int64_t retention_ms;           //  stopped / failed instances stay listed
+    int64_t start_failure_hold_ms;  //  start failures answer later callers
+    size_t max_frame;               //  largest request body
+    int liveness_failures;          //  unavailable health checks before restart
+    shic_restart_settings_t restart; //  the supervisor's restart policy
+    bool verbose;                   //  trace actors
+} shic_settings_t;
+
+//  Reads settings from config (may be NULL) into self; endpoints are made
+//  unique per runtime.
+void shic_settings_load (shic_settings_t *self, zconfig_t *config);
+//  A key under "runtime/", else "shicd/", else default
+int64_t shic_config_int (zconfig_t *config, const char *key, int64_t dflt);
+
+//  What the supervisor hands an instance actor (ownership passes with it)
+typedef struct {
+    const shic_settings_t *settings; //  runtime settings
+    int seq;                        //  instance number, routing id "I<seq>"
+    char *instance_id;              //  fresh
+    shic_val_t *plan;               //  normalized StartupPlan, owned
+    const shic_backend_ops_t *ops;  //  the backend's ops
+    void *backend_state;            //  the backend's state
+} shic_instance_args_t;
+
+//  Actors (czmq zactor_fn)
+void shic_supervisor_actor (zsock_t *pipe, void *args);
+void shic_gateway_actor (zsock_t *pipe, void *args);
+void shic_backend_actor (zsock_t *pipe, void *args);
+void shic_instance_actor (zsock_t *pipe, void *args);
+void shic_lease_pool_actor (zsock_t *pipe, void *args);
+void shic_lease_actor (zsock_t *pipe, void *args);
+
+//  Wall clock and monotonic milliseconds
+int64_t shic_now_ms (void);
+
+#endif

@@ -1,0 +1,219 @@
+/*  =========================================================================
+    shic_runtime - the embedding API: a runtime is a supervisor actor
+
+    shic_runtime_new starts the supervisor, which starts the gateway and the
+    lease pool; the facade talks to the supervisor over its pipe with a
+    deadline on every wait.
+    =========================================================================
+*/
+
+#include "shic_actors.h"
+#include <sys/resource.h>
+#include <curl/curl.h>
+
+struct _shic_runtime_t {
+    zactor_t *supervisor;           //  the root actor
+    shic_settings_t *settings;      //  read-only for every actor; freed last
+};
+
+//  Replies from the supervisor never take long: it never waits on a child
+//  for more than a short, bounded time
+#define FACADE_TIMEOUT_MS 30000
+
+static size_t s_init_max_leases = 0;
+
+int64_t
+shic_now_ms (void)
+{
+    return zclock_time ();
+}
+
+int64_t
+shic_config_int (zconfig_t *config, const char *key, int64_t dflt)
+{
+    if (!config)
+        return dflt;
+    char path [128];
+    const char *sections [] = { "runtime", "shicd" };
+    for (int i = 0; i < 2; i++) {
+        snprintf (path, sizeof (path), "%s/%s", sections [i], key);
+        char *value = zconfig_get (config, path, NULL);
+        if (value && *value) {
+            char *end = NULL;
+            long long number = strtoll (value, &end, 10);
+            if (end && *end == 0)
+                return number;
+            zsys_warning ("runtime: %s = '%s' is not a number, using %lld",
+                          path, value, (long long) dflt);
+        }
+    }
+    return dflt;
+}
+
+void
+shic_settings_load (shic_settings_t *self, zconfig_t *config)
+{
+    static int counter = 0;
+    int n = __atomic_add_fetch (&counter, 1, __ATOMIC_SEQ_CST);
+    memset (self, 0, sizeof (*self));
+    snprintf (self->bus, sizeof (self->bus), "inproc://shic-%d-%d-bus", getpid (), n);
+    snprintf (self->gateway, sizeof (self->gateway), "inproc://shic-%d-%d-gateway", getpid (), n);
+    snprintf (self->events, sizeof (self->events), "inproc://shic-%d-%d-events", getpid (), n);
+    self->max_leases = (size_t) shic_config_int (config, "max_leases", 4096);
+    self->max_instances = (size_t) shic_config_int (config, "max_instances", 256);
+    self->lease_spare = (size_t) shic_config_int (config, "lease_spare", 32);
+    self->client_timeout_ms = shic_config_int (config, "client_timeout_ms", 30000);
+    self->inproc_client_timeout = shic_config_int (config, "inproc_client_timeout", 0) != 0;
+    self->retention_ms = shic_config_int (config, "retention_ms", 30000);
+    self->start_failure_hold_ms = shic_config_int (config, "start_failure_hold_ms", 1000);
+    self->max_frame = (size_t) shic_config_int (config, "max_frame", 1024 * 1024);
+    self->liveness_failures = (int) shic_config_int (config, "liveness_failures", 3);
+    self->verbose = shic_config_int (config, "verbose", 0) != 0;
+    shic_restart_settings_default (&self->restart);
+    shic_restart_settings_t *r = &self->restart;
+    r->backoff_initial_ms = shic_config_int (config, "restart_backoff_ms", r->backoff_initial_ms);
+    r->backoff_max_ms = shic_config_int (config, "restart_backoff_max_ms", r->backoff_max_ms);
+    r->max_restarts = (int) shic_config_int (config, "max_restarts", r->max_restarts);
+    r->restart_window_ms = shic_config_int (config, "restart_window_ms", r->restart_window_ms);
+    r->failed_cooldown_ms = shic_config_int (config, "failed_cooldown_ms", r->failed_cooldown_ms);
+    r->healthy_reset_ms = shic_config_int (config, "healthy_reset_ms", r->healthy_reset_ms);
+    if (self->lease_spare < 1)
+        self->lease_spare = 1;
+}
+
+//  --------------------------------------------------------------------------
+//  Raise czmq's socket cap and the fd limit for max_leases lease actors
+//  (3 sockets and 3 fds each). Only the first call can change the socket
+//  cap: czmq allows it before any socket exists.
+
+void
+shic_init (size_t max_leases)
+{
+    static bool initialised = false;
+    if (max_leases > s_init_max_leases)
+        s_init_max_leases = max_leases;
+    if (initialised)
+        return;
+    initialised = true;
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+    }
+    size_t wanted = 3 * (max_leases + 64) + 1024;
+    size_t cap = zsys_socket_limit ();
+    zsys_set_max_sockets (wanted < cap? wanted: cap);
+    //  Actors only exit on $TERM; SIGINT handling is the host's business
+    zsys_set_linger (0);
+}
+
+shic_runtime_t *
+shic_runtime_new (zconfig_t *config)
+{
+    shic_runtime_t *self = (shic_runtime_t *) zmalloc (sizeof (shic_runtime_t));
+    if (!self)
+        return NULL;
+    self->settings = (shic_settings_t *) zmalloc (sizeof (shic_settings_t));
+    if (!self->settings) {
+        free (self);
+        return NULL;
+    }
+    shic_settings_load (self->settings, config);
+    shic_init (self->settings->max_leases);
+    self->supervisor = zactor_new (shic_supervisor_actor, self->settings);
+    if (self->supervisor) {
+        //  The supervisor reports whether its children started
+        zsock_set_rcvtimeo (self->supervisor, FACADE_TIMEOUT_MS);
+        char *status = zstr_recv (self->supervisor);
+        bool ok = status && streq (status, "READY");
+        zstr_free (&status);
+        if (ok)
+            return self;
+        zsys_error ("runtime: supervisor did not start");
+    }
+    shic_runtime_destroy (&self);
+    return NULL;
+}
+
+void
+shic_runtime_destroy (shic_runtime_t **self_p)
+{
+    assert (self_p);
+    shic_runtime_t *self = *self_p;
+    if (self) {
+        zactor_destroy (&self->supervisor);
+        free (self->settings);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+shic_runtime_register (shic_runtime_t *self, const shic_backend_ops_t *ops,
+                       zconfig_t *config, shic_error_t *err)
+{
+    assert (self);
+    if (!ops || !ops->name || !*ops->name || !ops->manifest || !ops->startup_plan) {
+        if (err)
+            shic_error_set (err, SHIC_E_INVALID_ARGS, NULL,
+                            "a backend needs a name, manifest and startup_plan");
+        return -1;
+    }
+    zsock_send (self->supervisor, "spp", "REGISTER", ops, config);
+    char *message = NULL;
+    int rc = -1;
+    if (zsock_recv (self->supervisor, "is", &rc, &message) == -1) {
+        rc = -1;
+        message = strdup ("the supervisor did not answer");
+    }
+    if (rc != 0 && err)
+        shic_error_set (err, SHIC_E_INTERNAL, NULL, "%s", message? message: "registration failed");
+    zstr_free (&message);
+    return rc == 0? 0: -1;
+}
+
+int
+shic_runtime_unregister (shic_runtime_t *self, const char *backend)
+{
+    assert (self);
+    zsock_send (self->supervisor, "ss", "UNREGISTER", backend? backend: "");
+    int rc = -1;
+    if (zsock_recv (self->supervisor, "i", &rc) == -1)
+        rc = -1;
+    return rc;
+}
+
+const char *
+shic_runtime_endpoint (shic_runtime_t *self)
+{
+    return self->settings->gateway;
+}
+
+const char *
+shic_runtime_events_endpoint (shic_runtime_t *self)
+{
+    return self->settings->events;
+}
+
+static int
+s_bind (shic_runtime_t *self, const char *command, const char *endpoint)
+{
+    zsock_send (self->supervisor, "ss", command, endpoint? endpoint: "");
+    int rc = -1;
+    if (zsock_recv (self->supervisor, "i", &rc) == -1)
+        rc = -1;
+    return rc;
+}
+
+int
+shic_runtime_bind_gateway (shic_runtime_t *self, const char *endpoint)
+{
+    return s_bind (self, "BIND-GATEWAY", endpoint);
+}
+
+int
+shic_runtime_bind_events (shic_runtime_t *self, const char *endpoint)
+{
+    return s_bind (self, "BIND-EVENTS", endpoint);
+}

@@ -1,0 +1,404 @@
+/*  =========================================================================
+    shic_supervisor - the root actor of a runtime
+
+    Starts the gateway and the lease pool, one backend actor per registered
+    backend and one instance actor per runtime instance (when the gateway
+    asks for it), and owns the restart policy: an instance whose service
+    exited unexpectedly asks here whether to restart it, and when.
+    On $TERM it stops its children in reverse order of start: leases, then
+    instances (all asked to stop at once, then joined), then backends, then
+    the gateway.
+
+    Accepts on its pipe (from the runtime facade):
+        REGISTER ops config       -> "is" rc, message
+        UNREGISTER name           -> "i" rc
+        BIND-GATEWAY endpoint     -> "i" port / 0 / -1
+        BIND-EVENTS endpoint      -> "i" port / 0 / -1
+        $TERM
+    From the gateway:  SPAWN seq instance_id backend plan(msgpack)
+    From instances:    EXITED {uptime_ms} -> RESTART {delay_ms, restarts}
+                                           | FAIL {retry_after_ms, restarts}
+                       DONE
+    =========================================================================
+*/
+
+#include "shic_actors.h"
+
+void *shic_backend_args_new (const shic_backend_ops_t *ops, zconfig_t *config);
+
+typedef struct {
+    char *name;                     //  backend id
+    zactor_t *actor;                //  its actor
+    const shic_backend_ops_t *ops;  //  ops table
+    void *state;                    //  state from init
+    int instances;                  //  live instance actors using it
+    bool removed;                   //  unregistered; destroy when unused
+} s_backend_t;
+
+typedef struct {
+    int seq;                        //  instance number
+    zactor_t *actor;                //  its actor
+    s_backend_t *backend;           //  its backend
+    shic_restart_policy_t *policy;  //  restart history
+} s_child_t;
+
+typedef struct {
+    zsock_t *pipe;                  //  to the runtime facade
+    const shic_settings_t *settings; //  runtime settings
+    zpoller_t *poller;              //  pipe, gateway and instance actors
+    zactor_t *gateway;              //  the gateway actor
+    zactor_t *pool;                 //  the lease pool actor
+    zlistx_t *backends;             //  s_backend_t, in start order
+    zlistx_t *children;             //  s_child_t, in start order
+    bool terminated;                //  $TERM seen
+} self_t;
+
+static void
+s_backend_destroy (s_backend_t **self_p)
+{
+    if (*self_p) {
+        s_backend_t *self = *self_p;
+        zactor_destroy (&self->actor);
+        free (self->name);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static s_backend_t *
+s_backend_find (self_t *self, const char *name)
+{
+    s_backend_t *backend = (s_backend_t *) zlistx_first (self->backends);
+    while (backend) {
+        if (!backend->removed && streq (backend->name, name))
+            return backend;
+        backend = (s_backend_t *) zlistx_next (self->backends);
+    }
+    return NULL;
+}
+
+//  Destroys backends that were unregistered and have no instance left
+static void
+s_backends_reap (self_t *self)
+{
+    s_backend_t *backend = (s_backend_t *) zlistx_first (self->backends);
+    while (backend) {
+        if (backend->removed && backend->instances == 0) {
+            zlistx_delete (self->backends, zlistx_cursor (self->backends));
+            s_backend_destroy (&backend);
+            backend = (s_backend_t *) zlistx_first (self->backends);
+        }
+        else
+            backend = (s_backend_t *) zlistx_next (self->backends);
+    }
+}
+
+static void
+s_child_destroy (self_t *self, s_child_t **child_p)
+{
+    s_child_t *child = *child_p;
+    if (child) {
+        zpoller_remove (self->poller, child->actor);
+        zactor_destroy (&child->actor);
+        child->backend->instances--;
+        shic_restart_policy_destroy (&child->policy);
+        free (child);
+        *child_p = NULL;
+    }
+}
+
+//  REGISTER: start the backend's actor and wait for its init
+static void
+s_register (self_t *self, const shic_backend_ops_t *ops, zconfig_t *config)
+{
+    if (s_backend_find (self, ops->name)) {
+        zsock_send (self->pipe, "is", -1, "a backend with that name is registered");
+        return;
+    }
+    zactor_t *actor = zactor_new (shic_backend_actor, shic_backend_args_new (ops, config));
+    if (!actor) {
+        zsock_send (self->pipe, "is", -1, "cannot start the backend actor");
+        return;
+    }
+    int rc = -1;
+    char *message = NULL;
+    void *state = NULL;
+    zsock_set_rcvtimeo (actor, 30000);
+    if (zsock_recv (actor, "isp", &rc, &message, &state) == -1)
+        rc = -1;
+    if (rc != 0) {
+        zsock_send (self->pipe, "is", -1, message? message: "backend init timed out");
+        zstr_free (&message);
+        zactor_destroy (&actor);
+        return;
+    }
+    zstr_free (&message);
+    //  The manifest is checked here, before the gateway trusts it
+    shic_val_t *raw = ops->manifest (state);
+    shic_error_t err = { 0 };
+    shic_val_t *manifest = shic_backend_manifest_normalize (raw, &err);
+    shic_val_destroy (&raw);
+    if (!manifest || !streq (shic_val_str (shic_val_get (manifest, "backend")), ops->name)) {
+        zsock_send (self->pipe, "is", -1, err.message? err.message:
+                    "the manifest's backend differs from the ops name");
+        shic_error_clear (&err);
+        shic_val_destroy (&manifest);
+        zactor_destroy (&actor);
+        return;
+    }
+    s_backend_t *backend = (s_backend_t *) zmalloc (sizeof (s_backend_t));
+    backend->name = strdup (ops->name);
+    backend->actor = actor;
+    backend->ops = ops;
+    backend->state = state;
+    zlistx_add_end (self->backends, backend);
+    //  The gateway learns of it before the caller does
+    zmsg_t *msg = shic_msg_new ("BACKEND", &manifest);
+    zmsg_addmem (msg, &ops, sizeof (ops));
+    zmsg_addmem (msg, &state, sizeof (state));
+    zmsg_addmem (msg, &config, sizeof (config));
+    zmsg_send (&msg, self->gateway);
+    char *ack = zstr_recv (self->gateway);
+    zstr_free (&ack);
+    zsock_send (self->pipe, "is", 0, "");
+}
+
+static void
+s_unregister (self_t *self, const char *name)
+{
+    s_backend_t *backend = s_backend_find (self, name);
+    if (!backend) {
+        zsock_send (self->pipe, "i", -1);
+        return;
+    }
+    backend->removed = true;
+    zstr_sendx (self->gateway, "UNREGISTER", name, NULL);
+    char *ack = zstr_recv (self->gateway);
+    zstr_free (&ack);
+    s_backends_reap (self);
+    zsock_send (self->pipe, "i", 0);
+}
+
+//  SPAWN from the gateway: start an instance actor
+static void
+s_spawn (self_t *self, zmsg_t *msg)
+{
+    char *seq = zmsg_popstr (msg);
+    char *instance_id = zmsg_popstr (msg);
+    char *name = zmsg_popstr (msg);
+    zframe_t *frame = zmsg_pop (msg);
+    shic_val_t *plan = NULL;
+    int rc = frame? shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &plan, NULL): -2;
+    s_backend_t *backend = name? s_backend_find (self, name): NULL;
+    assert (rc == 0 && seq && instance_id);
+    if (!backend) {
+        //  Unregistered meanwhile: tell the gateway the start failed
+        zsys_warning ("supervisor: SPAWN for unknown backend '%s'", name? name: "");
+        shic_val_destroy (&plan);
+    }
+    else {
+        shic_instance_args_t *args = (shic_instance_args_t *) zmalloc (sizeof (shic_instance_args_t));
+        args->settings = self->settings;
+        args->seq = atoi (seq);
+        args->instance_id = strdup (instance_id);
+        args->plan = plan;
+        args->ops = backend->ops;
+        args->backend_state = backend->state;
+        s_child_t *child = (s_child_t *) zmalloc (sizeof (s_child_t));
+        child->seq = args->seq;
+        child->backend = backend;
+        child->policy = shic_restart_policy_new (&self->settings->restart);
+        child->actor = zactor_new (shic_instance_actor, args);
+        assert (child->actor);
+        backend->instances++;
+        zlistx_add_end (self->children, child);
+        zpoller_add (self->poller, child->actor);
+    }
+    zframe_destroy (&frame);
+    zstr_free (&seq);
+    zstr_free (&instance_id);
+    zstr_free (&name);
+}
+
+static s_child_t *
+s_child_find (self_t *self, void *actor)
+{
+    s_child_t *child = (s_child_t *) zlistx_first (self->children);
+    while (child) {
+        if (child->actor == actor)
+            return child;
+        child = (s_child_t *) zlistx_next (self->children);
+    }
+    return NULL;
+}
+
+static void
+s_handle_child (self_t *self, s_child_t *child)
+{
+    char *command = NULL;
+    shic_val_t *body = NULL;
+    if (shic_msg_recv (child->actor, &command, &body) != 0)
+        return;
+    if (streq (command, "EXITED")) {
+        //  The restart policy decides
+        int64_t uptime = shic_val_int (shic_val_get (body, "uptime_ms"));
+        int64_t retry_after = 0;
+        int64_t delay = shic_restart_policy_on_exit (child->policy, zclock_mono (),
+                                                     uptime, &retry_after);
+        shic_val_t *reply = shic_val_new_map ();
+        shic_val_set_int (reply, "restarts", shic_restart_policy_restarts (child->policy));
+        if (delay >= 0) {
+            shic_val_set_int (reply, "delay_ms", delay);
+            shic_msg_send (child->actor, "RESTART", &reply);
+        }
+        else {
+            shic_val_set_int (reply, "retry_after_ms", retry_after);
+            shic_restart_policy_reset (child->policy);
+            shic_msg_send (child->actor, "FAIL", &reply);
+        }
+    }
+    else
+    if (streq (command, "DONE")) {
+        zlistx_delete (self->children, zlistx_cursor (self->children));
+        s_child_destroy (self, &child);
+        s_backends_reap (self);
+    }
+    else
+        zsys_error ("supervisor: unexpected '%s' from an instance", command);
+    zstr_free (&command);
+    shic_val_destroy (&body);
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg)
+        return;
+    char *command = zmsg_popstr (msg);
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (command, "REGISTER")) {
+        zframe_t *ops = zmsg_pop (msg);
+        zframe_t *config = zmsg_pop (msg);
+        s_register (self, *(const shic_backend_ops_t **) zframe_data (ops),
+                    *(zconfig_t **) zframe_data (config));
+        zframe_destroy (&ops);
+        zframe_destroy (&config);
+    }
+    else
+    if (streq (command, "UNREGISTER")) {
+        char *name = zmsg_popstr (msg);
+        s_unregister (self, name);
+        zstr_free (&name);
+    }
+    else
+    if (streq (command, "BIND-GATEWAY") || streq (command, "BIND-EVENTS")) {
+        char *endpoint = zmsg_popstr (msg);
+        zstr_sendx (self->gateway, command, endpoint, NULL);
+        int rc = -1;
+        zsock_recv (self->gateway, "i", &rc);
+        zsock_send (self->pipe, "i", rc);
+        zstr_free (&endpoint);
+    }
+    else
+        zsys_error ("supervisor: invalid command '%s'", command);
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_handle_gateway (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->gateway);
+    if (!msg)
+        return;
+    char *command = zmsg_popstr (msg);
+    if (streq (command, "SPAWN"))
+        s_spawn (self, msg);
+    else
+        zsys_error ("supervisor: unexpected '%s' from the gateway", command);
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+//  Stop children in reverse order of start
+static void
+s_shutdown (self_t *self)
+{
+    //  New requests are refused; waiting ones are told
+    zstr_send (self->gateway, "DRAIN");
+    zactor_destroy (&self->pool);
+    //  Every instance stops its service at once; then each is joined
+    s_child_t *child = (s_child_t *) zlistx_first (self->children);
+    while (child) {
+        zstr_send (child->actor, "STOP");
+        child = (s_child_t *) zlistx_next (self->children);
+    }
+    while ((child = (s_child_t *) zlistx_last (self->children))) {
+        zlistx_delete (self->children, zlistx_cursor (self->children));
+        s_child_destroy (self, &child);
+    }
+    s_backend_t *backend;
+    while ((backend = (s_backend_t *) zlistx_last (self->backends))) {
+        zlistx_delete (self->backends, zlistx_cursor (self->backends));
+        s_backend_destroy (&backend);
+    }
+    zactor_destroy (&self->gateway);
+}
+
+void
+shic_supervisor_actor (zsock_t *pipe, void *args)
+{
+    self_t self = { 0 };
+    self.pipe = pipe;
+    self.settings = (const shic_settings_t *) args;
+    self.backends = zlistx_new ();
+    self.children = zlistx_new ();
+    zsock_signal (pipe, 0);
+#ifdef __linux__
+    pthread_setname_np (pthread_self (), "shic-supervisor");
+#endif
+    //  Start-up happens after the handshake; its outcome reaches the facade
+    self.gateway = zactor_new (shic_gateway_actor, (void *) self.settings);
+    char *status = self.gateway? zstr_recv (self.gateway): NULL;
+    if (!status || !streq (status, "READY")) {
+        zstr_free (&status);
+        zstr_send (pipe, "FAILED");
+        zactor_destroy (&self.gateway);
+        zlistx_destroy (&self.backends);
+        zlistx_destroy (&self.children);
+        //  Wait for $TERM so the facade's destroy completes
+        char *command = zstr_recv (pipe);
+        zstr_free (&command);
+        return;
+    }
+    zstr_free (&status);
+    self.pool = zactor_new (shic_lease_pool_actor, (void *) self.settings);
+    self.poller = zpoller_new (pipe, self.gateway, NULL);
+    zpoller_set_nonstop (self.poller, true);
+    zstr_send (pipe, "READY");
+
+    while (!self.terminated) {
+        void *which = zpoller_wait (self.poller, -1);
+        if (which == pipe)
+            s_handle_pipe (&self);
+        else
+        if (which == self.gateway)
+            s_handle_gateway (&self);
+        else
+        if (which) {
+            s_child_t *child = s_child_find (&self, which);
+            if (child)
+                s_handle_child (&self, child);
+        }
+        else
+        if (zpoller_terminated (self.poller))
+            break;
+    }
+    s_shutdown (&self);
+    zpoller_destroy (&self.poller);
+    zlistx_destroy (&self.backends);
+    zlistx_destroy (&self.children);
+}

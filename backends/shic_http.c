@@ -1,0 +1,477 @@
+/*  =========================================================================
+    shic_http - tiny blocking HTTP helper for backend probes
+
+    =========================================================================
+*/
+
+/*
+@header
+    One blocking libcurl request with a hard total timeout, no proxy, no
+    redirects and CURLOPT_NOSIGNAL, returning status and a bounded body.
+@discuss
+    Each thread caches one easy handle (curl_easy_reset between requests
+    keeps its connection cache), so probes to the same server reuse the
+    TCP connection. Bodies beyond SHIC_HTTP_BODY_MAX are read and dropped
+    rather than failing the transfer, so the status still arrives.
+@end
+*/
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <czmq.h>
+
+#include "shic_http.h"
+
+//  This thread's easy handle, created on first use
+static __thread CURL *s_curl = NULL;
+
+//  Response body being received
+typedef struct {
+    char *data;                     //  Kept bytes plus room for a NUL
+    size_t size;                    //  Bytes kept
+    size_t capacity;                //  Bytes allocated in data
+    bool failed;                    //  Out of memory while growing
+} s_body_t;
+
+
+//  --------------------------------------------------------------------------
+//  curl write callback: keep up to SHIC_HTTP_BODY_MAX bytes, drop the rest
+
+static size_t
+s_write (char *data, size_t size, size_t nmemb, void *arg)
+{
+    s_body_t *body = (s_body_t *) arg;
+    size_t bytes = size * nmemb;
+    size_t keep = SHIC_HTTP_BODY_MAX - body->size;
+    if (keep > bytes)
+        keep = bytes;
+    if (keep > 0 && !body->failed) {
+        if (body->size + keep + 1 > body->capacity) {
+            size_t capacity = body->capacity? body->capacity: 4096;
+            while (capacity < body->size + keep + 1)
+                capacity *= 2;
+            if (capacity > SHIC_HTTP_BODY_MAX + 1)
+                capacity = SHIC_HTTP_BODY_MAX + 1;
+            char *grown = (char *) realloc (body->data, capacity);
+            if (!grown) {
+                body->failed = true;
+                return 0;           //  Aborts the transfer
+            }
+            body->data = grown;
+            body->capacity = capacity;
+        }
+        memcpy (body->data + body->size, data, keep);
+        body->size += keep;
+    }
+    return bytes;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Fill result as unreachable with the given error text
+
+static int
+s_fail (shic_http_result_t *result, const char *text)
+{
+    result->status = 0;
+    snprintf (result->error, sizeof (result->error), "%s", text);
+    return -1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send one request and wait for the answer
+
+int
+shic_http_request (const char *method, const char *url,
+                   const char *const *headers, const char *body,
+                   int timeout_ms, shic_http_result_t *result)
+{
+    assert (method);
+    assert (url);
+    assert (timeout_ms > 0);
+    assert (result);
+    memset (result, 0, sizeof (*result));
+
+    if (s_curl)
+        curl_easy_reset (s_curl);
+    else {
+        s_curl = curl_easy_init ();
+        if (!s_curl)
+            return s_fail (result, "cannot create a curl handle");
+    }
+    CURL *curl = s_curl;
+    struct curl_slist *list = NULL;
+    struct curl_slist *grown;
+    if (body) {
+        grown = curl_slist_append (list, "Content-Type: application/json");
+        if (!grown)
+            goto no_memory;
+        list = grown;
+    }
+    //  No "Expect: 100-continue" round trip for bodies
+    grown = curl_slist_append (list, "Expect:");
+    if (!grown)
+        goto no_memory;
+    list = grown;
+    while (headers && *headers) {
+        grown = curl_slist_append (list, *headers++);
+        if (!grown)
+            goto no_memory;
+        list = grown;
+    }
+    char errbuf [CURL_ERROR_SIZE];
+    errbuf [0] = 0;
+    s_body_t received = { NULL, 0, 0, false };
+
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
+    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, (long) timeout_ms);
+    curl_easy_setopt (curl, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    curl_easy_setopt (curl, CURLOPT_USERAGENT, "shic");
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, &received);
+
+    if (body) {
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                          (curl_off_t) strlen (body));
+        if (!streq (method, "POST"))
+            curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+    }
+    else
+    if (streq (method, "GET"))
+        curl_easy_setopt (curl, CURLOPT_HTTPGET, 1L);
+    else
+    if (streq (method, "HEAD"))
+        curl_easy_setopt (curl, CURLOPT_NOBODY, 1L);
+    else
+    if (streq (method, "POST")) {
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) 0);
+    }
+    else
+        curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+
+    CURLcode code = curl_easy_perform (curl);
+    //  Drop pointers to our stack and list before they go away
+    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all (list);
+
+    if (code != CURLE_OK || received.failed) {
+        free (received.data);
+        if (received.failed)
+            return s_fail (result, "out of memory for the response body");
+        return s_fail (result, errbuf [0]? errbuf: curl_easy_strerror (code));
+    }
+    long status = 0;
+    curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 0) {
+        free (received.data);
+        return s_fail (result, "no HTTP status received");
+    }
+    if (!received.data) {
+        received.data = strdup ("");
+        if (!received.data)
+            return s_fail (result, "out of memory for the response body");
+    }
+    received.data [received.size] = 0;
+    result->status = status;
+    result->body = received.data;
+    result->body_size = received.size;
+    return 0;
+
+no_memory:
+    curl_slist_free_all (list);
+    return s_fail (result, "out of memory for request headers");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Free the body and clear the result
+
+void
+shic_http_result_reset (shic_http_result_t *result)
+{
+    assert (result);
+    free (result->body);
+    memset (result, 0, sizeof (*result));
+}
+
+
+//  --------------------------------------------------------------------------
+//  Release this thread's cached curl handle
+
+void
+shic_http_thread_cleanup (void)
+{
+    if (s_curl) {
+        curl_easy_cleanup (s_curl);
+        s_curl = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest helpers: a one-thread HTTP server that answers canned responses
+
+#define S_TEST_MAX_REQUESTS 8
+
+typedef struct {
+    int listener;                   //  Listening socket on 127.0.0.1
+    const char *responses [S_TEST_MAX_REQUESTS];   //  Head per request
+    size_t body_sizes [S_TEST_MAX_REQUESTS];       //  Filler 'x' body bytes
+    int count;                      //  Requests to serve
+    char requests [S_TEST_MAX_REQUESTS][4096];     //  What each one sent
+    int served;                     //  Requests answered
+} s_server_t;
+
+//  Open a TCP socket on 127.0.0.1, any port; listen if asked
+static int
+s_test_socket (bool do_listen, int *port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert (fd >= 0);
+    struct sockaddr_in address;
+    memset (&address, 0, sizeof (address));
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    address.sin_port = 0;
+    int rc = bind (fd, (struct sockaddr *) &address, sizeof (address));
+    assert (rc == 0);
+    if (do_listen)
+        assert (listen (fd, 8) == 0);
+    socklen_t length = sizeof (address);
+    rc = getsockname (fd, (struct sockaddr *) &address, &length);
+    assert (rc == 0);
+    *port = ntohs (address.sin_port);
+    return fd;
+}
+
+//  Wait up to timeout_ms for fd to be readable
+static bool
+s_test_readable (int fd, int timeout_ms)
+{
+    struct pollfd item = { .fd = fd, .events = POLLIN };
+    int rc;
+    do
+        rc = poll (&item, 1, timeout_ms);
+    while (rc == -1 && errno == EINTR);
+    return rc == 1;
+}
+
+//  Read one request (head plus Content-Length body) with a deadline
+static void
+s_test_read_request (int fd, char *buffer, size_t capacity)
+{
+    size_t size = 0;
+    int64_t deadline = zclock_mono () + 5000;
+    while (size + 1 < capacity) {
+        buffer [size] = 0;
+        char *end = strstr (buffer, "\r\n\r\n");
+        if (end) {
+            char *length = strcasestr (buffer, "Content-Length:");
+            size_t want = (size_t) (end + 4 - buffer);
+            if (length && length < end)
+                want += (size_t) atoi (length + 15);
+            if (size >= want)
+                break;
+        }
+        int64_t remaining = deadline - zclock_mono ();
+        if (remaining <= 0 || !s_test_readable (fd, (int) remaining))
+            break;
+        ssize_t rc = recv (fd, buffer + size, capacity - 1 - size, 0);
+        if (rc <= 0)
+            break;
+        size += (size_t) rc;
+    }
+    buffer [size] = 0;
+}
+
+//  Write all bytes of a buffer
+static void
+s_test_send_all (int fd, const char *data, size_t size)
+{
+    while (size > 0) {
+        ssize_t rc = send (fd, data, size, MSG_NOSIGNAL);
+        if (rc <= 0)
+            return;
+        data += rc;
+        size -= (size_t) rc;
+    }
+}
+
+static void *
+s_server_thread (void *arg)
+{
+    s_server_t *server = (s_server_t *) arg;
+    while (server->served < server->count) {
+        if (!s_test_readable (server->listener, 5000))
+            break;
+        int fd = accept4 (server->listener, NULL, NULL, SOCK_CLOEXEC);
+        if (fd == -1)
+            break;
+        int index = server->served;
+        s_test_read_request (fd, server->requests [index],
+                             sizeof (server->requests [index]));
+        const char *head = server->responses [index];
+        size_t filler = server->body_sizes [index];
+        char *response = zsys_sprintf (head, filler);
+        assert (response);
+        s_test_send_all (fd, response, strlen (response));
+        zstr_free (&response);
+        if (filler) {
+            char *block = (char *) malloc (filler);
+            assert (block);
+            memset (block, 'x', filler);
+            s_test_send_all (fd, block, filler);
+            free (block);
+        }
+        //  Wait for the client to close, so it reads everything first
+        shutdown (fd, SHUT_WR);
+        char drain [256];
+        while (s_test_readable (fd, 2000) && recv (fd, drain, sizeof (drain), 0) > 0)
+            ;
+        close (fd);
+        server->served++;
+    }
+    return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+void
+shic_http_test (bool verbose)
+{
+    printf (" * shic_http: ");
+    if (verbose)
+        printf ("\n");
+
+    //  A canned server: status and body, custom header, JSON POST, no
+    //  redirect following, body cut at 1 MiB
+    s_server_t server;
+    memset (&server, 0, sizeof (server));
+    int port;
+    server.listener = s_test_socket (true, &port);
+    server.responses [0] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Content-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"ok\"}%.0zu";
+    server.responses [1] = "HTTP/1.1 201 Created\r\nContent-Length: 7\r\n"
+        "Connection: close\r\n\r\ncreated%.0zu";
+    server.responses [2] = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n%.0zu";
+    server.responses [3] = "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+        "Connection: close\r\n\r\n";
+    server.body_sizes [3] = SHIC_HTTP_BODY_MAX + SHIC_HTTP_BODY_MAX / 2;
+    server.count = 4;
+    pthread_t thread;
+    int rc = pthread_create (&thread, NULL, s_server_thread, &server);
+    assert (rc == 0);
+
+    char url [128];
+    shic_http_result_t result;
+    memset (&result, 0, sizeof (result));
+    const char *headers [] = { "X-Shic: probe", NULL };
+    snprintf (url, sizeof (url), "http://127.0.0.1:%d/health", port);
+    rc = shic_http_request ("GET", url, headers, NULL, 5000, &result);
+    if (verbose)
+        zsys_debug ("http test: GET %s -> %ld %s", url, result.status,
+                    result.body? result.body: result.error);
+    assert (rc == 0);
+    assert (result.status == 200);
+    assert (streq (result.body, "{\"status\":\"ok\"}"));
+    assert (result.body_size == 15);
+    shic_http_result_reset (&result);
+    assert (result.body == NULL && result.status == 0);
+
+    snprintf (url, sizeof (url), "http://127.0.0.1:%d/v1/echo", port);
+    rc = shic_http_request ("POST", url, NULL, "{\"a\":1}", 5000, &result);
+    assert (rc == 0);
+    assert (result.status == 201);
+    assert (streq (result.body, "created"));
+    shic_http_result_reset (&result);
+
+    snprintf (url, sizeof (url), "http://127.0.0.1:%d/moved", port);
+    rc = shic_http_request ("DELETE", url, NULL, NULL, 5000, &result);
+    assert (rc == 0);
+    assert (result.status == 302);
+    assert (result.body && result.body_size == 0);
+    shic_http_result_reset (&result);
+
+    snprintf (url, sizeof (url), "http://127.0.0.1:%d/big", port);
+    rc = shic_http_request ("GET", url, NULL, NULL, 10000, &result);
+    assert (rc == 0);
+    assert (result.status == 200);
+    assert (result.body_size == SHIC_HTTP_BODY_MAX);
+    assert (strlen (result.body) == SHIC_HTTP_BODY_MAX);
+    assert (result.body [0] == 'x');
+    shic_http_result_reset (&result);
+
+    pthread_join (thread, NULL);
+    assert (server.served == 4);
+    assert (strncmp (server.requests [0], "GET /health HTTP/1.1\r\n", 22) == 0);
+    assert (strstr (server.requests [0], "\r\nX-Shic: probe\r\n"));
+    assert (strncmp (server.requests [1], "POST /v1/echo HTTP/1.1\r\n", 24) == 0);
+    assert (strcasestr (server.requests [1], "\r\nContent-Type: application/json\r\n"));
+    assert (strstr (server.requests [1], "\r\n\r\n{\"a\":1}"));
+    assert (strncmp (server.requests [2], "DELETE /moved HTTP/1.1\r\n", 24) == 0);
+    close (server.listener);
+
+    //  A bound port that does not listen refuses at once
+    int closed = s_test_socket (false, &port);
+    snprintf (url, sizeof (url), "http://127.0.0.1:%d/", port);
+    int64_t started = zclock_mono ();
+    rc = shic_http_request ("GET", url, NULL, NULL, 5000, &result);
+    int64_t elapsed = zclock_mono () - started;
+    if (verbose)
+        zsys_debug ("http test: refused in %d ms: %s", (int) elapsed,
+                    result.error);
+    assert (rc == -1);
+    assert (result.status == 0);
+    assert (result.body == NULL);
+    assert (strlen (result.error) > 0);
+    assert (elapsed < 1000);
+    close (closed);
+
+    //  A listener that never answers hits the total timeout
+    int silent = s_test_socket (true, &port);
+    snprintf (url, sizeof (url), "http://127.0.0.1:%d/slow", port);
+    started = zclock_mono ();
+    rc = shic_http_request ("GET", url, NULL, NULL, 300, &result);
+    elapsed = zclock_mono () - started;
+    if (verbose)
+        zsys_debug ("http test: timed out in %d ms: %s", (int) elapsed,
+                    result.error);
+    assert (rc == -1);
+    assert (result.status == 0);
+    assert (strlen (result.error) > 0);
+    assert (elapsed >= 250 && elapsed < 2000);
+    close (silent);
+    shic_http_result_reset (&result);
+
+    shic_http_thread_cleanup ();
+    shic_http_thread_cleanup ();
+    printf ("OK\n");
+}

@@ -1,0 +1,68 @@
+/*  =========================================================================
+    shic_http - tiny blocking HTTP helper for backend probes
+
+    =========================================================================
+*/
+
+/*
+@header
+    shic_http sends one HTTP request with libcurl and waits for the answer,
+    bounded by a total timeout. It is meant for backends' health and model
+    probes, never for streaming. No proxy, no redirects, no signals.
+@discuss
+    The caller must have called curl_global_init once in main before any
+    thread uses this. Each thread keeps one easy handle for connection
+    reuse; a thread that used shic_http_request calls
+    shic_http_thread_cleanup before it exits.
+@end
+*/
+
+#ifndef SHIC_HTTP_H_INCLUDED
+#define SHIC_HTTP_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Most response body bytes kept; the rest is read and dropped
+#define SHIC_HTTP_BODY_MAX      (1024 * 1024)
+
+typedef struct {
+    long status;                    //  HTTP status, 0 when unreachable
+    char *body;                     //  Fresh, NUL-terminated; NULL if none
+    size_t body_size;               //  Bytes in body, at most BODY_MAX
+    char error [256];               //  curl error text when status is 0
+} shic_http_result_t;
+
+//  Send one request and wait up to timeout_ms for the whole answer.
+//  headers is a NULL-terminated list of "Name: value" strings, or NULL.
+//  body, if not NULL, is sent as application/json. result is overwritten
+//  (zero it or reset it first). Returns 0 when an HTTP status was received
+//  (any status), -1 when the server was unreachable or too slow (status
+//  0, error set, body NULL).
+int
+    shic_http_request (const char *method, const char *url,
+                       const char *const *headers, const char *body,
+                       int timeout_ms, shic_http_result_t *result);
+
+//  Free the body and clear the result. Safe on a zeroed result.
+void
+    shic_http_result_reset (shic_http_result_t *result);
+
+//  Release this thread's cached curl handle. Call before a thread that
+//  used shic_http_request exits.
+void
+    shic_http_thread_cleanup (void);
+
+//  Self test of this class.
+void
+    shic_http_test (bool verbose);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,178 @@
+/*  =========================================================================
+    shic_val - a dynamically typed value tree, and the only msgpack codec
+
+    Every structure that crosses a socket in shic (wire requests and replies,
+    actor messages, contract structures) is a shic_val_t tree. This class is
+    the one place in the code base that packs or unpacks msgpack; nobody else
+    includes <msgpack.h>.
+
+    Decoding is where bad input dies: the size limit is checked first, the
+    bytes are pre-scanned so that declared container and string sizes never
+    exceed the bytes left and nesting stays under the limit, msgpack must
+    return SUCCESS with every byte consumed, and strings are copied out and
+    NUL-terminated. Map keys must be strings (wire.md: keys are strings).
+    Decoders never assert on outside data.
+    =========================================================================
+*/
+
+#ifndef SHIC_VAL_H_INCLUDED
+#define SHIC_VAL_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _shic_val_t shic_val_t;
+
+typedef enum {
+    SHIC_VAL_NIL = 0,
+    SHIC_VAL_BOOL,
+    SHIC_VAL_INT,                   //  signed 64-bit; positive uints that fit
+    SHIC_VAL_FLOAT,                 //  double (float32 widened)
+    SHIC_VAL_STR,                   //  UTF-8 bytes, NUL-terminated copy
+    SHIC_VAL_BIN,                   //  raw bytes
+    SHIC_VAL_ARRAY,
+    SHIC_VAL_MAP                    //  ordered (key string, value) pairs
+} shic_val_type_t;
+
+//  Limits applied by shic_val_decode
+typedef struct {
+    size_t max_bytes;               //  whole buffer; 0 = SHIC_VAL_MAX_BYTES
+    int max_depth;                  //  container nesting; 0 = SHIC_VAL_MAX_DEPTH
+    size_t max_items;               //  per container; 0 = SHIC_VAL_MAX_ITEMS
+} shic_val_limits_t;
+
+#define SHIC_VAL_MAX_BYTES  (1024 * 1024)
+#define SHIC_VAL_MAX_DEPTH  16
+#define SHIC_VAL_MAX_ITEMS  65536
+
+//  ---------------------------------------------------------------------------
+//  Constructors. Every constructor returns a fresh value owned by the caller,
+//  or NULL when memory ran out.
+
+shic_val_t *shic_val_new_nil (void);
+shic_val_t *shic_val_new_bool (bool value);
+shic_val_t *shic_val_new_int (int64_t value);
+shic_val_t *shic_val_new_float (double value);
+//  Copies the string (NULL gives a nil value)
+shic_val_t *shic_val_new_str (const char *value);
+//  Copies size bytes and NUL-terminates the copy
+shic_val_t *shic_val_new_strn (const char *value, size_t size);
+//  Formats like printf
+shic_val_t *shic_val_new_printf (const char *format, ...)
+    __attribute__ ((format (printf, 1, 2)));
+shic_val_t *shic_val_new_bin (const void *data, size_t size);
+shic_val_t *shic_val_new_array (void);
+shic_val_t *shic_val_new_map (void);
+
+//  Destroys a value and everything under it; no-op on NULL; nulls *self_p
+void shic_val_destroy (shic_val_t **self_p);
+
+//  Deep copy; NULL in gives NULL out
+shic_val_t *shic_val_dup (const shic_val_t *self);
+
+//  ---------------------------------------------------------------------------
+//  Accessors. All are safe on NULL and on the wrong type: they return the
+//  type's zero (false, 0, 0.0, NULL, 0 items).
+
+shic_val_type_t shic_val_type (const shic_val_t *self);
+//  The type as a word for error messages: "nil", "bool", "int", ...
+const char *shic_val_type_name (const shic_val_t *self);
+bool shic_val_is (const shic_val_t *self, shic_val_type_t type);
+bool shic_val_bool (const shic_val_t *self);
+int64_t shic_val_int (const shic_val_t *self);
+//  INT or FLOAT as double
+double shic_val_float (const shic_val_t *self);
+//  Borrowed NUL-terminated string; NULL unless type is STR
+const char *shic_val_str (const shic_val_t *self);
+//  Bytes of a STR or BIN
+size_t shic_val_len (const shic_val_t *self);
+//  Borrowed bytes of a BIN or STR
+const void *shic_val_bin (const shic_val_t *self);
+
+//  Number of items of an ARRAY or pairs of a MAP
+size_t shic_val_size (const shic_val_t *self);
+//  Borrowed item of an ARRAY, or value of pair i of a MAP; NULL out of range
+shic_val_t *shic_val_at (const shic_val_t *self, size_t index);
+//  Borrowed key of pair i of a MAP; NULL out of range
+const char *shic_val_key_at (const shic_val_t *self, size_t index);
+
+//  Appends to an ARRAY; takes ownership of *item_p and nulls it.
+//  Returns 0, or -1 (item destroyed) when self is not an array.
+int shic_val_push (shic_val_t *self, shic_val_t **item_p);
+
+//  MAP lookup by key; borrowed; NULL when absent or self is not a map
+shic_val_t *shic_val_get (const shic_val_t *self, const char *key);
+//  Lookup through a path of keys separated by '/', e.g. "request/target_preference"
+shic_val_t *shic_val_path (const shic_val_t *self, const char *path);
+//  Sets key to *value_p (replaces an existing pair in place, else appends);
+//  takes ownership of *value_p and nulls it. Returns 0, or -1 (value
+//  destroyed) when self is not a map.
+int shic_val_set (shic_val_t *self, const char *key, shic_val_t **value_p);
+//  Convenience setters, each returns 0 / -1
+int shic_val_set_str (shic_val_t *self, const char *key, const char *value);
+int shic_val_set_int (shic_val_t *self, const char *key, int64_t value);
+int shic_val_set_bool (shic_val_t *self, const char *key, bool value);
+int shic_val_set_nil (shic_val_t *self, const char *key);
+//  Sets key to a deep copy of value (NULL gives nil)
+int shic_val_set_dup (shic_val_t *self, const char *key, const shic_val_t *value);
+//  Removes a key; returns 0 if removed, -1 if absent
+int shic_val_remove (shic_val_t *self, const char *key);
+//  Takes the value out of a map without destroying it (ownership to caller)
+shic_val_t *shic_val_take (shic_val_t *self, const char *key);
+
+//  Deep equality: same type and value; maps compare as sets of pairs
+//  (order-insensitive); INT and FLOAT never compare equal to each other.
+bool shic_val_equal (const shic_val_t *a, const shic_val_t *b);
+
+//  True when array self holds an item equal to item
+bool shic_val_contains (const shic_val_t *self, const shic_val_t *item);
+//  True when array self holds a STR item equal to value
+bool shic_val_contains_str (const shic_val_t *self, const char *value);
+
+//  ---------------------------------------------------------------------------
+//  msgpack codec
+
+//  Decodes one msgpack object from data. On success returns 0 and sets *out_p
+//  to a fresh tree. Returns -2 on malformed input (truncated, trailing bytes,
+//  reserved bytes, too deep, too many items, declared size larger than the
+//  bytes left, non-string map key, uint above INT64_MAX, too large), with
+//  *out_p NULL. If error is not NULL it receives a short static reason.
+//  limits may be NULL for the defaults.
+int shic_val_decode (const void *data, size_t size,
+                     const shic_val_limits_t *limits,
+                     shic_val_t **out_p, const char **error);
+
+//  Encodes self as msgpack into a fresh malloc'd buffer. Returns 0 and sets
+//  *data_p / *size_p, or -1 on out-of-memory.
+int shic_val_encode (const shic_val_t *self, void **data_p, size_t *size_p);
+
+//  Canonical encoding: like shic_val_encode but map pairs sorted by key
+//  (bytewise), recursively; equal trees give equal bytes. Used for
+//  instance keys.
+int shic_val_encode_canonical (const shic_val_t *self, void **data_p, size_t *size_p);
+
+//  ---------------------------------------------------------------------------
+//  Text
+
+//  Renders self as compact JSON (bins as base64 strings, non-finite floats
+//  as null). Fresh string, caller frees.
+char *shic_val_to_json (const shic_val_t *self);
+
+//  Parses a small JSON text (objects, arrays, strings with escapes, numbers,
+//  true/false/null) into a tree; NULL on a syntax error. For tests, the
+//  command line and configuration values; bounded by SHIC_VAL_MAX_DEPTH.
+shic_val_t *shic_val_from_json (const char *text);
+
+//  Self test
+void shic_val_test (bool verbose);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

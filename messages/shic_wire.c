@@ -1,0 +1,896 @@
+/*  =========================================================================
+    shic_wire - typed errors, the wire envelope of wire.md, and actor messages
+
+    Everything here is built on shic_val; msgpack itself stays inside
+    shic_val.c. Request decoding follows wire.md: the body must be a map,
+    the id is read first so that even an error reply can echo it, then the
+    version, the id's presence and shape, op and args are checked in turn.
+    =========================================================================
+*/
+
+#include <czmq.h>
+#include "shic_wire.h"
+
+const char *shic_error_codes [] = {
+    SHIC_E_MALFORMED,
+    SHIC_E_UNSUPPORTED_VERSION,
+    SHIC_E_UNKNOWN_OP,
+    SHIC_E_INVALID_ARGS,
+    SHIC_E_INVALID_REQUEST,
+    SHIC_E_INVALID_CONSUMER_MANIFEST,
+    SHIC_E_MISSING_REQUEST_FIELD,
+    SHIC_E_INVALID_TARGET_PREFERENCE,
+    SHIC_E_MISSING_TARGET_PREFERENCE,
+    SHIC_E_UNKNOWN_BACKEND_ID,
+    SHIC_E_INVALID_STARTUP_KIND,
+    SHIC_E_INCOMPATIBLE,
+    SHIC_E_INVALID_STARTUP_PLAN,
+    SHIC_E_INVALID_BACKEND_OPTIONS,
+    SHIC_E_FORBIDDEN,
+    SHIC_E_READINESS_TIMEOUT,
+    SHIC_E_AWAIT_TIMEOUT,
+    SHIC_E_TRANSPORT_START_FAILED,
+    SHIC_E_BACKEND_EXIT,
+    SHIC_E_INSTANCE_UNAVAILABLE,
+    SHIC_E_INSTANCE_FAILED,
+    SHIC_E_CAPACITY,
+    SHIC_E_NOT_FOUND,
+    SHIC_E_LEASE_NOT_FOUND,
+    SHIC_E_SHUTTING_DOWN,
+    SHIC_E_INTERNAL,
+    NULL
+};
+
+#define SHIC_MSG_COMMAND_MAX 64     //  bytes of an actor command
+
+
+//  ---------------------------------------------------------------------------
+//  Typed errors
+
+const char *
+shic_error_code_lookup (const char *code)
+{
+    if (!code)
+        return NULL;
+    size_t index;
+    for (index = 0; shic_error_codes [index]; index++)
+        if (streq (shic_error_codes [index], code))
+            return shic_error_codes [index];
+    return NULL;
+}
+
+void
+shic_error_clear (shic_error_t *err)
+{
+    if (!err)
+        return;
+    free (err->message);
+    shic_val_destroy (&err->details);
+    memset (err, 0, sizeof (shic_error_t));
+}
+
+//  Formats into a fresh string, or NULL
+static char *
+s_vformat (const char *format, va_list args)
+{
+    if (!format)
+        return NULL;
+    va_list copy;
+    va_copy (copy, args);
+    int needed = vsnprintf (NULL, 0, format, copy);
+    va_end (copy);
+    if (needed < 0)
+        return NULL;
+    char *string = (char *) malloc ((size_t) needed + 1);
+    if (string)
+        vsnprintf (string, (size_t) needed + 1, format, args);
+    return string;
+}
+
+static void
+s_error_vset (shic_error_t *err, const char *code, shic_val_t *details,
+              const char *format, va_list args)
+{
+    if (!err) {
+        shic_val_destroy (&details);
+        return;
+    }
+    shic_error_clear (err);
+    const char *known = shic_error_code_lookup (code);
+    err->code = known? known: code;
+    err->message = s_vformat (format, args);
+    err->details = details;
+}
+
+void
+shic_error_set (shic_error_t *err, const char *code,
+                shic_val_t **details_p, const char *format, ...)
+{
+    shic_val_t *details = NULL;
+    if (details_p) {
+        details = *details_p;
+        *details_p = NULL;
+    }
+    va_list args;
+    va_start (args, format);
+    s_error_vset (err, code, details, format, args);
+    va_end (args);
+}
+
+void
+shic_error_set_field (shic_error_t *err, const char *code,
+                      const char *field, const char *format, ...)
+{
+    shic_val_t *details = shic_val_new_map ();
+    if (details)
+        shic_val_set_str (details, "field", field);
+    va_list args;
+    va_start (args, format);
+    s_error_vset (err, code, details, format, args);
+    va_end (args);
+}
+
+void
+shic_error_move (shic_error_t *dst, shic_error_t *src)
+{
+    if (!dst || dst == src)
+        return;
+    shic_error_clear (dst);
+    if (src) {
+        *dst = *src;
+        memset (src, 0, sizeof (shic_error_t));
+    }
+}
+
+shic_val_t *
+shic_error_to_val (const shic_error_t *err)
+{
+    shic_val_t *self = shic_val_new_map ();
+    if (!self)
+        return NULL;
+    const char *code = err && err->code? err->code: SHIC_E_INTERNAL;
+    const char *message = err && err->message? err->message: "";
+    if (shic_val_set_str (self, "code", code)
+    ||  shic_val_set_str (self, "message", message)
+    ||  shic_val_set_dup (self, "details", err? err->details: NULL)) {
+        shic_val_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+int
+shic_error_from_val (shic_error_t *err, const shic_val_t *val)
+{
+    if (!err)
+        return -1;
+    shic_error_clear (err);
+    const char *code = shic_val_str (shic_val_get (val, "code"));
+    if (!code)
+        return -1;
+    const char *known = shic_error_code_lookup (code);
+    err->code = known? known: SHIC_E_INTERNAL;
+    const char *message = shic_val_str (shic_val_get (val, "message"));
+    if (message) {
+        err->message = strdup (message);
+        if (!err->message) {
+            shic_error_clear (err);
+            return -1;
+        }
+    }
+    const shic_val_t *details = shic_val_get (val, "details");
+    if (details && !shic_val_is (details, SHIC_VAL_NIL)) {
+        err->details = shic_val_dup (details);
+        if (!err->details) {
+            shic_error_clear (err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+//  ---------------------------------------------------------------------------
+//  Requests, server side
+
+//  An id is a uint or a string of at most SHIC_WIRE_ID_MAX bytes
+static bool
+s_id_valid (const shic_val_t *id)
+{
+    if (shic_val_is (id, SHIC_VAL_INT))
+        return shic_val_int (id) >= 0;
+    if (shic_val_is (id, SHIC_VAL_STR))
+        return shic_val_len (id) <= SHIC_WIRE_ID_MAX;
+    return false;
+}
+
+int
+shic_wire_request_decode (const void *data, size_t size, size_t max_bytes,
+                          shic_wire_request_t *req, shic_error_t *err)
+{
+    assert (req);
+    memset (req, 0, sizeof (shic_wire_request_t));
+    shic_val_limits_t limits = { max_bytes, 0, 0 };
+    shic_val_t *body = NULL;
+    const char *reason = NULL;
+    if (shic_val_decode (data, size, &limits, &body, &reason)) {
+        shic_error_set (err, SHIC_E_MALFORMED, NULL,
+                        "The request body is not valid msgpack (%s).", reason);
+        return -1;
+    }
+    if (!shic_val_is (body, SHIC_VAL_MAP)) {
+        shic_error_set (err, SHIC_E_MALFORMED, NULL,
+                        "The request body is a %s, not a map.",
+                        shic_val_type_name (body));
+        shic_val_destroy (&body);
+        return -1;
+    }
+    req->body = body;
+
+    shic_val_t *id = shic_val_get (body, "id");
+    if (s_id_valid (id))
+        req->id = id;
+
+    shic_val_t *version = shic_val_get (body, "v");
+    if (!version) {
+        shic_error_set (err, SHIC_E_MALFORMED, NULL,
+                        "The request has no protocol version 'v'.");
+        return -1;
+    }
+    if (!shic_val_is (version, SHIC_VAL_INT)
+    ||  shic_val_int (version) != SHIC_WIRE_VERSION) {
+        shic_val_t *details = shic_val_new_map ();
+        if (details)
+            shic_val_set_int (details, "supported", SHIC_WIRE_VERSION);
+        shic_error_set (err, SHIC_E_UNSUPPORTED_VERSION, &details,
+                        "Protocol version %s is not supported; use %d.",
+                        shic_val_is (version, SHIC_VAL_INT)? "other than 1"
+                                                           : "of this type",
+                        SHIC_WIRE_VERSION);
+        return -1;
+    }
+    if (!req->id) {
+        if (id)
+            shic_error_set_field (err, SHIC_E_INVALID_ARGS, "id",
+                "The request id must be a uint or a string of at most %d bytes.",
+                SHIC_WIRE_ID_MAX);
+        else
+            shic_error_set_field (err, SHIC_E_INVALID_ARGS, "id",
+                                  "The request has no id.");
+        return -1;
+    }
+    req->op = shic_val_str (shic_val_get (body, "op"));
+    if (!req->op) {
+        shic_error_set_field (err, SHIC_E_INVALID_ARGS, "op",
+                              "The request op must be a string.");
+        return -1;
+    }
+    shic_val_t *args = shic_val_get (body, "args");
+    if (!args || shic_val_is (args, SHIC_VAL_NIL)) {
+        shic_val_t *empty = shic_val_new_map ();
+        if (!empty || shic_val_set (body, "args", &empty)) {
+            req->op = NULL;
+            shic_error_set (err, SHIC_E_INTERNAL, NULL,
+                            "Out of memory while decoding a request.");
+            return -1;
+        }
+        args = shic_val_get (body, "args");
+    }
+    else
+    if (!shic_val_is (args, SHIC_VAL_MAP)) {
+        req->op = NULL;
+        shic_error_set_field (err, SHIC_E_INVALID_ARGS, "args",
+                              "The request args must be a map, not a %s.",
+                              shic_val_type_name (args));
+        return -1;
+    }
+    req->args = args;
+    return 0;
+}
+
+void
+shic_wire_request_reset (shic_wire_request_t *req)
+{
+    if (!req)
+        return;
+    shic_val_destroy (&req->body);
+    memset (req, 0, sizeof (shic_wire_request_t));
+}
+
+//  Encodes a body map into a fresh frame and destroys the body
+static zframe_t *
+s_frame_from_body (shic_val_t **body_p)
+{
+    zframe_t *frame = NULL;
+    void *data = NULL;
+    size_t size = 0;
+    if (*body_p && shic_val_encode (*body_p, &data, &size) == 0) {
+        frame = zframe_new (data, size);
+        free (data);
+    }
+    shic_val_destroy (body_p);
+    return frame;
+}
+
+//  The reply envelope {v, id} without ok
+static shic_val_t *
+s_reply_new (const shic_val_t *id)
+{
+    shic_val_t *body = shic_val_new_map ();
+    if (body
+    && (shic_val_set_int (body, "v", SHIC_WIRE_VERSION)
+    ||  shic_val_set_dup (body, "id", id)))
+        shic_val_destroy (&body);
+    return body;
+}
+
+zframe_t *
+shic_wire_reply_ok (const shic_val_t *id, shic_val_t **result_p)
+{
+    shic_val_t *result = NULL;
+    if (result_p) {
+        result = *result_p;
+        *result_p = NULL;
+    }
+    if (!result)
+        result = shic_val_new_map ();
+    shic_val_t *body = s_reply_new (id);
+    if (!result || !body
+    ||  shic_val_set_bool (body, "ok", true)
+    ||  shic_val_set (body, "result", &result)) {
+        shic_val_destroy (&result);
+        shic_val_destroy (&body);
+        return NULL;
+    }
+    return s_frame_from_body (&body);
+}
+
+zframe_t *
+shic_wire_reply_error (const shic_val_t *id, const shic_error_t *err)
+{
+    shic_val_t *error = shic_error_to_val (err);
+    shic_val_t *body = s_reply_new (id);
+    if (!error || !body
+    ||  shic_val_set_bool (body, "ok", false)
+    ||  shic_val_set (body, "error", &error)) {
+        shic_val_destroy (&error);
+        shic_val_destroy (&body);
+        return NULL;
+    }
+    return s_frame_from_body (&body);
+}
+
+
+//  ---------------------------------------------------------------------------
+//  Requests and replies, client side
+
+zframe_t *
+shic_wire_request_encode (const shic_val_t *id, const char *op,
+                          shic_val_t **args_p)
+{
+    shic_val_t *args = NULL;
+    if (args_p) {
+        args = *args_p;
+        *args_p = NULL;
+    }
+    shic_val_t *body = shic_val_new_map ();
+    if (!body || !op
+    ||  shic_val_set_int (body, "v", SHIC_WIRE_VERSION)
+    ||  shic_val_set_dup (body, "id", id)
+    ||  shic_val_set_str (body, "op", op)
+    || (args && shic_val_set (body, "args", &args))) {
+        shic_val_destroy (&args);
+        shic_val_destroy (&body);
+        return NULL;
+    }
+    return s_frame_from_body (&body);
+}
+
+int
+shic_wire_reply_decode (const void *data, size_t size, shic_wire_reply_t *reply)
+{
+    assert (reply);
+    memset (reply, 0, sizeof (shic_wire_reply_t));
+    if (shic_val_decode (data, size, NULL, &reply->body, NULL))
+        return -2;
+    shic_val_t *body = reply->body;
+    shic_val_t *version = shic_val_get (body, "v");
+    shic_val_t *ok = shic_val_get (body, "ok");
+    if (!shic_val_is (body, SHIC_VAL_MAP)
+    ||  !shic_val_is (version, SHIC_VAL_INT)
+    ||  shic_val_int (version) != SHIC_WIRE_VERSION
+    ||  !shic_val_is (ok, SHIC_VAL_BOOL)) {
+        shic_wire_reply_reset (reply);
+        return -2;
+    }
+    reply->id = shic_val_get (body, "id");
+    reply->ok = shic_val_bool (ok);
+    if (reply->ok) {
+        reply->result = shic_val_get (body, "result");
+        if (!shic_val_is (reply->result, SHIC_VAL_MAP)) {
+            shic_wire_reply_reset (reply);
+            return -2;
+        }
+    }
+    else {
+        shic_val_t *error = shic_val_get (body, "error");
+        if (!shic_val_is (error, SHIC_VAL_MAP)
+        ||  shic_error_from_val (&reply->error, error)) {
+            shic_wire_reply_reset (reply);
+            return -2;
+        }
+    }
+    return 0;
+}
+
+void
+shic_wire_reply_reset (shic_wire_reply_t *reply)
+{
+    if (!reply)
+        return;
+    shic_val_destroy (&reply->body);
+    shic_error_clear (&reply->error);
+    memset (reply, 0, sizeof (shic_wire_reply_t));
+}
+
+
+//  ---------------------------------------------------------------------------
+//  Actor messages
+
+zmsg_t *
+shic_msg_new (const char *command, shic_val_t **body_p)
+{
+    shic_val_t *body = NULL;
+    if (body_p) {
+        body = *body_p;
+        *body_p = NULL;
+    }
+    if (!body)
+        body = shic_val_new_map ();
+    if (!command || !shic_val_is (body, SHIC_VAL_MAP)) {
+        shic_val_destroy (&body);
+        return NULL;
+    }
+    zframe_t *frame = s_frame_from_body (&body);
+    zmsg_t *msg = frame? zmsg_new (): NULL;
+    if (!msg
+    ||  zmsg_addstr (msg, command)
+    ||  zmsg_append (msg, &frame)) {
+        zframe_destroy (&frame);
+        zmsg_destroy (&msg);
+        return NULL;
+    }
+    return msg;
+}
+
+int
+shic_msg_send (void *sock, const char *command, shic_val_t **body_p)
+{
+    zmsg_t *msg = shic_msg_new (command, body_p);
+    if (!msg || !sock) {
+        zmsg_destroy (&msg);
+        return -1;
+    }
+    if (zmsg_send (&msg, sock)) {
+        zmsg_destroy (&msg);
+        return -1;
+    }
+    return 0;
+}
+
+//  With fewer than two frames the message is left as it was
+int
+shic_msg_decode (zmsg_t *msg, char **command_p, shic_val_t **body_p)
+{
+    assert (command_p);
+    assert (body_p);
+    *command_p = NULL;
+    *body_p = NULL;
+    if (!msg || zmsg_size (msg) < 2)
+        return -2;
+    zframe_t *command_frame = zmsg_pop (msg);
+    zframe_t *body_frame = zmsg_pop (msg);
+    size_t command_size = zframe_size (command_frame);
+    int rc = -2;
+    if (command_size > 0 && command_size <= SHIC_MSG_COMMAND_MAX
+    &&  !memchr (zframe_data (command_frame), 0, command_size)
+    &&  shic_val_decode (zframe_data (body_frame), zframe_size (body_frame),
+                         NULL, body_p, NULL) == 0) {
+        if (shic_val_is (*body_p, SHIC_VAL_MAP)) {
+            *command_p = zframe_strdup (command_frame);
+            if (*command_p)
+                rc = 0;
+        }
+        if (rc)
+            shic_val_destroy (body_p);
+    }
+    zframe_destroy (&command_frame);
+    zframe_destroy (&body_frame);
+    return rc;
+}
+
+int
+shic_msg_recv (void *sock, char **command_p, shic_val_t **body_p)
+{
+    assert (command_p);
+    assert (body_p);
+    *command_p = NULL;
+    *body_p = NULL;
+    zmsg_t *msg = sock? zmsg_recv (sock): NULL;
+    if (!msg)
+        return -1;
+    int rc = shic_msg_decode (msg, command_p, body_p);
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+
+//  ---------------------------------------------------------------------------
+//  Self test
+
+//  Encodes body and runs the request decoder over it
+static int
+s_decode_request (shic_val_t **body_p, shic_wire_request_t *req,
+                  shic_error_t *err)
+{
+    void *data;
+    size_t size;
+    int rc = shic_val_encode (*body_p, &data, &size);
+    assert (rc == 0);
+    shic_val_destroy (body_p);
+    rc = shic_wire_request_decode (data, size, 0, req, err);
+    free (data);
+    return rc;
+}
+
+static shic_val_t *
+s_request_body (const char *json)
+{
+    shic_val_t *body = shic_val_from_json (json);
+    assert (body);
+    return body;
+}
+
+//  Checks an error's code and, when field is given, its details.field
+static void
+s_assert_error (const shic_error_t *err, const char *code, const char *field)
+{
+    assert (err->code);
+    assert (streq (err->code, code));
+    assert (err->message);
+    if (field)
+        assert (streq (shic_val_str (shic_val_get (err->details, "field")), field));
+}
+
+void
+shic_wire_test (bool verbose)
+{
+    printf (" * shic_wire: ");
+    if (verbose)
+        printf ("\n");
+
+    //  The code table
+    size_t count = 0;
+    while (shic_error_codes [count])
+        count++;
+    assert (count == 26);
+    assert (streq (shic_error_codes [0], SHIC_E_MALFORMED));
+    assert (streq (shic_error_codes [25], SHIC_E_INTERNAL));
+    assert (shic_error_code_lookup ("capacity") == shic_error_codes [21]);
+    assert (shic_error_code_lookup ("nope") == NULL);
+
+    //  Errors
+    shic_error_t err = { NULL, NULL, NULL };
+    shic_error_set_field (&err, SHIC_E_FORBIDDEN, "binary", "No %s here.", "binaries");
+    s_assert_error (&err, SHIC_E_FORBIDDEN, "binary");
+    assert (streq (err.message, "No binaries here."));
+    shic_val_t *as_val = shic_error_to_val (&err);
+    shic_error_t back = { NULL, NULL, NULL };
+    assert (shic_error_from_val (&back, as_val) == 0);
+    assert (back.code == err.code);
+    assert (streq (back.message, err.message));
+    assert (shic_val_equal (back.details, err.details));
+    shic_val_destroy (&as_val);
+    shic_error_t moved = { NULL, NULL, NULL };
+    shic_error_move (&moved, &back);
+    assert (back.code == NULL && back.message == NULL && back.details == NULL);
+    assert (moved.code == err.code);
+    shic_error_clear (&moved);
+    shic_val_t *details = shic_val_new_int (3);
+    shic_error_set (&err, SHIC_E_CAPACITY, &details, "Full.");
+    assert (details == NULL);
+    assert (shic_val_int (err.details) == 3);
+    shic_error_clear (&err);
+    assert (err.code == NULL);
+    //  Empty error: code internal, message "", details nil
+    as_val = shic_error_to_val (&err);
+    assert (streq (shic_val_str (shic_val_get (as_val, "code")), "internal"));
+    assert (streq (shic_val_str (shic_val_get (as_val, "message")), ""));
+    assert (shic_val_is (shic_val_get (as_val, "details"), SHIC_VAL_NIL));
+    shic_val_set_str (as_val, "code", "brand_new_code");
+    assert (shic_error_from_val (&err, as_val) == 0);
+    assert (streq (err.code, SHIC_E_INTERNAL));
+    assert (err.details == NULL);
+    shic_val_set_int (as_val, "code", 1);
+    assert (shic_error_from_val (&err, as_val) == -1);
+    shic_val_destroy (&as_val);
+    shic_error_clear (&err);
+
+    //  A good request, through the client encoder
+    shic_wire_request_t req;
+    shic_val_t *id = shic_val_new_int (7);
+    shic_val_t *args = shic_val_new_map ();
+    shic_val_set_str (args, "instance_id", "abc");
+    zframe_t *frame = shic_wire_request_encode (id, "lookup_instance", &args);
+    assert (frame);
+    assert (args == NULL);
+    assert (shic_wire_request_decode (zframe_data (frame), zframe_size (frame),
+                                      0, &req, &err) == 0);
+    assert (err.code == NULL);
+    assert (shic_val_equal (req.id, id));
+    assert (streq (req.op, "lookup_instance"));
+    assert (streq (shic_val_str (shic_val_get (req.args, "instance_id")), "abc"));
+    shic_wire_request_reset (&req);
+    assert (req.body == NULL);
+    //  The same frame above a small size limit is malformed
+    assert (shic_wire_request_decode (zframe_data (frame), zframe_size (frame),
+                                      zframe_size (frame) - 1, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_MALFORMED, NULL);
+    assert (req.id == NULL);
+    shic_wire_request_reset (&req);
+    zframe_destroy (&frame);
+
+    //  No args, nil args: an empty map is put in
+    frame = shic_wire_request_encode (id, "ping", NULL);
+    assert (shic_wire_request_decode (zframe_data (frame), zframe_size (frame),
+                                      0, &req, &err) == 0);
+    assert (shic_val_is (req.args, SHIC_VAL_MAP));
+    assert (shic_val_size (req.args) == 0);
+    assert (shic_val_get (req.body, "args") == req.args);
+    shic_wire_request_reset (&req);
+    zframe_destroy (&frame);
+    shic_val_destroy (&id);
+
+    shic_val_t *body = s_request_body ("{\"v\":1,\"id\":\"s-1\",\"op\":\"ping\",\"args\":null}");
+    assert (s_decode_request (&body, &req, &err) == 0);
+    assert (streq (shic_val_str (req.id), "s-1"));
+    assert (shic_val_is (req.args, SHIC_VAL_MAP));
+    shic_wire_request_reset (&req);
+
+    //  Not msgpack, not a map
+    assert (shic_wire_request_decode ("\xc1", 1, 0, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_MALFORMED, NULL);
+    assert (req.id == NULL && req.body == NULL);
+    shic_wire_request_reset (&req);
+    body = s_request_body ("[1,2]");
+    assert (s_decode_request (&body, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_MALFORMED, NULL);
+    assert (req.id == NULL);
+    shic_wire_request_reset (&req);
+
+    //  Version missing, wrong, wrong type (id still echoed)
+    body = s_request_body ("{\"id\":3,\"op\":\"ping\"}");
+    assert (s_decode_request (&body, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_MALFORMED, NULL);
+    assert (shic_val_int (req.id) == 3);
+    shic_wire_request_reset (&req);
+    body = s_request_body ("{\"v\":2,\"id\":3,\"op\":\"ping\"}");
+    assert (s_decode_request (&body, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_UNSUPPORTED_VERSION, NULL);
+    assert (shic_val_int (req.id) == 3);
+    shic_wire_request_reset (&req);
+    body = s_request_body ("{\"v\":\"1\",\"id\":\"x\",\"op\":\"ping\"}");
+    assert (s_decode_request (&body, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_UNSUPPORTED_VERSION, NULL);
+    assert (streq (shic_val_str (req.id), "x"));
+    shic_wire_request_reset (&req);
+
+    //  Id missing, negative, too long, wrong type
+    const char *bad_ids [] = {
+        "{\"v\":1,\"op\":\"ping\"}",
+        "{\"v\":1,\"id\":-1,\"op\":\"ping\"}",
+        "{\"v\":1,\"id\":\"12345678901234567890123456789012"
+            "345678901234567890123456789012345\",\"op\":\"ping\"}",
+        "{\"v\":1,\"id\":1.5,\"op\":\"ping\"}",
+        "{\"v\":1,\"id\":null,\"op\":\"ping\"}",
+        "{\"v\":1,\"id\":[1],\"op\":\"ping\"}",
+        NULL };
+    size_t index;
+    for (index = 0; bad_ids [index]; index++) {
+        body = s_request_body (bad_ids [index]);
+        assert (s_decode_request (&body, &req, &err) == -1);
+        s_assert_error (&err, SHIC_E_INVALID_ARGS, "id");
+        assert (req.id == NULL);
+        shic_wire_request_reset (&req);
+    }
+    //  A 64-byte string id is fine
+    body = s_request_body ("{\"v\":1,\"id\":\"12345678901234567890123456789012"
+                           "34567890123456789012345678901234\",\"op\":\"ping\"}");
+    assert (s_decode_request (&body, &req, &err) == 0);
+    assert (shic_val_len (req.id) == 64);
+    shic_wire_request_reset (&req);
+
+    //  Op missing or not a string
+    body = s_request_body ("{\"v\":1,\"id\":4}");
+    assert (s_decode_request (&body, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_INVALID_ARGS, "op");
+    assert (shic_val_int (req.id) == 4);
+    shic_wire_request_reset (&req);
+    body = s_request_body ("{\"v\":1,\"id\":4,\"op\":5}");
+    assert (s_decode_request (&body, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_INVALID_ARGS, "op");
+    shic_wire_request_reset (&req);
+
+    //  Args not a map
+    body = s_request_body ("{\"v\":1,\"id\":4,\"op\":\"ping\",\"args\":[1]}");
+    assert (s_decode_request (&body, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_INVALID_ARGS, "args");
+    assert (shic_val_int (req.id) == 4);
+    shic_wire_request_reset (&req);
+    shic_error_clear (&err);
+
+    //  Replies: ok
+    id = shic_val_new_str ("r-1");
+    shic_val_t *result = shic_val_new_map ();
+    shic_val_set_int (result, "protocol", 1);
+    frame = shic_wire_reply_ok (id, &result);
+    assert (frame);
+    assert (result == NULL);
+    shic_wire_reply_t reply;
+    assert (shic_wire_reply_decode (zframe_data (frame), zframe_size (frame), &reply) == 0);
+    assert (reply.ok);
+    assert (shic_val_equal (reply.id, id));
+    assert (shic_val_int (shic_val_get (reply.result, "protocol")) == 1);
+    assert (reply.error.code == NULL);
+    shic_wire_reply_reset (&reply);
+    zframe_destroy (&frame);
+    frame = shic_wire_reply_ok (NULL, NULL);
+    assert (shic_wire_reply_decode (zframe_data (frame), zframe_size (frame), &reply) == 0);
+    assert (reply.ok);
+    assert (shic_val_is (reply.id, SHIC_VAL_NIL));
+    assert (shic_val_size (reply.result) == 0);
+    shic_wire_reply_reset (&reply);
+    zframe_destroy (&frame);
+
+    //  Replies: error
+    details = shic_val_new_map ();
+    shic_val_set_int (details, "limit", 8);
+    shic_error_set (&err, SHIC_E_CAPACITY, &details, "Too many instances.");
+    frame = shic_wire_reply_error (id, &err);
+    assert (frame);
+    assert (shic_wire_reply_decode (zframe_data (frame), zframe_size (frame), &reply) == 0);
+    assert (!reply.ok);
+    assert (reply.result == NULL);
+    assert (reply.error.code == shic_error_code_lookup ("capacity"));
+    assert (streq (reply.error.message, "Too many instances."));
+    assert (shic_val_int (shic_val_get (reply.error.details, "limit")) == 8);
+    assert (shic_val_equal (reply.id, id));
+    shic_wire_reply_reset (&reply);
+    zframe_destroy (&frame);
+    shic_error_clear (&err);
+    shic_val_destroy (&id);
+
+    //  Replies that are not
+    const char *bad_replies [] = {
+        "[]",
+        "{\"id\":1,\"ok\":true,\"result\":{}}",
+        "{\"v\":2,\"id\":1,\"ok\":true,\"result\":{}}",
+        "{\"v\":1,\"id\":1,\"ok\":1,\"result\":{}}",
+        "{\"v\":1,\"id\":1,\"ok\":true}",
+        "{\"v\":1,\"id\":1,\"ok\":true,\"result\":[]}",
+        "{\"v\":1,\"id\":1,\"ok\":false}",
+        "{\"v\":1,\"id\":1,\"ok\":false,\"error\":\"boom\"}",
+        "{\"v\":1,\"id\":1,\"ok\":false,\"error\":{\"message\":\"x\"}}",
+        NULL };
+    for (index = 0; bad_replies [index]; index++) {
+        body = s_request_body (bad_replies [index]);
+        void *data;
+        size_t size;
+        assert (shic_val_encode (body, &data, &size) == 0);
+        shic_val_destroy (&body);
+        assert (shic_wire_reply_decode (data, size, &reply) == -2);
+        assert (reply.body == NULL);
+        shic_wire_reply_reset (&reply);
+        free (data);
+    }
+    assert (shic_wire_reply_decode ("\x80\x00", 2, &reply) == -2);
+    shic_wire_reply_reset (&reply);
+
+    //  Actor messages
+    body = shic_val_new_map ();
+    shic_val_set_str (body, "instance_id", "i-1");
+    zmsg_t *msg = shic_msg_new ("READY", &body);
+    assert (msg);
+    assert (body == NULL);
+    assert (zmsg_size (msg) == 2);
+    char *command;
+    assert (shic_msg_decode (msg, &command, &body) == 0);
+    assert (zmsg_size (msg) == 0);
+    assert (streq (command, "READY"));
+    assert (streq (shic_val_str (shic_val_get (body, "instance_id")), "i-1"));
+    zstr_free (&command);
+    shic_val_destroy (&body);
+    zmsg_destroy (&msg);
+
+    msg = shic_msg_new ("EMPTY", NULL);
+    zmsg_pushstr (msg, "routing-id");
+    char *routing = zmsg_popstr (msg);
+    assert (streq (routing, "routing-id"));
+    zstr_free (&routing);
+    assert (shic_msg_decode (msg, &command, &body) == 0);
+    assert (shic_val_size (body) == 0);
+    zstr_free (&command);
+    shic_val_destroy (&body);
+    zmsg_destroy (&msg);
+
+    //  Malformed actor messages
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "ONLY");
+    assert (shic_msg_decode (msg, &command, &body) == -2);
+    assert (command == NULL && body == NULL);
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addmem (msg, "", 0);
+    zmsg_addmem (msg, "\x80", 1);
+    assert (shic_msg_decode (msg, &command, &body) == -2);
+    assert (zmsg_size (msg) == 0);
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "12345678901234567890123456789012"
+                      "345678901234567890123456789012345");
+    zmsg_addmem (msg, "\x80", 1);
+    assert (shic_msg_decode (msg, &command, &body) == -2);
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "LIST");
+    zmsg_addmem (msg, "\x90", 1);
+    assert (shic_msg_decode (msg, &command, &body) == -2);
+    assert (command == NULL && body == NULL);
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "BAD");
+    zmsg_addmem (msg, "\xc1", 1);
+    assert (shic_msg_decode (msg, &command, &body) == -2);
+    zmsg_destroy (&msg);
+    body = shic_val_new_array ();
+    assert (shic_msg_new ("ARRAY", &body) == NULL);
+    assert (body == NULL);
+
+    //  Send and receive over a PAIR socket pair
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "inproc://shic-wire-test-%p", (void *) &endpoint);
+    char *bind = zsys_sprintf ("@%s", endpoint);
+    zsock_t *server = zsock_new_pair (bind);
+    zstr_free (&bind);
+    assert (server);
+    char *connect = zsys_sprintf (">%s", endpoint);
+    zsock_t *client = zsock_new_pair (connect);
+    zstr_free (&connect);
+    assert (client);
+    zsock_set_rcvtimeo (server, 2000);
+    zsock_set_rcvtimeo (client, 2000);
+    body = shic_val_new_map ();
+    shic_val_set_int (body, "n", 42);
+    assert (shic_msg_send (client, "HELLO", &body) == 0);
+    assert (body == NULL);
+    assert (shic_msg_recv (server, &command, &body) == 0);
+    assert (streq (command, "HELLO"));
+    assert (shic_val_int (shic_val_get (body, "n")) == 42);
+    zstr_free (&command);
+    shic_val_destroy (&body);
+    assert (shic_msg_send (zsock_resolve (server), "BACK", NULL) == 0);
+    assert (shic_msg_recv (zsock_resolve (client), &command, &body) == 0);
+    assert (streq (command, "BACK"));
+    zstr_free (&command);
+    shic_val_destroy (&body);
+    //  Garbage on the socket is malformed; nothing pending times out
+    zstr_send (client, "ALONE");
+    assert (shic_msg_recv (server, &command, &body) == -2);
+    zsock_set_rcvtimeo (server, 10);
+    assert (shic_msg_recv (server, &command, &body) == -1);
+    assert (command == NULL && body == NULL);
+    zsock_destroy (&client);
+    zsock_destroy (&server);
+
+    printf ("OK\n");
+}

@@ -1,0 +1,952 @@
+/*  =========================================================================
+    shic_kernel_test - the kernel end to end, through the wire protocol
+
+    Every test starts a runtime with the test backends of this repository
+    (tests/shic_test_backends.c), talks to it with shic_client_t exactly as
+    a host would, and waits on events or replies with deadlines, never on
+    sleeps.
+    =========================================================================
+*/
+
+#include "shic.h"
+#include "shic_proc.h"
+#include "shic_http.h"
+#include "shic_test_backends.h"
+#include "shic_kernel_test.h"
+#include <pthread.h>
+#include <signal.h>
+
+//  --------------------------------------------------------------------------
+//  Helpers
+
+static shic_runtime_t *
+s_runtime (const char *config_text)
+{
+    zconfig_t *config = config_text? zconfig_str_load (config_text): NULL;
+    shic_runtime_t *runtime = shic_runtime_new (config);
+    assert (runtime);
+    const shic_backend_ops_t *all [] = { &shic_test_spawned_ops, &shic_test_attached_ops,
+                                         &shic_test_liar_ops, &shic_test_liar_nil_ops, NULL };
+    for (int i = 0; all [i]; i++) {
+        shic_error_t err = { 0 };
+        int rc = shic_runtime_register (runtime, all [i], NULL, &err);
+        assert (rc == 0);
+    }
+    zconfig_destroy (&config);
+    return runtime;
+}
+
+static zsock_t *
+s_events (shic_runtime_t *runtime, const char *prefix)
+{
+    zsock_t *sub = zsock_new_sub (shic_runtime_events_endpoint (runtime), prefix);
+    assert (sub);
+    return sub;
+}
+
+//  Waits for an event with topic on sub; returns its body or NULL
+static shic_val_t *
+s_wait_event (zsock_t *sub, const char *topic, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return NULL;
+        zsock_set_rcvtimeo (sub, (int) left);
+        zmsg_t *msg = zmsg_recv (sub);
+        if (!msg)
+            return NULL;
+        char *got = zmsg_popstr (msg);
+        zframe_t *frame = zmsg_pop (msg);
+        shic_val_t *body = NULL;
+        if (frame)
+            shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &body, NULL);
+        zframe_destroy (&frame);
+        zmsg_destroy (&msg);
+        bool match = got && streq (got, topic);
+        zstr_free (&got);
+        if (match)
+            return body;
+        shic_val_destroy (&body);
+    }
+}
+
+static shic_val_t *
+s_json (const char *text)
+{
+    shic_val_t *val = shic_val_from_json (text);
+    assert (val);
+    return val;
+}
+
+static shic_val_t *
+s_ensure (shic_client_t *client, const char *backend, const char *model,
+          const char *options_json, int64_t ttl_ms, int64_t wait_ms)
+{
+    shic_val_t *options = options_json? s_json (options_json): NULL;
+    shic_val_t *result = shic_client_ensure (client, backend, model, options, ttl_ms, wait_ms);
+    shic_val_destroy (&options);
+    return result;
+}
+
+//  Asserts the last call failed with code
+static void
+s_expect (shic_client_t *client, shic_val_t *result, const char *code)
+{
+    const shic_error_t *err = shic_client_error (client);
+    if (result || !err->code || !streq (err->code, code)) {
+        fprintf (stderr, "expected error %s, got %s (%s)\n", code,
+                 result? "a result": err->code? err->code: "nothing",
+                 err->message? err->message: "");
+        assert (false);
+    }
+}
+
+static shic_val_t *
+s_call_json (shic_client_t *client, const char *op, const char *args_json)
+{
+    shic_val_t *args = args_json? s_json (args_json): NULL;
+    return shic_client_call (client, op, &args);
+}
+
+static shic_val_t *
+s_stats (shic_client_t *client)
+{
+    shic_val_t *stats = shic_client_call (client, "stats", NULL);
+    assert (stats);
+    return stats;
+}
+
+static const char *
+s_str (const shic_val_t *val, const char *path)
+{
+    const char *str = shic_val_str (shic_val_path (val, path));
+    return str? str: "";
+}
+
+//  --------------------------------------------------------------------------
+
+void
+shic_runtime_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * shic_runtime: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    //  A second registration under the same name fails; an unknown
+    //  unregister fails; a real one works
+    shic_error_t err = { 0 };
+    assert (shic_runtime_register (runtime, &shic_test_spawned_ops, NULL, &err) == -1);
+    assert (err.code);
+    shic_error_clear (&err);
+    assert (shic_runtime_unregister (runtime, "nope") == -1);
+    assert (shic_runtime_unregister (runtime, "test_liar") == 0);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *result = shic_client_call (client, "list_backends", NULL);
+    assert (result);
+    shic_val_t *list = shic_val_get (result, "backends");
+    assert (shic_val_size (list) == 3);
+    assert (streq (s_str (shic_val_at (list, 0), "backend"), "test_attached"));
+    assert (streq (s_str (shic_val_at (list, 2), "backend"), "test_spawned"));
+    shic_val_destroy (&result);
+    //  A TCP gateway on a wildcard port answers too
+    int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    shic_client_t *remote = shic_client_new (endpoint);
+    assert (shic_client_ping (remote) == 0);
+    shic_client_destroy (&remote);
+    assert (shic_client_ping (client) == 0);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+void
+shic_client_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * shic_client: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    assert (client);
+    //  Pipelined requests come back with their ids
+    for (int i = 1; i <= 10; i++)
+        assert (shic_client_send (client, i, "ping", NULL) == 0);
+    int seen = 0;
+    for (int i = 1; i <= 10; i++) {
+        shic_wire_reply_t reply = { 0 };
+        assert (shic_client_recv (client, &reply, 5000) == 0);
+        assert (reply.ok);
+        seen += (int) shic_val_int (reply.id);
+        shic_wire_reply_reset (&reply);
+    }
+    assert (seen == 55);
+    shic_val_t *result = shic_client_call (client, "ping", NULL);
+    assert (result);
+    assert (shic_val_int (shic_val_get (result, "protocol")) == 1);
+    assert (streq (s_str (result, "version"), SHIC_VERSION));
+    shic_val_destroy (&result);
+    //  A REQ client works as well: its delimiter is kept
+    zsock_t *req = zsock_new_req (shic_runtime_endpoint (runtime));
+    shic_val_t *id = shic_val_new_str ("req-1");
+    zframe_t *frame = shic_wire_request_encode (id, "ping", NULL);
+    zframe_send (&frame, req, 0);
+    zsock_set_rcvtimeo (req, 5000);
+    frame = zframe_recv (req);
+    assert (frame);
+    shic_wire_reply_t reply = { 0 };
+    assert (shic_wire_reply_decode (zframe_data (frame), zframe_size (frame), &reply) == 0);
+    assert (reply.ok && shic_val_equal (reply.id, id));
+    shic_wire_reply_reset (&reply);
+    zframe_destroy (&frame);
+    shic_val_destroy (&id);
+    zsock_destroy (&req);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_compat (shic_client_t *client, const char *backend, const char *consumer,
+          bool compatible, const char *reason, const char *missing_json, const char *warnings_json)
+{
+    char *args = zsys_sprintf ("{\"backend\":\"%s\",\"consumer\":%s}", backend, consumer);
+    shic_val_t *result = s_call_json (client, "compatibility", args);
+    zstr_free (&args);
+    assert (result);
+    assert (shic_val_bool (shic_val_get (result, "compatible?")) == compatible);
+    if (!streq (s_str (result, "reason"), reason)) {
+        fprintf (stderr, "expected %s, got %s\n", reason, s_str (result, "reason"));
+        assert (false);
+    }
+    shic_val_t *missing = s_json (missing_json);
+    assert (shic_val_equal (missing, shic_val_get (result, "missing_requirements")));
+    shic_val_destroy (&missing);
+    if (warnings_json) {
+        shic_val_t *warnings = s_json (warnings_json);
+        assert (shic_val_equal (warnings, shic_val_get (result, "warnings")));
+        shic_val_destroy (&warnings);
+    }
+    shic_val_destroy (&result);
+}
+
+void
+shic_kernel_test_compatibility (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel compatibility: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    const char *both = "\"accepted_management_modes\":[\"jido_managed\",\"externally_managed\"]";
+    char consumer [512];
+    s_compat (client, "nope", "{}", false, "backend_unregistered", "[\"backend\"]", NULL);
+    snprintf (consumer, sizeof (consumer), "{\"accepted_runtime_kinds\":[\"task\"],%s}", both);
+    s_compat (client, "test_spawned", consumer, false, "runtime_kind_mismatch", "[\"runtime_kind\"]", NULL);
+    s_compat (client, "test_spawned", "{}", false, "management_mode_mismatch", "[\"management_mode\"]", NULL);
+    snprintf (consumer, sizeof (consumer), "{\"accepted_protocols\":[\"openai_embeddings\"],%s}", both);
+    s_compat (client, "test_spawned", consumer, false, "unsupported_protocol", "[\"protocol\"]", NULL);
+    snprintf (consumer, sizeof (consumer),
+              "{\"constraints\":{\"startup_kind\":\"attach_existing_service\"},%s}", both);
+    s_compat (client, "test_spawned", consumer, false, "startup_kind_unsupported", "[\"startup_kind\"]", NULL);
+    snprintf (consumer, sizeof (consumer), "{\"required_capabilities\":{\"streaming?\":false},%s}", both);
+    s_compat (client, "test_spawned", consumer, false, "missing_streaming", "[\"streaming\"]", NULL);
+    snprintf (consumer, sizeof (consumer),
+              "{\"required_capabilities\":{\"tool_calling?\":true,\"streaming?\":true},%s}", both);
+    s_compat (client, "test_spawned", consumer, false, "missing_capability", "[\"tool_calling\"]", NULL);
+    snprintf (consumer, sizeof (consumer),
+              "{\"required_capabilities\":{\"embeddings?\":\"unknown\"},"
+              "\"optional_capabilities\":{\"tool_calling?\":true,\"streaming?\":true},%s}", both);
+    s_compat (client, "test_spawned", consumer, true, "protocol_match", "[]", "[\"tool_calling\"]");
+    //  ensure_endpoint answers incompatible with the result in details
+    shic_val_t *args = shic_client_ensure_args ("test_spawned", "m", NULL, 0, 1000);
+    shic_val_t *bad = s_json ("{\"accepted_management_modes\":[\"externally_managed\"]}");
+    shic_val_set (args, "consumer", &bad);
+    shic_val_t *result = shic_client_call (client, "ensure_endpoint", &args);
+    s_expect (client, result, SHIC_E_INCOMPATIBLE);
+    assert (streq (s_str (shic_client_error (client)->details, "reason"), "management_mode_mismatch"));
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+static void
+s_lie (shic_client_t *client, const char *backend, const char *options,
+       const char *startup_kind, const char *expected_json)
+{
+    shic_val_t *opts = s_json (options);
+    shic_val_t *args = shic_client_ensure_args (backend, "m", opts, 0, 1000);
+    shic_val_destroy (&opts);
+    if (startup_kind)
+        shic_val_set_str (shic_val_path (args, "request/target_preference"), "startup_kind", startup_kind);
+    shic_val_t *result = shic_client_call (client, "ensure_endpoint", &args);
+    s_expect (client, result, SHIC_E_INVALID_STARTUP_PLAN);
+    shic_val_t *expected = s_json (expected_json);
+    if (!shic_val_equal (expected, shic_client_error (client)->details)) {
+        char *got = shic_val_to_json (shic_client_error (client)->details);
+        fprintf (stderr, "expected %s, got %s\n", expected_json, got);
+        assert (false);
+    }
+    shic_val_destroy (&expected);
+}
+
+void
+shic_kernel_test_truthfulness (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel truthfulness: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    s_lie (client, "test_liar", "{}", "attach_existing_service",
+           "[\"requested_startup_kind_mismatch\",\"attach_existing_service\",\"spawned\"]");
+    s_lie (client, "test_liar", "{\"plan_startup_kind\":\"attach_existing_service\","
+           "\"plan_mode\":\"externally_managed\",\"no_transport\":true}", NULL,
+           "[\"manifest_startup_kind_mismatch\",\"test_liar\",\"spawned\",\"attach_existing_service\"]");
+    s_lie (client, "test_liar", "{\"plan_mode\":\"externally_managed\"}", NULL,
+           "[\"management_mode_mismatch\",\"spawned\",\"externally_managed\"]");
+    s_lie (client, "test_liar", "{\"no_transport\":true}", NULL,
+           "[\"spawned_requires_transport\",\"test_liar\"]");
+    s_lie (client, "test_liar_nil", "{\"plan_startup_kind\":\"attach_existing_service\","
+           "\"plan_mode\":\"externally_managed\"}", NULL,
+           "[\"attached_must_not_spawn\",\"test_liar_nil\"]");
+    s_lie (client, "test_liar", "{\"surface\":\"ssh_exec\"}", NULL,
+           "[\"unsupported_execution_surface\",\"test_liar\",\"ssh_exec\",[\"local_subprocess\"]]");
+    s_lie (client, "test_liar_nil", "{\"plan_startup_kind\":\"attach_existing_service\","
+           "\"plan_mode\":\"externally_managed\",\"no_transport\":true}", NULL,
+           "[\"manifest_management_mode_mismatch\",\"test_liar_nil\",[\"jido_managed\"],\"externally_managed\"]");
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+//  --------------------------------------------------------------------------
+
+//  Sends raw frames on a DEALER and returns the reply's error code (fresh)
+static char *
+s_raw (zsock_t *dealer, const void *data, size_t size, bool two_bodies)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, data, size);
+    if (two_bodies)
+        zmsg_addmem (msg, data, size);
+    zmsg_send (&msg, dealer);
+    zsock_set_rcvtimeo (dealer, 5000);
+    zframe_t *frame = zframe_recv (dealer);
+    assert (frame);
+    shic_wire_reply_t reply = { 0 };
+    assert (shic_wire_reply_decode (zframe_data (frame), zframe_size (frame), &reply) == 0);
+    zframe_destroy (&frame);
+    char *code = strdup (reply.ok? "ok": reply.error.code);
+    shic_wire_reply_reset (&reply);
+    return code;
+}
+
+static void
+s_raw_expect (zsock_t *dealer, const char *json, const char *code)
+{
+    shic_val_t *val = s_json (json);
+    void *data;
+    size_t size;
+    shic_val_encode (val, &data, &size);
+    char *got = s_raw (dealer, data, size, false);
+    if (!streq (got, code)) {
+        fprintf (stderr, "%s: expected %s, got %s\n", json, code, got);
+        assert (false);
+    }
+    free (got);
+    free (data);
+    shic_val_destroy (&val);
+}
+
+static void
+s_ensure_expect (shic_client_t *client, const char *args_json, const char *code)
+{
+    shic_val_t *result = s_call_json (client, "ensure_endpoint", args_json);
+    s_expect (client, result, code);
+}
+
+void
+shic_kernel_test_errors (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel errors: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    zsock_t *dealer = zsock_new_dealer (shic_runtime_endpoint (runtime));
+    //  Envelope and body
+    char *code = s_raw (dealer, "\xc1garbage", 8, false);
+    assert (streq (code, SHIC_E_MALFORMED));
+    free (code);
+    code = s_raw (dealer, "\x81\xa1v\x01", 4, true);
+    assert (streq (code, SHIC_E_MALFORMED));
+    free (code);
+    s_raw_expect (dealer, "[1,2]", SHIC_E_MALFORMED);
+    s_raw_expect (dealer, "{\"v\":2,\"id\":1,\"op\":\"ping\"}", SHIC_E_UNSUPPORTED_VERSION);
+    s_raw_expect (dealer, "{\"v\":1,\"id\":1,\"op\":\"fly\"}", SHIC_E_UNKNOWN_OP);
+    s_raw_expect (dealer, "{\"v\":1,\"id\":[1],\"op\":\"ping\"}", SHIC_E_INVALID_ARGS);
+    s_raw_expect (dealer, "{\"v\":1,\"id\":1,\"op\":\"ping\",\"args\":3}", SHIC_E_INVALID_ARGS);
+    //  The daemon keeps serving after all that
+    s_raw_expect (dealer, "{\"v\":1,\"id\":1,\"op\":\"ping\"}", "ok");
+    zsock_destroy (&dealer);
+
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    const char *consumer = "\"consumer\":{\"accepted_management_modes\":[\"jido_managed\",\"externally_managed\"]}";
+    char args [1024];
+    snprintf (args, sizeof (args), "{\"request\":5,%s}", consumer);
+    s_ensure_expect (client, args, SHIC_E_INVALID_REQUEST);
+    s_ensure_expect (client, "{\"request\":{},\"consumer\":\"me\"}", SHIC_E_INVALID_CONSUMER_MANIFEST);
+    snprintf (args, sizeof (args), "{\"request\":{},%s}", consumer);
+    s_ensure_expect (client, args, SHIC_E_MISSING_REQUEST_FIELD);
+    snprintf (args, sizeof (args), "{\"request\":{\"target_preference\":3},%s}", consumer);
+    s_ensure_expect (client, args, SHIC_E_INVALID_TARGET_PREFERENCE);
+    snprintf (args, sizeof (args), "{\"request\":{\"target_preference\":{}},%s}", consumer);
+    s_ensure_expect (client, args, SHIC_E_MISSING_TARGET_PREFERENCE);
+    snprintf (args, sizeof (args), "{\"request\":{\"target_preference\":{\"backend\":\"nope\"}},%s}", consumer);
+    s_ensure_expect (client, args, SHIC_E_UNKNOWN_BACKEND_ID);
+    snprintf (args, sizeof (args), "{\"request\":{\"target_preference\":{\"backend\":\"test_spawned\","
+              "\"startup_kind\":\"teleported\"}},%s}", consumer);
+    s_ensure_expect (client, args, SHIC_E_INVALID_STARTUP_KIND);
+    snprintf (args, sizeof (args), "{\"request\":{\"target_preference\":{\"backend\":\"test_spawned\"}},"
+              "\"ttl_ms\":-5,%s}", consumer);
+    s_ensure_expect (client, args, SHIC_E_INVALID_ARGS);
+    assert (streq (s_str (shic_client_error (client)->details, "field"), "ttl_ms"));
+    snprintf (args, sizeof (args), "{\"request\":{\"target_preference\":{\"backend\":\"test_spawned\"}},%s}",
+              consumer);
+    s_ensure_expect (client, args, SHIC_E_INVALID_BACKEND_OPTIONS);
+    shic_val_t *result = s_ensure (client, "test_spawned", "m", "{\"colour\":\"red\"}", 0, 1000);
+    s_expect (client, result, SHIC_E_INVALID_BACKEND_OPTIONS);
+    result = s_call_json (client, "lookup_instance", "{\"instance_id\":\"nope\"}");
+    s_expect (client, result, SHIC_E_NOT_FOUND);
+    result = s_call_json (client, "renew_lease", "{\"lease_ref\":\"lease-999\"}");
+    s_expect (client, result, SHIC_E_LEASE_NOT_FOUND);
+    result = s_call_json (client, "release_lease", "{\"lease_ref\":\"lease-999\"}");
+    assert (result);
+    shic_val_destroy (&result);
+    result = s_call_json (client, "stop_instance", "{\"instance_id\":\"nope\"}");
+    assert (result);
+    shic_val_destroy (&result);
+    result = s_call_json (client, "release_lease", "{}");
+    s_expect (client, result, SHIC_E_INVALID_ARGS);
+
+    //  forbidden: a network client may not choose the binary
+    int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    shic_client_t *remote = shic_client_new (endpoint);
+    result = s_ensure (remote, "test_spawned", "m", "{\"binary\":\"/bin/sh\"}", 0, 1000);
+    s_expect (remote, result, SHIC_E_FORBIDDEN);
+    assert (streq (s_str (shic_client_error (remote)->details, "field"), "binary"));
+    //  transport_start_failed: the trusted host may, but it does not exist
+    result = s_ensure (client, "test_spawned", "m", "{\"binary\":\"/nonexistent/llama\"}", 0, 5000);
+    s_expect (client, result, SHIC_E_TRANSPORT_START_FAILED);
+    //  stats counted the errors
+    shic_val_t *stats = s_stats (client);
+    assert (shic_val_int (shic_val_path (stats, "errors/malformed")) == 3);
+    assert (shic_val_int (shic_val_path (stats, "errors/invalid_backend_options")) == 2);
+    shic_val_destroy (&stats);
+    shic_client_destroy (&remote);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+
+    //  capacity: one lease and one instance at most
+    runtime = s_runtime ("runtime\n    max_leases = 1\n    max_instances = 1\n    lease_spare = 2\n");
+    client = shic_client_new (shic_runtime_endpoint (runtime));
+    result = s_ensure (client, "test_spawned", "cap", NULL, 0, 10000);
+    assert (result);
+    shic_val_destroy (&result);
+    result = s_ensure (client, "test_spawned", "cap", NULL, 0, 10000);
+    s_expect (client, result, SHIC_E_CAPACITY);
+    assert (streq (s_str (shic_client_error (client)->details, "limit"), "max_leases"));
+    result = s_ensure (client, "test_spawned", "other", NULL, 0, 10000);
+    s_expect (client, result, SHIC_E_CAPACITY);
+    assert (streq (s_str (shic_client_error (client)->details, "limit"), "max_instances"));
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+//  --------------------------------------------------------------------------
+//  200 threads, one cold instance
+
+#define HERD 200
+
+typedef struct {
+    const char *endpoint;           //  gateway
+    pthread_barrier_t *barrier;     //  start together
+    char *lease_ref;                //  result
+    char *instance_id;              //  result
+    bool reused;                    //  result
+} s_herd_t;
+
+static void *
+s_herd_thread (void *arg)
+{
+    s_herd_t *self = (s_herd_t *) arg;
+    shic_client_t *client = shic_client_new (self->endpoint);
+    pthread_barrier_wait (self->barrier);
+    shic_val_t *result = s_ensure (client, "test_spawned", "herd", "{\"load_ms\":300}", 0, 30000);
+    if (result) {
+        self->lease_ref = strdup (s_str (result, "lease/lease_ref"));
+        self->instance_id = strdup (s_str (result, "instance_id"));
+        self->reused = shic_val_bool (shic_val_get (result, "reused"));
+    }
+    shic_val_destroy (&result);
+    shic_client_destroy (&client);
+    return NULL;
+}
+
+void
+shic_kernel_test_herd (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel herd: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    pthread_barrier_t barrier;
+    pthread_barrier_init (&barrier, NULL, HERD);
+    s_herd_t herd [HERD];
+    pthread_t threads [HERD];
+    for (int i = 0; i < HERD; i++) {
+        herd [i] = (s_herd_t) { shic_runtime_endpoint (runtime), &barrier, NULL, NULL, false };
+        pthread_create (&threads [i], NULL, s_herd_thread, &herd [i]);
+    }
+    for (int i = 0; i < HERD; i++)
+        pthread_join (threads [i], NULL);
+    pthread_barrier_destroy (&barrier);
+    zhashx_t *refs = zhashx_new ();
+    int fresh = 0;
+    for (int i = 0; i < HERD; i++) {
+        assert (herd [i].lease_ref);
+        assert (streq (herd [i].instance_id, herd [0].instance_id));
+        assert (zhashx_insert (refs, herd [i].lease_ref, herd [i].lease_ref) == 0);
+        fresh += herd [i].reused? 0: 1;
+    }
+    assert (fresh == 1);
+    zhashx_destroy (&refs);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *stats = s_stats (client);
+    assert (shic_val_int (shic_val_get (stats, "instances_started")) == 1);
+    shic_val_destroy (&stats);
+    //  Each lease is held by its own lease actor
+    shic_val_t *leases = s_call_json (client, "list_leases", NULL);
+    shic_val_t *list = shic_val_get (leases, "leases");
+    assert (shic_val_size (list) == HERD);
+    zhashx_t *actors = zhashx_new ();
+    for (size_t i = 0; i < HERD; i++) {
+        const char *actor = s_str (shic_val_at (list, i), "actor");
+        assert (*actor);
+        assert (zhashx_insert (actors, actor, (void *) actor) == 0);
+    }
+    zhashx_destroy (&actors);
+    shic_val_destroy (&leases);
+    for (int i = 0; i < HERD; i++) {
+        assert (shic_client_release (client, herd [i].lease_ref) == 0);
+        free (herd [i].lease_ref);
+        free (herd [i].instance_id);
+    }
+    shic_val_t *snap = s_call_json (client, "list_instances", NULL);
+    assert (shic_val_int (shic_val_get (shic_val_at (shic_val_get (snap, "instances"), 0), "lease_count")) == 0);
+    shic_val_destroy (&snap);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+//  --------------------------------------------------------------------------
+
+void
+shic_kernel_test_leases (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel leases: ");
+    shic_runtime_t *runtime = s_runtime ("runtime\n    client_timeout_ms = 400\n");
+    zsock_t *events = s_events (runtime, "lease.");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    //  TTL expiry
+    shic_val_t *result = s_ensure (client, "test_spawned", "lease", NULL, 200, 10000);
+    assert (result);
+    char *ref = strdup (s_str (result, "lease/lease_ref"));
+    assert (streq (ref, s_str (result, "endpoint/lease_ref")));
+    assert (shic_val_int (shic_val_path (result, "lease/expires_at_ms")) > 0);
+    shic_val_destroy (&result);
+    shic_val_t *event = s_wait_event (events, "lease.expired", 5000);
+    assert (event && streq (s_str (event, "lease_ref"), ref));
+    shic_val_destroy (&event);
+    result = s_call_json (client, "renew_lease", "{\"lease_ref\":\"lease-1\"}");
+    s_expect (client, result, SHIC_E_LEASE_NOT_FOUND);
+    zstr_free (&ref);
+
+    //  Renewal keeps a lease alive past its first TTL
+    result = s_ensure (client, "test_spawned", "lease", NULL, 300, 10000);
+    ref = strdup (s_str (result, "lease/lease_ref"));
+    assert (shic_val_bool (shic_val_get (result, "reused")));
+    shic_val_destroy (&result);
+    char *args = zsys_sprintf ("{\"lease_ref\":\"%s\",\"ttl_ms\":5000}", ref);
+    result = s_call_json (client, "renew_lease", args);
+    assert (result);
+    assert (shic_val_int (shic_val_path (result, "lease/ttl_ms")) == 5000);
+    shic_val_destroy (&result);
+    zstr_free (&args);
+    event = s_wait_event (events, "lease.expired", 800);
+    assert (event == NULL);
+    //  Release is idempotent
+    assert (shic_client_release (client, ref) == 0);
+    assert (shic_client_release (client, ref) == 0);
+    event = s_wait_event (events, "lease.released", 2000);
+    assert (event && streq (s_str (event, "reason"), "released"));
+    shic_val_destroy (&event);
+    zstr_free (&ref);
+
+    //  An untimed lease of the host's own inproc client never ends by silence
+    result = s_ensure (client, "test_spawned", "lease", NULL, 0, 10000);
+    ref = strdup (s_str (result, "lease/lease_ref"));
+    shic_val_destroy (&result);
+    event = s_wait_event (events, "lease.expired", 1000);
+    assert (event == NULL);
+    assert (shic_client_release (client, ref) == 0);
+    zstr_free (&ref);
+
+    //  ... but one of a network client ends when the client falls silent
+    int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    shic_client_t *remote = shic_client_new (endpoint);
+    shic_client_t *other = shic_client_new (endpoint);
+    result = s_ensure (remote, "test_spawned", "lease", NULL, 0, 10000);
+    ref = strdup (s_str (result, "lease/lease_ref"));
+    shic_val_destroy (&result);
+    result = s_ensure (other, "test_spawned", "lease", NULL, 0, 10000);
+    char *other_ref = strdup (s_str (result, "lease/lease_ref"));
+    shic_val_destroy (&result);
+    //  The other client keeps pinging; the first one is silent
+    int64_t deadline = zclock_mono () + 5000;
+    bool ended = false;
+    while (!ended && zclock_mono () < deadline) {
+        assert (shic_client_ping (other) == 0);
+        event = s_wait_event (events, "lease.expired", 100);
+        if (event) {
+            assert (streq (s_str (event, "lease_ref"), ref));
+            assert (streq (s_str (event, "reason"), "client_gone"));
+            ended = true;
+        }
+        shic_val_destroy (&event);
+    }
+    assert (ended);
+    char *renew = zsys_sprintf ("{\"lease_ref\":\"%s\"}", other_ref);
+    result = s_call_json (other, "renew_lease", renew);
+    assert (result);
+    shic_val_destroy (&result);
+    zstr_free (&renew);
+    zstr_free (&ref);
+    zstr_free (&other_ref);
+    shic_client_destroy (&remote);
+    shic_client_destroy (&other);
+    zsock_destroy (&events);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+void
+shic_kernel_test_idle (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel idle: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    zsock_t *events = s_events (runtime, "instance.");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *result = s_ensure (client, "test_spawned", "idle", "{\"idle_shutdown_ms\":300}", 0, 10000);
+    assert (result);
+    char *ref = strdup (s_str (result, "lease/lease_ref"));
+    char *id = strdup (s_str (result, "instance_id"));
+    shic_val_destroy (&result);
+    char *args = zsys_sprintf ("{\"instance_id\":\"%s\"}", id);
+    shic_val_t *snap = s_call_json (client, "lookup_instance", args);
+    int pid = (int) shic_val_int (shic_val_get (snap, "pid"));
+    assert (pid > 0 && kill (pid, 0) == 0);
+    assert (streq (s_str (snap, "lifecycle_status"), "ready"));
+    shic_val_destroy (&snap);
+    //  A held lease keeps it running past the idle time
+    shic_val_t *event = s_wait_event (events, "instance.stopped", 700);
+    assert (event == NULL);
+    assert (shic_client_release (client, ref) == 0);
+    event = s_wait_event (events, "instance.stopped", 5000);
+    assert (event && streq (s_str (event, "instance_id"), id));
+    shic_val_destroy (&event);
+    snap = s_call_json (client, "lookup_instance", args);
+    assert (streq (s_str (snap, "lifecycle_status"), "stopped"));
+    shic_val_destroy (&snap);
+    //  The process is gone (reaped: kill fails)
+    assert (kill (pid, 0) == -1);
+    //  A new ensure starts it again
+    result = s_ensure (client, "test_spawned", "idle", "{\"idle_shutdown_ms\":300}", 0, 10000);
+    assert (result && !shic_val_bool (shic_val_get (result, "reused")));
+    shic_val_destroy (&result);
+    //  stop_instance is idempotent and never restarts
+    result = s_call_json (client, "stop_instance", args);
+    assert (result);
+    shic_val_destroy (&result);
+    result = s_call_json (client, "stop_instance", args);
+    assert (result);
+    shic_val_destroy (&result);
+    event = s_wait_event (events, "instance.stopped", 5000);
+    assert (event);
+    shic_val_destroy (&event);
+    event = s_wait_event (events, "instance.restarting", 500);
+    assert (event == NULL);
+    zstr_free (&args);
+    zstr_free (&ref);
+    zstr_free (&id);
+    zsock_destroy (&events);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+void
+shic_kernel_test_await (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel await: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    //  The reply gives up; the instance keeps starting
+    shic_val_t *result = s_ensure (client, "test_spawned", "slow", "{\"load_ms\":1500}", 0, 100);
+    s_expect (client, result, SHIC_E_AWAIT_TIMEOUT);
+    char *id = strdup (s_str (shic_client_error (client)->details, "instance_id"));
+    //  A ping sent meanwhile is answered at once (replies out of order)
+    assert (shic_client_ping (client) == 0);
+    result = s_ensure (client, "test_spawned", "slow", "{\"load_ms\":1500}", 0, 10000);
+    assert (result);
+    assert (streq (s_str (result, "instance_id"), id));
+    assert (shic_val_bool (shic_val_get (result, "reused")));
+    shic_val_destroy (&result);
+    shic_val_t *stats = s_stats (client);
+    assert (shic_val_int (shic_val_get (stats, "instances_started")) == 1);
+    shic_val_destroy (&stats);
+    zstr_free (&id);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+void
+shic_kernel_test_readiness (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel readiness: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    //  Never ready: readiness_timeout with the last probe
+    shic_val_t *result = s_ensure (client, "test_spawned", "never",
+                                   "{\"never_ready\":true,\"ready_timeout_ms\":400}", 0, 10000);
+    s_expect (client, result, SHIC_E_READINESS_TIMEOUT);
+    assert (shic_val_get (shic_client_error (client)->details, "last_probe"));
+    //  Ready through the log line: polling alone would take a minute
+    result = s_ensure (client, "test_spawned", "line", "{\"readiness_interval_ms\":60000}", 0, 10000);
+    assert (result);
+    assert (strncmp (s_str (result, "endpoint/base_url"), "http://127.0.0.1:", 17) == 0);
+    shic_val_destroy (&result);
+    //  Ready through polling alone
+    result = s_ensure (client, "test_spawned", "poll",
+                       "{\"poll_only\":true,\"readiness_interval_ms\":50}", 0, 10000);
+    assert (result);
+    const char *base_url = s_str (result, "endpoint/base_url");
+    assert (strlen (base_url) > 20 && streq (base_url + strlen (base_url) - 3, "/v1"));
+    //  The endpoint really answers
+    char url [256];
+    snprintf (url, sizeof (url), "%s/models", base_url);
+    shic_http_result_t http = { 0 };
+    assert (shic_http_request ("GET", url, NULL, NULL, 2000, &http) == 0);
+    assert (http.status == 200 && strstr (http.body, "poll"));
+    shic_http_result_reset (&http);
+    shic_val_destroy (&result);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+void
+shic_kernel_test_start_failure (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel start_failure: ");
+    shic_runtime_t *runtime = s_runtime ("runtime\n    start_failure_hold_ms = 5000\n");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *result = s_ensure (client, "test_spawned", "broken", "{\"exit_before_ready\":17}", 0, 10000);
+    s_expect (client, result, SHIC_E_BACKEND_EXIT);
+    const shic_val_t *details = shic_client_error (client)->details;
+    assert (shic_val_int (shic_val_get (details, "code")) == 17);
+    assert (strstr (s_str (details, "stderr_tail"), "exiting due to model loading error"));
+    //  A caller that comes after the failure still gets it, and nothing
+    //  is started again meanwhile
+    result = s_ensure (client, "test_spawned", "broken", "{\"exit_before_ready\":17}", 0, 10000);
+    s_expect (client, result, SHIC_E_BACKEND_EXIT);
+    assert (shic_val_int (shic_val_get (shic_client_error (client)->details, "code")) == 17);
+    shic_val_t *stats = s_stats (client);
+    assert (shic_val_int (shic_val_get (stats, "instances_started")) == 1);
+    assert (shic_val_int (shic_val_path (stats, "instances/failed")) == 1);
+    shic_val_destroy (&stats);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+void
+shic_kernel_test_health (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel health: ");
+    shic_runtime_t *runtime = s_runtime ("runtime\n    restart_backoff_ms = 50\n");
+    zsock_t *events = s_events (runtime, "instance.");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    //  503 after ready: degraded, and still handed out
+    shic_val_t *result = s_ensure (client, "test_spawned", "sick",
+                                   "{\"health_status\":503,\"health_interval_ms\":50}", 0, 10000);
+    assert (result);
+    shic_val_destroy (&result);
+    shic_val_t *event = s_wait_event (events, "instance.health", 5000);
+    assert (event && streq (s_str (event, "health_status"), "degraded"));
+    shic_val_destroy (&event);
+    result = s_ensure (client, "test_spawned", "sick",
+                       "{\"health_status\":503,\"health_interval_ms\":50}", 0, 10000);
+    if (!result)
+        fprintf (stderr, "%s: %s\n", shic_client_error (client)->code, shic_client_error (client)->message);
+    assert (result);
+    shic_val_destroy (&result);
+    //  SIGKILL: restarted on the same endpoint, the lease survives
+    result = s_ensure (client, "test_spawned", "crash", "{\"health_interval_ms\":100}", 0, 10000);
+    assert (result);
+    char *ref = strdup (s_str (result, "lease/lease_ref"));
+    char *base_url = strdup (s_str (result, "endpoint/base_url"));
+    char *args = zsys_sprintf ("{\"instance_id\":\"%s\"}", s_str (result, "instance_id"));
+    shic_val_destroy (&result);
+    shic_val_t *snap = s_call_json (client, "lookup_instance", args);
+    int pid = (int) shic_val_int (shic_val_get (snap, "pid"));
+    shic_val_destroy (&snap);
+    assert (pid > 0);
+    kill (pid, SIGKILL);
+    event = s_wait_event (events, "instance.restarting", 5000);
+    assert (event);
+    assert (shic_val_int (shic_val_path (event, "exit/signal")) == SIGKILL);
+    shic_val_destroy (&event);
+    event = s_wait_event (events, "instance.ready", 5000);
+    assert (event);
+    assert (streq (s_str (event, "endpoint/base_url"), base_url));
+    shic_val_destroy (&event);
+    snap = s_call_json (client, "lookup_instance", args);
+    assert (shic_val_int (shic_val_get (snap, "restarts")) == 1);
+    assert (shic_val_int (shic_val_get (snap, "lease_count")) == 1);
+    assert (shic_val_int (shic_val_get (snap, "pid")) != pid);
+    shic_val_destroy (&snap);
+    char *renew = zsys_sprintf ("{\"lease_ref\":\"%s\"}", ref);
+    result = s_call_json (client, "renew_lease", renew);
+    assert (result);
+    shic_val_destroy (&result);
+    zstr_free (&renew);
+    zstr_free (&args);
+    zstr_free (&ref);
+    zstr_free (&base_url);
+    zsock_destroy (&events);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+//  --------------------------------------------------------------------------
+
+static int s_server_port = 0;
+
+static void
+s_server_line (void *arg, int stream, const char *line)
+{
+    (void) arg;
+    (void) stream;
+    const char *at = strstr (line, "HTTP server is listening, hostname: ");
+    if (at && strstr (at, "port: "))
+        s_server_port = atoi (strstr (at, "port: ") + 6);
+}
+
+//  Starts the stand-in as an independent server; waits for its port
+static shic_proc_t *
+s_server_start (int port)
+{
+    shic_proc_t *proc = shic_proc_new ();
+    char port_text [16];
+    snprintf (port_text, sizeof (port_text), "%d", port);
+    char *argv [] = { (char *) shic_test_stand_in (), "--port", port_text,
+                      "--load-ms", "0", NULL };
+    char *error = NULL;
+    int rc = shic_proc_start (proc, argv, NULL, NULL, &error);
+    assert (rc == 0);
+    s_server_port = 0;
+    int64_t deadline = zclock_mono () + 5000;
+    while (!s_server_port && zclock_mono () < deadline) {
+        zmq_pollitem_t item = { NULL, shic_proc_stderr_fd (proc), ZMQ_POLLIN, 0 };
+        zmq_poll (&item, 1, 100);
+        shic_proc_read (proc, shic_proc_stderr_fd (proc), s_server_line, NULL);
+    }
+    assert (s_server_port > 0);
+    return proc;
+}
+
+void
+shic_kernel_test_attached (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel attached: ");
+    shic_proc_t *server = s_server_start (0);
+    int port = s_server_port;
+    shic_runtime_t *runtime = s_runtime (NULL);
+    zsock_t *events = s_events (runtime, "instance.");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    char options [256];
+    snprintf (options, sizeof (options),
+              "{\"root_url\":\"http://127.0.0.1:%d\",\"health_interval_ms\":50}", port);
+    shic_val_t *result = s_ensure (client, "test_attached", "m", options, 0, 10000);
+    assert (result);
+    char *args = zsys_sprintf ("{\"instance_id\":\"%s\"}", s_str (result, "instance_id"));
+    assert (streq (s_str (result, "endpoint/management_mode"), "externally_managed"));
+    shic_val_destroy (&result);
+    //  The daemon goes away: unavailable, and ensure says so
+    shic_proc_stop (server, 1000);
+    shic_proc_destroy (&server);
+    shic_val_t *event = s_wait_event (events, "instance.health", 5000);
+    assert (event && streq (s_str (event, "health_status"), "unavailable"));
+    shic_val_destroy (&event);
+    result = s_ensure (client, "test_attached", "m", options, 0, 200);
+    s_expect (client, result, SHIC_E_INSTANCE_UNAVAILABLE);
+    //  It comes back on the same port: healthy again, nothing restarted
+    server = s_server_start (port);
+    event = s_wait_event (events, "instance.health", 5000);
+    assert (event && streq (s_str (event, "health_status"), "healthy"));
+    shic_val_destroy (&event);
+    result = s_ensure (client, "test_attached", "m", options, 0, 10000);
+    assert (result && shic_val_bool (shic_val_get (result, "reused")));
+    shic_val_destroy (&result);
+    shic_val_t *snap = s_call_json (client, "lookup_instance", args);
+    assert (shic_val_int (shic_val_get (snap, "restarts")) == 0);
+    assert (shic_val_type (shic_val_get (snap, "pid")) == SHIC_VAL_NIL);
+    shic_val_destroy (&snap);
+    //  Stopping the attached instance leaves the daemon serving
+    result = s_call_json (client, "stop_instance", args);
+    assert (result);
+    shic_val_destroy (&result);
+    event = s_wait_event (events, "instance.stopped", 5000);
+    assert (event);
+    shic_val_destroy (&event);
+    char url [128];
+    snprintf (url, sizeof (url), "http://127.0.0.1:%d/health", port);
+    shic_http_result_t http = { 0 };
+    assert (shic_http_request ("GET", url, NULL, NULL, 2000, &http) == 0 && http.status == 200);
+    shic_http_result_reset (&http);
+    zstr_free (&args);
+    zsock_destroy (&events);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    shic_proc_stop (server, 1000);
+    shic_proc_destroy (&server);
+    printf ("OK\n");
+}

@@ -1,0 +1,16 @@
+//  Kernel scenario tests (tests/shic_kernel_test.c)
+#ifndef SHIC_KERNEL_TEST_H_INCLUDED
+#define SHIC_KERNEL_TEST_H_INCLUDED
+#include <stdbool.h>
+void shic_kernel_test_compatibility (bool verbose);
+void shic_kernel_test_truthfulness (bool verbose);
+void shic_kernel_test_errors (bool verbose);
+void shic_kernel_test_herd (bool verbose);
+void shic_kernel_test_leases (bool verbose);
+void shic_kernel_test_idle (bool verbose);
+void shic_kernel_test_await (bool verbose);
+void shic_kernel_test_readiness (bool verbose);
+void shic_kernel_test_start_failure (bool verbose);
+void shic_kernel_test_health (bool verbose);
+void shic_kernel_test_attached (bool verbose);
+#endif

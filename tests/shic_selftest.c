@@ -1,0 +1,81 @@
+/*  =========================================================================
+    shic_selftest - runs the self tests, one per ctest entry
+
+    Usage: shic_selftest [--list] [--test NAME] [-v]
+    With no --test it runs them all. Prints a closing line
+    "N passed, 0 failed" (a failing test aborts).
+    =========================================================================
+*/
+
+#include "shic.h"
+#include "shic_actors.h"
+#include "shic_http.h"
+#include "shic_kernel_test.h"
+
+typedef struct {
+    const char *name;               //  ctest name
+    void (*test) (bool verbose);    //  the test
+} s_test_t;
+
+static s_test_t s_tests [] = {
+    { "val", shic_val_test },
+    { "wire", shic_wire_test },
+    { "contract", shic_contract_test },
+    { "proc", shic_proc_test },
+    { "http", shic_http_test },
+    { "restart_policy", shic_restart_policy_test },
+    { "client", shic_client_test },
+    { "runtime", shic_runtime_test },
+    { "compatibility", shic_kernel_test_compatibility },
+    { "truthfulness", shic_kernel_test_truthfulness },
+    { "errors", shic_kernel_test_errors },
+    { "herd", shic_kernel_test_herd },
+    { "leases", shic_kernel_test_leases },
+    { "idle", shic_kernel_test_idle },
+    { "await", shic_kernel_test_await },
+    { "readiness", shic_kernel_test_readiness },
+    { "start_failure", shic_kernel_test_start_failure },
+    { "health", shic_kernel_test_health },
+    { "attached", shic_kernel_test_attached },
+    { NULL, NULL }
+};
+
+int
+main (int argc, char *argv [])
+{
+    bool verbose = false;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (streq (argv [i], "-v") || streq (argv [i], "--verbose"))
+            verbose = true;
+        else
+        if (streq (argv [i], "--test") && i + 1 < argc)
+            only = argv [++i];
+        else
+        if (streq (argv [i], "--list")) {
+            for (s_test_t *test = s_tests; test->name; test++)
+                puts (test->name);
+            return 0;
+        }
+        else {
+            printf ("usage: %s [--list] [--test NAME] [-v]\n", argv [0]);
+            return 1;
+        }
+    }
+    //  Before any socket exists
+    shic_init (4096);
+    setvbuf (stdout, NULL, _IONBF, 0);
+    int passed = 0;
+    for (s_test_t *test = s_tests; test->name; test++)
+        if (!only || streq (only, test->name)) {
+            test->test (verbose);
+            passed++;
+        }
+    if (only && passed == 0) {
+        printf ("no test named '%s'\n", only);
+        return 1;
+    }
+    shic_http_thread_cleanup ();
+    printf ("%d passed, 0 failed\n", passed);
+    return 0;
+}
