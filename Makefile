@@ -1,0 +1,52 @@
+#  shic: the two commands of the README, and a few more.
+#
+#    make demo     install what is missing, build, run the embedded demo
+#    make test     install what is missing, build, run every test, then
+#                  every test again under AddressSanitizer + UBSan
+#    make bench    the kernel benchmark (figures, not assertions)
+#    make build    configure and build into build/
+#    make clean
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= 2
+DEBS = cmake make gcc pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev
+
+.PHONY: all deps build test test-plain test-asan demo bench clean install
+
+all: build
+
+#  Installs the Debian packages that are missing (as root, or through sudo)
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "shic: installing$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: test-plain test-asan
+
+test-plain: build
+	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 180
+
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSHIC_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	bash tests/run_sanitized.sh $(ASAN_BUILD)
+
+demo: build
+	$(BUILD)/shic_demo
+
+bench: build
+	$(BUILD)/shic_bench_kernel 20000 --json $(BUILD)/bench_kernel.json
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
