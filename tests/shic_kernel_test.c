@@ -950,3 +950,113 @@ shic_kernel_test_attached (bool verbose)
     shic_proc_destroy (&server);
     printf ("OK\n");
 }
+
+//  --------------------------------------------------------------------------
+//  A crash loop: restarts with backoff, then failed for the cooldown, then
+//  a fresh start
+
+void
+shic_kernel_test_crash_loop (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel crash_loop: ");
+    shic_runtime_t *runtime = s_runtime ("runtime\n    restart_backoff_ms = 20\n"
+                                         "    max_restarts = 2\n    failed_cooldown_ms = 1500\n");
+    zsock_t *events = s_events (runtime, "instance.");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    //  Ready, then dies after answering its first request (the probe)
+    const char *options = "{\"crash_after\":1}";
+    shic_val_t *result = s_ensure (client, "test_spawned", "loop", options, 0, 10000);
+    assert (result);
+    shic_val_destroy (&result);
+    //  restarting, ready, restarting, ready, failed: in that order
+    const char *order [] = { "instance.restarting", "instance.ready", "instance.restarting",
+                             "instance.ready", "instance.failed", NULL };
+    for (int i = 0; order [i]; i++) {
+        shic_val_t *event = s_wait_event (events, order [i], 5000);
+        if (!event) {
+            fprintf (stderr, "missing %s\n", order [i]);
+            assert (false);
+        }
+        shic_val_destroy (&event);
+    }
+    result = s_ensure (client, "test_spawned", "loop", options, 0, 10000);
+    s_expect (client, result, SHIC_E_INSTANCE_FAILED);
+    const shic_val_t *details = shic_client_error (client)->details;
+    assert (shic_val_int (shic_val_get (details, "restarts")) == 2);
+    assert (shic_val_int (shic_val_get (details, "retry_after_ms")) > 0);
+    assert (shic_val_int (shic_val_path (details, "last_exit/signal")) == SIGABRT);
+    //  After the cooldown the next ensure starts it again
+    int64_t deadline = zclock_mono () + 10000;
+    bool recovered = false;
+    while (!recovered && zclock_mono () < deadline) {
+        shic_val_t *event = s_wait_event (events, "instance.nothing", 200);
+        assert (!event);
+        result = s_ensure (client, "test_spawned", "loop", options, 0, 10000);
+        recovered = result != NULL;
+        if (!recovered)
+            s_expect (client, result, SHIC_E_INSTANCE_FAILED);
+        shic_val_destroy (&result);
+    }
+    assert (recovered);
+    shic_val_t *stats = s_stats (client);
+    assert (shic_val_int (shic_val_get (stats, "instances_started")) == 2);
+    shic_val_destroy (&stats);
+    zsock_destroy (&events);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+//  A request waiting on a cold start when the runtime stops
+
+static void *
+s_waiting_thread (void *arg)
+{
+    char **code = (char **) arg;
+    const char *endpoint = code [0];
+    shic_client_t *client = shic_client_new (endpoint);
+    shic_val_t *result = s_ensure (client, "test_spawned", "slow", "{\"load_ms\":5000}", 0, 20000);
+    code [1] = strdup (result? "ok": shic_client_error (client)->code);
+    shic_val_destroy (&result);
+    shic_client_destroy (&client);
+    return NULL;
+}
+
+void
+shic_kernel_test_shutdown (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel shutdown: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    char *shared [2] = { strdup (shic_runtime_endpoint (runtime)), NULL };
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_waiting_thread, shared);
+    //  Wait until the instance is starting (asked, with a deadline)
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    int64_t deadline = zclock_mono () + 5000;
+    size_t seen = 0;
+    while (!seen && zclock_mono () < deadline) {
+        shic_val_t *list = s_call_json (client, "list_instances", NULL);
+        seen = shic_val_size (shic_val_get (list, "instances"));
+        shic_val_destroy (&list);
+        if (!seen) {
+            zsock_t *nothing = zsock_new_pair (NULL);
+            zsock_set_rcvtimeo (nothing, 20);
+            char *none = zstr_recv (nothing);
+            assert (!none);
+            zsock_destroy (&nothing);
+        }
+    }
+    assert (seen);
+    shic_client_destroy (&client);
+    int64_t started = zclock_mono ();
+    shic_runtime_destroy (&runtime);
+    pthread_join (thread, NULL);
+    assert (shared [1] && streq (shared [1], SHIC_E_SHUTTING_DOWN));
+    //  The runtime did not wait for the slow service to finish loading
+    assert (zclock_mono () - started < 4000);
+    free (shared [0]);
+    free (shared [1]);
+    printf ("OK\n");
+}

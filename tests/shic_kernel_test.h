@@ -13,4 +13,6 @@ void shic_kernel_test_readiness (bool verbose);
 void shic_kernel_test_start_failure (bool verbose);
 void shic_kernel_test_health (bool verbose);
 void shic_kernel_test_attached (bool verbose);
+void shic_kernel_test_crash_loop (bool verbose);
+void shic_kernel_test_shutdown (bool verbose);
 #endif

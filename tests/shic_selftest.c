@@ -37,6 +37,8 @@ static s_test_t s_tests [] = {
     { "start_failure", shic_kernel_test_start_failure },
     { "health", shic_kernel_test_health },
     { "attached", shic_kernel_test_attached },
+    { "crash_loop", shic_kernel_test_crash_loop },
+    { "shutdown", shic_kernel_test_shutdown },
     { NULL, NULL }
 };
 
