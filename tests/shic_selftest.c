@@ -39,12 +39,16 @@ static s_test_t s_tests [] = {
     { "attached", shic_kernel_test_attached },
     { "crash_loop", shic_kernel_test_crash_loop },
     { "shutdown", shic_kernel_test_shutdown },
+    { "containment", shic_containment_test },
     { NULL, NULL }
 };
 
 int
 main (int argc, char *argv [])
 {
+    //  The containment test's victim: a process that embeds a runtime
+    if (argc == 2 && streq (argv [1], "--victim"))
+        return shic_containment_victim ();
     bool verbose = false;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
