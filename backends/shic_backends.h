@@ -1,0 +1,56 @@
+/*  =========================================================================
+    shic_backends - the backends named in a configuration
+
+    Walks the "backends" section of a configuration and registers one
+    backend per child section with a runtime:
+
+        backends
+            llama_cpp                   built-in: shic_llama_cpp_ops
+                binary = /usr/bin/llama-server
+            ollama                      built-in: shic_ollama_ops
+            openai_compat               built-in: shic_openai_compat_ops
+            vllm                        any name, with a type:
+                type = command          command | openai_compat | ollama | llama_cpp
+                command = ...
+            mine
+                plugin = /path/libmine.so   loaded with dlopen; exports
+                                            "shic_backend_ops" (a shic_backend_ops_t)
+
+    A section whose name is not a built-in one needs a type or a plugin.
+    The ops tables of renamed and loaded backends belong to the
+    shic_backends_t, which must outlive the runtime's use of them: destroy
+    it after the runtime.
+    =========================================================================
+*/
+
+#ifndef SHIC_BACKENDS_H_INCLUDED
+#define SHIC_BACKENDS_H_INCLUDED
+
+#include "shic.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _shic_backends_t shic_backends_t;
+
+//  Registers every backend of config's "backends" section with runtime.
+//  Returns a fresh shic_backends_t (possibly empty), or NULL with err set
+//  (message naming the section and key) when a section is invalid or a
+//  registration fails; what was registered before the failure stays.
+shic_backends_t *shic_backends_configure (shic_runtime_t *runtime, zconfig_t *config,
+                                          shic_error_t *err);
+
+//  Number of backends registered
+size_t shic_backends_size (shic_backends_t *self);
+
+//  Frees the ops tables and unloads plugins; call after shic_runtime_destroy
+void shic_backends_destroy (shic_backends_t **self_p);
+
+void shic_backends_test (bool verbose);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
