@@ -1060,3 +1060,43 @@ shic_kernel_test_shutdown (bool verbose)
     free (shared [1]);
     printf ("OK\n");
 }
+
+//  A live but hung service (SIGSTOP): health checks go unavailable, and
+//  after liveness_failures of them the supervisor restarts it
+
+void
+shic_kernel_test_liveness (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel liveness: ");
+    shic_runtime_t *runtime = s_runtime ("runtime\n    restart_backoff_ms = 20\n    liveness_failures = 2\n");
+    zsock_t *events = s_events (runtime, "instance.");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *result = s_ensure (client, "test_spawned", "hang", "{\"health_interval_ms\":100}", 0, 10000);
+    assert (result);
+    char *args = zsys_sprintf ("{\"instance_id\":\"%s\"}", s_str (result, "instance_id"));
+    shic_val_destroy (&result);
+    shic_val_t *snap = s_call_json (client, "lookup_instance", args);
+    int pid = (int) shic_val_int (shic_val_get (snap, "pid"));
+    shic_val_destroy (&snap);
+    kill (pid, SIGSTOP);
+    shic_val_t *event = s_wait_event (events, "instance.health", 5000);
+    assert (event && streq (s_str (event, "health_status"), "unavailable"));
+    shic_val_destroy (&event);
+    event = s_wait_event (events, "instance.restarting", 5000);
+    assert (event);
+    assert (shic_val_int (shic_val_path (event, "exit/signal")) == SIGKILL);
+    shic_val_destroy (&event);
+    event = s_wait_event (events, "instance.ready", 5000);
+    assert (event);
+    shic_val_destroy (&event);
+    snap = s_call_json (client, "lookup_instance", args);
+    assert (shic_val_int (shic_val_get (snap, "pid")) != pid);
+    assert (streq (s_str (snap, "health_status"), "healthy"));
+    shic_val_destroy (&snap);
+    zstr_free (&args);
+    zsock_destroy (&events);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}

@@ -15,6 +15,7 @@ void shic_kernel_test_health (bool verbose);
 void shic_kernel_test_attached (bool verbose);
 void shic_kernel_test_crash_loop (bool verbose);
 void shic_kernel_test_shutdown (bool verbose);
+void shic_kernel_test_liveness (bool verbose);
 void shic_containment_test (bool verbose);
 int shic_containment_victim (void);
 #endif

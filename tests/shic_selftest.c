@@ -39,6 +39,7 @@ static s_test_t s_tests [] = {
     { "attached", shic_kernel_test_attached },
     { "crash_loop", shic_kernel_test_crash_loop },
     { "shutdown", shic_kernel_test_shutdown },
+    { "liveness", shic_kernel_test_liveness },
     { "containment", shic_containment_test },
     { NULL, NULL }
 };
