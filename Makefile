@@ -3,7 +3,7 @@
 #    make demo     install what is missing, build, run the embedded demo
 #    make test     install what is missing, build, run every test, then
 #                  every test again under AddressSanitizer + UBSan
-#    make bench    the kernel benchmark (figures, not assertions)
+#    make bench    the kernel and detection benchmarks (figures, not assertions)
 #    make build    configure and build into build/
 #    make clean
 
@@ -44,6 +44,7 @@ demo: build
 
 bench: build
 	$(BUILD)/shic_bench_kernel 20000 --json $(BUILD)/bench_kernel.json
+	$(BUILD)/shic_bench_detect 50 --json $(BUILD)/bench_detect.json
 
 install: build
 	cmake --install $(BUILD)

@@ -1,0 +1,490 @@
+/*  =========================================================================
+    shic_bench_detect - how fast the kernel sees a service become ready or die
+
+    Two figures, each over N runs (default 50), with the stand-in server of
+    tests/ (the test_spawned backend):
+
+    readiness   a cold instance per run (load_ms 50, readiness_interval_ms
+                1000, so only the log-line trigger can make it fast): from
+                the stand-in's ready moment (CLOCK_MONOTONIC it writes to
+                --ready-file just before its ready log line) to the receipt
+                of the ensure_endpoint reply by the client.
+    crash       one warm instance killed N times: from kill (SIGKILL) to the
+                receipt of the instance.restarting event on the events
+                socket; instance.ready is awaited before the next kill.
+
+    Baselines from the same run: a poller of period P (1 s, llama-swap
+    style; 250 ms, Ollama style) whose phase is uniformly random relative
+    to the event sees it after uniform [0, P) plus the cost of one probe.
+    They are simulated with a seeded PRNG over N samples, the probe cost
+    being the median of 50 GET /health to the stand-in measured here with
+    shic_http_request. A benchmark, not a test: the target lines say met or
+    missed and the exit code does not depend on them.
+
+    Usage: shic_bench_detect [runs] [--json FILE]
+    =========================================================================
+*/
+
+#include "shic.h"
+#include "shic_http.h"
+#include "shic_test_backends.h"
+#include <signal.h>
+#include <dirent.h>
+
+#define S_PROBE_SAMPLES     50          //  GET /health calls timed for the probe cost
+#define S_TARGET_MS         2.0         //  the p50 target of both figures
+#define S_SEED              0x5eedbe7cULL
+
+//  Runtime configuration: restart at once, and often enough for N kills
+static const char *s_config_text =
+    "runtime\n"
+    "    restart_backoff_ms = 10\n"
+    "    restart_backoff_max_ms = 10\n"
+    "    max_restarts = 1000\n";
+
+static int
+s_compare (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y? -1: x > y;
+}
+
+typedef struct {
+    double p50, p99, min, max;      //  milliseconds
+} s_figures_t;
+
+static s_figures_t
+s_figures (int64_t *samples, int count)
+{
+    qsort (samples, count, sizeof (int64_t), s_compare);
+    s_figures_t f;
+    f.p50 = samples [count / 2] / 1e6;
+    f.p99 = samples [(int) (count * 0.99)] / 1e6;
+    f.min = samples [0] / 1e6;
+    f.max = samples [count - 1] / 1e6;
+    return f;
+}
+
+static int64_t
+s_nanos (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+//  splitmix64: a small seeded PRNG, so that baselines repeat run to run
+static uint64_t
+s_random (uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+//  count samples of a poller of period_ns: uniform [0, period) + probe_ns
+static void
+s_simulate_poller (int64_t *samples, int count, int64_t period_ns, int64_t probe_ns,
+                   uint64_t *state)
+{
+    for (int i = 0; i < count; i++) {
+        double phase = (s_random (state) >> 11) * (1.0 / 9007199254740992.0);
+        samples [i] = (int64_t) (phase * period_ns) + probe_ns;
+    }
+}
+
+//  Waits for an event with topic on sub, for instance_id when not NULL.
+//  Returns its body or NULL past the deadline; *received_ns is the time
+//  the matching message was received.
+static shic_val_t *
+s_wait_event (zsock_t *sub, const char *topic, const char *instance_id,
+              int timeout_ms, int64_t *received_ns)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return NULL;
+        zsock_set_rcvtimeo (sub, (int) left);
+        zmsg_t *msg = zmsg_recv (sub);
+        int64_t now = s_nanos ();
+        if (!msg)
+            return NULL;
+        char *got = zmsg_popstr (msg);
+        zframe_t *frame = zmsg_pop (msg);
+        shic_val_t *body = NULL;
+        if (frame)
+            shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &body, NULL);
+        zframe_destroy (&frame);
+        zmsg_destroy (&msg);
+        bool match = got && streq (got, topic);
+        zstr_free (&got);
+        if (match && instance_id) {
+            const char *id = shic_val_str (shic_val_get (body, "instance_id"));
+            match = id && streq (id, instance_id);
+        }
+        if (match) {
+            if (received_ns)
+                *received_ns = now;
+            return body;
+        }
+        shic_val_destroy (&body);
+    }
+}
+
+//  Reads the stand-in's ready file: CLOCK_MONOTONIC ns, or -1
+static int64_t
+s_read_ready_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    long long value = -1;
+    if (fscanf (file, "%lld", &value) != 1)
+        value = -1;
+    fclose (file);
+    return (int64_t) value;
+}
+
+//  Removes the scratch directory and whatever a failed run left in it
+static void
+s_remove_dir (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    if (handle) {
+        struct dirent *entry;
+        while ((entry = readdir (handle))) {
+            if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
+                continue;
+            char path [512];
+            snprintf (path, sizeof (path), "%s/%s", dir, entry->d_name);
+            unlink (path);
+        }
+        closedir (handle);
+    }
+    rmdir (dir);
+}
+
+static void
+s_report_error (shic_client_t *client, const char *what)
+{
+    const shic_error_t *err = shic_client_error (client);
+    fprintf (stderr, "bench: %s failed: %s (%s)\n", what,
+             err->code? err->code: "?", err->message? err->message: "");
+}
+
+//  Stops an instance and waits for its instance.stopped; 0 or -1
+static int
+s_stop_instance (shic_client_t *client, zsock_t *events, const char *instance_id)
+{
+    shic_val_t *args = shic_val_new_map ();
+    shic_val_set_str (args, "instance_id", instance_id);
+    shic_val_t *result = shic_client_call (client, "stop_instance", &args);
+    if (!result) {
+        s_report_error (client, "stop_instance");
+        return -1;
+    }
+    shic_val_destroy (&result);
+    shic_val_t *event = s_wait_event (events, "instance.stopped", instance_id, 10000, NULL);
+    if (!event) {
+        fprintf (stderr, "bench: %s did not stop within 10 s\n", instance_id);
+        return -1;
+    }
+    shic_val_destroy (&event);
+    return 0;
+}
+
+//  Figure 1: ready moment to ensure reply, one cold instance per run
+static int
+s_measure_readiness (shic_client_t *client, zsock_t *events, const char *dir,
+                     int64_t *samples, int runs)
+{
+    for (int i = 0; i < runs; i++) {
+        char model [32], path [256];
+        snprintf (model, sizeof (model), "r%d", i);
+        snprintf (path, sizeof (path), "%s/r%d", dir, i);
+        shic_val_t *options = shic_val_new_map ();
+        shic_val_set_int (options, "load_ms", 50);
+        shic_val_set_int (options, "readiness_interval_ms", 1000);
+        shic_val_t *argv = shic_val_new_array ();
+        shic_val_t *item = shic_val_new_str ("--ready-file");
+        shic_val_push (argv, &item);
+        item = shic_val_new_str (path);
+        shic_val_push (argv, &item);
+        shic_val_set (options, "args", &argv);
+        shic_val_t *result = shic_client_ensure (client, "test_spawned", model, options, 0, 10000);
+        int64_t received = s_nanos ();
+        shic_val_destroy (&options);
+        if (!result) {
+            s_report_error (client, "cold ensure_endpoint");
+            return -1;
+        }
+        int64_t ready = s_read_ready_file (path);
+        unlink (path);
+        char *instance_id = strdup (shic_val_str (shic_val_get (result, "instance_id")));
+        int rc = shic_client_release (client,
+                                      shic_val_str (shic_val_path (result, "lease/lease_ref")));
+        shic_val_destroy (&result);
+        if (rc == 0)
+            rc = s_stop_instance (client, events, instance_id);
+        free (instance_id);
+        if (rc)
+            return -1;
+        if (ready <= 0) {
+            fprintf (stderr, "bench: no ready file at %s\n", path);
+            return -1;
+        }
+        samples [i] = received - ready;
+        if ((i + 1) % 10 == 0 || i + 1 == runs)
+            fprintf (stderr, "bench: readiness %d/%d (last %.3f ms)\n",
+                     i + 1, runs, samples [i] / 1e6);
+    }
+    return 0;
+}
+
+//  The pid of a ready instance, or 0
+static int
+s_ready_pid (shic_client_t *client, const char *instance_id)
+{
+    shic_val_t *args = shic_val_new_map ();
+    shic_val_set_str (args, "instance_id", instance_id);
+    shic_val_t *snap = shic_client_call (client, "lookup_instance", &args);
+    if (!snap) {
+        s_report_error (client, "lookup_instance");
+        return 0;
+    }
+    const char *status = shic_val_str (shic_val_get (snap, "lifecycle_status"));
+    int pid = status && streq (status, "ready")? (int) shic_val_int (shic_val_get (snap, "pid")): 0;
+    shic_val_destroy (&snap);
+    return pid;
+}
+
+//  Figure 2: kill (SIGKILL) to instance.restarting, on one warm instance
+static int
+s_measure_crash (shic_client_t *client, zsock_t *events, const char *instance_id,
+                 int64_t *samples, int runs)
+{
+    for (int i = 0; i < runs; i++) {
+        int pid = s_ready_pid (client, instance_id);
+        if (pid <= 0) {
+            fprintf (stderr, "bench: %s has no live pid\n", instance_id);
+            return -1;
+        }
+        int64_t killed = s_nanos ();
+        if (kill (pid, SIGKILL)) {
+            fprintf (stderr, "bench: kill %d: %s\n", pid, strerror (errno));
+            return -1;
+        }
+        int64_t received = 0;
+        shic_val_t *event = s_wait_event (events, "instance.restarting", instance_id, 5000,
+                                          &received);
+        if (!event) {
+            fprintf (stderr, "bench: no instance.restarting within 5 s of kill %d\n", pid);
+            return -1;
+        }
+        shic_val_destroy (&event);
+        samples [i] = received - killed;
+        event = s_wait_event (events, "instance.ready", instance_id, 10000, NULL);
+        if (!event) {
+            fprintf (stderr, "bench: %s not ready again within 10 s\n", instance_id);
+            return -1;
+        }
+        shic_val_destroy (&event);
+        if ((i + 1) % 10 == 0 || i + 1 == runs)
+            fprintf (stderr, "bench: crash %d/%d (last %.3f ms)\n",
+                     i + 1, runs, samples [i] / 1e6);
+    }
+    return 0;
+}
+
+//  The median cost of one GET url, in ns; -1 when it does not answer 200
+static int64_t
+s_measure_probe (const char *url)
+{
+    int64_t samples [S_PROBE_SAMPLES];
+    for (int i = -1; i < S_PROBE_SAMPLES; i++) {
+        shic_http_result_t result = { 0 };
+        int64_t start = s_nanos ();
+        shic_http_request ("GET", url, NULL, NULL, 1000, &result);
+        int64_t took = s_nanos () - start;
+        long status = result.status;
+        shic_http_result_reset (&result);
+        if (status != 200) {
+            fprintf (stderr, "bench: GET %s answered %ld\n", url, status);
+            return -1;
+        }
+        if (i >= 0)                 //  the first call only opens the connection
+            samples [i] = took;
+    }
+    qsort (samples, S_PROBE_SAMPLES, sizeof (int64_t), s_compare);
+    return samples [S_PROBE_SAMPLES / 2];
+}
+
+static void
+s_print_line (const char *name, s_figures_t f, const s_figures_t *shic)
+{
+    printf ("  %-22s p50 %9.3f ms  p99 %9.3f ms  min %9.3f  max %9.3f",
+            name, f.p50, f.p99, f.min, f.max);
+    if (shic)
+        printf ("   p50 x%.1f  p99 x%.1f", f.p50 / shic->p50, f.p99 / shic->p99);
+    printf ("\n");
+}
+
+static void
+s_json_line (FILE *json, const char *name, s_figures_t f, const s_figures_t *shic, bool last)
+{
+    fprintf (json, "    \"%s\": {\"p50_ms\": %.4f, \"p99_ms\": %.4f, \"min_ms\": %.4f, "
+             "\"max_ms\": %.4f", name, f.p50, f.p99, f.min, f.max);
+    if (shic)
+        fprintf (json, ", \"p50_ratio\": %.3f, \"p99_ratio\": %.3f",
+                 f.p50 / shic->p50, f.p99 / shic->p99);
+    fprintf (json, "}%s\n", last? "": ",");
+}
+
+//  Prints one figure with its two baselines, and its JSON object
+static void
+s_report (const char *name, const char *what, int64_t *samples, int runs,
+          int64_t probe_ns, uint64_t *state, FILE *json, bool last)
+{
+    int64_t *slow = (int64_t *) malloc (runs * sizeof (int64_t));
+    int64_t *fast = (int64_t *) malloc (runs * sizeof (int64_t));
+    assert (slow && fast);
+    s_simulate_poller (slow, runs, 1000000000LL, probe_ns, state);
+    s_simulate_poller (fast, runs, 250000000LL, probe_ns, state);
+    s_figures_t f_shic = s_figures (samples, runs);
+    s_figures_t f_slow = s_figures (slow, runs);
+    s_figures_t f_fast = s_figures (fast, runs);
+    bool met = f_shic.p50 <= S_TARGET_MS;
+    printf ("%s (%s), %d runs:\n", name, what, runs);
+    s_print_line ("shic", f_shic, NULL);
+    s_print_line ("poll 1 s (llama-swap)", f_slow, &f_shic);
+    s_print_line ("poll 250 ms (Ollama)", f_fast, &f_shic);
+    printf ("target: p50 <= %.0f ms: %s (%s p50 %.3f ms)\n",
+            S_TARGET_MS, met? "met": "missed", name, f_shic.p50);
+    if (json) {
+        fprintf (json, "  \"%s\": {\n    \"runs\": %d,\n", name, runs);
+        s_json_line (json, "shic", f_shic, NULL, false);
+        s_json_line (json, "poll_1s", f_slow, &f_shic, false);
+        s_json_line (json, "poll_250ms", f_fast, &f_shic, false);
+        fprintf (json, "    \"target_p50_ms\": %.1f,\n    \"target_met\": %s\n  }%s\n",
+                 S_TARGET_MS, met? "true": "false", last? "": ",");
+    }
+    free (slow);
+    free (fast);
+}
+
+int
+main (int argc, char *argv [])
+{
+    int runs = 50;
+    const char *json_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (streq (argv [i], "--json") && i + 1 < argc)
+            json_path = argv [++i];
+        else
+        if (streq (argv [i], "--help") || streq (argv [i], "-h")) {
+            printf ("usage: %s [runs] [--json FILE]\n", argv [0]);
+            return 0;
+        }
+        else
+            runs = atoi (argv [i]);
+    }
+    if (runs < 1)
+        runs = 50;
+    char dir [] = "/tmp/shic-bench-detect-XXXXXX";
+    if (!mkdtemp (dir)) {
+        fprintf (stderr, "bench: mkdtemp: %s\n", strerror (errno));
+        return 1;
+    }
+    shic_init (4096);
+    zsys_set_logstream (stderr);
+    zconfig_t *config = zconfig_str_load (s_config_text);
+    shic_runtime_t *runtime = shic_runtime_new (config);
+    zconfig_destroy (&config);
+    if (!runtime) {
+        rmdir (dir);
+        return 1;
+    }
+    shic_error_t err = { 0 };
+    if (shic_runtime_register (runtime, &shic_test_spawned_ops, NULL, &err)) {
+        fprintf (stderr, "bench: register: %s\n", err.message? err.message: "?");
+        shic_error_clear (&err);
+        shic_runtime_destroy (&runtime);
+        rmdir (dir);
+        return 1;
+    }
+    zsock_t *events = zsock_new_sub (shic_runtime_events_endpoint (runtime), "instance.");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    assert (events && client);
+    int64_t *readiness = (int64_t *) calloc (runs, sizeof (int64_t));
+    int64_t *crash = (int64_t *) calloc (runs, sizeof (int64_t));
+    assert (readiness && crash);
+    char *warm_ref = NULL;
+    char *warm_id = NULL;
+    int64_t probe_ns = -1;
+    int rc = 1;
+
+    if (s_measure_readiness (client, events, dir, readiness, runs))
+        goto cleanup;
+
+    //  The warm instance: no health checks to speak of during the kills
+    shic_val_t *options = shic_val_new_map ();
+    shic_val_set_int (options, "health_interval_ms", 600000);
+    shic_val_t *result = shic_client_ensure (client, "test_spawned", "crash", options, 0, 10000);
+    shic_val_destroy (&options);
+    if (!result) {
+        s_report_error (client, "warm ensure_endpoint");
+        goto cleanup;
+    }
+    warm_ref = strdup (shic_val_str (shic_val_path (result, "lease/lease_ref")));
+    warm_id = strdup (shic_val_str (shic_val_get (result, "instance_id")));
+    const char *base_url = shic_val_str (shic_val_path (result, "endpoint/base_url"));
+    //  base_url is http://127.0.0.1:P/v1; /health sits at the root
+    char url [256];
+    snprintf (url, sizeof (url), "%s", base_url? base_url: "");
+    char *v1 = strstr (url, "/v1");
+    if (v1)
+        strcpy (v1, "/health");
+    shic_val_destroy (&result);
+    probe_ns = s_measure_probe (url);
+    if (probe_ns < 0)
+        goto cleanup;
+    if (s_measure_crash (client, events, warm_id, crash, runs))
+        goto cleanup;
+
+    printf ("shic detection benchmark: %d runs, probe GET /health median %.3f ms "
+            "(%d calls), %ld cores\n", runs, probe_ns / 1e6, S_PROBE_SAMPLES,
+            sysconf (_SC_NPROCESSORS_ONLN));
+    FILE *json = json_path? fopen (json_path, "w"): NULL;
+    if (json_path && !json)
+        fprintf (stderr, "bench: cannot write %s: %s\n", json_path, strerror (errno));
+    if (json)
+        fprintf (json, "{\n  \"runs\": %d,\n  \"probe_get_ms\": %.4f,\n  \"seed\": %llu,\n",
+                 runs, probe_ns / 1e6, (unsigned long long) S_SEED);
+    uint64_t state = S_SEED;
+    s_report ("readiness", "ready moment to ensure reply", readiness, runs,
+              probe_ns, &state, json, false);
+    s_report ("crash", "SIGKILL to instance.restarting", crash, runs,
+              probe_ns, &state, json, true);
+    if (json) {
+        fprintf (json, "}\n");
+        fclose (json);
+    }
+    rc = 0;
+
+cleanup:
+    if (warm_ref)
+        shic_client_release (client, warm_ref);
+    free (warm_ref);
+    free (warm_id);
+    free (readiness);
+    free (crash);
+    shic_http_thread_cleanup ();
+    shic_client_destroy (&client);
+    zsock_destroy (&events);
+    //  Stops every instance and its process
+    shic_runtime_destroy (&runtime);
+    s_remove_dir (dir);
+    return rc;
+}
