@@ -1068,6 +1068,13 @@ s_handle_instance (self_t *self, s_instance_t *instance, const char *command, sh
     if (streq (command, "STARTED"))
         instance->pid = (int) shic_val_int (shic_val_get (body, "pid"));
     else
+    if (streq (command, "PROGRESS")) {
+        shic_val_t *event = shic_val_dup (body);
+        shic_val_set_str (event, "instance_id", instance->id);
+        shic_val_set_str (event, "lifecycle_status", instance->status);
+        s_publish (self, "instance.progress", &event);
+    }
+    else
     if (streq (command, "READY")) {
         if (streq (instance->status, SHIC_STATUS_STOPPING))
             return;

@@ -9,6 +9,7 @@
 
     On the bus, to the gateway:
         STARTED {pid}                     the service process is running
+        PROGRESS {...}                    a backend's progress (instance.progress)
         READY {fields, pid}               ready; fields for the endpoint
         FAILED {error}                    start failure before the first ready
         HEALTH {health_status, details}   health changed
@@ -89,6 +90,18 @@ s_exit_map (self_t *self)
     shic_val_set_str (exit, "stderr_tail", shic_proc_stderr_tail (self->proc));
     shic_val_set_int (exit, "at_ms", shic_now_ms ());
     return exit;
+}
+
+//  ctx->progress: the backend reports progress of a long start
+static void
+s_progress (void *kernel, shic_val_t **body_p)
+{
+    self_t *self = (self_t *) kernel;
+    if (!*body_p || shic_val_type (*body_p) != SHIC_VAL_MAP) {
+        shic_val_destroy (body_p);
+        return;
+    }
+    s_send (self, "PROGRESS", body_p);
 }
 
 static void
@@ -430,6 +443,8 @@ shic_instance_actor (zsock_t *pipe, void *args_)
     self.ctx.plan = self.args->plan;
     self.ctx.backend = self.args->backend_state;
     self.ctx.verbose = self.args->settings->verbose;
+    self.ctx.progress = s_progress;
+    self.ctx.kernel = &self;
     self.transport = shic_val_get (self.args->plan, "transport");
     if (shic_val_type (self.transport) != SHIC_VAL_MAP)
         self.transport = NULL;

@@ -48,6 +48,11 @@ typedef struct {
     int pid;                        //  spawned: the live process id, or 0
     int64_t started_at_ms;          //  monotonic time the current process started
     bool verbose;                   //  log probes
+    //  Publishes an instance.progress event (e.g. bytes of a model pull)
+    //  with body_p's map plus the instance id; takes ownership of *body_p.
+    //  Set by the kernel; callable from the probe callbacks.
+    void (*progress) (void *kernel, shic_val_t **body_p);
+    void *kernel;                   //  the kernel's handle for progress
 } shic_instance_ctx_t;
 
 //  Results of probe_readiness
