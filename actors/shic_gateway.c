@@ -267,6 +267,21 @@ s_instance_send (self_t *self, s_instance_t *instance, const char *command)
     s_bus_send (self, identity, command, NULL);
 }
 
+//  The endpoint as published in snapshots and events: header values (an
+//  authorization header carries a secret) are redacted; only ensure's reply
+//  to the lease holder carries them
+static shic_val_t *
+s_endpoint_public (const shic_val_t *endpoint)
+{
+    if (!endpoint)
+        return shic_val_new_nil ();
+    shic_val_t *copy = shic_val_dup (endpoint);
+    shic_val_t *headers = shic_val_get (copy, "headers");
+    for (size_t i = 0; i < shic_val_size (headers); i++)
+        shic_val_set_str (headers, shic_val_key_at (headers, i), "[redacted]");
+    return copy;
+}
+
 static shic_val_t *
 s_snapshot (s_instance_t *instance)
 {
@@ -278,7 +293,8 @@ s_snapshot (s_instance_t *instance)
     shic_val_set_str (snap, "lifecycle_status", instance->status);
     shic_val_set_str (snap, "health_status", instance->health);
     shic_val_set_int (snap, "lease_count", (int64_t) instance->lease_count);
-    shic_val_set_dup (snap, "endpoint", instance->endpoint);
+    shic_val_t *endpoint = s_endpoint_public (instance->endpoint);
+    shic_val_set (snap, "endpoint", &endpoint);
     shic_val_set_int (snap, "inserted_at_ms", instance->inserted_at_ms);
     if (instance->ready_at_ms)
         shic_val_set_int (snap, "ready_at_ms", instance->ready_at_ms);
@@ -1099,7 +1115,8 @@ s_handle_instance (self_t *self, s_instance_t *instance, const char *command, sh
                               + shic_val_int (shic_val_get (instance->plan, "idle_shutdown_ms"));
         shic_val_t *event = s_event_body (instance->id);
         shic_val_set_str (event, "lifecycle_status", SHIC_STATUS_READY);
-        shic_val_set_dup (event, "endpoint", instance->endpoint);
+        shic_val_t *published = s_endpoint_public (instance->endpoint);
+        shic_val_set (event, "endpoint", &published);
         s_publish (self, "instance.ready", &event);
         s_waiters_grant (self, instance);
     }

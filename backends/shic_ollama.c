@@ -1,0 +1,927 @@
+/*  =========================================================================
+    shic_ollama - the Ollama attach backend ("ollama")
+
+    attach_existing_service / externally_managed, no transport. Every HTTP
+    call goes through shic_http with a bounded timeout and carries the
+    configured headers (a proxy in front of Ollama may require them).
+    Stopping an instance never touches the daemon.
+    =========================================================================
+*/
+
+#include "shic_ollama.h"
+#include "shic_http.h"
+#include <ctype.h>
+
+//  Timeouts of single requests (milliseconds)
+#define S_PROBE_TIMEOUT     500     //  version, show, ps
+#define S_SHOW_TIMEOUT      1000    //  show while starting (can be slower)
+
+//  The backend's state: its configuration, read once in init
+typedef struct {
+    char *root;                     //  normalized daemon root
+    char *api_key;                  //  trimmed key, or NULL
+    shic_val_t *headers;            //  configured headers, lower-case names
+    bool preload;                   //  load the model before ready
+    bool pull_missing;              //  pull a missing model
+    char *keep_alive;               //  keep_alive of the preload, or NULL
+    int64_t pull_timeout_ms;        //  one pull round
+    int64_t preload_timeout_ms;     //  one preload request
+} s_backend_t;
+
+//  What one instance keeps between probes (ctx->state)
+typedef struct {
+    char *root;                     //  daemon root, from the plan
+    char *model;                    //  model as the client named it
+    char *model_tagged;             //  the same with its tag
+    char **headers;                 //  "Name: value" list, NULL-terminated
+    bool preload;                   //  from the plan
+    bool pull_missing;              //  from the plan
+    shic_val_t *keep_alive;         //  keep_alive value of the preload
+    int64_t pull_timeout_ms;        //  from the plan
+    int64_t preload_timeout_ms;     //  from the plan
+    bool preloaded;                 //  the preload answered 200
+    bool pulled;                    //  a pull of ours succeeded
+    shic_val_t *pull;               //  last pull progress {status, total, completed}
+} s_instance_t;
+
+static const char *s_timings [] = {
+    "ready_timeout_ms", "readiness_interval_ms", "health_interval_ms",
+    "idle_shutdown_ms", "stop_timeout_ms", NULL
+};
+
+//  --------------------------------------------------------------------------
+//  Names and roots
+
+//  Fresh copy of text without surrounding white space
+static char *
+s_trim (const char *text)
+{
+    if (!text)
+        return NULL;
+    while (*text && isspace ((unsigned char) *text))
+        text++;
+    size_t size = strlen (text);
+    while (size && isspace ((unsigned char) text [size - 1]))
+        size--;
+    return strndup (text, size);
+}
+
+char *
+shic_ollama_root_normalize (const char *text, bool from_env)
+{
+    char *trimmed = s_trim (text);
+    if (!trimmed || !*trimmed) {
+        free (trimmed);
+        return NULL;
+    }
+    const char *scheme = "http";
+    const char *rest = trimmed;
+    bool had_scheme = false;
+    if (strncasecmp (rest, "http://", 7) == 0) {
+        rest += 7;
+        had_scheme = true;
+    }
+    else
+    if (strncasecmp (rest, "https://", 8) == 0) {
+        scheme = "https";
+        rest += 8;
+        had_scheme = true;
+    }
+    //  Authority, then path; query and fragment are dropped
+    size_t authority_size = strcspn (rest, "/?#");
+    size_t path_size = strcspn (rest + authority_size, "?#");
+    if (authority_size == 0) {
+        free (trimmed);
+        return NULL;
+    }
+    char *authority = strndup (rest, authority_size);
+    char *path = strndup (rest + authority_size, path_size);
+    size_t size = strlen (path);
+    while (size && path [size - 1] == '/')
+        path [--size] = 0;
+    if (size >= 3 && streq (path + size - 3, "/v1"))
+        path [size -= 3] = 0;
+    while (size && path [size - 1] == '/')
+        path [--size] = 0;
+    //  OLLAMA_HOST "host" alone means host:11434, as Ollama's client reads it
+    bool has_port = authority [0] == '['? strstr (authority, "]:") != NULL
+                                        : strchr (authority, ':') != NULL;
+    char *root = zsys_sprintf ("%s://%s%s%s", scheme, authority,
+                               from_env && !had_scheme && !has_port? ":11434": "", path);
+    free (authority);
+    free (path);
+    free (trimmed);
+    return root;
+}
+
+char *
+shic_ollama_default_root (void)
+{
+    char *root = shic_ollama_root_normalize (getenv ("OLLAMA_HOST"), true);
+    return root? root: strdup (SHIC_OLLAMA_DEFAULT_ROOT);
+}
+
+char *
+shic_ollama_model_normalize (const char *name)
+{
+    char *trimmed = s_trim (name);
+    if (!trimmed || !*trimmed) {
+        free (trimmed);
+        return NULL;
+    }
+    const char *slash = strrchr (trimmed, '/');
+    if (strchr (slash? slash: trimmed, ':'))
+        return trimmed;
+    char *tagged = zsys_sprintf ("%s:latest", trimmed);
+    free (trimmed);
+    return tagged;
+}
+
+bool
+shic_ollama_model_match (const char *a, const char *b)
+{
+    char *left = shic_ollama_model_normalize (a);
+    char *right = shic_ollama_model_normalize (b);
+    bool match = left && right && strcasecmp (left, right) == 0;
+    free (left);
+    free (right);
+    return match;
+}
+
+//  A header name is an HTTP token; a value has no line breaks
+static bool
+s_header_ok (const char *name, const char *value)
+{
+    if (!name || !*name || !value)
+        return false;
+    for (const char *ch = name; *ch; ch++)
+        if (!isalnum ((unsigned char) *ch) && !strchr ("!#$%&'*+-.^_`|~", *ch))
+            return false;
+    return strpbrk (value, "\r\n") == NULL;
+}
+
+//  Sets a header with a lower-cased name; false when it is not valid
+static bool
+s_header_set (shic_val_t *headers, const char *name, const char *value)
+{
+    if (!s_header_ok (name, value))
+        return false;
+    char *lower = strdup (name);
+    for (char *ch = lower; *ch; ch++)
+        *ch = (char) tolower ((unsigned char) *ch);
+    shic_val_set_str (headers, lower, value);
+    free (lower);
+    return true;
+}
+
+static int
+s_compare_str (const void *a, const void *b)
+{
+    return strcmp (*(const char **) a, *(const char **) b);
+}
+
+//  SHA-256 hex of the sorted "name: value" lines: the headers' identity,
+//  which never shows their values. Fresh string, NULL when there are none.
+static char *
+s_headers_fingerprint (const shic_val_t *headers)
+{
+    size_t count = shic_val_size (headers);
+    if (count == 0)
+        return NULL;
+    const char **names = (const char **) zmalloc (count * sizeof (char *));
+    for (size_t i = 0; i < count; i++)
+        names [i] = shic_val_key_at (headers, i);
+    qsort (names, count, sizeof (char *), s_compare_str);
+    char *text = strdup ("");
+    for (size_t i = 0; i < count; i++) {
+        const char *value = shic_val_str (shic_val_get (headers, names [i]));
+        char *grown = zsys_sprintf ("%s%s: %s\n", text, names [i], value? value: "");
+        free (text);
+        text = grown;
+    }
+    free (names);
+    uint8_t digest [32];
+    shic_sha256 (text, strlen (text), digest);
+    free (text);
+    char *hex = (char *) zmalloc (65);
+    for (int i = 0; i < 32; i++)
+        snprintf (hex + 2 * i, 3, "%02x", digest [i]);
+    return hex;
+}
+
+//  --------------------------------------------------------------------------
+//  init, destroy, manifest
+
+static bool
+s_config_bool (zconfig_t *config, const char *key)
+{
+    char *value = config? zconfig_get (config, key, NULL): NULL;
+    return value && (streq (value, "1") || streq (value, "true") || streq (value, "yes"));
+}
+
+static int64_t
+s_config_ms (zconfig_t *config, const char *key, int64_t dflt)
+{
+    char *value = config? zconfig_get (config, key, NULL): NULL;
+    if (!value || !*value)
+        return dflt;
+    char *end = NULL;
+    long long number = strtoll (value, &end, 10);
+    return end && *end == 0 && number > 0? number: dflt;
+}
+
+static void
+s_destroy (void **state_p)
+{
+    s_backend_t *self = (s_backend_t *) *state_p;
+    if (self) {
+        free (self->root);
+        free (self->api_key);
+        free (self->keep_alive);
+        shic_val_destroy (&self->headers);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+static int
+s_init (zconfig_t *config, void **state_p, shic_error_t *err)
+{
+    s_backend_t *self = (s_backend_t *) zmalloc (sizeof (s_backend_t));
+    self->headers = shic_val_new_map ();
+    char *root = config? zconfig_get (config, "root_url", NULL): NULL;
+    if (root && *root) {
+        self->root = shic_ollama_root_normalize (root, false);
+        if (!self->root) {
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "root_url",
+                                  "ollama: root_url '%s' has no host", root);
+            goto error;
+        }
+    }
+    else
+        self->root = shic_ollama_default_root ();
+    self->api_key = s_trim (config? zconfig_get (config, "api_key", NULL): NULL);
+    if (self->api_key && !*self->api_key)
+        zstr_free (&self->api_key);
+    zconfig_t *headers = config? zconfig_locate (config, "headers"): NULL;
+    for (zconfig_t *item = headers? zconfig_child (headers): NULL; item; item = zconfig_next (item))
+        if (!s_header_set (self->headers, zconfig_name (item), zconfig_value (item))) {
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "headers",
+                                  "ollama: header '%s' is not valid", zconfig_name (item));
+            goto error;
+        }
+    self->preload = s_config_bool (config, "preload");
+    self->pull_missing = s_config_bool (config, "pull_missing");
+    char *keep_alive = config? zconfig_get (config, "keep_alive", NULL): NULL;
+    self->keep_alive = keep_alive && *keep_alive? strdup (keep_alive): NULL;
+    self->pull_timeout_ms = s_config_ms (config, "pull_timeout_ms", 30000);
+    self->preload_timeout_ms = s_config_ms (config, "preload_timeout_ms", 30000);
+    *state_p = self;
+    return 0;
+error:
+    s_destroy ((void **) &self);
+    return -1;
+}
+
+static shic_val_t *
+s_strings (const char *first, ...)
+{
+    shic_val_t *array = shic_val_new_array ();
+    va_list args;
+    va_start (args, first);
+    for (const char *item = first; item; item = va_arg (args, const char *)) {
+        shic_val_t *val = shic_val_new_str (item);
+        shic_val_push (array, &val);
+    }
+    va_end (args);
+    return array;
+}
+
+static shic_val_t *
+s_capabilities (void)
+{
+    shic_val_t *caps = shic_val_new_map ();
+    shic_val_set_bool (caps, "streaming?", true);
+    shic_val_set_str (caps, "tool_calling?", SHIC_CAP_UNKNOWN);
+    shic_val_set_str (caps, "embeddings?", SHIC_CAP_UNKNOWN);
+    return caps;
+}
+
+static shic_val_t *
+s_manifest (void *state)
+{
+    (void) state;
+    shic_val_t *manifest = shic_val_new_map ();
+    shic_val_set_str (manifest, "backend", "ollama");
+    shic_val_set_str (manifest, "runtime_kind", SHIC_RUNTIME_SERVICE);
+    shic_val_t *list = s_strings (SHIC_MODE_EXTERNALLY_MANAGED, NULL);
+    shic_val_set (manifest, "management_modes", &list);
+    shic_val_set_str (manifest, "startup_kind", SHIC_STARTUP_ATTACHED);
+    list = s_strings (SHIC_PROTOCOL_OPENAI_CHAT, NULL);
+    shic_val_set (manifest, "protocols", &list);
+    shic_val_t *caps = s_capabilities ();
+    shic_val_set (manifest, "capabilities", &caps);
+    list = s_strings (SHIC_SURFACE_LOCAL, NULL);
+    shic_val_set (manifest, "supported_surfaces", &list);
+    shic_val_t *profile = shic_val_new_map ();
+    shic_val_set_str (profile, "scheduler", "externally_managed");
+    shic_val_set_str (profile, "placement", "existing_service");
+    shic_val_set_str (profile, "gpu", "provider_managed");
+    shic_val_set (manifest, "resource_profile", &profile);
+    shic_val_t *metadata = shic_val_new_map ();
+    shic_val_set_str (metadata, "package", "shic");
+    shic_val_set_str (metadata, "adapter", "builtin");
+    shic_val_set (manifest, "metadata", &metadata);
+    return manifest;
+}
+
+//  --------------------------------------------------------------------------
+//  startup_plan
+
+//  Options only the trusted embedding host may set
+static const char *s_trusted_only [] = {
+    "root_url", "base_url", "api_key", "headers", "pull_missing",
+    "pull_timeout_ms", "preload_timeout_ms", NULL
+};
+
+static bool
+s_in (const char *key, const char **list)
+{
+    for (int i = 0; list [i]; i++)
+        if (streq (key, list [i]))
+            return true;
+    return false;
+}
+
+//  A boolean option: bool, or int 0/1
+static bool
+s_option_bool (const shic_val_t *value, bool *out)
+{
+    if (shic_val_type (value) == SHIC_VAL_BOOL)
+        *out = shic_val_bool (value);
+    else
+    if (shic_val_type (value) == SHIC_VAL_INT
+    && (shic_val_int (value) == 0 || shic_val_int (value) == 1))
+        *out = shic_val_int (value) == 1;
+    else
+        return false;
+    return true;
+}
+
+static shic_val_t *
+s_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
+{
+    s_backend_t *backend = (s_backend_t *) state;
+    //  The options: backend_options, overlaid with its attach_spec map
+    shic_val_t *options = shic_val_dup (shic_val_get (spec, "backend_options"));
+    if (shic_val_type (options) != SHIC_VAL_MAP) {
+        shic_val_destroy (&options);
+        options = shic_val_new_map ();
+    }
+    shic_val_t *attach = shic_val_take (options, "attach_spec");
+    if (shic_val_type (attach) == SHIC_VAL_MAP)
+        for (size_t i = 0; i < shic_val_size (attach); i++)
+            shic_val_set_dup (options, shic_val_key_at (attach, i), shic_val_at (attach, i));
+    else
+    if (attach && shic_val_type (attach) != SHIC_VAL_NIL) {
+        shic_val_destroy (&attach);
+        shic_val_destroy (&options);
+        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "attach_spec",
+                              "attach_spec must be a map");
+        return NULL;
+    }
+    shic_val_destroy (&attach);
+
+    shic_val_t *plan = shic_val_new_map ();
+    shic_val_t *headers = shic_val_dup (backend->headers);
+    const char *model_given = NULL;
+    const char *root_given = NULL;
+    const char *api_key_given = NULL;
+    bool preload = backend->preload;
+    bool pull_missing = backend->pull_missing;
+    int64_t pull_timeout_ms = backend->pull_timeout_ms;
+    int64_t preload_timeout_ms = backend->preload_timeout_ms;
+    const shic_val_t *keep_alive = NULL;
+    char *root = NULL, *api_key = NULL, *model = NULL, *tagged = NULL;
+    for (size_t i = 0; i < shic_val_size (options); i++) {
+        const char *key = shic_val_key_at (options, i);
+        const shic_val_t *value = shic_val_at (options, i);
+        if (shic_val_type (value) == SHIC_VAL_NIL)
+            continue;
+        if (!trusted && (s_in (key, s_trusted_only) || s_in (key, s_timings))) {
+            shic_error_set_field (err, SHIC_E_FORBIDDEN, key,
+                                  "ollama: %s may not be set through the gateway", key);
+            goto error;
+        }
+        bool bad = false;
+        if (streq (key, "model_identity") || streq (key, "model")) {
+            if (!model_given || streq (key, "model_identity"))
+                model_given = shic_val_str (value);
+            bad = !shic_val_str (value);
+        }
+        else
+        if (streq (key, "root_url") || streq (key, "base_url")) {
+            if (!root_given || streq (key, "root_url"))
+                root_given = shic_val_str (value);
+            bad = !shic_val_str (value);
+        }
+        else
+        if (streq (key, "api_key"))
+            bad = !(api_key_given = shic_val_str (value));
+        else
+        if (streq (key, "headers")) {
+            bad = shic_val_type (value) != SHIC_VAL_MAP;
+            for (size_t h = 0; !bad && h < shic_val_size (value); h++)
+                bad = !s_header_set (headers, shic_val_key_at (value, h),
+                                     shic_val_str (shic_val_at (value, h)));
+        }
+        else
+        if (streq (key, "preload"))
+            bad = !s_option_bool (value, &preload);
+        else
+        if (streq (key, "pull_missing"))
+            bad = !s_option_bool (value, &pull_missing);
+        else
+        if (streq (key, "keep_alive")) {
+            keep_alive = value;
+            bad = shic_val_type (value) != SHIC_VAL_STR && shic_val_type (value) != SHIC_VAL_INT;
+        }
+        else
+        if (streq (key, "pull_timeout_ms") || streq (key, "preload_timeout_ms")
+        ||  s_in (key, s_timings)) {
+            bad = shic_val_type (value) != SHIC_VAL_INT || shic_val_int (value) < 0;
+            if (!bad && streq (key, "pull_timeout_ms"))
+                pull_timeout_ms = shic_val_int (value);
+            else
+            if (!bad && streq (key, "preload_timeout_ms"))
+                preload_timeout_ms = shic_val_int (value);
+            else
+            if (!bad)
+                shic_val_set_dup (plan, key, value);
+        }
+        else {
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, key,
+                                  "ollama has no option '%s'", key);
+            goto error;
+        }
+        if (bad) {
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, key,
+                                  "ollama: option '%s' has the wrong type or value", key);
+            goto error;
+        }
+    }
+    model = s_trim (model_given);
+    tagged = shic_ollama_model_normalize (model);
+    if (!tagged) {
+        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "model_identity",
+                              "model_identity is required");
+        goto error;
+    }
+    root = root_given? shic_ollama_root_normalize (root_given, false): strdup (backend->root);
+    if (!root) {
+        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "root_url",
+                              "ollama: root_url has no host");
+        goto error;
+    }
+    api_key = api_key_given? s_trim (api_key_given): backend->api_key? strdup (backend->api_key): NULL;
+    if (api_key && *api_key) {
+        char *bearer = zsys_sprintf ("Bearer %s", api_key);
+        shic_val_set_str (headers, "authorization", bearer);
+        free (bearer);
+    }
+
+    //  Identity: every launch-relevant field, and never a header value
+    shic_val_t *identity = shic_val_new_map ();
+    shic_val_set_str (identity, "root_url", root);
+    shic_val_set_str (identity, "model", tagged);
+    char *fingerprint = s_headers_fingerprint (headers);
+    shic_val_set_str (identity, "headers", fingerprint);
+    free (fingerprint);
+    char *key = shic_instance_key ("ollama", tagged, identity);
+    shic_val_destroy (&identity);
+    shic_val_set_str (plan, "instance_key", key);
+    free (key);
+    shic_val_set_str (plan, "startup_kind", SHIC_STARTUP_ATTACHED);
+    shic_val_set_str (plan, "management_mode", SHIC_MODE_EXTERNALLY_MANAGED);
+    //  The reference's attach default is 5 s; a preload or a pull needs more
+    if (!shic_val_get (plan, "ready_timeout_ms"))
+        shic_val_set_int (plan, "ready_timeout_ms",
+                          pull_missing? 3600000: preload? 120000: 5000);
+
+    shic_val_t *template_ = shic_val_new_map ();
+    shic_val_set_str (template_, "protocol", SHIC_PROTOCOL_OPENAI_CHAT);
+    shic_val_set (template_, "base_url", &(shic_val_t *) { shic_val_new_printf ("%s/v1", root) });
+    shic_val_set_str (template_, "model_identity", model);
+    shic_val_set_str (template_, "provider_identity", "ollama");
+    shic_val_set_str (template_, "source_runtime", "ollama");
+    shic_val_set_str (template_, "source_runtime_ref", root);
+    shic_val_set (template_, "health_ref", &(shic_val_t *) { shic_val_new_printf ("%s/api/version", root) });
+    shic_val_set (template_, "headers", &headers);
+    shic_val_t *caps = s_capabilities ();
+    shic_val_set (template_, "capabilities", &caps);
+    shic_val_t *metadata = shic_val_new_map ();
+    shic_val_set_str (metadata, "root_url", root);
+    shic_val_set_str (metadata, "model", model);
+    shic_val_t *endpoint_metadata = shic_val_dup (metadata);
+    shic_val_set (template_, "metadata", &endpoint_metadata);
+    shic_val_set (plan, "endpoint_template", &template_);
+    //  What the probes need besides the template (no secrets)
+    shic_val_set_bool (metadata, "preload", preload);
+    shic_val_set_bool (metadata, "pull_missing", pull_missing);
+    if (keep_alive)
+        shic_val_set_dup (metadata, "keep_alive", keep_alive);
+    else
+    if (backend->keep_alive)
+        shic_val_set_str (metadata, "keep_alive", backend->keep_alive);
+    shic_val_set_int (metadata, "pull_timeout_ms", pull_timeout_ms);
+    shic_val_set_int (metadata, "preload_timeout_ms", preload_timeout_ms);
+    shic_val_set (plan, "metadata", &metadata);
+    free (root);
+    free (api_key);
+    free (model);
+    free (tagged);
+    shic_val_destroy (&options);
+    return plan;
+error:
+    free (root);
+    free (api_key);
+    free (model);
+    free (tagged);
+    shic_val_destroy (&headers);
+    shic_val_destroy (&options);
+    shic_val_destroy (&plan);
+    return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Per-instance state and HTTP
+
+static void
+s_instance_destroy (s_instance_t **self_p)
+{
+    s_instance_t *self = *self_p;
+    if (self) {
+        free (self->root);
+        free (self->model);
+        free (self->model_tagged);
+        for (size_t i = 0; self->headers && self->headers [i]; i++)
+            free (self->headers [i]);
+        free (self->headers);
+        shic_val_destroy (&self->keep_alive);
+        shic_val_destroy (&self->pull);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  The instance's state, built from the plan on first use
+static s_instance_t *
+s_instance (shic_instance_ctx_t *ctx)
+{
+    if (ctx->state)
+        return (s_instance_t *) ctx->state;
+    s_instance_t *self = (s_instance_t *) zmalloc (sizeof (s_instance_t));
+    const shic_val_t *metadata = shic_val_get (ctx->plan, "metadata");
+    const char *root = shic_val_str (shic_val_get (metadata, "root_url"));
+    const char *model = shic_val_str (shic_val_get (metadata, "model"));
+    self->root = strdup (root? root: SHIC_OLLAMA_DEFAULT_ROOT);
+    self->model = strdup (model? model: "");
+    self->model_tagged = shic_ollama_model_normalize (self->model);
+    if (!self->model_tagged)
+        self->model_tagged = strdup ("");
+    const shic_val_t *headers = shic_val_path (ctx->plan, "endpoint_template/headers");
+    size_t count = shic_val_size (headers);
+    self->headers = (char **) zmalloc ((count + 1) * sizeof (char *));
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *value = shic_val_str (shic_val_at (headers, i));
+        if (value)
+            self->headers [n++] = zsys_sprintf ("%s: %s", shic_val_key_at (headers, i), value);
+    }
+    self->preload = shic_val_bool (shic_val_get (metadata, "preload"));
+    self->pull_missing = shic_val_bool (shic_val_get (metadata, "pull_missing"));
+    self->keep_alive = shic_val_dup (shic_val_get (metadata, "keep_alive"));
+    self->pull_timeout_ms = shic_val_int (shic_val_get (metadata, "pull_timeout_ms"));
+    self->preload_timeout_ms = shic_val_int (shic_val_get (metadata, "preload_timeout_ms"));
+    if (self->pull_timeout_ms <= 0)
+        self->pull_timeout_ms = 30000;
+    if (self->preload_timeout_ms <= 0)
+        self->preload_timeout_ms = 30000;
+    ctx->state = self;
+    return self;
+}
+
+//  One request to the daemon with the configured headers; body (borrowed,
+//  may be NULL) is sent as JSON. Returns shic_http_request's code.
+static int
+s_call (s_instance_t *self, const char *method, const char *path,
+        const shic_val_t *body, int64_t timeout_ms, shic_http_result_t *result)
+{
+    char *url = zsys_sprintf ("%s%s", self->root, path);
+    char *json = body? shic_val_to_json (body): NULL;
+    int rc = shic_http_request (method, url, (const char *const *) self->headers, json,
+                                (int) (timeout_ms > 0? timeout_ms: S_PROBE_TIMEOUT), result);
+    free (json);
+    free (url);
+    return rc;
+}
+
+//  {"model": model} (fresh)
+static shic_val_t *
+s_model_body (s_instance_t *self)
+{
+    shic_val_t *body = shic_val_new_map ();
+    shic_val_set_str (body, "model", self->model);
+    return body;
+}
+
+//  The "error" text of a JSON answer, or the first bytes of the body
+static void
+s_set_error (shic_val_t *fields, const shic_http_result_t *result)
+{
+    if (result->status == 0) {
+        shic_val_set_str (fields, "error", result->error);
+        return;
+    }
+    shic_val_t *json = result->body? shic_val_from_json (result->body): NULL;
+    const char *text = shic_val_str (shic_val_get (json, "error"));
+    if (text)
+        shic_val_set_str (fields, "error", text);
+    else
+        shic_val_set (fields, "error", &(shic_val_t *) {
+            shic_val_new_strn (result->body? result->body: "", result->body? strnlen (result->body, 200): 0) });
+    shic_val_destroy (&json);
+}
+
+//  GET /api/version; on success returns 0 and sets *version_p (fresh, may be
+//  NULL); else fills fields and returns -1
+static int
+s_version (s_instance_t *self, shic_val_t *fields, char **version_p)
+{
+    shic_http_result_t result = { 0 };
+    int rc = s_call (self, "GET", "/api/version", NULL, S_PROBE_TIMEOUT, &result);
+    shic_val_set_bool (fields, "reachable", rc == 0);
+    if (rc == 0 && result.status == 200) {
+        shic_val_t *json = shic_val_from_json (result.body);
+        *version_p = s_trim (shic_val_str (shic_val_get (json, "version")));
+        shic_val_destroy (&json);
+        shic_http_result_reset (&result);
+        return 0;
+    }
+    if (rc == 0) {
+        shic_val_set_str (fields, "step", "version");
+        shic_val_set_int (fields, "http_status", result.status);
+    }
+    s_set_error (fields, &result);
+    shic_http_result_reset (&result);
+    return -1;
+}
+
+//  POST /api/show: 1 found, 0 not installed, -1 other failure; fields say
+static int
+s_show (s_instance_t *self, shic_val_t *fields, int64_t timeout_ms)
+{
+    shic_http_result_t result = { 0 };
+    shic_val_t *body = s_model_body (self);
+    int rc = s_call (self, "POST", "/api/show", body, timeout_ms, &result);
+    shic_val_destroy (&body);
+    int found = -1;
+    if (rc == 0 && result.status == 200)
+        found = 1;
+    else
+    if (rc == 0 && result.status == 404)
+        found = 0;
+    if (rc != 0)
+        shic_val_set_bool (fields, "reachable", false);
+    if (found >= 0)
+        shic_val_set_bool (fields, "model_found", found == 1);
+    if (found != 1) {
+        shic_val_set_str (fields, "model", self->model);
+        if (rc == 0 && found < 0) {
+            shic_val_set_str (fields, "step", "show");
+            shic_val_set_int (fields, "http_status", result.status);
+        }
+        s_set_error (fields, &result);
+    }
+    shic_http_result_reset (&result);
+    return found;
+}
+
+//  Publishes an instance.progress event when the kernel offers the hook
+static void
+s_progress (shic_instance_ctx_t *ctx, const char *phase, const shic_val_t *pull)
+{
+    if (!ctx->progress)
+        return;
+    shic_val_t *body = shic_val_new_map ();
+    shic_val_set_str (body, "phase", phase);
+    shic_val_set_str (body, "backend", "ollama");
+    shic_val_set_dup (body, "status", shic_val_get (pull, "status"));
+    shic_val_set_int (body, "total", shic_val_int (shic_val_get (pull, "total")));
+    shic_val_set_int (body, "completed", shic_val_int (shic_val_get (pull, "completed")));
+    ctx->progress (ctx->kernel, &body);
+}
+
+//  POST /api/pull with streamed progress lines, bounded by pull_timeout_ms.
+//  Returns 0 when it succeeded, else -1 with fields set.
+static int
+s_pull (shic_instance_ctx_t *ctx, s_instance_t *self, shic_val_t *fields)
+{
+    shic_http_result_t result = { 0 };
+    shic_val_t *body = s_model_body (self);
+    shic_val_set_bool (body, "stream", true);
+    int rc = s_call (self, "POST", "/api/pull", body, self->pull_timeout_ms, &result);
+    shic_val_destroy (&body);
+    int outcome = -1;
+    if (rc == 0 && result.status == 200) {
+        //  One JSON object a line: progress, then success or an error
+        char *save = NULL;
+        for (char *line = strtok_r (result.body, "\n", &save); line;
+             line = strtok_r (NULL, "\n", &save)) {
+            shic_val_t *json = shic_val_from_json (line);
+            const char *error = shic_val_str (shic_val_get (json, "error"));
+            const char *status = shic_val_str (shic_val_get (json, "status"));
+            if (error) {
+                shic_val_set_str (fields, "error", error);
+                outcome = -1;
+            }
+            else
+            if (status) {
+                if (!self->pull)
+                    self->pull = shic_val_new_map ();
+                shic_val_set_str (self->pull, "status", status);
+                if (shic_val_get (json, "total")) {
+                    shic_val_set_dup (self->pull, "total", shic_val_get (json, "total"));
+                    shic_val_set_int (self->pull, "completed",
+                                      shic_val_int (shic_val_get (json, "completed")));
+                    s_progress (ctx, "pull", self->pull);
+                }
+                if (streq (status, "success"))
+                    outcome = 0;
+            }
+            shic_val_destroy (&json);
+        }
+    }
+    else {
+        shic_val_set_bool (fields, "reachable", rc == 0);
+        if (rc == 0)
+            shic_val_set_int (fields, "http_status", result.status);
+        s_set_error (fields, &result);
+    }
+    shic_val_set_str (fields, "step", "pull");
+    if (self->pull)
+        shic_val_set_dup (fields, "pull", self->pull);
+    if (outcome == 0) {
+        self->pulled = true;
+        s_progress (ctx, "pull", self->pull);
+    }
+    shic_http_result_reset (&result);
+    return outcome;
+}
+
+//  POST /api/generate {model, keep_alive}: loads the model. 0 / -1
+static int
+s_preload (s_instance_t *self, shic_val_t *fields)
+{
+    shic_http_result_t result = { 0 };
+    shic_val_t *body = s_model_body (self);
+    if (self->keep_alive)
+        shic_val_set_dup (body, "keep_alive", self->keep_alive);
+    shic_val_set_bool (body, "stream", false);
+    int rc = s_call (self, "POST", "/api/generate", body, self->preload_timeout_ms, &result);
+    shic_val_destroy (&body);
+    if (rc == 0 && result.status == 200) {
+        self->preloaded = true;
+        shic_http_result_reset (&result);
+        return 0;
+    }
+    shic_val_set_str (fields, "step", "preload");
+    shic_val_set_bool (fields, "reachable", rc == 0);
+    if (rc == 0)
+        shic_val_set_int (fields, "http_status", result.status);
+    s_set_error (fields, &result);
+    shic_http_result_reset (&result);
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Readiness and health
+
+static int
+s_probe (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
+{
+    (void) err;
+    s_instance_t *self = s_instance (ctx);
+    shic_val_t *fields = shic_val_new_map ();
+    shic_val_set_str (fields, "root_url", self->root);
+    char *version = NULL;
+    if (s_version (self, fields, &version) != 0)
+        goto pending;
+    int found = s_show (self, fields, S_SHOW_TIMEOUT);
+    if (found == 0 && self->pull_missing) {
+        if (s_pull (ctx, self, fields) != 0)
+            goto pending;
+        shic_val_remove (fields, "error");
+        found = s_show (self, fields, S_SHOW_TIMEOUT);
+    }
+    if (found != 1)
+        goto pending;
+    if (self->preload && !self->preloaded && s_preload (self, fields) != 0)
+        goto pending;
+
+    shic_val_destroy (&fields);
+    *fields_p = shic_val_new_map ();
+    shic_val_t *metadata = shic_val_new_map ();
+    shic_val_set_str (metadata, "root_url", self->root);
+    shic_val_set_str (metadata, "model", self->model);
+    shic_val_set_str (metadata, "ollama_version", version);
+    if (self->preload)
+        shic_val_set_bool (metadata, "preloaded", self->preloaded);
+    if (self->pulled) {
+        shic_val_set_bool (metadata, "pulled", true);
+        shic_val_set_dup (metadata, "pull", self->pull);
+    }
+    shic_val_set (*fields_p, "metadata", &metadata);
+    free (version);
+    return SHIC_PROBE_READY;
+pending:
+    if (ctx->verbose) {
+        char *text = shic_val_to_json (fields);
+        zsys_debug ("ollama[%s]: pending %s", ctx->instance_id, text);
+        free (text);
+    }
+    free (version);
+    *fields_p = fields;
+    return SHIC_PROBE_PENDING;
+}
+
+static int
+s_health (shic_instance_ctx_t *ctx, shic_val_t **details_p)
+{
+    s_instance_t *self = s_instance (ctx);
+    shic_val_t *details = shic_val_new_map ();
+    *details_p = details;
+    shic_val_set_str (details, "root_url", self->root);
+    shic_val_set_str (details, "model", self->model);
+    char *version = NULL;
+    if (s_version (self, details, &version) != 0)
+        return SHIC_HEALTH_IS_UNAVAILABLE;
+    shic_val_set_str (details, "version", version);
+    free (version);
+    if (s_show (self, details, S_PROBE_TIMEOUT) != 1)
+        return SHIC_HEALTH_IS_UNAVAILABLE;
+    shic_http_result_t result = { 0 };
+    int rc = s_call (self, "GET", "/api/ps", NULL, S_PROBE_TIMEOUT, &result);
+    shic_val_t *json = rc == 0 && result.status == 200? shic_val_from_json (result.body): NULL;
+    const shic_val_t *models = shic_val_get (json, "models");
+    if (shic_val_type (models) != SHIC_VAL_ARRAY) {
+        shic_val_set_str (details, "step", "ps");
+        if (rc == 0)
+            shic_val_set_int (details, "http_status", result.status);
+        else
+            shic_val_set_bool (details, "reachable", false);
+        s_set_error (details, &result);
+        shic_val_destroy (&json);
+        shic_http_result_reset (&result);
+        return SHIC_HEALTH_IS_UNAVAILABLE;
+    }
+    bool loaded = false;
+    shic_val_t *running = shic_val_new_array ();
+    for (size_t i = 0; i < shic_val_size (models); i++) {
+        const shic_val_t *entry = shic_val_at (models, i);
+        const char *name = shic_val_str (shic_val_get (entry, "name"));
+        if (!name)
+            name = shic_val_str (shic_val_get (entry, "model"));
+        if (!name)
+            continue;
+        if (shic_ollama_model_match (name, self->model_tagged))
+            loaded = true;
+        shic_val_t *item = shic_val_new_str (name);
+        shic_val_push (running, &item);
+    }
+    shic_val_set (details, "running_models", &running);
+    shic_val_set_bool (details, "loaded", loaded);
+    shic_val_destroy (&json);
+    shic_http_result_reset (&result);
+    return loaded? SHIC_HEALTH_IS_HEALTHY: SHIC_HEALTH_IS_DEGRADED;
+}
+
+//  Attached: the daemon is somebody else's; only our own state goes
+static void
+s_shutdown (shic_instance_ctx_t *ctx)
+{
+    s_instance_t *self = (s_instance_t *) ctx->state;
+    s_instance_destroy (&self);
+    ctx->state = NULL;
+}
+
+const shic_backend_ops_t shic_ollama_ops = {
+    .name = "ollama",
+    .init = s_init,
+    .destroy = s_destroy,
+    .manifest = s_manifest,
+    .startup_plan = s_plan,
+    .probe_readiness = s_probe,
+    .health_check = s_health,
+    .shutdown = s_shutdown,
+};

@@ -1,0 +1,77 @@
+/*  =========================================================================
+    shic_ollama - the Ollama attach backend ("ollama")
+
+    Attaches to an Ollama daemon that somebody else runs: it never starts,
+    stops, loads or unloads anything on its own, except what the options
+    ask for before the endpoint is handed out (preload, pull_missing).
+    =========================================================================
+*/
+
+/*
+@header
+    Configuration (the backend's section, all optional):
+        root_url = http://127.0.0.1:11434   else OLLAMA_HOST, else this
+        api_key = KEY                       sent as authorization: Bearer KEY
+        headers
+            x-proxy-token = VALUE           sent on every probe and listed
+                                            in the endpoint's headers
+        preload = 0                         1 = load the model (keep-alive
+                                            request) before it is ready
+        keep_alive = 10m                    keep-alive of that request
+        pull_missing = 0                    1 = pull a model not installed
+        pull_timeout_ms = 30000             one pull round, per probe
+        preload_timeout_ms = 30000          one preload request
+    plus the kernel's timing keys (ready_timeout_ms, ...).
+
+    backend_options of an InstanceSpec (or its attach_spec map):
+        model_identity (or model)           required; "x" means "x:latest"
+        preload, keep_alive                 any client
+        root_url (or base_url), api_key,    the trusted embedding host only;
+        headers, pull_missing, timings      network clients get forbidden
+@discuss
+    Readiness: /api/version answers and /api/show finds the model (after a
+    pull and a preload when asked). Pending probes say why in their fields
+    (reachable, model_found, http_status, error), which the kernel keeps
+    as details.last_probe of a readiness_timeout.
+    Health: /api/version, /api/show and /api/ps: healthy when the model is
+    loaded, degraded when installed but not loaded, unavailable when the
+    daemon is unreachable or the model is gone.
+@end
+*/
+
+#ifndef SHIC_OLLAMA_H_INCLUDED
+#define SHIC_OLLAMA_H_INCLUDED
+
+#include "shic.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHIC_OLLAMA_DEFAULT_ROOT "http://127.0.0.1:11434"
+
+extern const shic_backend_ops_t shic_ollama_ops;
+
+//  Normalizes a daemon root as the reference does: trimmed, "http://"
+//  added when there is no scheme, query and fragment dropped, trailing
+//  slashes and a final "/v1" removed. from_env applies OLLAMA_HOST's
+//  rule that a root with neither scheme nor port gets port 11434.
+//  Returns a fresh string, or NULL when text is empty or has no host.
+char *shic_ollama_root_normalize (const char *text, bool from_env);
+
+//  The default root: OLLAMA_HOST normalized, else SHIC_OLLAMA_DEFAULT_ROOT.
+//  Fresh string.
+char *shic_ollama_default_root (void);
+
+//  A model name with its tag: trimmed, ":latest" added when the last path
+//  segment has no tag. Fresh string, or NULL when name is empty.
+char *shic_ollama_model_normalize (const char *name);
+
+//  True when two model names are the same model (with or without :latest)
+bool shic_ollama_model_match (const char *a, const char *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
