@@ -10,9 +10,10 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
-DEBS = cmake make gcc pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev
+DEBS = cmake make gcc pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev \
+       curl python3 python3-zmq python3-msgpack python3-pytest
 
-.PHONY: all deps build test test-plain test-asan demo bench clean install
+.PHONY: all deps build test test-plain test-asan test-bindings demo bench clean install
 
 all: build
 
@@ -29,7 +30,11 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: test-plain test-asan
+test: test-plain test-asan test-bindings
+
+#  The Python and Node clients against a real shicd
+test-bindings: build
+	bash bindings/run_tests.sh $(BUILD)
 
 test-plain: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 180

@@ -273,9 +273,29 @@ main (int argc, char *argv [])
     shic_error_t err = { 0 };
     backends = shic_backends_configure (runtime, config, &err);
     if (!backends) {
-        const char *key = shic_val_str (shic_val_get (err.details, "key"));
+        //  details.field is "backends/<section>/<key>"; a key that is
+        //  missing points at its section's line
+        const char *key = shic_val_str (shic_val_get (err.details, "field"));
+        char named [256] = "";
+        if (!key && err.message && strncmp (err.message, "backends/", 9) == 0) {
+            //  "backends/<section>: ..." from a backend's own init
+            snprintf (named, sizeof (named), "%.*s", (int) strcspn (err.message, ":"), err.message);
+            key = named;
+        }
+        int line = config_file && key? s_line_of (config_file, key): 0;
+        if (config_file && key && !line) {
+            char *section = strdup (key);
+            char *slash = strrchr (section, '/');
+            if (slash)
+                *slash = 0;
+            line = s_line_of (config_file, section);
+            free (section);
+        }
+        if (config_file && key && err.message && strncmp (err.message, key, strlen (key)) == 0)
+            fprintf (stderr, "shicd: %s:%d: %s\n", config_file, line, err.message);
+        else
         if (config_file && key)
-            fprintf (stderr, "shicd: %s:%d: %s\n", config_file, s_line_of (config_file, key),
+            fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file, line, key,
                      err.message? err.message: "bad backend");
         else
             fprintf (stderr, "shicd: %s%s%s\n", config_file? config_file: "", config_file? ": ": "",

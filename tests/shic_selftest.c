@@ -12,6 +12,13 @@
 #include "shic_http.h"
 #include "shic_kernel_test.h"
 
+void shic_generic_test (bool verbose);
+
+void shic_ollama_test (bool verbose);
+void shic_ollama_live_test (bool verbose);
+
+void shic_llama_cpp_test (bool); void shic_llama_cpp_live_test (bool);
+
 typedef struct {
     const char *name;               //  ctest name
     void (*test) (bool verbose);    //  the test
@@ -41,6 +48,11 @@ static s_test_t s_tests [] = {
     { "shutdown", shic_kernel_test_shutdown },
     { "liveness", shic_kernel_test_liveness },
     { "containment", shic_containment_test },
+    { "generic", shic_generic_test },
+    { "llama_cpp", shic_llama_cpp_test },
+    { "llama_cpp_live", shic_llama_cpp_live_test },
+    { "ollama", shic_ollama_test },
+    { "ollama_live", shic_ollama_live_test },
     { NULL, NULL }
 };
 

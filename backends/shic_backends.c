@@ -1,0 +1,512 @@
+/*  =========================================================================
+    shic_backends - the backends named in a configuration
+
+    Each child of the "backends" section becomes one registration:
+
+        section named like a built-in, no type/plugin   the built-in table as is
+        type = <built-in> (or a built-in name) under another name
+                                                        a renamed copy, see below
+        plugin = path.so                                dlopen (RTLD_NOW | RTLD_LOCAL)
+                                                        and its "shic_backend_ops"
+
+    A renamed or loaded backend gets a copy of the ops table whose name is
+    the section's and whose functions are wrappers: the wrapper state holds
+    the name, the real ops table and the real state; manifest rewrites
+    "backend", startup_plan rewrites the instance key's backend prefix, and
+    per-instance calls swap ctx->backend to the real state around the call.
+    So any backend, built-in or not, can be registered under any name. The
+    wrapper init finds its entry by the configuration section it receives
+    (our own copy of the section, hence unique) in a process-wide registry.
+
+    The built-in types are llama_cpp, ollama, openai_compat and command;
+    any other type answers "backend type 'x' is not built in".
+
+    Each registration gets a copy of its section (owned here), so the
+    caller's configuration may go once shic_backends_configure returned.
+    =========================================================================
+*/
+
+#include "shic_backends.h"
+#include "shic_command.h"
+#include "shic_openai_compat.h"
+#include <dlfcn.h>
+#include <pthread.h>
+
+#include "shic_llama_cpp.h"
+#include "shic_ollama.h"
+
+//  One configured backend
+typedef struct _s_entry_t s_entry_t;
+struct _s_entry_t {
+    char *name;                     //  the section's name = the backend id
+    zconfig_t *config;              //  our copy of the section
+    const shic_backend_ops_t *real; //  the built-in or loaded table
+    shic_backend_ops_t *copy;       //  the renamed wrapper table, or NULL
+    void *handle;                   //  dlopen handle, or NULL
+    bool registered;                //  registered with the runtime
+    s_entry_t *next;                //  next in the wrapper registry
+};
+
+struct _shic_backends_t {
+    zlistx_t *entries;              //  s_entry_t, in configuration order
+};
+
+//  Entries with a wrapper table, found by their config section
+static pthread_mutex_t s_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static s_entry_t *s_registry = NULL;
+//  Sets that failed after a partial registration: the runtime may still
+//  use their tables, so they are kept for the life of the process
+static pthread_mutex_t s_orphans_lock = PTHREAD_MUTEX_INITIALIZER;
+static zlistx_t *s_orphans = NULL;
+
+static void
+s_registry_add (s_entry_t *entry)
+{
+    pthread_mutex_lock (&s_registry_lock);
+    entry->next = s_registry;
+    s_registry = entry;
+    pthread_mutex_unlock (&s_registry_lock);
+}
+
+static void
+s_registry_remove (s_entry_t *entry)
+{
+    pthread_mutex_lock (&s_registry_lock);
+    for (s_entry_t **at = &s_registry; *at; at = &(*at)->next)
+        if (*at == entry) {
+            *at = entry->next;
+            break;
+        }
+    pthread_mutex_unlock (&s_registry_lock);
+}
+
+static s_entry_t *
+s_registry_find (zconfig_t *config)
+{
+    pthread_mutex_lock (&s_registry_lock);
+    s_entry_t *entry = s_registry;
+    while (entry && entry->config != config)
+        entry = entry->next;
+    pthread_mutex_unlock (&s_registry_lock);
+    return entry;
+}
+
+static void
+s_entry_destroy (s_entry_t **self_p)
+{
+    s_entry_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->copy)
+        s_registry_remove (self);
+    free (self->name);
+    zconfig_destroy (&self->config);
+    free (self->copy);
+    if (self->handle)
+        dlclose (self->handle);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_entry_destructor (void **item)
+{
+    s_entry_destroy ((s_entry_t **) item);
+}
+
+//  --------------------------------------------------------------------------
+//  The wrapper of a renamed or loaded backend
+
+typedef struct {
+    char *name;                     //  the backend id we register under
+    const shic_backend_ops_t *real; //  the real table
+    void *state;                    //  the real state
+} s_wrap_t;
+
+static int
+s_wrap_init (zconfig_t *config, void **state_p, shic_error_t *err)
+{
+    s_entry_t *entry = s_registry_find (config);
+    if (!entry) {
+        shic_error_set (err, SHIC_E_INTERNAL, NULL,
+                        "a renamed backend was registered outside shic_backends");
+        return -1;
+    }
+    s_wrap_t *self = (s_wrap_t *) zmalloc (sizeof (s_wrap_t));
+    self->name = strdup (entry->name);
+    self->real = entry->real;
+    if (self->real->init && self->real->init (config, &self->state, err) != 0) {
+        free (self->name);
+        free (self);
+        return -1;
+    }
+    *state_p = self;
+    return 0;
+}
+
+static void
+s_wrap_destroy (void **state_p)
+{
+    s_wrap_t *self = (s_wrap_t *) *state_p;
+    if (!self)
+        return;
+    if (self->real->destroy)
+        self->real->destroy (&self->state);
+    free (self->name);
+    free (self);
+    *state_p = NULL;
+}
+
+static shic_val_t *
+s_wrap_manifest (void *state)
+{
+    s_wrap_t *self = (s_wrap_t *) state;
+    shic_val_t *manifest = self->real->manifest (self->state);
+    if (manifest)
+        shic_val_set_str (manifest, "backend", self->name);
+    return manifest;
+}
+
+static shic_val_t *
+s_wrap_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
+{
+    s_wrap_t *self = (s_wrap_t *) state;
+    shic_val_t *plan = self->real->startup_plan (self->state, spec, trusted, err);
+    //  Instance keys start with the backend's name: two sections using the
+    //  same table must not share instances
+    const char *key = shic_val_str (shic_val_get (plan, "instance_key"));
+    size_t size = strlen (self->real->name);
+    if (key && strncmp (key, self->real->name, size) == 0 && key [size] == ':'
+    &&  !streq (self->name, self->real->name)) {
+        shic_val_t *renamed = shic_val_new_printf ("%s%s", self->name, key + size);
+        shic_val_set (plan, "instance_key", &renamed);
+    }
+    return plan;
+}
+
+static int
+s_wrap_probe_readiness (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
+{
+    s_wrap_t *self = (s_wrap_t *) ctx->backend;
+    ctx->backend = self->state;
+    int rc = self->real->probe_readiness (ctx, fields_p, err);
+    ctx->backend = self;
+    return rc;
+}
+
+static int
+s_wrap_health_check (shic_instance_ctx_t *ctx, shic_val_t **details_p)
+{
+    s_wrap_t *self = (s_wrap_t *) ctx->backend;
+    ctx->backend = self->state;
+    int rc = self->real->health_check (ctx, details_p);
+    ctx->backend = self;
+    return rc;
+}
+
+static int
+s_wrap_on_output_line (shic_instance_ctx_t *ctx, int stream, const char *line)
+{
+    s_wrap_t *self = (s_wrap_t *) ctx->backend;
+    ctx->backend = self->state;
+    int rc = self->real->on_output_line (ctx, stream, line);
+    ctx->backend = self;
+    return rc;
+}
+
+static void
+s_wrap_shutdown (shic_instance_ctx_t *ctx)
+{
+    s_wrap_t *self = (s_wrap_t *) ctx->backend;
+    ctx->backend = self->state;
+    self->real->shutdown (ctx);
+    ctx->backend = self;
+}
+
+//  The wrapper table of entry; optional functions stay NULL when the real
+//  table has none, so the kernel's defaults still apply
+static shic_backend_ops_t *
+s_wrap_ops (s_entry_t *entry)
+{
+    shic_backend_ops_t *ops = (shic_backend_ops_t *) zmalloc (sizeof (shic_backend_ops_t));
+    ops->name = entry->name;
+    ops->init = s_wrap_init;
+    ops->destroy = s_wrap_destroy;
+    ops->manifest = s_wrap_manifest;
+    ops->startup_plan = s_wrap_startup_plan;
+    ops->probe_readiness = entry->real->probe_readiness? s_wrap_probe_readiness: NULL;
+    ops->health_check = entry->real->health_check? s_wrap_health_check: NULL;
+    ops->on_output_line = entry->real->on_output_line? s_wrap_on_output_line: NULL;
+    ops->shutdown = entry->real->shutdown? s_wrap_shutdown: NULL;
+    return ops;
+}
+
+//  --------------------------------------------------------------------------
+//  Configuration
+
+//  A built-in table by name; *known false when the name is not a type at all
+static const shic_backend_ops_t *
+s_builtin (const char *type, bool *known)
+{
+    *known = true;
+    if (streq (type, "llama_cpp"))
+        return &shic_llama_cpp_ops;
+    if (streq (type, "ollama"))
+        return &shic_ollama_ops;
+    if (streq (type, "openai_compat"))
+        return &shic_openai_compat_ops;
+    if (streq (type, "command"))
+        return &shic_command_ops;
+    *known = false;
+    return NULL;
+}
+
+static zconfig_t *
+s_config_copy (zconfig_t *source, zconfig_t *parent)
+{
+    zconfig_t *copy = zconfig_new (zconfig_name (source), parent);
+    if (zconfig_value (source))
+        zconfig_set_value (copy, "%s", zconfig_value (source));
+    for (zconfig_t *child = zconfig_child (source); child; child = zconfig_next (child))
+        s_config_copy (child, copy);
+    return copy;
+}
+
+//  Sets err to invalid_args naming backends/<section>/<key>; returns NULL
+static void *
+s_fail (shic_error_t *err, const char *section, const char *key, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *reason = zsys_vprintf (format, args);
+    va_end (args);
+    char *field = zsys_sprintf ("backends/%s/%s", section, key);
+    shic_error_set_field (err, SHIC_E_INVALID_ARGS, field, "backends/%s: %s", section, reason);
+    zstr_free (&field);
+    zstr_free (&reason);
+    return NULL;
+}
+
+//  Resolves one section into an entry, or NULL with err set
+static s_entry_t *
+s_entry_new (zconfig_t *section, shic_error_t *err)
+{
+    const char *name = zconfig_name (section);
+    const char *type = zconfig_get (section, "type", NULL);
+    const char *plugin = zconfig_get (section, "plugin", NULL);
+    if (type && !*type)
+        type = NULL;
+    if (plugin && !*plugin)
+        plugin = NULL;
+    if (!*name)
+        return s_fail (err, name, "type", "a backend needs a name");
+    if (type && plugin)
+        return s_fail (err, name, "plugin", "type and plugin exclude each other");
+    s_entry_t *self = (s_entry_t *) zmalloc (sizeof (s_entry_t));
+    self->name = strdup (name);
+    if (plugin) {
+        dlerror ();
+        self->handle = dlopen (plugin, RTLD_NOW | RTLD_LOCAL);
+        if (!self->handle) {
+            const char *why = dlerror ();
+            s_fail (err, name, "plugin", "plugin '%s' cannot be loaded: %s", plugin, why? why: "?");
+            goto error;
+        }
+        self->real = (const shic_backend_ops_t *) dlsym (self->handle, "shic_backend_ops");
+        if (!self->real) {
+            s_fail (err, name, "plugin", "plugin '%s' exports no shic_backend_ops", plugin);
+            goto error;
+        }
+        if (!self->real->name || !*self->real->name || !self->real->manifest
+        ||  !self->real->startup_plan) {
+            s_fail (err, name, "plugin",
+                    "plugin '%s': shic_backend_ops needs a name, manifest and startup_plan", plugin);
+            goto error;
+        }
+    }
+    else {
+        bool known;
+        self->real = s_builtin (type? type: name, &known);
+        if (!known) {
+            if (type)
+                s_fail (err, name, "type", "type '%s' unknown", type);
+            else
+                s_fail (err, name, "type", "'%s' is not a built-in backend: it needs a type "
+                        "(command, openai_compat, llama_cpp, ollama) or a plugin", name);
+            goto error;
+        }
+        if (!self->real) {
+            s_fail (err, name, "type", "backend type '%s' is not built in", type? type: name);
+            goto error;
+        }
+    }
+    self->config = s_config_copy (section, NULL);
+    if (self->handle || !streq (self->real->name, name)) {
+        self->copy = s_wrap_ops (self);
+        s_registry_add (self);
+    }
+    return self;
+error:
+    s_entry_destroy (&self);
+    return NULL;
+}
+
+static shic_backends_t *
+s_new (void)
+{
+    shic_backends_t *self = (shic_backends_t *) zmalloc (sizeof (shic_backends_t));
+    self->entries = zlistx_new ();
+    zlistx_set_destructor (self->entries, s_entry_destructor);
+    return self;
+}
+
+shic_backends_t *
+shic_backends_configure (shic_runtime_t *runtime, zconfig_t *config, shic_error_t *err)
+{
+    assert (runtime);
+    shic_backends_t *self = s_new ();
+    zconfig_t *backends = config? zconfig_locate (config, "backends"): NULL;
+    //  Everything is resolved first, so that a bad section registers nothing
+    for (zconfig_t *section = backends? zconfig_child (backends): NULL; section;
+                    section = zconfig_next (section)) {
+        s_entry_t *entry = s_entry_new (section, err);
+        if (!entry) {
+            shic_backends_destroy (&self);
+            return NULL;
+        }
+        zlistx_add_end (self->entries, entry);
+    }
+    size_t registered = 0;
+    s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries);
+    while (entry) {
+        shic_error_t failure = { 0 };
+        const shic_backend_ops_t *ops = entry->copy? entry->copy: entry->real;
+        if (shic_runtime_register (runtime, ops, entry->config, &failure) != 0) {
+            //  Init errors already name their section
+            char *prefix = zsys_sprintf ("backends/%s:", entry->name);
+            const char *message = failure.message? failure.message: "registration failed";
+            if (strncmp (message, prefix, strlen (prefix)) == 0)
+                shic_error_move (err, &failure);
+            else {
+                shic_val_t *details = failure.details;
+                failure.details = NULL;
+                shic_error_set (err, failure.code? failure.code: SHIC_E_INTERNAL, &details,
+                                "backends/%s: %s", entry->name, message);
+            }
+            shic_error_clear (&failure);
+            zstr_free (&prefix);
+            if (registered == 0)
+                shic_backends_destroy (&self);
+            else {
+                pthread_mutex_lock (&s_orphans_lock);
+                if (!s_orphans)
+                    s_orphans = zlistx_new ();
+                zlistx_add_end (s_orphans, self);
+                pthread_mutex_unlock (&s_orphans_lock);
+                zsys_warning ("backends: %zu backend(s) stay registered after a failure; "
+                              "their tables are kept for the life of the process", registered);
+            }
+            return NULL;
+        }
+        entry->registered = true;
+        registered++;
+        entry = (s_entry_t *) zlistx_next (self->entries);
+    }
+    return self;
+}
+
+size_t
+shic_backends_size (shic_backends_t *self)
+{
+    assert (self);
+    size_t count = 0;
+    for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries); entry;
+                    entry = (s_entry_t *) zlistx_next (self->entries))
+        if (entry->registered)
+            count++;
+    return count;
+}
+
+void
+shic_backends_destroy (shic_backends_t **self_p)
+{
+    assert (self_p);
+    shic_backends_t *self = *self_p;
+    if (!self)
+        return;
+    zlistx_destroy (&self->entries);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: configuration errors, without starting anything
+
+static void
+s_expect_error (shic_runtime_t *runtime, const char *text, const char *expected)
+{
+    zconfig_t *config = zconfig_str_load (text);
+    assert (config);
+    shic_error_t err = { 0 };
+    shic_backends_t *backends = shic_backends_configure (runtime, config, &err);
+    if (backends || !err.message || !strstr (err.message, expected)) {
+        fprintf (stderr, "expected '%s', got '%s'\n", expected, err.message? err.message: "success");
+        assert (false);
+    }
+    shic_error_clear (&err);
+    zconfig_destroy (&config);
+}
+
+void
+shic_backends_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * shic_backends: ");
+    shic_runtime_t *runtime = shic_runtime_new (NULL);
+    assert (runtime);
+    //  No configuration, or no backends section: nothing, and no error
+    shic_error_t err = { 0 };
+    shic_backends_t *backends = shic_backends_configure (runtime, NULL, &err);
+    assert (backends && shic_backends_size (backends) == 0 && !err.code);
+    shic_backends_destroy (&backends);
+    shic_backends_destroy (&backends);
+
+    s_expect_error (runtime, "backends\n    vllm\n        type = x\n",
+                    "backends/vllm: type 'x' unknown");
+    s_expect_error (runtime, "backends\n    foo\n        command = /bin/true\n",
+                    "backends/foo: 'foo' is not a built-in backend: it needs a type");
+    s_expect_error (runtime, "backends\n    both\n        type = command\n        plugin = x.so\n",
+                    "backends/both: type and plugin exclude each other");
+    s_expect_error (runtime, "backends\n    mine\n        plugin = /nonexistent/libmine.so\n",
+                    "backends/mine: plugin '/nonexistent/libmine.so' cannot be loaded: ");
+    s_expect_error (runtime, "backends\n    libc\n        plugin = libc.so.6\n",
+                    "backends/libc: plugin 'libc.so.6' exports no shic_backend_ops");
+    //  Init errors of the generic backends name their section and key
+    s_expect_error (runtime, "backends\n    vllm\n        type = command\n",
+                    "backends/vllm: command or argv is required");
+    s_expect_error (runtime, "backends\n    vllm\n        type = command\n"
+                    "        command = /bin/x --port=${PORT}\n",
+                    "backends/vllm: ${PORT} must be a whole argument");
+    s_expect_error (runtime, "backends\n    vllm\n        type = command\n"
+                    "        command = /bin/x\n        port = 70000\n",
+                    "backends/vllm: port is not a port number");
+    s_expect_error (runtime, "backends\n    vllm\n        type = command\n"
+                    "        argv\n            1 = /bin/x\n            two = y\n",
+                    "backends/vllm: argv/two is not a number");
+    s_expect_error (runtime, "backends\n    vllm\n        type = command\n"
+                    "        command = /bin/x\n        stop_signal = NOPE\n",
+                    "backends/vllm: stop_signal is not a signal");
+    s_expect_error (runtime, "backends\n    openai_compat\n",
+                    "backends/openai_compat: base_url is required");
+    s_expect_error (runtime, "backends\n    lms\n        type = openai_compat\n"
+                    "        base_url = ftp://x\n",
+                    "backends/lms: base_url must start with http://");
+    //  Nothing of the failed configurations stayed registered
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *result = shic_client_call (client, "list_backends", NULL);
+    assert (result && shic_val_size (shic_val_get (result, "backends")) == 0);
+    shic_val_destroy (&result);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}

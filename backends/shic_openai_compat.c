@@ -1,0 +1,419 @@
+/*  =========================================================================
+    shic_openai_compat - attaches to any OpenAI-compatible server
+
+    Nothing is spawned: the plan has no transport, and the backend only
+    watches <base_url>/models and, when the server has one, /health. See
+    shic_openai_compat.h for the configuration keys.
+    =========================================================================
+*/
+
+#include "shic_openai_compat.h"
+#include "shic_http.h"
+
+//  Probes run in the instance actor and must stay short
+#define S_PROBE_TIMEOUT_MS  500
+
+//  How an instance's health is checked
+#define S_HEALTH_UNKNOWN    0       //  not found out yet
+#define S_HEALTH_PATH       1       //  GET <root>/health
+#define S_HEALTH_MODELS     2       //  GET <base_url>/models
+
+//  The backend state, read only after init
+typedef struct {
+    char *name;                     //  the backend id: the section's name
+    char *base_url;                 //  without a trailing '/'
+    char *root_url;                 //  base_url without a trailing "/v1"
+    char *model;                    //  default model, or NULL = any
+    char **headers;                 //  "Name: value" list for shic_http, NULL-terminated
+    shic_val_t *header_map;         //  the same headers, for the endpoint
+    shic_val_t *capabilities;       //  manifest capabilities
+} s_state_t;
+
+//  Per-instance state
+typedef struct {
+    int health_mode;                //  S_HEALTH_*
+} s_instance_t;
+
+static const char *s_timings [] = {
+    "ready_timeout_ms", "readiness_interval_ms", "health_interval_ms",
+    "idle_shutdown_ms", "stop_timeout_ms", NULL
+};
+
+static void
+s_state_destroy (s_state_t **self_p)
+{
+    s_state_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; self->headers && self->headers [i]; i++)
+        free (self->headers [i]);
+    free (self->headers);
+    free (self->name);
+    free (self->base_url);
+    free (self->root_url);
+    free (self->model);
+    shic_val_destroy (&self->header_map);
+    shic_val_destroy (&self->capabilities);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Sets err to an invalid_args error naming backends/<section>/<key>
+static int
+s_config_error (shic_error_t *err, const char *section, const char *key,
+                const char *reason)
+{
+    char *field = zsys_sprintf ("backends/%s/%s", section, key);
+    shic_error_set_field (err, SHIC_E_INVALID_ARGS, field, "backends/%s: %s", section, reason);
+    zstr_free (&field);
+    return -1;
+}
+
+static void
+s_header_add (s_state_t *self, const char *name, const char *value)
+{
+    size_t count = shic_val_size (self->header_map);
+    shic_val_set_str (self->header_map, name, value);
+    if (shic_val_size (self->header_map) == count)
+        return;                     //  a repeated name keeps its first line
+    self->headers = (char **) realloc (self->headers, (count + 2) * sizeof (char *));
+    assert (self->headers);
+    self->headers [count] = zsys_sprintf ("%s: %s", name, value);
+    self->headers [count + 1] = NULL;
+}
+
+static int
+s_init (zconfig_t *config, void **state_p, shic_error_t *err)
+{
+    s_state_t *self = (s_state_t *) zmalloc (sizeof (s_state_t));
+    self->name = strdup (config? zconfig_name (config): shic_openai_compat_ops.name);
+    self->header_map = shic_val_new_map ();
+    self->capabilities = shic_val_new_map ();
+    const char *base_url = config? zconfig_get (config, "base_url", NULL): NULL;
+    if (!base_url || !*base_url) {
+        s_config_error (err, self->name, "base_url", "base_url is required");
+        goto error;
+    }
+    if (strncmp (base_url, "http://", 7) && strncmp (base_url, "https://", 8)) {
+        s_config_error (err, self->name, "base_url", "base_url must start with http:// or https://");
+        goto error;
+    }
+    self->base_url = strdup (base_url);
+    size_t size = strlen (self->base_url);
+    while (size > 8 && self->base_url [size - 1] == '/')
+        self->base_url [--size] = 0;
+    self->root_url = strdup (self->base_url);
+    if (size > 3 && streq (self->root_url + size - 3, "/v1"))
+        self->root_url [size - 3] = 0;
+    const char *model = zconfig_get (config, "model", NULL);
+    if (model && *model)
+        self->model = strdup (model);
+    zconfig_t *headers = zconfig_locate (config, "headers");
+    for (zconfig_t *child = headers? zconfig_child (headers): NULL; child; child = zconfig_next (child)) {
+        const char *value = zconfig_value (child)? zconfig_value (child): "";
+        if (strchr (value, '\r') || strchr (value, '\n')) {
+            s_config_error (err, self->name, "headers", "a header value holds a line break");
+            goto error;
+        }
+        s_header_add (self, zconfig_name (child), value);
+    }
+    const char *api_key = zconfig_get (config, "api_key", NULL);
+    if (api_key && *api_key) {
+        if (strchr (api_key, '\r') || strchr (api_key, '\n')) {
+            s_config_error (err, self->name, "api_key", "api_key holds a line break");
+            goto error;
+        }
+        char *bearer = zsys_sprintf ("Bearer %s", api_key);
+        s_header_add (self, "Authorization", bearer);
+        zstr_free (&bearer);
+    }
+    zconfig_t *caps = zconfig_locate (config, "capabilities");
+    for (zconfig_t *child = caps? zconfig_child (caps): NULL; child; child = zconfig_next (child)) {
+        const char *value = zconfig_value (child)? zconfig_value (child): "";
+        char *key = zsys_sprintf ("%s?", zconfig_name (child));
+        bool known = streq (value, "true") || streq (value, "false") || streq (value, SHIC_CAP_UNKNOWN);
+        if (streq (value, SHIC_CAP_UNKNOWN))
+            shic_val_set_str (self->capabilities, key, SHIC_CAP_UNKNOWN);
+        else
+        if (known)
+            shic_val_set_bool (self->capabilities, key, streq (value, "true"));
+        zstr_free (&key);
+        if (!known) {
+            s_config_error (err, self->name, "capabilities", "capabilities are true, false or unknown");
+            goto error;
+        }
+    }
+    *state_p = self;
+    return 0;
+error:
+    s_state_destroy (&self);
+    return -1;
+}
+
+static void
+s_destroy (void **state_p)
+{
+    s_state_destroy ((s_state_t **) state_p);
+}
+
+static shic_val_t *
+s_strings (const char *item)
+{
+    shic_val_t *array = shic_val_new_array ();
+    shic_val_t *value = shic_val_new_str (item);
+    shic_val_push (array, &value);
+    return array;
+}
+
+static shic_val_t *
+s_manifest (void *state)
+{
+    s_state_t *self = (s_state_t *) state;
+    shic_val_t *manifest = shic_val_new_map ();
+    shic_val_set_str (manifest, "backend", self->name);
+    shic_val_set_str (manifest, "runtime_kind", SHIC_RUNTIME_SERVICE);
+    shic_val_t *list = s_strings (SHIC_MODE_EXTERNALLY_MANAGED);
+    shic_val_set (manifest, "management_modes", &list);
+    shic_val_set_str (manifest, "startup_kind", SHIC_STARTUP_ATTACHED);
+    list = s_strings (SHIC_PROTOCOL_OPENAI_CHAT);
+    shic_val_set (manifest, "protocols", &list);
+    shic_val_set_dup (manifest, "capabilities", self->capabilities);
+    list = s_strings (SHIC_SURFACE_LOCAL);
+    shic_val_set (manifest, "supported_surfaces", &list);
+    shic_val_t *metadata = shic_val_new_map ();
+    shic_val_set_str (metadata, "kind", "openai_compat");
+    shic_val_set_str (metadata, "base_url", self->base_url);
+    shic_val_set (manifest, "metadata", &metadata);
+    return manifest;
+}
+
+static bool
+s_is_timing (const char *key)
+{
+    for (int i = 0; s_timings [i]; i++)
+        if (streq (key, s_timings [i]))
+            return true;
+    return false;
+}
+
+static shic_val_t *
+s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
+{
+    s_state_t *self = (s_state_t *) state;
+    const shic_val_t *options = shic_val_get (spec, "backend_options");
+    for (size_t i = 0; i < shic_val_size (options); i++) {
+        const char *key = shic_val_key_at (options, i);
+        const shic_val_t *value = shic_val_at (options, i);
+        if (streq (key, "model_identity") || shic_val_type (value) == SHIC_VAL_NIL)
+            continue;
+        if (!trusted) {
+            shic_error_set_field (err, SHIC_E_FORBIDDEN, key,
+                                  "%s: network clients may only name a model, not '%s'",
+                                  self->name, key);
+            return NULL;
+        }
+        if (!s_is_timing (key) || shic_val_type (value) != SHIC_VAL_INT || shic_val_int (value) < 0) {
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, key,
+                                  "%s has no option '%s' of that type", self->name, key);
+            return NULL;
+        }
+    }
+    const shic_val_t *model_val = shic_val_get (options, "model_identity");
+    if (model_val && shic_val_type (model_val) != SHIC_VAL_STR && shic_val_type (model_val) != SHIC_VAL_NIL) {
+        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "model_identity",
+                              "model_identity must be a string");
+        return NULL;
+    }
+    const char *model = shic_val_str (model_val);
+    if (!model || !*model)
+        model = self->model;
+
+    shic_val_t *identity = shic_val_new_map ();
+    shic_val_set_str (identity, "base_url", self->base_url);
+    if (model)
+        shic_val_set_str (identity, "model", model);
+    char *key = shic_instance_key (self->name, model? model: "any", identity);
+    shic_val_destroy (&identity);
+
+    shic_val_t *plan = shic_val_new_map ();
+    shic_val_set_str (plan, "instance_key", key);
+    free (key);
+    shic_val_set_str (plan, "startup_kind", SHIC_STARTUP_ATTACHED);
+    shic_val_set_str (plan, "management_mode", SHIC_MODE_EXTERNALLY_MANAGED);
+    for (size_t i = 0; i < shic_val_size (options); i++)
+        if (s_is_timing (shic_val_key_at (options, i)))
+            shic_val_set_dup (plan, shic_val_key_at (options, i), shic_val_at (options, i));
+    shic_val_t *template_ = shic_val_new_map ();
+    shic_val_set_str (template_, "base_url", self->base_url);
+    shic_val_set_str (template_, "source_runtime", self->name);
+    shic_val_set_str (template_, "source_runtime_ref", self->root_url);
+    if (model)
+        shic_val_set_str (template_, "model_identity", model);
+    shic_val_set (plan, "endpoint_template", &template_);
+    shic_val_t *metadata = shic_val_new_map ();
+    if (model)
+        shic_val_set_str (metadata, "model", model);
+    else
+        shic_val_set_nil (metadata, "model");
+    shic_val_set (plan, "metadata", &metadata);
+    return plan;
+}
+
+//  GET url with the configured headers; returns the status, 0 when
+//  unreachable. When models_p is given and the answer is a 200 JSON model
+//  list, sets it to a fresh array of the model ids.
+static long
+s_get (s_state_t *self, const char *url, shic_val_t **models_p)
+{
+    shic_http_result_t result = { 0 };
+    shic_http_request ("GET", url, (const char *const *) self->headers, NULL,
+                       S_PROBE_TIMEOUT_MS, &result);
+    long status = result.status;
+    if (models_p && status == 200 && result.body) {
+        shic_val_t *body = shic_val_from_json (result.body);
+        shic_val_t *ids = shic_val_new_array ();
+        const char *lists [] = { "data", "models", NULL };
+        const char *keys [] = { "id", "name", "model", NULL };
+        for (int l = 0; lists [l]; l++) {
+            const shic_val_t *list = shic_val_get (body, lists [l]);
+            for (size_t i = 0; i < shic_val_size (list) && shic_val_is (list, SHIC_VAL_ARRAY); i++)
+                for (int k = 0; keys [k]; k++) {
+                    const char *id = shic_val_str (shic_val_get (shic_val_at (list, i), keys [k]));
+                    if (id && !shic_val_contains_str (ids, id)) {
+                        shic_val_t *item = shic_val_new_str (id);
+                        shic_val_push (ids, &item);
+                    }
+                }
+        }
+        shic_val_destroy (&body);
+        *models_p = ids;
+    }
+    shic_http_result_reset (&result);
+    return status;
+}
+
+//  The instance's model, or NULL = any
+static const char *
+s_model (shic_instance_ctx_t *ctx)
+{
+    return shic_val_str (shic_val_path (ctx->plan, "metadata/model"));
+}
+
+static bool
+s_listed (const shic_val_t *ids, const char *model)
+{
+    return model? shic_val_contains_str (ids, model): shic_val_size (ids) > 0;
+}
+
+//  Finds out whether the server has /health: S_HEALTH_*
+static int
+s_health_mode (s_state_t *self)
+{
+    char *url = zsys_sprintf ("%s/health", self->root_url);
+    long status = s_get (self, url, NULL);
+    zstr_free (&url);
+    return status == 200 || status == 503? S_HEALTH_PATH:
+           status == 0? S_HEALTH_UNKNOWN: S_HEALTH_MODELS;
+}
+
+static int
+s_probe_readiness (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
+{
+    s_state_t *self = (s_state_t *) ctx->backend;
+    const char *model = s_model (ctx);
+    char *url = zsys_sprintf ("%s/models", self->base_url);
+    shic_val_t *ids = NULL;
+    long status = s_get (self, url, &ids);
+    *fields_p = shic_val_new_map ();
+    if (status == 401 || status == 403) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_int (details, "http_status", status);
+        shic_val_set_str (details, "url", url);
+        shic_error_set (err, SHIC_E_INSTANCE_FAILED, &details,
+                        "%s refused the credentials (%ld): check api_key and headers",
+                        url, status);
+        zstr_free (&url);
+        return SHIC_PROBE_FAILED;
+    }
+    if (status != 200 || !s_listed (ids, model)) {
+        shic_val_set_int (*fields_p, "http_status", status);
+        shic_val_set_str (*fields_p, "url", url);
+        if (ids)
+            shic_val_set (*fields_p, "models", &ids);
+        shic_val_set_str (*fields_p, "seen", status == 200? "model not listed":
+                                             status? "not ready": "unreachable");
+        zstr_free (&url);
+        return SHIC_PROBE_PENDING;
+    }
+    if (!ctx->state)
+        ctx->state = zmalloc (sizeof (s_instance_t));
+    s_instance_t *instance = (s_instance_t *) ctx->state;
+    instance->health_mode = s_health_mode (self);
+    shic_val_set_str (*fields_p, "base_url", self->base_url);
+    shic_val_set_dup (*fields_p, "headers", self->header_map);
+    if (!model)
+        shic_val_set_str (*fields_p, "model_identity", shic_val_str (shic_val_at (ids, 0)));
+    if (instance->health_mode == S_HEALTH_PATH) {
+        shic_val_t *health = shic_val_new_printf ("%s/health", self->root_url);
+        shic_val_set (*fields_p, "health_ref", &health);
+    }
+    else
+        shic_val_set_str (*fields_p, "health_ref", url);
+    shic_val_destroy (&ids);
+    zstr_free (&url);
+    return SHIC_PROBE_READY;
+}
+
+static int
+s_health_check (shic_instance_ctx_t *ctx, shic_val_t **details_p)
+{
+    s_state_t *self = (s_state_t *) ctx->backend;
+    if (!ctx->state)
+        ctx->state = zmalloc (sizeof (s_instance_t));
+    s_instance_t *instance = (s_instance_t *) ctx->state;
+    if (instance->health_mode == S_HEALTH_UNKNOWN)
+        instance->health_mode = s_health_mode (self);
+    *details_p = shic_val_new_map ();
+    int health;
+    if (instance->health_mode == S_HEALTH_PATH) {
+        char *url = zsys_sprintf ("%s/health", self->root_url);
+        long status = s_get (self, url, NULL);
+        shic_val_set_int (*details_p, "http_status", status);
+        shic_val_set_str (*details_p, "url", url);
+        zstr_free (&url);
+        health = status == 200? SHIC_HEALTH_IS_HEALTHY:
+                 status == 503? SHIC_HEALTH_IS_DEGRADED: SHIC_HEALTH_IS_UNAVAILABLE;
+    }
+    else {
+        char *url = zsys_sprintf ("%s/models", self->base_url);
+        shic_val_t *ids = NULL;
+        long status = s_get (self, url, &ids);
+        shic_val_set_int (*details_p, "http_status", status);
+        shic_val_set_str (*details_p, "url", url);
+        zstr_free (&url);
+        if (status == 200 && !s_listed (ids, s_model (ctx)))
+            shic_val_set_str (*details_p, "seen", "model not listed");
+        health = status == 200 && s_listed (ids, s_model (ctx))? SHIC_HEALTH_IS_HEALTHY:
+                 status == 200 || status == 503? SHIC_HEALTH_IS_DEGRADED: SHIC_HEALTH_IS_UNAVAILABLE;
+        shic_val_destroy (&ids);
+    }
+    return health;
+}
+
+static void
+s_shutdown (shic_instance_ctx_t *ctx)
+{
+    free (ctx->state);
+    ctx->state = NULL;
+}
+
+const shic_backend_ops_t shic_openai_compat_ops = {
+    .name = "openai_compat",
+    .init = s_init,
+    .destroy = s_destroy,
+    .manifest = s_manifest,
+    .startup_plan = s_startup_plan,
+    .probe_readiness = s_probe_readiness,
+    .health_check = s_health_check,
+    .shutdown = s_shutdown,
+};

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+#  shicd end to end over TCP, driven by the shic command line: start with a
+#  configuration, ensure an endpoint of a config-only command backend (the
+#  stand-in llama-server), a chat completion through it, release, ps, a bad
+#  configuration naming file/line/key, SIGTERM: exit 0 and nothing left.
+#  Usage: tests/daemon_test.sh BUILD_DIR
+set -u
+build=$(cd "${1:-build}" && pwd)
+work=$(mktemp -d)
+passed=0
+failed=0
+daemon_pid=""
+cleanup () {
+    [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+check () {                      #  check NAME COMMAND...
+    local name=$1; shift
+    if "$@"; then passed=$((passed + 1)); echo "daemon: $name: ok"
+    else failed=$((failed + 1)); echo "daemon: $name: FAILED"; fi
+}
+port () { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+gw=$(port); ev=$(port)
+cat > "$work/shicd.cfg" <<CFG
+shicd
+    gateway = tcp://127.0.0.1:$gw
+    events = tcp://127.0.0.1:$ev
+    client_timeout_ms = 30000
+backends
+    standin
+        type = command
+        command = $build/shic_stand_in -m \${MODEL} -a \${MODEL} --host \${HOST} --port \${PORT}
+        ready_pattern = server is listening on http://
+        models
+            tiny = tiny
+        idle_shutdown_ms = 60000
+CFG
+"$build/shicd" --config "$work/shicd.cfg" > "$work/out" 2> "$work/err" &
+daemon_pid=$!
+for i in $(seq 1 100); do grep -q "shicd ready" "$work/out" && break; sleep 0.05; done
+check "daemon ready" grep -q "shicd ready" "$work/out"
+export SHIC_ENDPOINT=tcp://127.0.0.1:$gw SHIC_EVENTS=tcp://127.0.0.1:$ev
+check "ping" "$build/shic" ping
+check "backends lists standin" bash -c "'$build/shic' backends | grep -q standin"
+"$build/shic" --json ensure standin tiny --ttl 60s > "$work/ensure.json"
+check "ensure" grep -q '"base_url":"http://127.0.0.1:' "$work/ensure.json"
+base=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"]["base_url"])' "$work/ensure.json")
+lease=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["lease"]["lease_ref"])' "$work/ensure.json")
+check "chat through the endpoint" bash -c "curl -sf -H 'Content-Type: application/json' \
+    -d '{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' '$base/chat/completions' | grep -q 'Hello from the stand-in'"
+check "ps shows it ready" bash -c "'$build/shic' ps | grep -q ready"
+check "leases lists the lease" bash -c "'$build/shic' leases | grep -q '$lease'"
+check "release" "$build/shic" release "$lease"
+"$build/shic" ensure nope tiny > /dev/null 2>&1
+check "unknown backend exits 1" test $? -eq 1
+"$build/shic" --endpoint tcp://127.0.0.1:1 --timeout 300ms ping > /dev/null 2>&1
+check "no daemon exits 3" test $? -eq 3
+"$build/shic" bogus > /dev/null 2>&1
+check "usage exits 2" test $? -eq 2
+service=$("$build/shic" --json ps | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["pid"])')
+kill -TERM "$daemon_pid"
+wait "$daemon_pid"
+rc=$?
+daemon_pid=""
+check "SIGTERM exits 0" test $rc -eq 0
+check "service stopped with the daemon" bash -c "! kill -0 $service 2>/dev/null"
+check "no dangling sockets" bash -c "! grep -q dangling '$work/err'"
+printf 'shicd\n    client_timeout_ms = soon\n' > "$work/bad.cfg"
+"$build/shicd" --config "$work/bad.cfg" 2> "$work/bad.err"
+check "bad config exits 2" test $? -eq 2
+check "bad config names file, line and key" grep -q "bad.cfg:2: shicd/client_timeout_ms" "$work/bad.err"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
