@@ -13,7 +13,7 @@ JOBS ?= 2
 DEBS = cmake make gcc pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev \
        curl python3 python3-zmq python3-msgpack python3-pytest
 
-.PHONY: all deps build test test-plain test-asan test-bindings demo bench clean install
+.PHONY: all deps build test test-plain test-asan test-bindings demo demo-attach demo-embedded bench clean install
 
 all: build
 
@@ -44,7 +44,16 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	bash tests/run_sanitized.sh $(ASAN_BUILD)
 
+#  The main job: shicd up, an endpoint ensured (a cold start of llama-server,
+#  or its stand-in), a chat completion answered through it, the lease
+#  released, the daemon stopped
 demo: build
+	bash examples/demo_spawned.sh $(BUILD)
+
+demo-attach: build
+	bash examples/demo_attach.sh $(BUILD)
+
+demo-embedded: build
 	$(BUILD)/shic_demo
 
 bench: build
