@@ -31,6 +31,29 @@ shic_client_new (const char *endpoint)
     return self;
 }
 
+shic_client_t *
+shic_client_new_curve (const char *endpoint, const char *server_key, const char *client_cert)
+{
+    zcert_t *cert = client_cert? zcert_load (client_cert): NULL;
+    if (!cert || !server_key || strlen (server_key) != 40) {
+        zsys_error ("client: CURVE needs a client certificate and a 40-character server key");
+        zcert_destroy (&cert);
+        return NULL;
+    }
+    shic_client_t *self = (shic_client_t *) zmalloc (sizeof (shic_client_t));
+    self->sock = zsock_new (ZMQ_DEALER);
+    self->timeout_ms = 10000;
+    zcert_apply (cert, self->sock);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (self->sock, server_key);
+    if (zsock_connect (self->sock, "%s", endpoint) == -1) {
+        shic_client_destroy (&self);
+        return NULL;
+    }
+    zsock_set_sndtimeo (self->sock, 5000);
+    return self;
+}
+
 void
 shic_client_destroy (shic_client_t **self_p)
 {

@@ -95,6 +95,8 @@ typedef struct {
     const shic_settings_t *settings; //  runtime settings
     zsock_t *trusted;               //  inproc ROUTER for the embedding host
     zsock_t *public_router;         //  network ROUTER, once bound
+    zactor_t *auth;                 //  ZAP handler when CURVE is required
+    zcert_t *cert;                  //  the server's CURVE certificate
     zsock_t *bus;                   //  ROUTER for our own actors
     zsock_t *events;                //  PUB
     zhashx_t *backends;             //  name -> s_backend_t
@@ -1370,6 +1372,35 @@ s_handle_pipe (self_t *self)
         zstr_send (self->pipe, "OK");
     }
     else
+    if (streq (command, "SET-CURVE")) {
+        char *cert_path = zmsg_popstr (msg);
+        char *clients = zmsg_popstr (msg);
+        int rc = -1;
+        if (self->public_router)
+            zsys_error ("gateway: CURVE must be set before the gateway is bound");
+        else
+        if (!(self->cert = zcert_load (cert_path)))
+            zsys_error ("gateway: cannot load the CURVE certificate %s", cert_path);
+        else
+        if (!zsys_file_exists (clients))
+            zsys_error ("gateway: no directory of client certificates %s", clients);
+        else {
+            self->auth = zactor_new (zauth, NULL);
+            zstr_sendx (self->auth, "CURVE", clients, NULL);
+            zsock_wait (self->auth);
+            self->public_router = s_router_new (self->settings->max_frame);
+            zcert_apply (self->cert, self->public_router);
+            zsock_set_curve_server (self->public_router, 1);
+            zsock_set_zap_domain (self->public_router, "shic");
+            rc = 0;
+        }
+        if (rc != 0)
+            zcert_destroy (&self->cert);
+        zsock_send (self->pipe, "i", rc);
+        zstr_free (&cert_path);
+        zstr_free (&clients);
+    }
+    else
     if (streq (command, "BIND-GATEWAY")) {
         char *endpoint = zmsg_popstr (msg);
         if (!self->public_router)
@@ -1567,6 +1598,8 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     zlistx_destroy (&self.idle_actors);
     zsock_destroy (&self.trusted);
     zsock_destroy (&self.public_router);
+    zactor_destroy (&self.auth);
+    zcert_destroy (&self.cert);
     zsock_destroy (&self.bus);
     zsock_destroy (&self.events);
 }

@@ -213,6 +213,17 @@ shic_runtime_bind_gateway (shic_runtime_t *self, const char *endpoint)
 }
 
 int
+shic_runtime_set_curve (shic_runtime_t *self, const char *server_cert, const char *clients_dir)
+{
+    zsock_send (self->supervisor, "sss", "SET-CURVE", server_cert? server_cert: "",
+                clients_dir? clients_dir: "");
+    int rc = -1;
+    if (zsock_recv (self->supervisor, "i", &rc) == -1)
+        rc = -1;
+    return rc;
+}
+
+int
 shic_runtime_bind_events (shic_runtime_t *self, const char *endpoint)
 {
     return s_bind (self, "BIND-EVENTS", endpoint);

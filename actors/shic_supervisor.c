@@ -14,6 +14,7 @@
         UNREGISTER name           -> "i" rc
         BIND-GATEWAY endpoint     -> "i" port / 0 / -1
         BIND-EVENTS endpoint      -> "i" port / 0 / -1
+        SET-CURVE cert clients    -> "i" rc
         $TERM
     From the gateway:  SPAWN seq instance_id backend plan(msgpack)
     From instances:    EXITED {uptime_ms} -> RESTART {delay_ms, restarts}
@@ -292,6 +293,17 @@ s_handle_pipe (self_t *self)
         char *name = zmsg_popstr (msg);
         s_unregister (self, name);
         zstr_free (&name);
+    }
+    else
+    if (streq (command, "SET-CURVE")) {
+        char *cert = zmsg_popstr (msg);
+        char *dir = zmsg_popstr (msg);
+        zstr_sendx (self->gateway, command, cert, dir, NULL);
+        int rc = -1;
+        zsock_recv (self->gateway, "i", &rc);
+        zsock_send (self->pipe, "i", rc);
+        zstr_free (&cert);
+        zstr_free (&dir);
     }
     else
     if (streq (command, "BIND-GATEWAY") || streq (command, "BIND-EVENTS")) {

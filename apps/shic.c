@@ -37,6 +37,8 @@ static const char *s_help =
     "      --events E      events (default $SHIC_EVENTS or tcp://127.0.0.1:5591)\n"
     "  -j, --json          print the result as JSON\n"
     "  -t, --timeout D     how long to wait for the daemon beyond --wait (default 5s)\n"
+    "      --server-key K  CURVE: the daemon's public key (or $SHIC_SERVER_KEY)\n"
+    "      --client-cert F CURVE: this client's certificate (or $SHIC_CLIENT_CERT)\n"
     "  -h, --help          this text ('shic COMMAND --help' works too)\n"
     "\n"
     "Durations: 500ms, 30s, 10m, 1h, or a number of milliseconds.\n"
@@ -234,12 +236,15 @@ main (int argc, char *argv [])
     bool json = false;
     int64_t timeout = 5000, ttl = 600000, wait = -1;
     const char *owner = NULL, *backend = NULL, *instance = NULL;
+    const char *server_key = getenv ("SHIC_SERVER_KEY");
+    const char *client_cert = getenv ("SHIC_CLIENT_CERT");
     static struct option options [] = {
         { "endpoint", required_argument, 0, 'E' }, { "events", required_argument, 0, 'N' },
         { "json", no_argument, 0, 'j' }, { "timeout", required_argument, 0, 't' },
         { "ttl", required_argument, 0, 'T' }, { "wait", required_argument, 0, 'w' },
         { "owner", required_argument, 0, 'o' }, { "backend", required_argument, 0, 'b' },
         { "instance", required_argument, 0, 'i' }, { "help", no_argument, 0, 'h' },
+        { "server-key", required_argument, 0, 'K' }, { "client-cert", required_argument, 0, 'C' },
         { 0, 0, 0, 0 }
     };
     int option;
@@ -251,6 +256,8 @@ main (int argc, char *argv [])
         else if (option == 'o') owner = optarg;
         else if (option == 'b') backend = optarg;
         else if (option == 'i') instance = optarg;
+        else if (option == 'K') server_key = optarg;
+        else if (option == 'C') client_cert = optarg;
         else if (option == 'h') {
             printf ("%s", s_help);
             return 0;
@@ -284,7 +291,9 @@ main (int argc, char *argv [])
     if (streq (command, "watch"))
         return s_watch (events, rest > 0? args [0]: NULL, json);
 
-    shic_client_t *client = shic_client_new (endpoint);
+    shic_client_t *client = server_key || client_cert
+                          ? shic_client_new_curve (endpoint, server_key, client_cert)
+                          : shic_client_new (endpoint);
     if (!client) {
         fprintf (stderr, "shic: cannot connect to %s\n", endpoint);
         return EXIT_USAGE;

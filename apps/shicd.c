@@ -102,7 +102,8 @@ s_check_config (zconfig_t *config, char **problem)
             const char *name = zconfig_name (item);
             const char *value = zconfig_value (item);
             snprintf (path, sizeof (path), "%s/%s", sections [s], name);
-            bool known = streq (name, "gateway") || streq (name, "events");
+            bool known = streq (name, "gateway") || streq (name, "events")
+                      || streq (name, "curve_server_cert") || streq (name, "curve_clients");
             for (int i = 0; numeric [i]; i++)
                 if (streq (name, numeric [i])) {
                     known = true;
@@ -301,6 +302,18 @@ main (int argc, char *argv [])
             fprintf (stderr, "shicd: %s%s%s\n", config_file? config_file: "", config_file? ": ": "",
                      err.message? err.message: "bad backend");
         shic_error_clear (&err);
+        rc = 2;
+        goto done;
+    }
+    //  CURVE with an allow-list of client keys, when configured
+    const char *curve_cert = zconfig_get (config, "shicd/curve_server_cert", NULL);
+    const char *curve_clients = zconfig_get (config, "shicd/curve_clients", NULL);
+    if ((curve_cert || curve_clients)
+    &&  (!curve_cert || !curve_clients
+    ||   shic_runtime_set_curve (runtime, curve_cert, curve_clients) != 0)) {
+        fprintf (stderr, "shicd: %s:%d: shicd/curve_server_cert and shicd/curve_clients: "
+                 "both are needed and must name a certificate and a directory\n",
+                 config_file? config_file: "", config_file? s_line_of (config_file, "shicd/curve_server_cert"): 0);
         rc = 2;
         goto done;
     }

@@ -161,6 +161,15 @@ const char *shic_runtime_events_endpoint (shic_runtime_t *self);
 int shic_runtime_bind_gateway (shic_runtime_t *self, const char *endpoint);
 int shic_runtime_bind_events (shic_runtime_t *self, const char *endpoint);
 
+//  Requires CURVE (ZeroMQ's own encryption and authentication) on the
+//  network gateway: server_cert is a czmq certificate file holding the
+//  server's secret key; clients_dir holds the public certificates of the
+//  clients allowed to connect (an allow-list; others get no answer). Call
+//  before shic_runtime_bind_gateway. One CURVE runtime per process (ZAP is
+//  process-wide). Returns 0, or -1 (logged) when a file cannot be loaded.
+int shic_runtime_set_curve (shic_runtime_t *self, const char *server_cert,
+                            const char *clients_dir);
+
 //  Raises process limits (czmq's socket cap, RLIMIT_NOFILE) for max_leases
 //  lease actors. shic_runtime_new calls it; a host that creates czmq sockets
 //  before its first runtime must call it earlier, before any socket exists.

@@ -23,6 +23,12 @@ typedef struct _shic_client_t shic_client_t;
 shic_client_t *shic_client_new (const char *endpoint);
 void shic_client_destroy (shic_client_t **self_p);
 
+//  Connects with CURVE: server_key is the server's public key (Z85, 40
+//  characters), client_cert a czmq certificate file with the client's
+//  secret key. NULL on failure (logged).
+shic_client_t *shic_client_new_curve (const char *endpoint, const char *server_key,
+                                      const char *client_cert);
+
 //  How long a call waits for its reply beyond the request's own wait_ms
 //  (default 10000 ms). A call that times out fails with error code
 //  "internal" and message "no reply within ..." (the reply, if it comes

@@ -1100,3 +1100,74 @@ shic_kernel_test_liveness (bool verbose)
     shic_runtime_destroy (&runtime);
     printf ("OK\n");
 }
+
+//  CURVE on the network gateway: a known client key is answered, an
+//  unknown one and a plain client are not
+
+void
+shic_kernel_test_curve (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel curve: ");
+    char dir [] = "/tmp/shic-curve-XXXXXX";
+    assert (mkdtemp (dir));
+    char *clients = zsys_sprintf ("%s/clients", dir);
+    zsys_dir_create (clients);
+    char *server_path = zsys_sprintf ("%s/server.cert", dir);
+    char *alice_path = zsys_sprintf ("%s/alice.cert", dir);
+    char *mallory_path = zsys_sprintf ("%s/mallory.cert", dir);
+    char *alice_public = zsys_sprintf ("%s/alice.cert", clients);
+    zcert_t *server = zcert_new ();
+    zcert_t *alice = zcert_new ();
+    zcert_t *mallory = zcert_new ();
+    assert (zcert_save (server, server_path) == 0);
+    assert (zcert_save (alice, alice_path) == 0);
+    assert (zcert_save (mallory, mallory_path) == 0);
+    assert (zcert_save_public (alice, alice_public) == 0);
+    char server_key [41];
+    snprintf (server_key, sizeof (server_key), "%s", zcert_public_txt (server));
+
+    shic_runtime_t *runtime = s_runtime (NULL);
+    assert (shic_runtime_set_curve (runtime, "/nonexistent/cert", clients) == -1);
+    assert (shic_runtime_set_curve (runtime, server_path, clients) == 0);
+    int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+
+    shic_client_t *good = shic_client_new_curve (endpoint, server_key, alice_path);
+    assert (good);
+    assert (shic_client_ping (good) == 0);
+    shic_client_t *bad = shic_client_new_curve (endpoint, server_key, mallory_path);
+    assert (bad);
+    shic_client_set_timeout (bad, 500);
+    assert (shic_client_ping (bad) == -1);
+    shic_client_t *plain = shic_client_new (endpoint);
+    shic_client_set_timeout (plain, 500);
+    assert (shic_client_ping (plain) == -1);
+    //  The trusted inproc socket needs no key
+    shic_client_t *inproc = shic_client_new (shic_runtime_endpoint (runtime));
+    assert (shic_client_ping (inproc) == 0);
+    shic_client_destroy (&inproc);
+    shic_client_destroy (&plain);
+    shic_client_destroy (&bad);
+    shic_client_destroy (&good);
+    shic_runtime_destroy (&runtime);
+    zcert_destroy (&server);
+    zcert_destroy (&alice);
+    zcert_destroy (&mallory);
+    zsys_file_delete (alice_public);
+    zsys_dir_delete (clients);
+    char *files [] = { server_path, alice_path, mallory_path, NULL };
+    for (int i = 0; files [i]; i++) {
+        char *secret = zsys_sprintf ("%s_secret", files [i]);
+        zsys_file_delete (files [i]);
+        zsys_file_delete (secret);
+        free (secret);
+        free (files [i]);
+    }
+    zsys_dir_delete (dir);
+    free (clients);
+    free (alice_public);
+    printf ("OK\n");
+}

@@ -10,6 +10,8 @@
 */
 
 #include "shic.h"
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "shic_http.h"
 #include "shic_llama_cpp.h"
 #include "shic_test_backends.h"
@@ -400,11 +402,16 @@ s_test_lines (void)
             "main: couldn't bind HTTP server socket, hostname: 127.0.0.1, port: 9") == 0);
     assert (ops->on_output_line (&ctx, SHIC_STDERR, "") == 0);
     //  Nothing listens on a port we just held: pending, unreachable
-    zsock_t *probe = zsock_new (ZMQ_PUB);
-    int port = zsock_bind (probe, "tcp://127.0.0.1:*");
-    assert (port > 0);
-    zsock_destroy (&probe);
-    ctx.port = port;
+    //  (a plain socket: a ZeroMQ listener still closing could be reached)
+    int holder = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { 0 };
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert (bind (holder, (struct sockaddr *) &address, sizeof (address)) == 0);
+    socklen_t size = sizeof (address);
+    getsockname (holder, (struct sockaddr *) &address, &size);
+    close (holder);
+    ctx.port = ntohs (address.sin_port);
     assert (ops->probe_readiness (&ctx, &fields, &err) == SHIC_PROBE_PENDING);
     assert (fields && shic_val_get (fields, "reachable")
             && !shic_val_bool (shic_val_get (fields, "reachable")));

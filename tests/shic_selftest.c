@@ -47,6 +47,7 @@ static s_test_t s_tests [] = {
     { "crash_loop", shic_kernel_test_crash_loop },
     { "shutdown", shic_kernel_test_shutdown },
     { "liveness", shic_kernel_test_liveness },
+    { "curve", shic_kernel_test_curve },
     { "containment", shic_containment_test },
     { "generic", shic_generic_test },
     { "llama_cpp", shic_llama_cpp_test },
