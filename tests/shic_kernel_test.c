@@ -369,13 +369,11 @@ s_ensure_expect (shic_client_t *client, const char *args_json, const char *code)
     s_expect (client, result, code);
 }
 
-void
-shic_kernel_test_errors (bool verbose)
+//  The envelope and request-shape errors, on any endpoint (inproc or tcp)
+static void
+s_protocol_errors (const char *endpoint)
 {
-    (void) verbose;
-    printf (" * kernel errors: ");
-    shic_runtime_t *runtime = s_runtime (NULL);
-    zsock_t *dealer = zsock_new_dealer (shic_runtime_endpoint (runtime));
+    zsock_t *dealer = zsock_new_dealer (endpoint);
     //  Envelope and body
     char *code = s_raw (dealer, "\xc1garbage", 8, false);
     assert (streq (code, SHIC_E_MALFORMED));
@@ -392,7 +390,7 @@ shic_kernel_test_errors (bool verbose)
     s_raw_expect (dealer, "{\"v\":1,\"id\":1,\"op\":\"ping\"}", "ok");
     zsock_destroy (&dealer);
 
-    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_client_t *client = shic_client_new (endpoint);
     const char *consumer = "\"consumer\":{\"accepted_management_modes\":[\"jido_managed\",\"externally_managed\"]}";
     char args [1024];
     snprintf (args, sizeof (args), "{\"request\":5,%s}", consumer);
@@ -430,11 +428,35 @@ shic_kernel_test_errors (bool verbose)
     shic_val_destroy (&result);
     result = s_call_json (client, "release_lease", "{}");
     s_expect (client, result, SHIC_E_INVALID_ARGS);
+    //  Every other op answers
+    const char *ops [] = { "ping", "list_backends", "list_instances", "list_leases", "stats", NULL };
+    for (int i = 0; ops [i]; i++) {
+        result = shic_client_call (client, ops [i], NULL);
+        assert (result);
+        shic_val_destroy (&result);
+    }
+    result = s_call_json (client, "compatibility", "{\"backend\":\"test_spawned\",\"consumer\":{}}");
+    assert (result);
+    shic_val_destroy (&result);
+    shic_client_destroy (&client);
+}
 
-    //  forbidden: a network client may not choose the binary
+void
+shic_kernel_test_errors (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel errors: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    s_protocol_errors (shic_runtime_endpoint (runtime));
+    //  The same over TCP
     int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
     char endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    s_protocol_errors (endpoint);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *result = NULL;
+
+    //  forbidden: a network client may not choose the binary
     shic_client_t *remote = shic_client_new (endpoint);
     result = s_ensure (remote, "test_spawned", "m", "{\"binary\":\"/bin/sh\"}", 0, 1000);
     s_expect (remote, result, SHIC_E_FORBIDDEN);
@@ -444,8 +466,8 @@ shic_kernel_test_errors (bool verbose)
     s_expect (client, result, SHIC_E_TRANSPORT_START_FAILED);
     //  stats counted the errors
     shic_val_t *stats = s_stats (client);
-    assert (shic_val_int (shic_val_path (stats, "errors/malformed")) == 3);
-    assert (shic_val_int (shic_val_path (stats, "errors/invalid_backend_options")) == 2);
+    assert (shic_val_int (shic_val_path (stats, "errors/malformed")) == 6);
+    assert (shic_val_int (shic_val_path (stats, "errors/invalid_backend_options")) == 4);
     shic_val_destroy (&stats);
     shic_client_destroy (&remote);
     shic_client_destroy (&client);
