@@ -10,6 +10,7 @@
 
 #include "shic.h"
 #include "shic_proc.h"
+#include "shic_http.h"
 #include "shic_test_backends.h"
 #include "shic_kernel_test.h"
 #include <signal.h>
@@ -217,11 +218,29 @@ shic_containment_test (bool verbose)
     assert (strstr (shic_val_str (shic_val_get (shic_client_error (client)->details, "stderr_tail")),
                     "couldn't bind"));
     close (sock);
+
+    //  3. Shell metacharacters in a model name are passed literally: no
+    //  shell ever runs, so the command inside never executes
+    char marker [64];
+    snprintf (marker, sizeof (marker), "/tmp/shic-pwned-%d", getpid ());
+    char *evil = zsys_sprintf ("x; touch %s; $(touch %s) `touch %s`", marker, marker, marker);
+    result = shic_client_ensure (client, "test_spawned", evil, NULL, 0, 10000);
+    assert (result);
+    const char *base = shic_val_str (shic_val_path (result, "endpoint/base_url"));
+    char *url = zsys_sprintf ("%s/models", base);
+    shic_http_result_t http = { 0 };
+    assert (shic_http_request ("GET", url, NULL, NULL, 2000, &http) == 0 && http.status == 200);
+    assert (strstr (http.body, "$(touch"));     //  the alias arrived as written
+    shic_http_result_reset (&http);
+    assert (access (marker, F_OK) != 0);
+    free (url);
+    free (evil);
+    shic_val_destroy (&result);
     shic_client_destroy (&client);
     shic_runtime_destroy (&runtime);
     assert (s_zombies () == 0);
 
-    //  3. SIGKILL of the embedding process: its service dies with it
+    //  4. SIGKILL of the embedding process: its service dies with it
     shic_proc_t *victim = shic_proc_new ();
     char self [1024];
     ssize_t length = readlink ("/proc/self/exe", self, sizeof (self) - 1);
