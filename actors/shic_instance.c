@@ -137,6 +137,33 @@ s_drain_output (self_t *self)
     }
 }
 
+//  Stops the process: the plan's stop signal (SIGTERM by default) to the
+//  group, up to stop_timeout_ms for the exit, then SIGKILL to the group
+static void
+s_stop_process (self_t *self)
+{
+    if (!self->proc || !shic_proc_running (self->proc))
+        return;
+    int timeout = (int) s_plan_int (self, "stop_timeout_ms");
+    int signal = (int) shic_val_int (shic_val_get (self->transport, "stop_signal"));
+    if (signal > 0 && signal != SIGTERM) {
+        //  A signal of the backend's choice first; then the usual sequence
+        //  with what is left of the timeout
+        int64_t deadline = zclock_mono () + timeout;
+        shic_proc_signal (self->proc, signal);
+        int pidfd = shic_proc_pidfd (self->proc);
+        while (pidfd >= 0 && zclock_mono () < deadline && !shic_proc_reap (self->proc)) {
+            struct pollfd item = { pidfd, POLLIN, 0 };
+            poll (&item, 1, (int) (deadline - zclock_mono ()));
+        }
+        timeout = (int) (deadline - zclock_mono ());
+        if (timeout < 0)
+            timeout = 0;
+    }
+    if (shic_proc_running (self->proc))
+        shic_proc_stop (self->proc, timeout);
+}
+
 //  Ends the instance: backend shutdown, then the process
 static void
 s_finish (self_t *self)
@@ -144,8 +171,7 @@ s_finish (self_t *self)
     if (!self->shut && self->ops->shutdown)
         self->ops->shutdown (&self->ctx);
     self->shut = true;
-    if (self->proc && shic_proc_running (self->proc))
-        shic_proc_stop (self->proc, (int) s_plan_int (self, "stop_timeout_ms"));
+    s_stop_process (self);
     self->ctx.pid = 0;
     if (self->phase != PHASE_DONE) {
         self->phase = PHASE_DONE;
@@ -353,8 +379,7 @@ s_stop (self_t *self)
     if (!self->shut && self->ops->shutdown)
         self->ops->shutdown (&self->ctx);
     self->shut = true;
-    if (self->proc && shic_proc_running (self->proc))
-        shic_proc_stop (self->proc, (int) s_plan_int (self, "stop_timeout_ms"));
+    s_stop_process (self);
     shic_val_t *body = shic_val_new_map ();
     shic_val_t *exit = self->proc && shic_proc_exited (self->proc)? s_exit_map (self): shic_val_new_nil ();
     shic_val_set (body, "exit", &exit);
@@ -541,8 +566,7 @@ shic_instance_actor (zsock_t *pipe, void *args_)
     if (self.phase != PHASE_DONE) {
         if (!self.shut && self.ops->shutdown)
             self.ops->shutdown (&self.ctx);
-        if (self.proc && shic_proc_running (self.proc))
-            shic_proc_stop (self.proc, (int) s_plan_int (&self, "stop_timeout_ms"));
+        s_stop_process (&self);
     }
     shic_proc_destroy (&self.proc);
     //  Probes of backends may have cached a curl handle in this thread

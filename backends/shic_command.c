@@ -29,7 +29,7 @@ typedef struct {
     char *base_path;                //  base_url suffix
     char *ready_pattern;            //  log text that triggers a probe, or NULL
     char *port_pattern;             //  log text the port number follows
-    int stop_signal;                //  configured stop signal (not honoured yet)
+    int stop_signal;                //  the signal a stop sends first
     int64_t stop_timeout_ms;        //  configured stop timeout, or -1
     bool uses_model;                //  the template holds ${MODEL}
     shic_val_t *models;             //  map model name -> ${MODEL} value
@@ -309,9 +309,6 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
         s_config_error (err, self->name, "stop_signal", "stop_signal is not a signal");
         goto error;
     }
-    if (self->stop_signal != SIGTERM)
-        zsys_warning ("backends/%s: stop_signal is not honoured yet: the kernel sends "
-                      "SIGTERM, then SIGKILL after stop_timeout_ms", self->name);
     self->stop_timeout_ms = -1;
     const char *stop_timeout = zconfig_get (config, "stop_timeout_ms", NULL);
     if (stop_timeout && *stop_timeout) {
@@ -472,6 +469,7 @@ s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t 
     shic_val_set_dup (transport, "env", self->env);
     if (self->ready_pattern)
         shic_val_set_str (transport, "ready_pattern", self->ready_pattern);
+    shic_val_set_int (transport, "stop_signal", self->stop_signal);
     shic_val_set (plan, "transport", &transport);
     if (self->stop_timeout_ms >= 0)
         shic_val_set_int (plan, "stop_timeout_ms", self->stop_timeout_ms);

@@ -16,7 +16,7 @@
                 base_path = /v1                 base_url = http://host:port<base_path>
                 ready_pattern = Application startup complete
                 port_pattern = port:            the port is the number after it
-                stop_signal = TERM              accepted; the kernel sends SIGTERM today
+                stop_signal = TERM              sent first on stop (then SIGKILL after stop_timeout_ms)
                 stop_timeout_ms = 5000
                 models
                     qwen = Qwen/Qwen2.5-0.5B-Instruct   the ${MODEL} of model "qwen"

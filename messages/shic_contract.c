@@ -376,6 +376,18 @@ s_transport_normalize (const shic_val_t *in, shic_error_t *err)
     ||  s_take_str (out, in, "ready_pattern", NULL, false, false, code, "transport", err)
     ||  s_take_surface (out, in, "execution_surface", code, "transport", err))
         shic_val_destroy (&out);
+    //  stop_signal: the signal a stop sends first (default SIGTERM)
+    const shic_val_t *signal = shic_val_get (in, "stop_signal");
+    if (out && signal && shic_val_type (signal) != SHIC_VAL_NIL) {
+        if (shic_val_type (signal) != SHIC_VAL_INT || shic_val_int (signal) < 1
+        ||  shic_val_int (signal) > 64) {
+            s_fail (err, code, "transport.stop_signal",
+                    "field transport.stop_signal must be a signal number");
+            shic_val_destroy (&out);
+        }
+        else
+            shic_val_set_int (out, "stop_signal", shic_val_int (signal));
+    }
     return out;
 }
 

@@ -88,7 +88,8 @@ shic_val_t *shic_instance_spec_normalize (const shic_val_t *in, shic_error_t *er
 //  StartupPlan {instance_key: str (required, non-empty), backend: str,
 //    startup_kind: str, management_mode: str, transport: nil | {argv: [str]
 //    (non-empty), env: map str->str = {}, cwd: str|nil, ready_pattern: str|nil,
-//    execution_surface: nil|str|map}, ready_timeout_ms = 120000,
+//    execution_surface: nil|str|map, stop_signal: int (optional; a stop
+//    sends it first, SIGTERM when absent)}, ready_timeout_ms = 120000,
 //    readiness_interval_ms = 100, health_interval_ms = 1000 (0 = no health
 //    polling), idle_shutdown_ms = 300000, stop_timeout_ms = 5000,
 //    endpoint_template: map = {}, metadata: map = {}}. Every duration is an

@@ -11,6 +11,7 @@
 #include "shic.h"
 #include "shic_proc.h"
 #include "shic_http.h"
+#include "shic_command.h"
 #include "shic_test_backends.h"
 #include "shic_kernel_test.h"
 #include <signal.h>
@@ -240,7 +241,50 @@ shic_containment_test (bool verbose)
     shic_runtime_destroy (&runtime);
     assert (s_zombies () == 0);
 
-    //  4. SIGKILL of the embedding process: its service dies with it
+    //  4. A configured stop signal is what a stop sends first
+    for (int round = 0; round < 2; round++) {
+        char *text = zsys_sprintf ("command\n    command = %s --port ${PORT} -a ${MODEL}\n"
+                                   "    ready_pattern = server is listening on http://\n"
+                                   "    stop_signal = %s\n    models\n        m = m\n",
+                                   shic_test_stand_in (), round? "KILL": "TERM");
+        zconfig_t *config = zconfig_str_load (text);
+        free (text);
+        runtime = shic_runtime_new (NULL);
+        shic_error_t err = { 0 };
+        zconfig_t *section = zconfig_locate (config, "command");
+        if (shic_runtime_register (runtime, &shic_command_ops, section, &err) != 0)
+            fprintf (stderr, "register: %s\n", err.message);
+        assert (!err.code);
+        client = shic_client_new (shic_runtime_endpoint (runtime));
+        result = shic_client_ensure (client, "command", "m", NULL, 0, 10000);
+        assert (result);
+        shic_val_t *args = shic_val_new_map ();
+        shic_val_set_str (args, "instance_id", shic_val_str (shic_val_get (result, "instance_id")));
+        shic_val_t *lookup = shic_val_dup (args);
+        shic_val_destroy (&result);
+        result = shic_client_call (client, "stop_instance", &args);
+        shic_val_destroy (&result);
+        int signal = 0;
+        deadline = zclock_mono () + 10000;
+        while (!signal && zclock_mono () < deadline) {
+            shic_val_t *query = shic_val_dup (lookup);
+            shic_val_t *snap = shic_client_call (client, "lookup_instance", &query);
+            if (streq (shic_val_str (shic_val_get (snap, "lifecycle_status")), "stopped"))
+                signal = (int) shic_val_int (shic_val_path (snap, "last_exit/signal"));
+            shic_val_destroy (&snap);
+            if (!signal)
+                s_pause (10);
+        }
+        //  llama-server (and the stand-in) die by SIGABRT when asked with
+        //  SIGTERM; SIGKILL is seen as itself
+        assert (signal == (round? SIGKILL: SIGABRT));
+        shic_val_destroy (&lookup);
+        shic_client_destroy (&client);
+        shic_runtime_destroy (&runtime);
+        zconfig_destroy (&config);
+    }
+
+    //  5. SIGKILL of the embedding process: its service dies with it
     shic_proc_t *victim = shic_proc_new ();
     char self [1024];
     ssize_t length = readlink ("/proc/self/exe", self, sizeof (self) - 1);
