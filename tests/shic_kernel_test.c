@@ -1193,3 +1193,66 @@ shic_kernel_test_curve (bool verbose)
     free (alice_public);
     printf ("OK\n");
 }
+
+//  The network gateway's limits: a frame over max_frame is dropped and its
+//  peer disconnected, one just under it is answered; a client that never
+//  reads its replies does not hold up anyone else
+
+void
+shic_kernel_test_gateway_limits (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel gateway_limits: ");
+    shic_runtime_t *runtime = s_runtime ("runtime\n    max_frame = 65536\n");
+    int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    //  Oversized: dropped by the socket, no reply
+    zsock_t *big = zsock_new_dealer (endpoint);
+    size_t size = 200 * 1024;
+    char *junk = (char *) malloc (size);
+    memset (junk, 'x', size);
+    zframe_t *frame = zframe_new (junk, size);
+    zframe_send (&frame, big, 0);
+    zsock_set_rcvtimeo (big, 300);
+    frame = zframe_recv (big);
+    assert (frame == NULL);
+    zsock_destroy (&big);
+    free (junk);
+    //  Just under the limit: a ping with a large argument is answered
+    shic_client_t *client = shic_client_new (endpoint);
+    shic_val_t *args = shic_val_new_map ();
+    char *padding = (char *) malloc (60000);
+    memset (padding, 'y', 59999);
+    padding [59999] = 0;
+    shic_val_set_str (args, "padding", padding);
+    free (padding);
+    shic_val_t *result = shic_client_call (client, "ping", &args);
+    assert (result);
+    shic_val_destroy (&result);
+    //  A client that never reads: 20,000 requests queue up for it
+    zsock_t *deaf = zsock_new_dealer (endpoint);
+    zsock_set_sndtimeo (deaf, 1000);
+    shic_val_t *id = shic_val_new_int (1);
+    frame = shic_wire_request_encode (id, "ping", NULL);
+    for (int i = 0; i < 20000; i++) {
+        zframe_t *copy = zframe_dup (frame);
+        if (zframe_send (&copy, deaf, 0) == -1) {
+            zframe_destroy (&copy);
+            break;
+        }
+    }
+    zframe_destroy (&frame);
+    shic_val_destroy (&id);
+    //  ...and the others are still answered
+    for (int i = 0; i < 10; i++) {
+        int64_t started = zclock_mono ();
+        assert (shic_client_ping (client) == 0);
+        assert (zclock_mono () - started < 5000);
+    }
+    zsock_destroy (&deaf);
+    assert (shic_client_ping (client) == 0);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}

@@ -17,6 +17,7 @@ void shic_kernel_test_crash_loop (bool verbose);
 void shic_kernel_test_shutdown (bool verbose);
 void shic_kernel_test_liveness (bool verbose);
 void shic_kernel_test_curve (bool verbose);
+void shic_kernel_test_gateway_limits (bool verbose);
 void shic_containment_test (bool verbose);
 int shic_containment_victim (void);
 #endif

@@ -48,6 +48,7 @@ static s_test_t s_tests [] = {
     { "shutdown", shic_kernel_test_shutdown },
     { "liveness", shic_kernel_test_liveness },
     { "curve", shic_kernel_test_curve },
+    { "gateway_limits", shic_kernel_test_gateway_limits },
     { "containment", shic_containment_test },
     { "generic", shic_generic_test },
     { "llama_cpp", shic_llama_cpp_test },
