@@ -444,30 +444,16 @@ s_destroy (void **state_p)
 //  Manifest
 
 static shic_val_t *
-s_strings (const char *item)
-{
-    shic_val_t *array = shic_val_new_array ();
-    shic_val_t *val = shic_val_new_str (item);
-    shic_val_push (array, &val);
-    return array;
-}
-
-static shic_val_t *
 s_manifest (void *state)
 {
     s_state_t *self = (s_state_t *) state;
-    shic_val_t *manifest = shic_val_new_map ();
-    shic_val_set_str (manifest, "backend", S_BACKEND);
-    shic_val_set_str (manifest, "runtime_kind", SHIC_RUNTIME_SERVICE);
-    shic_val_set (manifest, "management_modes", &(shic_val_t *) { s_strings (SHIC_MODE_JIDO_MANAGED) });
-    shic_val_set_str (manifest, "startup_kind", SHIC_STARTUP_SPAWNED);
-    shic_val_set (manifest, "protocols", &(shic_val_t *) { s_strings (SHIC_PROTOCOL_OPENAI_CHAT) });
+    shic_val_t *manifest = shic_backend_manifest_new (S_BACKEND, SHIC_STARTUP_SPAWNED,
+                                                      SHIC_MODE_JIDO_MANAGED);
     shic_val_t *caps = shic_val_new_map ();
     shic_val_set_bool (caps, "streaming?", true);
     shic_val_set_str (caps, "tool_calling?", SHIC_CAP_UNKNOWN);
     shic_val_set_bool (caps, "embeddings?", false);
     shic_val_set (manifest, "capabilities", &caps);
-    shic_val_set (manifest, "supported_surfaces", &(shic_val_t *) { s_strings (SHIC_SURFACE_LOCAL) });
     shic_val_t *metadata = shic_val_new_map ();
     shic_val_set_str (metadata, "binary", self && self->binary? self->binary: "llama-server");
     shic_val_set (manifest, "metadata", &metadata);

@@ -284,20 +284,6 @@ error:
 }
 
 static shic_val_t *
-s_strings (const char *first, ...)
-{
-    shic_val_t *array = shic_val_new_array ();
-    va_list args;
-    va_start (args, first);
-    for (const char *item = first; item; item = va_arg (args, const char *)) {
-        shic_val_t *val = shic_val_new_str (item);
-        shic_val_push (array, &val);
-    }
-    va_end (args);
-    return array;
-}
-
-static shic_val_t *
 s_capabilities (void)
 {
     shic_val_t *caps = shic_val_new_map ();
@@ -311,18 +297,10 @@ static shic_val_t *
 s_manifest (void *state)
 {
     (void) state;
-    shic_val_t *manifest = shic_val_new_map ();
-    shic_val_set_str (manifest, "backend", "ollama");
-    shic_val_set_str (manifest, "runtime_kind", SHIC_RUNTIME_SERVICE);
-    shic_val_t *list = s_strings (SHIC_MODE_EXTERNALLY_MANAGED, NULL);
-    shic_val_set (manifest, "management_modes", &list);
-    shic_val_set_str (manifest, "startup_kind", SHIC_STARTUP_ATTACHED);
-    list = s_strings (SHIC_PROTOCOL_OPENAI_CHAT, NULL);
-    shic_val_set (manifest, "protocols", &list);
+    shic_val_t *manifest = shic_backend_manifest_new ("ollama", SHIC_STARTUP_ATTACHED,
+                                                      SHIC_MODE_EXTERNALLY_MANAGED);
     shic_val_t *caps = s_capabilities ();
     shic_val_set (manifest, "capabilities", &caps);
-    list = s_strings (SHIC_SURFACE_LOCAL, NULL);
-    shic_val_set (manifest, "supported_surfaces", &list);
     shic_val_t *profile = shic_val_new_map ();
     shic_val_set_str (profile, "scheduler", "externally_managed");
     shic_val_set_str (profile, "placement", "existing_service");

@@ -157,29 +157,12 @@ s_destroy (void **state_p)
 }
 
 static shic_val_t *
-s_strings (const char *item)
-{
-    shic_val_t *array = shic_val_new_array ();
-    shic_val_t *value = shic_val_new_str (item);
-    shic_val_push (array, &value);
-    return array;
-}
-
-static shic_val_t *
 s_manifest (void *state)
 {
     s_state_t *self = (s_state_t *) state;
-    shic_val_t *manifest = shic_val_new_map ();
-    shic_val_set_str (manifest, "backend", self->name);
-    shic_val_set_str (manifest, "runtime_kind", SHIC_RUNTIME_SERVICE);
-    shic_val_t *list = s_strings (SHIC_MODE_EXTERNALLY_MANAGED);
-    shic_val_set (manifest, "management_modes", &list);
-    shic_val_set_str (manifest, "startup_kind", SHIC_STARTUP_ATTACHED);
-    list = s_strings (SHIC_PROTOCOL_OPENAI_CHAT);
-    shic_val_set (manifest, "protocols", &list);
+    shic_val_t *manifest = shic_backend_manifest_new (self->name, SHIC_STARTUP_ATTACHED,
+                                                      SHIC_MODE_EXTERNALLY_MANAGED);
     shic_val_set_dup (manifest, "capabilities", self->capabilities);
-    list = s_strings (SHIC_SURFACE_LOCAL);
-    shic_val_set (manifest, "supported_surfaces", &list);
     shic_val_t *metadata = shic_val_new_map ();
     shic_val_set_str (metadata, "kind", "openai_compat");
     shic_val_set_str (metadata, "base_url", self->base_url);

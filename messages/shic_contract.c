@@ -284,6 +284,30 @@ shic_backend_manifest_normalize (const shic_val_t *in, shic_error_t *err)
 //  ConsumerManifest; every error is "invalid_consumer_manifest"
 
 shic_val_t *
+shic_backend_manifest_new (const char *backend, const char *startup_kind,
+                           const char *management_mode)
+{
+    shic_val_t *manifest = shic_val_new_map ();
+    shic_val_set_str (manifest, "backend", backend);
+    shic_val_set_str (manifest, "runtime_kind", SHIC_RUNTIME_SERVICE);
+    shic_val_t *list = shic_val_new_strings (management_mode, NULL);
+    shic_val_set (manifest, "management_modes", &list);
+    if (startup_kind)
+        shic_val_set_str (manifest, "startup_kind", startup_kind);
+    else
+        shic_val_set_nil (manifest, "startup_kind");
+    list = shic_val_new_strings (SHIC_PROTOCOL_OPENAI_CHAT, NULL);
+    shic_val_set (manifest, "protocols", &list);
+    shic_val_t *map = shic_val_new_map ();
+    shic_val_set (manifest, "capabilities", &map);
+    list = shic_val_new_strings (SHIC_SURFACE_LOCAL, NULL);
+    shic_val_set (manifest, "supported_surfaces", &list);
+    map = shic_val_new_map ();
+    shic_val_set (manifest, "metadata", &map);
+    return manifest;
+}
+
+shic_val_t *
 shic_consumer_manifest_normalize (const shic_val_t *in, shic_error_t *err)
 {
     const char *code = SHIC_E_INVALID_CONSUMER_MANIFEST;

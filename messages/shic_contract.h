@@ -70,6 +70,14 @@ bool shic_startup_pair_legal (const char *startup_kind, const char *management_m
 //    from backend code, which we trust but check).
 shic_val_t *shic_backend_manifest_normalize (const shic_val_t *in, shic_error_t *err);
 
+//  The manifest of a backend with one management mode: {backend,
+//  runtime_kind "service", management_modes [mode], startup_kind (nil when
+//  NULL), protocols ["openai_chat_completions"], capabilities {},
+//  supported_surfaces ["local_subprocess"], metadata {}}; callers fill in
+//  capabilities and metadata. Fresh map.
+shic_val_t *shic_backend_manifest_new (const char *backend, const char *startup_kind,
+                                       const char *management_mode);
+
 //  ConsumerManifest {contract_version, consumer: str|nil, accepted_runtime_kinds:
 //    [str] = ["service"], accepted_management_modes: [str] = [],
 //    accepted_protocols: [str] = ["openai_chat_completions"],

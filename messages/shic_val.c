@@ -188,6 +188,21 @@ shic_val_new_array (void)
 }
 
 shic_val_t *
+shic_val_new_strings (const char *first, ...)
+{
+    shic_val_t *array = shic_val_new_array ();
+    va_list args;
+    va_start (args, first);
+    for (const char *item = first; item && array; item = va_arg (args, const char *)) {
+        shic_val_t *value = shic_val_new_str (item);
+        if (shic_val_push (array, &value) != 0)
+            shic_val_destroy (&array);
+    }
+    va_end (args);
+    return array;
+}
+
+shic_val_t *
 shic_val_new_map (void)
 {
     return s_val_new (SHIC_VAL_MAP);

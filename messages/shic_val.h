@@ -67,6 +67,8 @@ shic_val_t *shic_val_new_printf (const char *format, ...)
     __attribute__ ((format (printf, 1, 2)));
 shic_val_t *shic_val_new_bin (const void *data, size_t size);
 shic_val_t *shic_val_new_array (void);
+//  An array of the strings given, up to a NULL
+shic_val_t *shic_val_new_strings (const char *first, ...);
 shic_val_t *shic_val_new_map (void);
 
 //  Destroys a value and everything under it; no-op on NULL; nulls *self_p

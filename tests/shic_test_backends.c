@@ -18,40 +18,14 @@ shic_test_stand_in (void)
 }
 
 static shic_val_t *
-s_strings (const char *first, ...)
-{
-    shic_val_t *array = shic_val_new_array ();
-    va_list args;
-    va_start (args, first);
-    for (const char *item = first; item; item = va_arg (args, const char *)) {
-        shic_val_t *val = shic_val_new_str (item);
-        shic_val_push (array, &val);
-    }
-    va_end (args);
-    return array;
-}
-
-static shic_val_t *
 s_manifest (const char *backend, const char *startup_kind, const char *mode)
 {
-    shic_val_t *manifest = shic_val_new_map ();
-    shic_val_set_str (manifest, "backend", backend);
-    shic_val_set_str (manifest, "runtime_kind", SHIC_RUNTIME_SERVICE);
-    shic_val_t *modes = s_strings (mode, NULL);
-    shic_val_set (manifest, "management_modes", &modes);
-    if (startup_kind)
-        shic_val_set_str (manifest, "startup_kind", startup_kind);
-    else
-        shic_val_set_nil (manifest, "startup_kind");
-    shic_val_t *protocols = s_strings (SHIC_PROTOCOL_OPENAI_CHAT, NULL);
-    shic_val_set (manifest, "protocols", &protocols);
+    shic_val_t *manifest = shic_backend_manifest_new (backend, startup_kind, mode);
     shic_val_t *caps = shic_val_new_map ();
     shic_val_set_bool (caps, "streaming?", true);
     shic_val_set_bool (caps, "tool_calling?", false);
     shic_val_set_str (caps, "embeddings?", SHIC_CAP_UNKNOWN);
     shic_val_set (manifest, "capabilities", &caps);
-    shic_val_t *surfaces = s_strings (SHIC_SURFACE_LOCAL, NULL);
-    shic_val_set (manifest, "supported_surfaces", &surfaces);
     return manifest;
 }
 
@@ -371,7 +345,7 @@ s_liar_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *er
     shic_val_set_str (plan, "management_mode", mode? mode: SHIC_MODE_JIDO_MANAGED);
     if (!shic_val_bool (shic_val_get (options, "no_transport"))) {
         shic_val_t *transport = shic_val_new_map ();
-        shic_val_t *argv = s_strings ("/bin/true", NULL);
+        shic_val_t *argv = shic_val_new_strings ("/bin/true", NULL);
         shic_val_set (transport, "argv", &argv);
         const char *surface = shic_val_str (shic_val_get (options, "surface"));
         if (surface)
