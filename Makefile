@@ -3,7 +3,8 @@
 #    make demo     install what is missing, build, run the embedded demo
 #    make test     install what is missing, build, run every test, then
 #                  every test again under AddressSanitizer + UBSan
-#    make bench    the kernel and detection benchmarks (figures, not assertions)
+#    make bench    every benchmark against a real shicd: bench/RESULTS.md and
+#                  bench/latency.png (figures, not assertions; about 4 minutes)
 #    make build    configure and build into build/
 #    make clean
 
@@ -13,7 +14,7 @@ JOBS ?= 2
 DEBS = cmake make gcc pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev \
        curl python3 python3-zmq python3-msgpack python3-pytest
 
-.PHONY: all deps build test test-plain test-asan test-bindings demo demo-attach demo-embedded bench clean install
+.PHONY: all deps build test test-plain test-asan test-bindings demo demo-attach demo-embedded bench bench-deps clean install
 
 all: build
 
@@ -56,9 +57,17 @@ demo-attach: build
 demo-embedded: build
 	$(BUILD)/shic_demo
 
-bench: build
+#  gnuplot draws bench/latency.png; only the benchmarks need it
+bench-deps:
+	@dpkg -s gnuplot-nox >/dev/null 2>&1 || { \
+	    echo "shic: installing gnuplot-nox"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        $$SUDO apt-get install -y -qq --no-install-recommends gnuplot-nox; }
+
+bench: build bench-deps
+	bash bench/run.sh $(BUILD)
 	$(BUILD)/shic_bench_kernel 20000 --json $(BUILD)/bench_kernel.json
-	$(BUILD)/shic_bench_detect 50 --json $(BUILD)/bench_detect.json
 
 install: build
 	cmake --install $(BUILD)

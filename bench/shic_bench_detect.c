@@ -21,7 +21,9 @@
     shic_http_request. A benchmark, not a test: the target lines say met or
     missed and the exit code does not depend on them.
 
-    Usage: shic_bench_detect [runs] [--json FILE]
+    Usage: shic_bench_detect [runs] [--json FILE] [--samples DIR]
+    (--samples writes every sample and baseline sample, in ms, one a line,
+    to DIR/<figure>_<series>_ms.txt)
     =========================================================================
 */
 
@@ -342,10 +344,29 @@ s_json_line (FILE *json, const char *name, s_figures_t f, const s_figures_t *shi
     fprintf (json, "}%s\n", last? "": ",");
 }
 
+//  Writes samples (ns) in ms, one a line, to dir/<name>_<series>_ms.txt
+static void
+s_write_samples (const char *dir, const char *name, const char *series,
+                 int64_t *samples, int count)
+{
+    if (!dir)
+        return;
+    char path [512];
+    snprintf (path, sizeof (path), "%s/%s_%s_ms.txt", dir, name, series);
+    FILE *file = fopen (path, "w");
+    if (!file) {
+        fprintf (stderr, "bench: cannot write %s: %s\n", path, strerror (errno));
+        return;
+    }
+    for (int i = 0; i < count; i++)
+        fprintf (file, "%.4f\n", samples [i] / 1e6);
+    fclose (file);
+}
+
 //  Prints one figure with its two baselines, and its JSON object
 static void
 s_report (const char *name, const char *what, int64_t *samples, int runs,
-          int64_t probe_ns, uint64_t *state, FILE *json, bool last)
+          int64_t probe_ns, uint64_t *state, FILE *json, bool last, const char *samples_dir)
 {
     int64_t *slow = (int64_t *) malloc (runs * sizeof (int64_t));
     int64_t *fast = (int64_t *) malloc (runs * sizeof (int64_t));
@@ -355,6 +376,9 @@ s_report (const char *name, const char *what, int64_t *samples, int runs,
     s_figures_t f_shic = s_figures (samples, runs);
     s_figures_t f_slow = s_figures (slow, runs);
     s_figures_t f_fast = s_figures (fast, runs);
+    s_write_samples (samples_dir, name, "shic", samples, runs);
+    s_write_samples (samples_dir, name, "poll_1s", slow, runs);
+    s_write_samples (samples_dir, name, "poll_250ms", fast, runs);
     bool met = f_shic.p50 <= S_TARGET_MS;
     printf ("%s (%s), %d runs:\n", name, what, runs);
     s_print_line ("shic", f_shic, NULL);
@@ -379,12 +403,16 @@ main (int argc, char *argv [])
 {
     int runs = 50;
     const char *json_path = NULL;
+    const char *samples_dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (streq (argv [i], "--json") && i + 1 < argc)
             json_path = argv [++i];
         else
+        if (streq (argv [i], "--samples") && i + 1 < argc)
+            samples_dir = argv [++i];
+        else
         if (streq (argv [i], "--help") || streq (argv [i], "-h")) {
-            printf ("usage: %s [runs] [--json FILE]\n", argv [0]);
+            printf ("usage: %s [runs] [--json FILE] [--samples DIR]\n", argv [0]);
             return 0;
         }
         else
@@ -464,9 +492,9 @@ main (int argc, char *argv [])
                  runs, probe_ns / 1e6, (unsigned long long) S_SEED);
     uint64_t state = S_SEED;
     s_report ("readiness", "ready moment to ensure reply", readiness, runs,
-              probe_ns, &state, json, false);
+              probe_ns, &state, json, false, samples_dir);
     s_report ("crash", "SIGKILL to instance.restarting", crash, runs,
-              probe_ns, &state, json, true);
+              probe_ns, &state, json, true, samples_dir);
     if (json) {
         fprintf (json, "}\n");
         fclose (json);

@@ -18,6 +18,7 @@
 #include "shic_http.h"
 #include "shic_backends.h"
 #include "shic_test_backends.h"
+#include "shic_test_util.h"
 #include <signal.h>
 
 static const char *
@@ -29,34 +30,6 @@ s_plugin_path (void)
         path = SHIC_PLUGIN_EXAMPLE;
 #endif
     return path? path: "shic_plugin_example.so";
-}
-
-//  Waits for an event with topic on sub; returns its body or NULL
-static shic_val_t *
-s_wait_event (zsock_t *sub, const char *topic, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return NULL;
-        zsock_set_rcvtimeo (sub, (int) left);
-        zmsg_t *msg = zmsg_recv (sub);
-        if (!msg)
-            return NULL;
-        char *got = zmsg_popstr (msg);
-        zframe_t *frame = zmsg_pop (msg);
-        shic_val_t *body = NULL;
-        if (frame)
-            shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &body, NULL);
-        zframe_destroy (&frame);
-        zmsg_destroy (&msg);
-        bool match = got && streq (got, topic);
-        zstr_free (&got);
-        if (match)
-            return body;
-        shic_val_destroy (&body);
-    }
 }
 
 static const char *
@@ -77,19 +50,6 @@ s_ensure (shic_client_t *client, const char *backend, const char *model,
         fprintf (stderr, "ensure %s/%s: %s: %s\n", backend, model? model: "-",
                  shic_client_error (client)->code, shic_client_error (client)->message);
     return result;
-}
-
-//  Asserts the last call failed with code
-static void
-s_expect (shic_client_t *client, shic_val_t *result, const char *code)
-{
-    const shic_error_t *err = shic_client_error (client);
-    if (result || !err->code || !streq (err->code, code)) {
-        fprintf (stderr, "expected error %s, got %s (%s)\n", code,
-                 result? "a result": err->code? err->code: "nothing",
-                 err->message? err->message: "");
-        assert (false);
-    }
 }
 
 static shic_val_t *
@@ -244,16 +204,16 @@ s_test_command (bool verbose)
     snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
     shic_client_t *remote = shic_client_new (endpoint);
     result = s_ensure (remote, "standin", "huge", NULL, 5000);
-    s_expect (remote, result, SHIC_E_INVALID_BACKEND_OPTIONS);
+    shic_test_expect_error (remote, result, SHIC_E_INVALID_BACKEND_OPTIONS);
     result = s_ensure (remote, "standin", "tiny", "{\"args\":[\"--evil\"]}", 5000);
-    s_expect (remote, result, SHIC_E_FORBIDDEN);
+    shic_test_expect_error (remote, result, SHIC_E_FORBIDDEN);
     assert (streq (s_str (shic_client_error (remote)->details, "field"), "args"));
     result = s_ensure (remote, "standin", "tiny", "{\"ready_timeout_ms\":1}", 5000);
-    s_expect (remote, result, SHIC_E_FORBIDDEN);
+    shic_test_expect_error (remote, result, SHIC_E_FORBIDDEN);
     shic_client_destroy (&remote);
     //  The host gets invalid_backend_options for an unknown option
     result = s_ensure (client, "standin", "tiny", "{\"binary\":\"/bin/sh\"}", 5000);
-    s_expect (client, result, SHIC_E_INVALID_BACKEND_OPTIONS);
+    shic_test_expect_error (client, result, SHIC_E_INVALID_BACKEND_OPTIONS);
 
     //  Spawned, ready, serving the configured model
     result = s_ensure (client, "standin", "tiny", NULL, 10000);
@@ -275,11 +235,11 @@ s_test_command (bool verbose)
     shic_val_destroy (&snap);
     assert (pid > 0);
     kill (pid, SIGKILL);
-    shic_val_t *event = s_wait_event (events, "instance.restarting", 5000);
+    shic_val_t *event = shic_test_wait_event (events, "instance.restarting", 5000);
     assert (event);
     assert (shic_val_int (shic_val_path (event, "exit/signal")) == SIGKILL);
     shic_val_destroy (&event);
-    event = s_wait_event (events, "instance.ready", 10000);
+    event = shic_test_wait_event (events, "instance.ready", 10000);
     assert (event);
     assert (streq (s_str (event, "endpoint/base_url"), base_url));
     shic_val_destroy (&event);
@@ -378,10 +338,10 @@ s_test_openai_compat (bool verbose)
     shic_val_destroy (&result);
     //  A model the server does not list: never ready
     result = s_ensure (client, "local", "missing", NULL, 5000);
-    s_expect (client, result, SHIC_E_READINESS_TIMEOUT);
+    shic_test_expect_error (client, result, SHIC_E_READINESS_TIMEOUT);
     //  Clients name a model and nothing else
     result = s_ensure (client, "local", "served", "{\"base_url\":\"http://evil\"}", 5000);
-    s_expect (client, result, SHIC_E_INVALID_BACKEND_OPTIONS);
+    shic_test_expect_error (client, result, SHIC_E_INVALID_BACKEND_OPTIONS);
 
     //  No /health at the root: /models is the health check; the model
     //  comes from the configuration
@@ -399,7 +359,7 @@ s_test_openai_compat (bool verbose)
     int64_t deadline = zclock_mono () + 5000;
     bool unavailable = false;
     while (!unavailable && zclock_mono () < deadline) {
-        shic_val_t *event = s_wait_event (events, "instance.health", 1000);
+        shic_val_t *event = shic_test_wait_event (events, "instance.health", 1000);
         if (event && streq (s_str (event, "instance_id"), instance_id))
             unavailable = streq (s_str (event, "health_status"), SHIC_HEALTH_UNAVAILABLE);
         shic_val_destroy (&event);
@@ -474,7 +434,7 @@ s_test_plugin (bool verbose)
     int64_t deadline = zclock_mono () + 5000;
     bool unavailable = false;
     while (!unavailable && zclock_mono () < deadline) {
-        shic_val_t *event = s_wait_event (events, "instance.health", 1000);
+        shic_val_t *event = shic_test_wait_event (events, "instance.health", 1000);
         if (event && streq (s_str (event, "instance_id"), instance_id))
             unavailable = streq (s_str (event, "health_status"), SHIC_HEALTH_UNAVAILABLE);
         shic_val_destroy (&event);
@@ -486,7 +446,7 @@ s_test_plugin (bool verbose)
     result = shic_client_call (client, "stop_instance", &args);
     assert (result);
     shic_val_destroy (&result);
-    shic_val_t *event = s_wait_event (events, "instance.stopped", 5000);
+    shic_val_t *event = shic_test_wait_event (events, "instance.stopped", 5000);
     assert (event);
     shic_val_destroy (&event);
 

@@ -12,6 +12,7 @@
 #include "shic_proc.h"
 #include "shic_http.h"
 #include "shic_test_backends.h"
+#include "shic_test_util.h"
 #include "shic_kernel_test.h"
 #include <pthread.h>
 #include <signal.h>
@@ -44,34 +45,6 @@ s_events (shic_runtime_t *runtime, const char *prefix)
     return sub;
 }
 
-//  Waits for an event with topic on sub; returns its body or NULL
-static shic_val_t *
-s_wait_event (zsock_t *sub, const char *topic, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return NULL;
-        zsock_set_rcvtimeo (sub, (int) left);
-        zmsg_t *msg = zmsg_recv (sub);
-        if (!msg)
-            return NULL;
-        char *got = zmsg_popstr (msg);
-        zframe_t *frame = zmsg_pop (msg);
-        shic_val_t *body = NULL;
-        if (frame)
-            shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &body, NULL);
-        zframe_destroy (&frame);
-        zmsg_destroy (&msg);
-        bool match = got && streq (got, topic);
-        zstr_free (&got);
-        if (match)
-            return body;
-        shic_val_destroy (&body);
-    }
-}
-
 static shic_val_t *
 s_json (const char *text)
 {
@@ -88,19 +61,6 @@ s_ensure (shic_client_t *client, const char *backend, const char *model,
     shic_val_t *result = shic_client_ensure (client, backend, model, options, ttl_ms, wait_ms);
     shic_val_destroy (&options);
     return result;
-}
-
-//  Asserts the last call failed with code
-static void
-s_expect (shic_client_t *client, shic_val_t *result, const char *code)
-{
-    const shic_error_t *err = shic_client_error (client);
-    if (result || !err->code || !streq (err->code, code)) {
-        fprintf (stderr, "expected error %s, got %s (%s)\n", code,
-                 result? "a result": err->code? err->code: "nothing",
-                 err->message? err->message: "");
-        assert (false);
-    }
 }
 
 static shic_val_t *
@@ -267,7 +227,7 @@ shic_kernel_test_compatibility (bool verbose)
     shic_val_t *bad = s_json ("{\"accepted_management_modes\":[\"externally_managed\"]}");
     shic_val_set (args, "consumer", &bad);
     shic_val_t *result = shic_client_call (client, "ensure_endpoint", &args);
-    s_expect (client, result, SHIC_E_INCOMPATIBLE);
+    shic_test_expect_error (client, result, SHIC_E_INCOMPATIBLE);
     assert (streq (s_str (shic_client_error (client)->details, "reason"), "management_mode_mismatch"));
     shic_client_destroy (&client);
     shic_runtime_destroy (&runtime);
@@ -284,7 +244,7 @@ s_lie (shic_client_t *client, const char *backend, const char *options,
     if (startup_kind)
         shic_val_set_str (shic_val_path (args, "request/target_preference"), "startup_kind", startup_kind);
     shic_val_t *result = shic_client_call (client, "ensure_endpoint", &args);
-    s_expect (client, result, SHIC_E_INVALID_STARTUP_PLAN);
+    shic_test_expect_error (client, result, SHIC_E_INVALID_STARTUP_PLAN);
     shic_val_t *expected = s_json (expected_json);
     if (!shic_val_equal (expected, shic_client_error (client)->details)) {
         char *got = shic_val_to_json (shic_client_error (client)->details);
@@ -366,7 +326,7 @@ static void
 s_ensure_expect (shic_client_t *client, const char *args_json, const char *code)
 {
     shic_val_t *result = s_call_json (client, "ensure_endpoint", args_json);
-    s_expect (client, result, code);
+    shic_test_expect_error (client, result, code);
 }
 
 //  The envelope and request-shape errors, on any endpoint (inproc or tcp)
@@ -415,11 +375,11 @@ s_protocol_errors (const char *endpoint)
               consumer);
     s_ensure_expect (client, args, SHIC_E_INVALID_BACKEND_OPTIONS);
     shic_val_t *result = s_ensure (client, "test_spawned", "m", "{\"colour\":\"red\"}", 0, 1000);
-    s_expect (client, result, SHIC_E_INVALID_BACKEND_OPTIONS);
+    shic_test_expect_error (client, result, SHIC_E_INVALID_BACKEND_OPTIONS);
     result = s_call_json (client, "lookup_instance", "{\"instance_id\":\"nope\"}");
-    s_expect (client, result, SHIC_E_NOT_FOUND);
+    shic_test_expect_error (client, result, SHIC_E_NOT_FOUND);
     result = s_call_json (client, "renew_lease", "{\"lease_ref\":\"lease-999\"}");
-    s_expect (client, result, SHIC_E_LEASE_NOT_FOUND);
+    shic_test_expect_error (client, result, SHIC_E_LEASE_NOT_FOUND);
     result = s_call_json (client, "release_lease", "{\"lease_ref\":\"lease-999\"}");
     assert (result);
     shic_val_destroy (&result);
@@ -427,7 +387,7 @@ s_protocol_errors (const char *endpoint)
     assert (result);
     shic_val_destroy (&result);
     result = s_call_json (client, "release_lease", "{}");
-    s_expect (client, result, SHIC_E_INVALID_ARGS);
+    shic_test_expect_error (client, result, SHIC_E_INVALID_ARGS);
     //  Every other op answers
     const char *ops [] = { "ping", "list_backends", "list_instances", "list_leases", "stats", NULL };
     for (int i = 0; ops [i]; i++) {
@@ -459,11 +419,11 @@ shic_kernel_test_errors (bool verbose)
     //  forbidden: a network client may not choose the binary
     shic_client_t *remote = shic_client_new (endpoint);
     result = s_ensure (remote, "test_spawned", "m", "{\"binary\":\"/bin/sh\"}", 0, 1000);
-    s_expect (remote, result, SHIC_E_FORBIDDEN);
+    shic_test_expect_error (remote, result, SHIC_E_FORBIDDEN);
     assert (streq (s_str (shic_client_error (remote)->details, "field"), "binary"));
     //  transport_start_failed: the trusted host may, but it does not exist
     result = s_ensure (client, "test_spawned", "m", "{\"binary\":\"/nonexistent/llama\"}", 0, 5000);
-    s_expect (client, result, SHIC_E_TRANSPORT_START_FAILED);
+    shic_test_expect_error (client, result, SHIC_E_TRANSPORT_START_FAILED);
     //  stats counted the errors
     shic_val_t *stats = s_stats (client);
     assert (shic_val_int (shic_val_path (stats, "errors/malformed")) == 6);
@@ -480,10 +440,10 @@ shic_kernel_test_errors (bool verbose)
     assert (result);
     shic_val_destroy (&result);
     result = s_ensure (client, "test_spawned", "cap", NULL, 0, 10000);
-    s_expect (client, result, SHIC_E_CAPACITY);
+    shic_test_expect_error (client, result, SHIC_E_CAPACITY);
     assert (streq (s_str (shic_client_error (client)->details, "limit"), "max_leases"));
     result = s_ensure (client, "test_spawned", "other", NULL, 0, 10000);
-    s_expect (client, result, SHIC_E_CAPACITY);
+    shic_test_expect_error (client, result, SHIC_E_CAPACITY);
     assert (streq (s_str (shic_client_error (client)->details, "limit"), "max_instances"));
     shic_client_destroy (&client);
     shic_runtime_destroy (&runtime);
@@ -593,11 +553,11 @@ shic_kernel_test_leases (bool verbose)
     assert (streq (ref, s_str (result, "endpoint/lease_ref")));
     assert (shic_val_int (shic_val_path (result, "lease/expires_at_ms")) > 0);
     shic_val_destroy (&result);
-    shic_val_t *event = s_wait_event (events, "lease.expired", 5000);
+    shic_val_t *event = shic_test_wait_event (events, "lease.expired", 5000);
     assert (event && streq (s_str (event, "lease_ref"), ref));
     shic_val_destroy (&event);
     result = s_call_json (client, "renew_lease", "{\"lease_ref\":\"lease-1\"}");
-    s_expect (client, result, SHIC_E_LEASE_NOT_FOUND);
+    shic_test_expect_error (client, result, SHIC_E_LEASE_NOT_FOUND);
     zstr_free (&ref);
 
     //  Renewal keeps a lease alive past its first TTL
@@ -611,12 +571,12 @@ shic_kernel_test_leases (bool verbose)
     assert (shic_val_int (shic_val_path (result, "lease/ttl_ms")) == 5000);
     shic_val_destroy (&result);
     zstr_free (&args);
-    event = s_wait_event (events, "lease.expired", 800);
+    event = shic_test_wait_event (events, "lease.expired", 800);
     assert (event == NULL);
     //  Release is idempotent
     assert (shic_client_release (client, ref) == 0);
     assert (shic_client_release (client, ref) == 0);
-    event = s_wait_event (events, "lease.released", 2000);
+    event = shic_test_wait_event (events, "lease.released", 2000);
     assert (event && streq (s_str (event, "reason"), "released"));
     shic_val_destroy (&event);
     zstr_free (&ref);
@@ -625,7 +585,7 @@ shic_kernel_test_leases (bool verbose)
     result = s_ensure (client, "test_spawned", "lease", NULL, 0, 10000);
     ref = strdup (s_str (result, "lease/lease_ref"));
     shic_val_destroy (&result);
-    event = s_wait_event (events, "lease.expired", 1000);
+    event = shic_test_wait_event (events, "lease.expired", 1000);
     assert (event == NULL);
     assert (shic_client_release (client, ref) == 0);
     zstr_free (&ref);
@@ -647,7 +607,7 @@ shic_kernel_test_leases (bool verbose)
     bool ended = false;
     while (!ended && zclock_mono () < deadline) {
         assert (shic_client_ping (other) == 0);
-        event = s_wait_event (events, "lease.expired", 100);
+        event = shic_test_wait_event (events, "lease.expired", 100);
         if (event) {
             assert (streq (s_str (event, "lease_ref"), ref));
             assert (streq (s_str (event, "reason"), "client_gone"));
@@ -691,10 +651,10 @@ shic_kernel_test_idle (bool verbose)
     assert (streq (s_str (snap, "lifecycle_status"), "ready"));
     shic_val_destroy (&snap);
     //  A held lease keeps it running past the idle time
-    shic_val_t *event = s_wait_event (events, "instance.stopped", 700);
+    shic_val_t *event = shic_test_wait_event (events, "instance.stopped", 700);
     assert (event == NULL);
     assert (shic_client_release (client, ref) == 0);
-    event = s_wait_event (events, "instance.stopped", 5000);
+    event = shic_test_wait_event (events, "instance.stopped", 5000);
     assert (event && streq (s_str (event, "instance_id"), id));
     shic_val_destroy (&event);
     snap = s_call_json (client, "lookup_instance", args);
@@ -713,10 +673,10 @@ shic_kernel_test_idle (bool verbose)
     result = s_call_json (client, "stop_instance", args);
     assert (result);
     shic_val_destroy (&result);
-    event = s_wait_event (events, "instance.stopped", 5000);
+    event = shic_test_wait_event (events, "instance.stopped", 5000);
     assert (event);
     shic_val_destroy (&event);
-    event = s_wait_event (events, "instance.restarting", 500);
+    event = shic_test_wait_event (events, "instance.restarting", 500);
     assert (event == NULL);
     zstr_free (&args);
     zstr_free (&ref);
@@ -736,7 +696,7 @@ shic_kernel_test_await (bool verbose)
     shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
     //  The reply gives up; the instance keeps starting
     shic_val_t *result = s_ensure (client, "test_spawned", "slow", "{\"load_ms\":1500}", 0, 100);
-    s_expect (client, result, SHIC_E_AWAIT_TIMEOUT);
+    shic_test_expect_error (client, result, SHIC_E_AWAIT_TIMEOUT);
     char *id = strdup (s_str (shic_client_error (client)->details, "instance_id"));
     //  A ping sent meanwhile is answered at once (replies out of order)
     assert (shic_client_ping (client) == 0);
@@ -764,7 +724,7 @@ shic_kernel_test_readiness (bool verbose)
     //  Never ready: readiness_timeout with the last probe
     shic_val_t *result = s_ensure (client, "test_spawned", "never",
                                    "{\"never_ready\":true,\"ready_timeout_ms\":400}", 0, 10000);
-    s_expect (client, result, SHIC_E_READINESS_TIMEOUT);
+    shic_test_expect_error (client, result, SHIC_E_READINESS_TIMEOUT);
     assert (shic_val_get (shic_client_error (client)->details, "last_probe"));
     //  Ready through the log line: polling alone would take a minute
     result = s_ensure (client, "test_spawned", "line", "{\"readiness_interval_ms\":60000}", 0, 10000);
@@ -798,14 +758,14 @@ shic_kernel_test_start_failure (bool verbose)
     shic_runtime_t *runtime = s_runtime ("runtime\n    start_failure_hold_ms = 5000\n");
     shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
     shic_val_t *result = s_ensure (client, "test_spawned", "broken", "{\"exit_before_ready\":17}", 0, 10000);
-    s_expect (client, result, SHIC_E_BACKEND_EXIT);
+    shic_test_expect_error (client, result, SHIC_E_BACKEND_EXIT);
     const shic_val_t *details = shic_client_error (client)->details;
     assert (shic_val_int (shic_val_get (details, "code")) == 17);
     assert (strstr (s_str (details, "stderr_tail"), "exiting due to model loading error"));
     //  A caller that comes after the failure still gets it, and nothing
     //  is started again meanwhile
     result = s_ensure (client, "test_spawned", "broken", "{\"exit_before_ready\":17}", 0, 10000);
-    s_expect (client, result, SHIC_E_BACKEND_EXIT);
+    shic_test_expect_error (client, result, SHIC_E_BACKEND_EXIT);
     assert (shic_val_int (shic_val_get (shic_client_error (client)->details, "code")) == 17);
     shic_val_t *stats = s_stats (client);
     assert (shic_val_int (shic_val_get (stats, "instances_started")) == 1);
@@ -829,7 +789,7 @@ shic_kernel_test_health (bool verbose)
                                    "{\"health_status\":503,\"health_interval_ms\":50}", 0, 10000);
     assert (result);
     shic_val_destroy (&result);
-    shic_val_t *event = s_wait_event (events, "instance.health", 5000);
+    shic_val_t *event = shic_test_wait_event (events, "instance.health", 5000);
     assert (event && streq (s_str (event, "health_status"), "degraded"));
     shic_val_destroy (&event);
     result = s_ensure (client, "test_spawned", "sick",
@@ -850,11 +810,11 @@ shic_kernel_test_health (bool verbose)
     shic_val_destroy (&snap);
     assert (pid > 0);
     kill (pid, SIGKILL);
-    event = s_wait_event (events, "instance.restarting", 5000);
+    event = shic_test_wait_event (events, "instance.restarting", 5000);
     assert (event);
     assert (shic_val_int (shic_val_path (event, "exit/signal")) == SIGKILL);
     shic_val_destroy (&event);
-    event = s_wait_event (events, "instance.ready", 5000);
+    event = shic_test_wait_event (events, "instance.ready", 5000);
     assert (event);
     assert (streq (s_str (event, "endpoint/base_url"), base_url));
     shic_val_destroy (&event);
@@ -935,14 +895,14 @@ shic_kernel_test_attached (bool verbose)
     //  The daemon goes away: unavailable, and ensure says so
     shic_proc_stop (server, 1000);
     shic_proc_destroy (&server);
-    shic_val_t *event = s_wait_event (events, "instance.health", 5000);
+    shic_val_t *event = shic_test_wait_event (events, "instance.health", 5000);
     assert (event && streq (s_str (event, "health_status"), "unavailable"));
     shic_val_destroy (&event);
     result = s_ensure (client, "test_attached", "m", options, 0, 200);
-    s_expect (client, result, SHIC_E_INSTANCE_UNAVAILABLE);
+    shic_test_expect_error (client, result, SHIC_E_INSTANCE_UNAVAILABLE);
     //  It comes back on the same port: healthy again, nothing restarted
     server = s_server_start (port);
-    event = s_wait_event (events, "instance.health", 5000);
+    event = shic_test_wait_event (events, "instance.health", 5000);
     assert (event && streq (s_str (event, "health_status"), "healthy"));
     shic_val_destroy (&event);
     result = s_ensure (client, "test_attached", "m", options, 0, 10000);
@@ -956,7 +916,7 @@ shic_kernel_test_attached (bool verbose)
     result = s_call_json (client, "stop_instance", args);
     assert (result);
     shic_val_destroy (&result);
-    event = s_wait_event (events, "instance.stopped", 5000);
+    event = shic_test_wait_event (events, "instance.stopped", 5000);
     assert (event);
     shic_val_destroy (&event);
     char url [128];
@@ -995,7 +955,7 @@ shic_kernel_test_crash_loop (bool verbose)
     const char *order [] = { "instance.restarting", "instance.ready", "instance.restarting",
                              "instance.ready", "instance.failed", NULL };
     for (int i = 0; order [i]; i++) {
-        shic_val_t *event = s_wait_event (events, order [i], 5000);
+        shic_val_t *event = shic_test_wait_event (events, order [i], 5000);
         if (!event) {
             fprintf (stderr, "missing %s\n", order [i]);
             assert (false);
@@ -1003,7 +963,7 @@ shic_kernel_test_crash_loop (bool verbose)
         shic_val_destroy (&event);
     }
     result = s_ensure (client, "test_spawned", "loop", options, 0, 10000);
-    s_expect (client, result, SHIC_E_INSTANCE_FAILED);
+    shic_test_expect_error (client, result, SHIC_E_INSTANCE_FAILED);
     const shic_val_t *details = shic_client_error (client)->details;
     assert (shic_val_int (shic_val_get (details, "restarts")) == 2);
     assert (shic_val_int (shic_val_get (details, "retry_after_ms")) > 0);
@@ -1012,12 +972,12 @@ shic_kernel_test_crash_loop (bool verbose)
     int64_t deadline = zclock_mono () + 10000;
     bool recovered = false;
     while (!recovered && zclock_mono () < deadline) {
-        shic_val_t *event = s_wait_event (events, "instance.nothing", 200);
+        shic_val_t *event = shic_test_wait_event (events, "instance.nothing", 200);
         assert (!event);
         result = s_ensure (client, "test_spawned", "loop", options, 0, 10000);
         recovered = result != NULL;
         if (!recovered)
-            s_expect (client, result, SHIC_E_INSTANCE_FAILED);
+            shic_test_expect_error (client, result, SHIC_E_INSTANCE_FAILED);
         shic_val_destroy (&result);
     }
     assert (recovered);
@@ -1102,14 +1062,14 @@ shic_kernel_test_liveness (bool verbose)
     int pid = (int) shic_val_int (shic_val_get (snap, "pid"));
     shic_val_destroy (&snap);
     kill (pid, SIGSTOP);
-    shic_val_t *event = s_wait_event (events, "instance.health", 5000);
+    shic_val_t *event = shic_test_wait_event (events, "instance.health", 5000);
     assert (event && streq (s_str (event, "health_status"), "unavailable"));
     shic_val_destroy (&event);
-    event = s_wait_event (events, "instance.restarting", 5000);
+    event = shic_test_wait_event (events, "instance.restarting", 5000);
     assert (event);
     assert (shic_val_int (shic_val_path (event, "exit/signal")) == SIGKILL);
     shic_val_destroy (&event);
-    event = s_wait_event (events, "instance.ready", 5000);
+    event = shic_test_wait_event (events, "instance.ready", 5000);
     assert (event);
     shic_val_destroy (&event);
     snap = s_call_json (client, "lookup_instance", args);

@@ -8,6 +8,7 @@
 */
 
 #include "shic.h"
+#include "shic_test_util.h"
 #include "shic_proc.h"
 #include "shic_http.h"
 #include "shic_ollama.h"
@@ -191,18 +192,6 @@ s_ensure (shic_client_t *client, const char *model, const char *options_json, in
     shic_val_t *result = shic_client_ensure (client, "ollama", model, options, 0, wait_ms);
     shic_val_destroy (&options);
     return result;
-}
-
-static void
-s_expect (shic_client_t *client, shic_val_t *result, const char *code)
-{
-    const shic_error_t *err = shic_client_error (client);
-    if (result || !err->code || !streq (err->code, code)) {
-        fprintf (stderr, "expected error %s, got %s (%s)\n", code,
-                 result? "a result": err->code? err->code: "nothing",
-                 err->message? err->message: "");
-        assert (false);
-    }
 }
 
 static shic_val_t *
@@ -507,7 +496,7 @@ s_scenarios (void)
 
     //  "qwen" is qwen:latest, which is not qwen:7b: not found
     result = s_ensure (client, "qwen", NULL, 10000);
-    s_expect (client, result, SHIC_E_READINESS_TIMEOUT);
+    shic_test_expect_error (client, result, SHIC_E_READINESS_TIMEOUT);
     const shic_val_t *probe = shic_val_get (shic_client_error (client)->details, "last_probe");
     assert (shic_val_bool (shic_val_get (probe, "reachable")));
     assert (shic_val_get (probe, "model_found") && !shic_val_bool (shic_val_get (probe, "model_found")));
@@ -584,7 +573,7 @@ s_scenarios (void)
 
     //  A wrong key: the daemon answers, the timeout says so
     result = s_ensure (client, "llama3.2", "{\"api_key\":\"wrong\"}", 10000);
-    s_expect (client, result, SHIC_E_READINESS_TIMEOUT);
+    shic_test_expect_error (client, result, SHIC_E_READINESS_TIMEOUT);
     probe = shic_val_get (shic_client_error (client)->details, "last_probe");
     assert (shic_val_bool (shic_val_get (probe, "reachable")));
     assert (shic_val_int (shic_val_get (probe, "http_status")) == 401);
@@ -596,7 +585,7 @@ s_scenarios (void)
     snprintf (endpoint_text, sizeof (endpoint_text), "tcp://127.0.0.1:%d", gateway);
     shic_client_t *remote = shic_client_new (endpoint_text);
     result = s_ensure (remote, "llama3.2", "{\"root_url\":\"http://10.1.1.1:11434\"}", 1000);
-    s_expect (remote, result, SHIC_E_FORBIDDEN);
+    shic_test_expect_error (remote, result, SHIC_E_FORBIDDEN);
     s_check_str ("forbidden field", s_str (shic_client_error (remote)->details, "field"), "root_url");
     result = s_ensure (remote, "llama3.2", NULL, 10000);
     assert (result && shic_val_bool (shic_val_get (result, "reused")));
@@ -607,7 +596,7 @@ s_scenarios (void)
     s_daemon_stop (&daemon);
     s_expect_health (events, id, SHIC_HEALTH_UNAVAILABLE);
     result = s_ensure (client, "llama3.2", NULL, 200);
-    s_expect (client, result, SHIC_E_INSTANCE_UNAVAILABLE);
+    shic_test_expect_error (client, result, SHIC_E_INSTANCE_UNAVAILABLE);
     //  ... and comes back on the same port: healthy, nothing re-created
     const char *again [] = { "--loaded", "llama3.2", "--require-header", "Authorization: Bearer sekret",
                              "--header-log", log_path, NULL };
@@ -638,7 +627,7 @@ s_scenarios (void)
     //  Daemon down at start: the timeout says unreachable
     s_daemon_stop (&daemon);
     result = s_ensure (client, "llama3.2", NULL, 10000);
-    s_expect (client, result, SHIC_E_READINESS_TIMEOUT);
+    shic_test_expect_error (client, result, SHIC_E_READINESS_TIMEOUT);
     probe = shic_val_get (shic_client_error (client)->details, "last_probe");
     assert (shic_val_get (probe, "reachable") && !shic_val_bool (shic_val_get (probe, "reachable")));
     assert (*s_str (probe, "error"));

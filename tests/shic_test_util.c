@@ -1,0 +1,45 @@
+/*  =========================================================================
+    shic_test_util - helpers the scenario tests share
+    =========================================================================
+*/
+
+#include "shic_test_util.h"
+
+shic_val_t *
+shic_test_wait_event (zsock_t *sub, const char *topic, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return NULL;
+        zsock_set_rcvtimeo (sub, (int) left);
+        zmsg_t *msg = zmsg_recv (sub);
+        if (!msg)
+            return NULL;
+        char *got = zmsg_popstr (msg);
+        zframe_t *frame = zmsg_pop (msg);
+        shic_val_t *body = NULL;
+        if (frame)
+            shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &body, NULL);
+        zframe_destroy (&frame);
+        zmsg_destroy (&msg);
+        bool match = got && streq (got, topic);
+        zstr_free (&got);
+        if (match)
+            return body;
+        shic_val_destroy (&body);
+    }
+}
+
+void
+shic_test_expect_error (shic_client_t *client, shic_val_t *result, const char *code)
+{
+    const shic_error_t *err = shic_client_error (client);
+    if (result || !err->code || !streq (err->code, code)) {
+        fprintf (stderr, "expected error %s, got %s (%s)\n", code,
+                 result? "a result": err->code? err->code: "nothing",
+                 err->message? err->message: "");
+        assert (false);
+    }
+}

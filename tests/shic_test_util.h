@@ -1,0 +1,19 @@
+/*  =========================================================================
+    shic_test_util - helpers the scenario tests share
+    =========================================================================
+*/
+
+#ifndef SHIC_TEST_UTIL_H_INCLUDED
+#define SHIC_TEST_UTIL_H_INCLUDED
+
+#include "shic.h"
+
+//  Waits for an event with topic on sub (a SUB socket on the events
+//  endpoint); returns its body (fresh) or NULL when none came in time
+shic_val_t *shic_test_wait_event (zsock_t *sub, const char *topic, int timeout_ms);
+
+//  Asserts that the client's last call failed with code (result is what
+//  the call returned: it must be NULL)
+void shic_test_expect_error (shic_client_t *client, shic_val_t *result, const char *code);
+
+#endif
