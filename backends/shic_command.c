@@ -10,6 +10,7 @@
 */
 
 #include "shic_command.h"
+#include "shic_backend_options.h"
 #include "shic_http.h"
 #include <signal.h>
 
@@ -37,10 +38,6 @@ typedef struct {
     shic_val_t *capabilities;       //  manifest capabilities
 } s_state_t;
 
-static const char *s_timings [] = {
-    "ready_timeout_ms", "readiness_interval_ms", "health_interval_ms",
-    "idle_shutdown_ms", "stop_timeout_ms", NULL
-};
 
 static void
 s_state_destroy (s_state_t **self_p)
@@ -355,47 +352,15 @@ s_manifest (void *state)
     return manifest;
 }
 
-static bool
-s_is_timing (const char *key)
-{
-    for (int i = 0; s_timings [i]; i++)
-        if (streq (key, s_timings [i]))
-            return true;
-    return false;
-}
-
 static shic_val_t *
 s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
 {
     s_state_t *self = (s_state_t *) state;
     const shic_val_t *options = shic_val_get (spec, "backend_options");
     //  Clients choose a model and nothing else; the host may set timings
-    for (size_t i = 0; i < shic_val_size (options); i++) {
-        const char *key = shic_val_key_at (options, i);
-        const shic_val_t *value = shic_val_at (options, i);
-        if (streq (key, "model_identity") || shic_val_type (value) == SHIC_VAL_NIL)
-            continue;
-        if (!trusted) {
-            shic_error_set_field (err, SHIC_E_FORBIDDEN, key,
-                                  "%s: network clients may only name a model, not '%s'",
-                                  self->name, key);
-            return NULL;
-        }
-        if (!s_is_timing (key) || shic_val_type (value) != SHIC_VAL_INT || shic_val_int (value) < 0) {
-            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, key,
-                                  "%s has no option '%s' of that type", self->name, key);
-            return NULL;
-        }
-    }
-    const shic_val_t *model_val = shic_val_get (options, "model_identity");
-    if (model_val && shic_val_type (model_val) != SHIC_VAL_STR && shic_val_type (model_val) != SHIC_VAL_NIL) {
-        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "model_identity",
-                              "model_identity must be a string");
+    const char *model = NULL;
+    if (!shic_backend_options_check (options, self->name, trusted, &model, err))
         return NULL;
-    }
-    const char *model = shic_val_str (model_val);
-    if (model && !*model)
-        model = NULL;
     //  The model's ${MODEL} value
     const char *value = NULL;
     if (model && shic_val_get (self->models, model))
@@ -456,9 +421,7 @@ s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t 
     shic_val_set (plan, "transport", &transport);
     if (self->stop_timeout_ms >= 0)
         shic_val_set_int (plan, "stop_timeout_ms", self->stop_timeout_ms);
-    for (size_t i = 0; i < shic_val_size (options); i++)
-        if (s_is_timing (shic_val_key_at (options, i)))
-            shic_val_set_dup (plan, shic_val_key_at (options, i), shic_val_at (options, i));
+    shic_backend_options_timings (options, plan);
     shic_val_t *template_ = shic_val_new_map ();
     shic_val_set_str (template_, "model_identity", model);
     shic_val_set_str (template_, "source_runtime", self->name);

@@ -1,0 +1,26 @@
+/*  =========================================================================
+    shic_backend_options - the options policy of the generic backends
+
+    A network client may name a model (model_identity) and nothing else;
+    the trusted embedding host may also set the plan's timing keys. Shared
+    by the command and openai_compat backends.
+    =========================================================================
+*/
+
+#ifndef SHIC_BACKEND_OPTIONS_H_INCLUDED
+#define SHIC_BACKEND_OPTIONS_H_INCLUDED
+
+#include "shic.h"
+
+//  Checks a spec's backend_options against the policy. Returns true and
+//  sets *model_p (borrowed; NULL when absent or empty), or false with err
+//  set: forbidden {field} for a network client's option other than
+//  model_identity, invalid_backend_options {field} for an unknown option,
+//  a timing that is not an integer >= 0, or a model that is not a string.
+bool shic_backend_options_check (const shic_val_t *options, const char *backend, bool trusted,
+                                 const char **model_p, shic_error_t *err);
+
+//  Copies the timing keys present in options into plan
+void shic_backend_options_timings (const shic_val_t *options, shic_val_t *plan);
+
+#endif
