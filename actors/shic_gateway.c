@@ -81,7 +81,8 @@ typedef struct {
     int64_t ttl_ms;                 //  0 = untimed
     int64_t expires_at_ms;          //  wall clock, 0 = never
     char *instance_id;              //  its instance
-    char *actor;                    //  routing id of its lease actor
+    char *actor;                    //  routing id of its lease actor; NULL
+                                    //  until one is free (the pool is growing)
     char *client;                   //  client key when untimed and tracked
 } s_lease_t;
 
@@ -105,7 +106,7 @@ typedef struct {
     zhashx_t *leases;               //  ref -> s_lease_t
     zhashx_t *clients;              //  client key -> s_client_t
     zlistx_t *idle_actors;          //  routing ids of idle lease actors
-    zlistx_t *pending;              //  s_waiter_t waiting for a lease actor
+    zlistx_t *unbound;              //  refs of leases waiting for a lease actor
     size_t growing;                 //  lease actors asked for, not yet arrived
     int next_seq;                   //  instance numbers
     uint64_t next_lease;            //  lease numbers
@@ -317,7 +318,10 @@ s_lease_val (s_lease_t *lease)
 {
     shic_val_t *val = shic_lease_ref_new (lease->ref, lease->owner_ref, lease->ttl_ms,
                                           lease->expires_at_ms, true, lease->instance_id);
-    shic_val_set_str (val, "actor", lease->actor);
+    if (lease->actor)
+        shic_val_set_str (val, "actor", lease->actor);
+    else
+        shic_val_set_nil (val, "actor");
     return val;
 }
 
@@ -329,8 +333,8 @@ s_pool_grow (self_t *self)
 {
     size_t spare = self->settings->lease_spare;
     size_t have = zlistx_size (self->idle_actors) + self->growing;
-    if (have < spare / 2 + 1 || have < zlistx_size (self->pending)) {
-        size_t want = spare + zlistx_size (self->pending);
+    if (have < spare / 2 + 1 || have < zlistx_size (self->unbound)) {
+        size_t want = spare + zlistx_size (self->unbound);
         shic_val_t *body = shic_val_new_map ();
         shic_val_set_int (body, "n", (int64_t) want);
         s_bus_send (self, "P", "GROW", &body);
@@ -348,9 +352,39 @@ s_latency (self_t *self, int64_t started_us)
     self->latency [bucket]++;
 }
 
-//  Grants a lease for a waiter whose instance is ready, and replies.
-//  Returns 0 when done (granted or answered with an error), 1 when the
-//  waiter was parked for a lease actor (ownership kept).
+//  Hands a lease to a lease actor, which arms its timer
+static void
+s_lease_bind (self_t *self, s_lease_t *lease, char *actor)
+{
+    lease->actor = actor;
+    shic_val_t *grant = shic_val_new_map ();
+    shic_val_set_str (grant, "lease_ref", lease->ref);
+    shic_val_set_int (grant, "ttl_ms", lease->ttl_ms);
+    shic_val_set_int (grant, "expires_at_ms", lease->expires_at_ms);
+    s_bus_send (self, lease->actor, "GRANT", &grant);
+}
+
+//  A lease actor is free (new or released): it takes the oldest lease that
+//  waits for one, else it goes on the idle list
+static void
+s_actor_free (self_t *self, const char *identity)
+{
+    char *ref;
+    while ((ref = (char *) zlistx_detach (self->unbound, NULL))) {
+        s_lease_t *lease = (s_lease_t *) zhashx_lookup (self->leases, ref);
+        zstr_free (&ref);
+        if (lease && !lease->actor) {
+            s_lease_bind (self, lease, strdup (identity));
+            return;
+        }
+    }
+    zlistx_add_end (self->idle_actors, strdup (identity));
+}
+
+//  Grants a lease for a waiter whose instance is ready, and replies. When
+//  no lease actor is idle (the pool is growing), the lease is granted at
+//  once all the same and bound to the next actor that comes free: the
+//  request never waits for a thread start. Returns 0.
 static int
 s_grant (self_t *self, s_waiter_t *waiter)
 {
@@ -367,19 +401,12 @@ s_grant (self_t *self, s_waiter_t *waiter)
         return 0;
     }
     char *actor = (char *) zlistx_detach (self->idle_actors, NULL);
-    if (!actor) {
-        zlistx_add_end (self->pending, waiter);
-        s_pool_grow (self);
-        return 1;
-    }
-    s_pool_grow (self);
     s_lease_t *lease = (s_lease_t *) zmalloc (sizeof (s_lease_t));
     lease->ref = zsys_sprintf ("lease-%" PRIu64, ++self->next_lease);
     lease->owner_ref = waiter->owner_ref? shic_val_dup (waiter->owner_ref): shic_val_new_nil ();
     lease->ttl_ms = waiter->ttl_ms;
     lease->expires_at_ms = waiter->ttl_ms > 0? shic_now_ms () + waiter->ttl_ms: 0;
     lease->instance_id = strdup (instance->id);
-    lease->actor = actor;
     bool tracked = !waiter->trusted || self->settings->inproc_client_timeout;
     if (waiter->ttl_ms == 0 && tracked && waiter->client) {
         lease->client = strdup (waiter->client);
@@ -391,12 +418,11 @@ s_grant (self_t *self, s_waiter_t *waiter)
     instance->lease_count++;
     instance->idle_at = 0;
     self->leases_granted++;
-
-    shic_val_t *grant = shic_val_new_map ();
-    shic_val_set_str (grant, "lease_ref", lease->ref);
-    shic_val_set_int (grant, "ttl_ms", lease->ttl_ms);
-    shic_val_set_int (grant, "expires_at_ms", lease->expires_at_ms);
-    s_bus_send (self, lease->actor, "GRANT", &grant);
+    if (actor)
+        s_lease_bind (self, lease, actor);
+    else
+        zlistx_add_end (self->unbound, strdup (lease->ref));
+    s_pool_grow (self);
 
     shic_val_t *result = shic_val_new_map ();
     shic_val_t *endpoint = shic_val_dup (instance->endpoint);
@@ -421,8 +447,12 @@ s_grant (self_t *self, s_waiter_t *waiter)
 static void
 s_lease_end (self_t *self, s_lease_t *lease, const char *topic, const char *reason)
 {
-    s_bus_send (self, lease->actor, "RELEASE", NULL);
-    zlistx_add_end (self->idle_actors, strdup (lease->actor));
+    if (lease->actor) {
+        s_bus_send (self, lease->actor, "RELEASE", NULL);
+        s_actor_free (self, lease->actor);
+    }
+    //  (an unbound lease's ref stays in the unbound list; it is skipped
+    //  there once the lease is gone)
     if (lease->client) {
         s_client_t *client = (s_client_t *) zhashx_lookup (self->clients, lease->client);
         if (client && client->untimed)
@@ -442,12 +472,6 @@ s_lease_end (self_t *self, s_lease_t *lease, const char *topic, const char *reas
     shic_val_set_str (event, "reason", reason);
     s_publish (self, topic, &event);
     zhashx_delete (self->leases, lease->ref);
-    //  An idle actor may serve a request that waits for one
-    s_waiter_t *waiter = (s_waiter_t *) zlistx_detach (self->pending, NULL);
-    if (waiter) {
-        if (s_grant (self, waiter) == 0)
-            s_waiter_destroy (&waiter);
-    }
 }
 
 //  Ends every lease of an instance
@@ -897,7 +921,10 @@ s_dispatch (self_t *self, s_call_t *call)
                 lease->expires_at_ms = ttl_ms > 0? shic_now_ms () + ttl_ms: 0;
                 shic_val_t *renew = shic_val_new_map ();
                 shic_val_set_int (renew, "expires_at_ms", lease->expires_at_ms);
-                s_bus_send (self, lease->actor, "RENEW", &renew);
+                if (lease->actor)
+                    s_bus_send (self, lease->actor, "RENEW", &renew);
+                else
+                    shic_val_destroy (&renew);   //  its GRANT will carry it
                 result = shic_val_new_map ();
                 shic_val_t *lease_val = s_lease_val (lease);
                 shic_val_set (result, "lease", &lease_val);
@@ -1252,10 +1279,7 @@ s_handle_bus (self_t *self)
         if (streq (command, "HELLO")) {
             if (self->growing)
                 self->growing--;
-            zlistx_add_end (self->idle_actors, strdup (identity));
-            s_waiter_t *waiter = (s_waiter_t *) zlistx_detach (self->pending, NULL);
-            if (waiter && s_grant (self, waiter) == 0)
-                s_waiter_destroy (&waiter);
+            s_actor_free (self, identity);
         }
         else
         if (streq (command, "EXPIRED")) {
@@ -1323,11 +1347,6 @@ s_handle_pipe (self_t *self)
         for (s_instance_t *instance = (s_instance_t *) zhashx_first (self->instances); instance;
              instance = (s_instance_t *) zhashx_next (self->instances))
             s_waiters_fail (self, instance, &err);
-        s_waiter_t *waiter;
-        while ((waiter = (s_waiter_t *) zlistx_detach (self->pending, NULL))) {
-            s_reply_error (self, waiter->router, waiter->envelope, waiter->id, &err);
-            s_waiter_destroy (&waiter);
-        }
         shic_error_clear (&err);
     }
     else
@@ -1542,7 +1561,8 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     zhashx_set_destructor (self.clients, (zhashx_destructor_fn *) zstr_free);
     self.idle_actors = zlistx_new ();
     zlistx_set_destructor (self.idle_actors, (zlistx_destructor_fn *) zstr_free);
-    self.pending = zlistx_new ();
+    self.unbound = zlistx_new ();
+    zlistx_set_destructor (self.unbound, (zlistx_destructor_fn *) zstr_free);
     zsock_signal (pipe, 0);
 #ifdef __linux__
     pthread_setname_np (pthread_self (), "shic-gateway");
@@ -1589,7 +1609,7 @@ shic_gateway_actor (zsock_t *pipe, void *args)
             for (int i = 0; i < 64 && (zsock_events (self.public_router) & ZMQ_POLLIN); i++)
                 s_handle_client (&self, self.public_router, false);
     }
-    zlistx_destroy (&self.pending);
+    zlistx_destroy (&self.unbound);
     zhashx_destroy (&self.leases);
     zhashx_destroy (&self.by_seq);
     zhashx_destroy (&self.instances);

@@ -511,9 +511,22 @@ shic_kernel_test_herd (bool verbose)
     shic_val_t *stats = s_stats (client);
     assert (shic_val_int (shic_val_get (stats, "instances_started")) == 1);
     shic_val_destroy (&stats);
-    //  Each lease is held by its own lease actor
-    shic_val_t *leases = s_call_json (client, "list_leases", NULL);
-    shic_val_t *list = shic_val_get (leases, "leases");
+    //  Each lease is held by its own lease actor (leases granted while the
+    //  pool grew are bound as actors come up: wait for that, with a deadline)
+    shic_val_t *leases = NULL;
+    shic_val_t *list = NULL;
+    int64_t deadline = zclock_mono () + 10000;
+    while (true) {
+        leases = s_call_json (client, "list_leases", NULL);
+        list = shic_val_get (leases, "leases");
+        size_t bound = 0;
+        for (size_t i = 0; i < shic_val_size (list); i++)
+            bound += shic_val_str (shic_val_get (shic_val_at (list, i), "actor"))? 1: 0;
+        if (bound == HERD || zclock_mono () > deadline)
+            break;
+        shic_val_destroy (&leases);
+        zclock_sleep (10);          //  polling a state, with the deadline above
+    }
     assert (shic_val_size (list) == HERD);
     zhashx_t *actors = zhashx_new ();
     for (size_t i = 0; i < HERD; i++) {
