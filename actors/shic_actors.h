@@ -74,4 +74,12 @@ void shic_lease_actor (zsock_t *pipe, void *args);
 //  Wall clock and monotonic milliseconds
 int64_t shic_now_ms (void);
 
+//  zsock_recv that a signal does not cut short: a receive interrupted by
+//  a signal (EINTR) is retried, so a host's signal handlers (timers,
+//  profilers) never make the facade give up on a reply that is coming.
+//  The socket's receive timeout still ends the wait (-1, EAGAIN).
+int shic_recv (void *sock, const char *picture, ...);
+//  The same for a single string frame; fresh string or NULL
+char *shic_recv_str (void *sock);
+
 #endif

@@ -28,6 +28,29 @@ shic_now_ms (void)
     return zclock_time ();
 }
 
+int
+shic_recv (void *sock, const char *picture, ...)
+{
+    while (true) {
+        va_list args;
+        va_start (args, picture);
+        int rc = zsock_vrecv (sock, picture, args);
+        va_end (args);
+        if (rc == 0 || errno != EINTR)
+            return rc;
+    }
+}
+
+char *
+shic_recv_str (void *sock)
+{
+    while (true) {
+        char *string = zstr_recv (sock);
+        if (string || errno != EINTR)
+            return string;
+    }
+}
+
 int64_t
 shic_config_int (zconfig_t *config, const char *key, int64_t dflt)
 {
@@ -125,7 +148,7 @@ shic_runtime_new (zconfig_t *config)
     if (self->supervisor) {
         //  The supervisor reports whether its children started
         zsock_set_rcvtimeo (self->supervisor, FACADE_TIMEOUT_MS);
-        char *status = zstr_recv (self->supervisor);
+        char *status = shic_recv_str (self->supervisor);
         bool ok = status && streq (status, "READY");
         zstr_free (&status);
         if (ok)
@@ -163,7 +186,7 @@ shic_runtime_register (shic_runtime_t *self, const shic_backend_ops_t *ops,
     zsock_send (self->supervisor, "spp", "REGISTER", ops, config);
     char *message = NULL;
     int rc = -1;
-    if (zsock_recv (self->supervisor, "is", &rc, &message) == -1) {
+    if (shic_recv (self->supervisor, "is", &rc, &message) == -1) {
         rc = -1;
         message = strdup ("the supervisor did not answer");
     }
@@ -179,7 +202,7 @@ shic_runtime_unregister (shic_runtime_t *self, const char *backend)
     assert (self);
     zsock_send (self->supervisor, "ss", "UNREGISTER", backend? backend: "");
     int rc = -1;
-    if (zsock_recv (self->supervisor, "i", &rc) == -1)
+    if (shic_recv (self->supervisor, "i", &rc) == -1)
         rc = -1;
     return rc;
 }
@@ -201,7 +224,7 @@ s_bind (shic_runtime_t *self, const char *command, const char *endpoint)
 {
     zsock_send (self->supervisor, "ss", command, endpoint? endpoint: "");
     int rc = -1;
-    if (zsock_recv (self->supervisor, "i", &rc) == -1)
+    if (shic_recv (self->supervisor, "i", &rc) == -1)
         rc = -1;
     return rc;
 }
@@ -218,7 +241,7 @@ shic_runtime_set_curve (shic_runtime_t *self, const char *server_cert, const cha
     zsock_send (self->supervisor, "sss", "SET-CURVE", server_cert? server_cert: "",
                 clients_dir? clients_dir: "");
     int rc = -1;
-    if (zsock_recv (self->supervisor, "i", &rc) == -1)
+    if (shic_recv (self->supervisor, "i", &rc) == -1)
         rc = -1;
     return rc;
 }

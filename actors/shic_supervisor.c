@@ -125,7 +125,7 @@ s_register (self_t *self, const shic_backend_ops_t *ops, zconfig_t *config)
     char *message = NULL;
     void *state = NULL;
     zsock_set_rcvtimeo (actor, 30000);
-    if (zsock_recv (actor, "isp", &rc, &message, &state) == -1)
+    if (shic_recv (actor, "isp", &rc, &message, &state) == -1)
         rc = -1;
     if (rc != 0) {
         zsock_send (self->pipe, "is", -1, message? message: "backend init timed out");
@@ -159,7 +159,7 @@ s_register (self_t *self, const shic_backend_ops_t *ops, zconfig_t *config)
     zmsg_addmem (msg, &state, sizeof (state));
     zmsg_addmem (msg, &config, sizeof (config));
     zmsg_send (&msg, self->gateway);
-    char *ack = zstr_recv (self->gateway);
+    char *ack = shic_recv_str (self->gateway);
     zstr_free (&ack);
     zsock_send (self->pipe, "is", 0, "");
 }
@@ -174,7 +174,7 @@ s_unregister (self_t *self, const char *name)
     }
     backend->removed = true;
     zstr_sendx (self->gateway, "UNREGISTER", name, NULL);
-    char *ack = zstr_recv (self->gateway);
+    char *ack = shic_recv_str (self->gateway);
     zstr_free (&ack);
     s_backends_reap (self);
     zsock_send (self->pipe, "i", 0);
@@ -300,7 +300,7 @@ s_handle_pipe (self_t *self)
         char *dir = zmsg_popstr (msg);
         zstr_sendx (self->gateway, command, cert, dir, NULL);
         int rc = -1;
-        zsock_recv (self->gateway, "i", &rc);
+        shic_recv (self->gateway, "i", &rc);
         zsock_send (self->pipe, "i", rc);
         zstr_free (&cert);
         zstr_free (&dir);
@@ -310,7 +310,7 @@ s_handle_pipe (self_t *self)
         char *endpoint = zmsg_popstr (msg);
         zstr_sendx (self->gateway, command, endpoint, NULL);
         int rc = -1;
-        zsock_recv (self->gateway, "i", &rc);
+        shic_recv (self->gateway, "i", &rc);
         zsock_send (self->pipe, "i", rc);
         zstr_free (&endpoint);
     }
@@ -374,7 +374,7 @@ shic_supervisor_actor (zsock_t *pipe, void *args)
 #endif
     //  Start-up happens after the handshake; its outcome reaches the facade
     self.gateway = zactor_new (shic_gateway_actor, (void *) self.settings);
-    char *status = self.gateway? zstr_recv (self.gateway): NULL;
+    char *status = self.gateway? shic_recv_str (self.gateway): NULL;
     if (!status || !streq (status, "READY")) {
         zstr_free (&status);
         zstr_send (pipe, "FAILED");
