@@ -5,6 +5,8 @@
 #                  every test again under AddressSanitizer + UBSan
 #    make bench    every benchmark against a real shicd: bench/RESULTS.md and
 #                  bench/latency.png (figures, not assertions; about 4 minutes)
+#    make fuzz     the libFuzzer targets of fuzz/, SECONDS_PER_TARGET each (60)
+#    make soak     chaos soak of a real shicd, SOAK_SECONDS long (300)
 #    make build    configure and build into build/
 #    make clean
 
@@ -14,7 +16,7 @@ JOBS ?= 2
 DEBS = cmake make gcc pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev \
        curl python3 python3-zmq python3-msgpack python3-pytest
 
-.PHONY: all deps build test test-plain test-asan test-bindings demo demo-attach demo-embedded bench bench-deps clean install
+.PHONY: all deps build test test-plain test-asan test-bindings demo demo-attach demo-embedded bench bench-deps clean install fuzz fuzz-deps soak
 
 all: build
 
@@ -72,5 +74,24 @@ bench: build bench-deps
 install: build
 	cmake --install $(BUILD)
 
+#  clang with libFuzzer (Debian 12: libclang-rt-14-dev); only fuzzing needs it
+FUZZ_DEBS = clang libclang-rt-14-dev
+SECONDS_PER_TARGET ?= 60
+SOAK_SECONDS ?= 300
+
+fuzz-deps: deps
+	@missing=""; for p in $(FUZZ_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "shic: installing$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+fuzz: fuzz-deps
+	SECONDS_PER_TARGET=$(SECONDS_PER_TARGET) bash fuzz/run.sh
+
+soak: build
+	/usr/bin/python3 tests/soak.py $(BUILD) $(SOAK_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of fuzz/corpus/ (run once; the seeds are kept in
+the repository). Usage: /usr/bin/python3 fuzz/make_seeds.py"""
+import os
+import msgpack
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    path = os.path.join(here, "corpus", target)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, name), "wb") as out:
+        out.write(data if isinstance(data, bytes) else data.encode())
+
+
+consumer = {"consumer": "fuzz", "accepted_runtime_kinds": ["service"],
+            "accepted_management_modes": ["jido_managed", "externally_managed"],
+            "accepted_protocols": ["openai_chat_completions"],
+            "required_capabilities": {"streaming?": True}, "optional_capabilities": {},
+            "constraints": {"startup_kind": "spawned"}, "metadata": {}}
+
+
+def ensure(backend, options, wait_ms=200, ttl_ms=1000):
+    return {"request": {"request_id": "r1", "target_preference": {
+                "backend": backend, "startup_kind": None, "backend_options": options,
+                "metadata": {"k": "v"}}, "model_preference": {"id": "tiny"}},
+            "consumer": consumer, "context": {"run_id": "run", "attempt_id": "a",
+                                              "observability": {"trace_id": "t"}},
+            "owner_ref": "fuzz", "ttl_ms": ttl_ms, "wait_ms": wait_ms}
+
+
+requests = {
+    "ping": {"v": 1, "id": 1, "op": "ping"},
+    "ping_str_id": {"v": 1, "id": "abc", "op": "ping", "args": {}},
+    "bad_version": {"v": 2, "id": 3, "op": "ping"},
+    "unknown_op": {"v": 1, "id": 4, "op": "explode", "args": {}},
+    "list_backends": {"v": 1, "id": 5, "op": "list_backends"},
+    "compat": {"v": 1, "id": 6, "op": "compatibility",
+               "args": {"backend": "test_attached", "consumer": consumer}},
+    "ensure_attached": {"v": 1, "id": 7, "op": "ensure_endpoint",
+                        "args": ensure("test_attached", {"root_url": "http://127.0.0.1:1",
+                                                         "model_identity": "m"})},
+    "ensure_liar": {"v": 1, "id": 8, "op": "ensure_endpoint",
+                    "args": ensure("test_liar", {"plan_mode": "externally_managed",
+                                                 "surface": "ssh"})},
+    "ensure_spawned": {"v": 1, "id": 9, "op": "ensure_endpoint",
+                       "args": ensure("test_spawned", {"model_identity": "tiny"})},
+    "ensure_unknown": {"v": 1, "id": 10, "op": "ensure_endpoint",
+                       "args": ensure("nope", {})},
+    "renew": {"v": 1, "id": 11, "op": "renew_lease", "args": {"lease_ref": "x", "ttl_ms": 5}},
+    "release": {"v": 1, "id": 12, "op": "release_lease", "args": {"lease_ref": "x"}},
+    "instances": {"v": 1, "id": 13, "op": "list_instances", "args": {"backend": "test_spawned"}},
+    "lookup": {"v": 1, "id": 14, "op": "lookup_instance", "args": {"instance_id": "a:b"}},
+    "leases": {"v": 1, "id": 15, "op": "list_leases", "args": {"instance_id": "a"}},
+    "stop": {"v": 1, "id": 16, "op": "stop_instance", "args": {"instance_id": "a"}},
+    "stats": {"v": 1, "id": 17, "op": "stats"},
+    "args_not_map": {"v": 1, "id": 18, "op": "ping", "args": [1, 2]},
+}
+for name, body in requests.items():
+    data = msgpack.packb(body, use_bin_type=True)
+    write("gateway", name, data)
+    write("val", name, data)
+write("gateway", "not_a_map", msgpack.packb([1, 2, 3]))
+write("gateway", "trailing", msgpack.packb({"v": 1, "id": 1, "op": "ping"}) + b"\x00")
+write("val", "deep", b"\x91" * 20 + b"\xc0")
+write("val", "plan", msgpack.packb({
+    "plan": {"instance_key": "k", "backend": "b", "startup_kind": "spawned",
+             "management_mode": "jido_managed",
+             "transport": {"argv": ["/bin/true"], "env": {"A": "1"}, "cwd": None,
+                           "ready_pattern": "ready", "execution_surface": "local_subprocess",
+                           "stop_signal": 15},
+             "ready_timeout_ms": 100, "endpoint_template": {"base_url": "http://x"}},
+    "backend": "b", "management_modes": ["jido_managed"], "startup_kind": "spawned",
+    "capabilities": {"streaming?": True}, "supported_surfaces": ["local_subprocess"],
+    "fields": {"base_url": "http://127.0.0.1:9/v1"}, "prefix": "p",
+    "consumer": consumer, "request": ensure("b", {})["request"],
+    "code": "capacity", "message": "m", "details": {"limit": 4}}, use_bin_type=True))
+write("val", "scalars", msgpack.packb([None, True, -1, 2 ** 63 - 1, 1.5, "s", b"bin",
+                                       {"f": 0.25}], use_bin_type=True))
+write("val", "float32", b"\xca\x3f\x80\x00\x00")
+
+configs = {
+    "daemon": """shicd
+    gateway = tcp://127.0.0.1:5590
+    events = tcp://127.0.0.1:5591
+    client_timeout_ms = 30000
+    max_leases = 64
+backends
+    standin
+        type = command
+        command = /bin/true -m ${MODEL} --port ${PORT}
+        ready_pattern = listening
+        models
+            tiny = tiny
+        idle_shutdown_ms = 60000
+""",
+    "runtime": """runtime
+    max_instances = 8
+    lease_spare = 2
+    restart_backoff_ms = 100
+    max_restarts = 3
+    liveness_failures = 2
+    max_frame = 4096
+""",
+    "builtins": """backends
+    ollama
+        root_url = http://127.0.0.1:11434
+    openai_compat
+        root_url = http://127.0.0.1:8000/v1
+        models
+            m = m
+    llama_cpp
+        binary = /usr/bin/llama-server
+        models
+            tiny = /tmp/tiny.gguf
+""",
+    "typed": """backends
+    vllm
+        type = openai_compat
+        root_url = http://127.0.0.1:8000/v1
+    other
+        type = ollama
+    third
+        type = llama_cpp
+        binary = /bin/true
+""",
+    "bad_number": "shicd\n    client_timeout_ms = soon\n",
+    "bad_section": "elsewhere\n    x = 1\n",
+    "bad_type": "backends\n    x\n        type = nothing\n",
+}
+for name, text in configs.items():
+    write("config", name, text)
