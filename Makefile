@@ -14,9 +14,9 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 DEBS = cmake make gcc pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev \
-       curl python3 python3-zmq python3-msgpack python3-pytest
+       curl python3 python3-zmq python3-msgpack python3-pytest valgrind
 
-.PHONY: all deps build test test-plain test-asan test-bindings demo demo-attach demo-embedded bench bench-deps clean install fuzz fuzz-deps soak
+.PHONY: all deps build test test-plain test-asan test-memcheck test-bindings demo demo-attach demo-embedded bench bench-deps clean install fuzz fuzz-deps soak
 
 all: build
 
@@ -33,7 +33,12 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: test-plain test-asan test-bindings
+test: test-plain test-asan test-memcheck test-bindings
+
+#  The daemon end to end under valgrind memcheck (errors and definite leaks fail)
+test-memcheck: build
+	SHICD_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
+	    bash tests/daemon_test.sh $(BUILD)
 
 #  The Python and Node clients against a real shicd
 test-bindings: build

@@ -36,9 +36,10 @@ backends
             tiny = tiny
         idle_shutdown_ms = 60000
 CFG
-"$build/shicd" --config "$work/shicd.cfg" > "$work/out" 2> "$work/err" &
+#  SHICD_WRAPPER runs the daemon under a tool, e.g. valgrind memcheck
+${SHICD_WRAPPER:-} "$build/shicd" --config "$work/shicd.cfg" > "$work/out" 2> "$work/err" &
 daemon_pid=$!
-for i in $(seq 1 100); do grep -q "shicd ready" "$work/out" && break; sleep 0.05; done
+for i in $(seq 1 600); do grep -q "shicd ready" "$work/out" && break; sleep 0.05; done
 check "daemon ready" grep -q "shicd ready" "$work/out"
 export SHIC_ENDPOINT=tcp://127.0.0.1:$gw SHIC_EVENTS=tcp://127.0.0.1:$ev
 check "ping" "$build/shic" ping
@@ -66,6 +67,10 @@ daemon_pid=""
 check "SIGTERM exits 0" test $rc -eq 0
 check "service stopped with the daemon" bash -c "! kill -0 $service 2>/dev/null"
 check "no dangling sockets" bash -c "! grep -q dangling '$work/err'"
+if [ -n "${SHICD_WRAPPER:-}" ]; then
+    check "memcheck: no errors, no leaks" bash -c "grep -q 'ERROR SUMMARY: 0 errors' '$work/err' && ! grep -q 'definitely lost: [1-9]' '$work/err'"
+    grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$work/err" | sed 's/^/  /'
+fi
 printf 'shicd\n    client_timeout_ms = soon\n' > "$work/bad.cfg"
 "$build/shicd" --config "$work/bad.cfg" 2> "$work/bad.err"
 check "bad config exits 2" test $? -eq 2
