@@ -59,3 +59,35 @@ shic_backend_options_timings (const shic_val_t *options, shic_val_t *plan)
         if (s_is_timing (shic_val_key_at (options, i)))
             shic_val_set_dup (plan, shic_val_key_at (options, i), shic_val_at (options, i));
 }
+
+int
+shic_backend_config_error (shic_error_t *err, const char *section, const char *key,
+                           const char *reason)
+{
+    char *field = zsys_sprintf ("backends/%s/%s", section, key);
+    shic_error_set_field (err, SHIC_E_INVALID_ARGS, field, "backends/%s: %s", section, reason);
+    zstr_free (&field);
+    return -1;
+}
+
+int
+shic_backend_config_capabilities (zconfig_t *config, const char *section,
+                                  shic_val_t *capabilities, shic_error_t *err)
+{
+    zconfig_t *caps = zconfig_locate (config, "capabilities");
+    for (zconfig_t *child = caps? zconfig_child (caps): NULL; child; child = zconfig_next (child)) {
+        const char *value = zconfig_value (child)? zconfig_value (child): "";
+        char *key = zsys_sprintf ("%s?", zconfig_name (child));
+        bool known = streq (value, "true") || streq (value, "false") || streq (value, SHIC_CAP_UNKNOWN);
+        if (streq (value, SHIC_CAP_UNKNOWN))
+            shic_val_set_str (capabilities, key, SHIC_CAP_UNKNOWN);
+        else
+        if (known)
+            shic_val_set_bool (capabilities, key, streq (value, "true"));
+        zstr_free (&key);
+        if (!known)
+            return shic_backend_config_error (err, section, "capabilities",
+                                              "capabilities are true, false or unknown");
+    }
+    return 0;
+}

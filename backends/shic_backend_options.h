@@ -2,8 +2,9 @@
     shic_backend_options - the options policy of the generic backends
 
     A network client may name a model (model_identity) and nothing else;
-    the trusted embedding host may also set the plan's timing keys. Shared
-    by the command and openai_compat backends.
+    the trusted embedding host may also set the plan's timing keys. Also
+    the configuration helpers of those backends. Shared by the command and
+    openai_compat backends.
     =========================================================================
 */
 
@@ -22,5 +23,17 @@ bool shic_backend_options_check (const shic_val_t *options, const char *backend,
 
 //  Copies the timing keys present in options into plan
 void shic_backend_options_timings (const shic_val_t *options, shic_val_t *plan);
+
+//  Sets err to an invalid_args error whose details.field is
+//  backends/<section>/<key> and whose message starts "backends/<section>: ".
+//  Returns -1.
+int shic_backend_config_error (shic_error_t *err, const char *section, const char *key,
+                               const char *reason);
+
+//  Reads capabilities/<name> = true | false | unknown from a backend's
+//  configuration into capabilities as "<name>?" keys. Returns 0, or -1
+//  with err set (shic_backend_config_error) for any other value.
+int shic_backend_config_capabilities (zconfig_t *config, const char *section,
+                                      shic_val_t *capabilities, shic_error_t *err);
 
 #endif

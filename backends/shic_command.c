@@ -124,17 +124,6 @@ s_substitute (const char *item, const char *names [], const char *values [])
     return result;
 }
 
-//  Sets err to an invalid_args error naming backends/<section>/<key>
-static int
-s_config_error (shic_error_t *err, const char *section, const char *key,
-                const char *reason)
-{
-    char *field = zsys_sprintf ("backends/%s/%s", section, key);
-    shic_error_set_field (err, SHIC_E_INVALID_ARGS, field, "backends/%s: %s", section, reason);
-    zstr_free (&field);
-    return -1;
-}
-
 static void
 s_argv_add (s_state_t *self, const char *item)
 {
@@ -164,7 +153,7 @@ s_read_argv (s_state_t *self, zconfig_t *config, shic_error_t *err)
     const char *command = zconfig_get (config, "command", NULL);
     zconfig_t *argv = zconfig_locate (config, "argv");
     if (command && *command && argv)
-        return s_config_error (err, self->name, "command", "command and argv exclude each other");
+        return shic_backend_config_error (err, self->name, "command", "command and argv exclude each other");
     if (command && *command) {
         char *copy = strdup (command);
         char *saved = NULL;
@@ -184,7 +173,7 @@ s_read_argv (s_state_t *self, zconfig_t *config, shic_error_t *err)
             int64_t index = s_number (zconfig_name (child), INT32_MAX);
             if (index < 0) {
                 char *reason = zsys_sprintf ("argv/%s is not a number", zconfig_name (child));
-                s_config_error (err, self->name, "argv", reason);
+                shic_backend_config_error (err, self->name, "argv", reason);
                 zstr_free (&reason);
                 free (items);
                 return -1;
@@ -199,12 +188,12 @@ s_read_argv (s_state_t *self, zconfig_t *config, shic_error_t *err)
         free (items);
     }
     if (self->argc == 0 || !*self->argv [0])
-        return s_config_error (err, self->name, "command", "command or argv is required");
+        return shic_backend_config_error (err, self->name, "command", "command or argv is required");
     for (size_t i = 0; i < self->argc; i++) {
         if (strstr (self->argv [i], "${MODEL}"))
             self->uses_model = true;
         if (!self->port && strstr (self->argv [i], "${PORT}") && !streq (self->argv [i], "${PORT}"))
-            return s_config_error (err, self->name, "command",
+            return shic_backend_config_error (err, self->name, "command",
                                    "${PORT} must be a whole argument unless port is set");
     }
     return 0;
@@ -219,30 +208,6 @@ s_read_map (zconfig_t *config, const char *path)
     for (zconfig_t *child = section? zconfig_child (section): NULL; child; child = zconfig_next (child))
         shic_val_set_str (map, zconfig_name (child), zconfig_value (child)? zconfig_value (child): "");
     return map;
-}
-
-//  capabilities/<name> = true | false | unknown, as "<name>?" keys
-static int
-s_read_capabilities (s_state_t *self, zconfig_t *config, shic_error_t *err)
-{
-    self->capabilities = shic_val_new_map ();
-    zconfig_t *section = zconfig_locate (config, "capabilities");
-    for (zconfig_t *child = section? zconfig_child (section): NULL; child; child = zconfig_next (child)) {
-        const char *value = zconfig_value (child)? zconfig_value (child): "";
-        char *key = zsys_sprintf ("%s?", zconfig_name (child));
-        if (streq (value, "true") || streq (value, "false"))
-            shic_val_set_bool (self->capabilities, key, streq (value, "true"));
-        else
-        if (streq (value, SHIC_CAP_UNKNOWN))
-            shic_val_set_str (self->capabilities, key, SHIC_CAP_UNKNOWN);
-        else {
-            zstr_free (&key);
-            return s_config_error (err, self->name, "capabilities",
-                                   "capabilities are true, false or unknown");
-        }
-        zstr_free (&key);
-    }
-    return 0;
 }
 
 //  Host as written in a URL: wildcard binds are reached on loopback, IPv6
@@ -265,14 +230,14 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     s_state_t *self = (s_state_t *) zmalloc (sizeof (s_state_t));
     self->name = strdup (config? zconfig_name (config): shic_command_ops.name);
     if (!config) {
-        s_config_error (err, self->name, "command", "command or argv is required");
+        shic_backend_config_error (err, self->name, "command", "command or argv is required");
         goto error;
     }
     const char *port = zconfig_get (config, "port", NULL);
     if (port && *port) {
         int64_t number = s_number (port, 65535);
         if (number <= 0) {
-            s_config_error (err, self->name, "port", "port is not a port number");
+            shic_backend_config_error (err, self->name, "port", "port is not a port number");
             goto error;
         }
         self->port = (int) number;
@@ -290,7 +255,7 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     }
     if (*self->health_path != '/' || (*self->models_path && *self->models_path != '/')
     ||  (*self->base_path && *self->base_path != '/')) {
-        s_config_error (err, self->name, "health_path", "paths start with '/'");
+        shic_backend_config_error (err, self->name, "health_path", "paths start with '/'");
         goto error;
     }
     const char *ready = zconfig_get (config, "ready_pattern", NULL);
@@ -298,12 +263,12 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
         self->ready_pattern = strdup (ready);
     self->port_pattern = strdup (zconfig_get (config, "port_pattern", "port: "));
     if (!*self->port_pattern) {
-        s_config_error (err, self->name, "port_pattern", "port_pattern is empty");
+        shic_backend_config_error (err, self->name, "port_pattern", "port_pattern is empty");
         goto error;
     }
     self->stop_signal = s_signal_parse (zconfig_get (config, "stop_signal", "TERM"));
     if (self->stop_signal <= 0) {
-        s_config_error (err, self->name, "stop_signal", "stop_signal is not a signal");
+        shic_backend_config_error (err, self->name, "stop_signal", "stop_signal is not a signal");
         goto error;
     }
     self->stop_timeout_ms = -1;
@@ -311,13 +276,14 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     if (stop_timeout && *stop_timeout) {
         self->stop_timeout_ms = s_number (stop_timeout, INT32_MAX);
         if (self->stop_timeout_ms < 0) {
-            s_config_error (err, self->name, "stop_timeout_ms", "stop_timeout_ms is not a number");
+            shic_backend_config_error (err, self->name, "stop_timeout_ms", "stop_timeout_ms is not a number");
             goto error;
         }
     }
     self->models = s_read_map (config, "models");
     self->env = s_read_map (config, "env");
-    if (s_read_capabilities (self, config, err))
+    self->capabilities = shic_val_new_map ();
+    if (shic_backend_config_capabilities (config, self->name, self->capabilities, err))
         goto error;
     *state_p = self;
     return 0;

@@ -55,17 +55,6 @@ s_state_destroy (s_state_t **self_p)
     *self_p = NULL;
 }
 
-//  Sets err to an invalid_args error naming backends/<section>/<key>
-static int
-s_config_error (shic_error_t *err, const char *section, const char *key,
-                const char *reason)
-{
-    char *field = zsys_sprintf ("backends/%s/%s", section, key);
-    shic_error_set_field (err, SHIC_E_INVALID_ARGS, field, "backends/%s: %s", section, reason);
-    zstr_free (&field);
-    return -1;
-}
-
 static void
 s_header_add (s_state_t *self, const char *name, const char *value)
 {
@@ -88,11 +77,11 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     self->capabilities = shic_val_new_map ();
     const char *base_url = config? zconfig_get (config, "base_url", NULL): NULL;
     if (!base_url || !*base_url) {
-        s_config_error (err, self->name, "base_url", "base_url is required");
+        shic_backend_config_error (err, self->name, "base_url", "base_url is required");
         goto error;
     }
     if (strncmp (base_url, "http://", 7) && strncmp (base_url, "https://", 8)) {
-        s_config_error (err, self->name, "base_url", "base_url must start with http:// or https://");
+        shic_backend_config_error (err, self->name, "base_url", "base_url must start with http:// or https://");
         goto error;
     }
     self->base_url = strdup (base_url);
@@ -109,7 +98,7 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     for (zconfig_t *child = headers? zconfig_child (headers): NULL; child; child = zconfig_next (child)) {
         const char *value = zconfig_value (child)? zconfig_value (child): "";
         if (strchr (value, '\r') || strchr (value, '\n')) {
-            s_config_error (err, self->name, "headers", "a header value holds a line break");
+            shic_backend_config_error (err, self->name, "headers", "a header value holds a line break");
             goto error;
         }
         s_header_add (self, zconfig_name (child), value);
@@ -117,29 +106,15 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     const char *api_key = zconfig_get (config, "api_key", NULL);
     if (api_key && *api_key) {
         if (strchr (api_key, '\r') || strchr (api_key, '\n')) {
-            s_config_error (err, self->name, "api_key", "api_key holds a line break");
+            shic_backend_config_error (err, self->name, "api_key", "api_key holds a line break");
             goto error;
         }
         char *bearer = zsys_sprintf ("Bearer %s", api_key);
         s_header_add (self, "Authorization", bearer);
         zstr_free (&bearer);
     }
-    zconfig_t *caps = zconfig_locate (config, "capabilities");
-    for (zconfig_t *child = caps? zconfig_child (caps): NULL; child; child = zconfig_next (child)) {
-        const char *value = zconfig_value (child)? zconfig_value (child): "";
-        char *key = zsys_sprintf ("%s?", zconfig_name (child));
-        bool known = streq (value, "true") || streq (value, "false") || streq (value, SHIC_CAP_UNKNOWN);
-        if (streq (value, SHIC_CAP_UNKNOWN))
-            shic_val_set_str (self->capabilities, key, SHIC_CAP_UNKNOWN);
-        else
-        if (known)
-            shic_val_set_bool (self->capabilities, key, streq (value, "true"));
-        zstr_free (&key);
-        if (!known) {
-            s_config_error (err, self->name, "capabilities", "capabilities are true, false or unknown");
-            goto error;
-        }
-    }
+    if (shic_backend_config_capabilities (config, self->name, self->capabilities, err))
+        goto error;
     *state_p = self;
     return 0;
 error:
