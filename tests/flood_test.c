@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <signal.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define RSS_GROWTH_MAX_KB   2048
 #define PING_MAX_MS         100
@@ -323,14 +325,28 @@ s_fds (int pid)
     return count;
 }
 
-//  A free TCP port on 127.0.0.1 (bound, then released)
-static int
-s_free_port (void)
+//  Two distinct free TCP ports on 127.0.0.1: plain sockets bound together,
+//  then closed (a ZeroMQ listener closes asynchronously and could still
+//  hold its port when shicd binds it)
+static void
+s_free_ports (int *first, int *second)
 {
-    zsock_t *probe = zsock_new (ZMQ_PUSH);
-    int port = zsock_bind (probe, "tcp://127.0.0.1:*");
-    zsock_destroy (&probe);
-    return port;
+    int socks [2];
+    int *ports [2] = { first, second };
+    for (int i = 0; i < 2; i++) {
+        socks [i] = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in address = { 0 };
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        socklen_t size = sizeof (address);
+        if (bind (socks [i], (struct sockaddr *) &address, size) != 0
+        ||  getsockname (socks [i], (struct sockaddr *) &address, &size) != 0)
+            *ports [i] = -1;
+        else
+            *ports [i] = ntohs (address.sin_port);
+    }
+    close (socks [0]);
+    close (socks [1]);
 }
 
 //  Waits up to timeout_ms for pid to exit; its wait status, or -1
@@ -413,8 +429,8 @@ main (int argc, char *argv [])
     char config_path [PATH_MAX], out_path [PATH_MAX];
     snprintf (config_path, sizeof (config_path), "%s/shicd.cfg", dir);
     snprintf (out_path, sizeof (out_path), "%s/out", dir);
-    int gateway_port = s_free_port ();
-    int events_port = s_free_port ();
+    int gateway_port, events_port;
+    s_free_ports (&gateway_port, &events_port);
     FILE *config = fopen (config_path, "w");
     assert (config);
     fprintf (config,
@@ -461,7 +477,13 @@ main (int argc, char *argv [])
     }
     int failures = 0;
     if (!ready) {
-        printf ("flood: shicd did not get ready within 10 s\n");
+        printf ("flood: shicd did not get ready within 10 s; its output:\n");
+        FILE *out = fopen (out_path, "r");
+        char line [512];
+        while (out && fgets (line, sizeof (line), out))
+            printf ("  %s", line);
+        if (out)
+            fclose (out);
         kill (pid, SIGKILL);
         s_wait_exit (pid, 5000);
         return 1;
