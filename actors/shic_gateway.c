@@ -8,8 +8,9 @@
 
     The hot path (a warm ensure_endpoint) never leaves this thread: decode,
     compatibility, the backend's pure startup_plan, truthfulness, lookup,
-    and a lease actor taken from the idle list; the GRANT to that actor is
-    sent without waiting. Cold starts park the request as a waiter; replies
+    and a lease actor taken from the idle list. The actor is woken only when
+    it has a timer to own: a timed lease's GRANT goes out after the turn's
+    replies, an untimed lease's actor stays reserved and asleep. Cold starts park the request as a waiter; replies
     go out in whatever order outcomes arrive.
 
     Pipe (from the supervisor):
@@ -83,6 +84,7 @@ typedef struct {
     char *instance_id;              //  its instance
     char *actor;                    //  routing id of its lease actor; NULL
                                     //  until one is free (the pool is growing)
+    bool told;                      //  the actor holds it (GRANT sent)
     char *client;                   //  client key when untimed and tracked
 } s_lease_t;
 
@@ -90,6 +92,17 @@ typedef struct {
     int64_t last_seen;              //  monotonic
     size_t untimed;                 //  untimed leases it holds
 } s_client_t;
+
+//  What an ensure request resolved to: compatibility, the backend's pure
+//  startup_plan and the truthfulness check are functions of the request,
+//  the consumer and the registered backend, so a repeat of the same request
+//  goes straight to its instance. Forgotten when any backend changes.
+typedef struct {
+    char *instance_id;              //  the plan's instance_key
+    shic_val_t *compatibility;      //  the compatibility report
+} s_resolved_t;
+
+#define RESOLVED_MAX 1024           //  entries before the cache starts over
 
 typedef struct {
     zsock_t *pipe;                  //  to the supervisor
@@ -107,6 +120,8 @@ typedef struct {
     zhashx_t *clients;              //  client key -> s_client_t
     zlistx_t *idle_actors;          //  routing ids of idle lease actors
     zlistx_t *unbound;              //  refs of leases waiting for a lease actor
+    zlistx_t *to_tell;              //  refs of timed leases whose GRANT is due
+    zhashx_t *resolved;             //  warm path: request bytes -> s_resolved_t
     size_t growing;                 //  lease actors asked for, not yet arrived
     int next_seq;                   //  instance numbers
     uint64_t next_lease;            //  lease numbers
@@ -186,6 +201,18 @@ s_reply_error (self_t *self, zsock_t *router, zmsg_t *envelope, const shic_val_t
     s_count_error (self, err->code);
     zframe_t *frame = shic_wire_reply_error (id, err);
     s_send_reply (self, router, envelope, &frame);
+}
+
+static void
+s_resolved_destroy (s_resolved_t **self_p)
+{
+    if (*self_p) {
+        s_resolved_t *self = *self_p;
+        free (self->instance_id);
+        shic_val_destroy (&self->compatibility);
+        free (self);
+        *self_p = NULL;
+    }
 }
 
 static void
@@ -352,16 +379,36 @@ s_latency (self_t *self, int64_t started_us)
     self->latency [bucket]++;
 }
 
-//  Hands a lease to a lease actor, which arms its timer
+//  Reserves a lease actor for a lease. A timed lease's GRANT is queued and
+//  sent at the end of the turn (s_tell), after the replies; an untimed lease
+//  gives its actor nothing to do, so the actor is not woken
 static void
 s_lease_bind (self_t *self, s_lease_t *lease, char *actor)
 {
     lease->actor = actor;
-    shic_val_t *grant = shic_val_new_map ();
-    shic_val_set_str (grant, "lease_ref", lease->ref);
-    shic_val_set_int (grant, "ttl_ms", lease->ttl_ms);
-    shic_val_set_int (grant, "expires_at_ms", lease->expires_at_ms);
-    s_bus_send (self, lease->actor, "GRANT", &grant);
+    lease->told = false;
+    if (lease->expires_at_ms)
+        zlistx_add_end (self->to_tell, strdup (lease->ref));
+}
+
+//  Sends the GRANTs queued this turn; a lease that ended meanwhile never
+//  woke its actor
+static void
+s_tell (self_t *self)
+{
+    char *ref;
+    while ((ref = (char *) zlistx_detach (self->to_tell, NULL))) {
+        s_lease_t *lease = (s_lease_t *) zhashx_lookup (self->leases, ref);
+        zstr_free (&ref);
+        if (lease && lease->actor && !lease->told && lease->expires_at_ms) {
+            shic_val_t *grant = shic_val_new_map ();
+            shic_val_set_str (grant, "lease_ref", lease->ref);
+            shic_val_set_int (grant, "ttl_ms", lease->ttl_ms);
+            shic_val_set_int (grant, "expires_at_ms", lease->expires_at_ms);
+            s_bus_send (self, lease->actor, "GRANT", &grant);
+            lease->told = true;
+        }
+    }
 }
 
 //  A lease actor is free (new or released): it takes the oldest lease that
@@ -448,7 +495,8 @@ static void
 s_lease_end (self_t *self, s_lease_t *lease, const char *topic, const char *reason)
 {
     if (lease->actor) {
-        s_bus_send (self, lease->actor, "RELEASE", NULL);
+        if (lease->told)
+            s_bus_send (self, lease->actor, "RELEASE", NULL);
         s_actor_free (self, lease->actor);
     }
     //  (an unbound lease's ref stays in the unbound list; it is skipped
@@ -661,6 +709,60 @@ s_arg_ms (const shic_val_t *args, const char *key, int64_t dflt, int64_t *value,
     return true;
 }
 
+//  A parked or granted ensure; takes compatibility
+static s_waiter_t *
+s_waiter_new (s_call_t *call, s_instance_t *instance, const char *owner, int64_t ttl_ms,
+              shic_val_t *compatibility, bool reused, int64_t deadline, int64_t started)
+{
+    s_waiter_t *waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
+    waiter->router = call->router;
+    waiter->envelope = call->envelope;
+    call->envelope = NULL;
+    waiter->client = call->client? strdup (call->client): NULL;
+    waiter->trusted = call->trusted;
+    waiter->id = shic_val_dup (call->req.id);
+    waiter->instance = instance;
+    waiter->owner_ref = owner? shic_val_new_str (owner): NULL;
+    waiter->ttl_ms = ttl_ms;
+    waiter->compatibility = compatibility;
+    waiter->reused = reused;
+    waiter->deadline = deadline;
+    waiter->started = started;
+    return waiter;
+}
+
+//  The key of an ensure's resolution: what the plan depends on (consumer,
+//  request, context, and whether the caller is trusted) as encoded bytes,
+//  in hex. NULL if it cannot be encoded.
+static char *
+s_resolved_key (const shic_val_t *args, bool trusted)
+{
+    shic_val_t *parts = shic_val_new_array ();
+    shic_val_t *part = shic_val_new_bool (trusted);
+    shic_val_push (parts, &part);
+    const char *names [] = { "consumer", "request", "context" };
+    for (size_t i = 0; i < sizeof (names) / sizeof (names [0]); i++) {
+        const shic_val_t *value = shic_val_get (args, names [i]);
+        part = value? shic_val_dup (value): shic_val_new_nil ();
+        shic_val_push (parts, &part);
+    }
+    void *data = NULL;
+    size_t size = 0;
+    char *key = NULL;
+    if (shic_val_encode (parts, &data, &size) == 0) {
+        key = (char *) malloc (size * 2 + 1);
+        static const char hex [] = "0123456789abcdef";
+        for (size_t i = 0; i < size; i++) {
+            key [i * 2] = hex [((const uint8_t *) data) [i] >> 4];
+            key [i * 2 + 1] = hex [((const uint8_t *) data) [i] & 15];
+        }
+        key [size * 2] = 0;
+        free (data);
+    }
+    shic_val_destroy (&parts);
+    return key;
+}
+
 static void
 s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
 {
@@ -676,6 +778,22 @@ s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
     if (self->draining) {
         shic_error_set (err, SHIC_E_SHUTTING_DOWN, NULL, "the runtime is stopping");
         return;
+    }
+    //  The warm path: this very request was resolved before
+    char *memo_key = s_resolved_key (args, call->trusted);
+    s_resolved_t *memo = memo_key? (s_resolved_t *) zhashx_lookup (self->resolved, memo_key): NULL;
+    if (memo) {
+        s_instance_t *instance = (s_instance_t *) zhashx_lookup (self->instances, memo->instance_id);
+        if (instance && streq (instance->status, SHIC_STATUS_READY)
+        &&  !streq (instance->health, SHIC_HEALTH_UNAVAILABLE)) {
+            s_waiter_t *waiter = s_waiter_new (call, instance, owner, ttl_ms,
+                                               shic_val_dup (memo->compatibility), true,
+                                               zclock_mono () + wait_ms, started);
+            if (s_grant (self, waiter) == 0)
+                s_waiter_destroy (&waiter);
+            free (memo_key);
+            return;
+        }
     }
     shic_val_t *consumer = shic_consumer_manifest_normalize (shic_val_get (args, "consumer"), err);
     if (!consumer)
@@ -761,22 +879,18 @@ s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
         instance = s_instance_spawn (self, backend, &plan, key);
         reused = false;
     }
+    if (memo_key) {
+        if (zhashx_size (self->resolved) >= RESOLVED_MAX)
+            zhashx_purge (self->resolved);
+        s_resolved_t *resolved = (s_resolved_t *) zmalloc (sizeof (s_resolved_t));
+        resolved->instance_id = strdup (key);
+        resolved->compatibility = shic_val_dup (compatibility);
+        zhashx_update (self->resolved, memo_key, resolved);
+    }
     //  Park or grant
-    s_waiter_t *waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
-    waiter->router = call->router;
-    waiter->envelope = call->envelope;
-    call->envelope = NULL;
-    waiter->client = call->client? strdup (call->client): NULL;
-    waiter->trusted = call->trusted;
-    waiter->id = shic_val_dup (call->req.id);
-    waiter->instance = instance;
-    waiter->owner_ref = owner? shic_val_new_str (owner): NULL;
-    waiter->ttl_ms = ttl_ms;
-    waiter->compatibility = compatibility;
+    s_waiter_t *waiter = s_waiter_new (call, instance, owner, ttl_ms, compatibility, reused,
+                                       now + wait_ms, started);
     compatibility = NULL;
-    waiter->reused = reused;
-    waiter->deadline = now + wait_ms;
-    waiter->started = started;
     bool ready = streq (instance->status, SHIC_STATUS_READY);
     if (ready && streq (instance->health, SHIC_HEALTH_UNAVAILABLE))
         waiter->want_healthy = true;
@@ -787,6 +901,7 @@ s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
     else
         zlistx_add_end (instance->waiters, waiter);
 done:
+    free (memo_key);
     shic_val_destroy (&consumer);
     shic_val_destroy (&spec);
     shic_val_destroy (&compatibility);
@@ -921,10 +1036,14 @@ s_dispatch (self_t *self, s_call_t *call)
                 lease->expires_at_ms = ttl_ms > 0? shic_now_ms () + ttl_ms: 0;
                 shic_val_t *renew = shic_val_new_map ();
                 shic_val_set_int (renew, "expires_at_ms", lease->expires_at_ms);
-                if (lease->actor)
+                if (lease->told)
                     s_bus_send (self, lease->actor, "RENEW", &renew);
-                else
-                    shic_val_destroy (&renew);   //  its GRANT will carry it
+                else {
+                    //  Its GRANT, queued or still to come, will carry it
+                    shic_val_destroy (&renew);
+                    if (lease->actor && lease->expires_at_ms)
+                        zlistx_add_end (self->to_tell, strdup (lease->ref));
+                }
                 result = shic_val_new_map ();
                 shic_val_t *lease_val = s_lease_val (lease);
                 shic_val_set (result, "lease", &lease_val);
@@ -1368,6 +1487,7 @@ s_handle_pipe (self_t *self)
         backend->name = strdup (backend->ops->name);
         backend->manifest = manifest;
         zhashx_update (self->backends, backend->name, backend);
+        zhashx_purge (self->resolved);
         zframe_destroy (&ops);
         zframe_destroy (&state);
         zframe_destroy (&config);
@@ -1380,6 +1500,7 @@ s_handle_pipe (self_t *self)
     if (streq (command, "UNREGISTER")) {
         char *name = zmsg_popstr (msg);
         zhashx_delete (self->backends, name);
+        zhashx_purge (self->resolved);
         for (s_instance_t *instance = (s_instance_t *) zhashx_first (self->instances); instance;
              instance = (s_instance_t *) zhashx_next (self->instances))
             if (streq (instance->backend, name) && instance->actor_live
@@ -1563,6 +1684,10 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     zlistx_set_destructor (self.idle_actors, (zlistx_destructor_fn *) zstr_free);
     self.unbound = zlistx_new ();
     zlistx_set_destructor (self.unbound, (zlistx_destructor_fn *) zstr_free);
+    self.resolved = zhashx_new ();
+    zhashx_set_destructor (self.resolved, (zhashx_destructor_fn *) s_resolved_destroy);
+    self.to_tell = zlistx_new ();
+    zlistx_set_destructor (self.to_tell, (zlistx_destructor_fn *) zstr_free);
     zsock_signal (pipe, 0);
 #ifdef __linux__
     pthread_setname_np (pthread_self (), "shic-gateway");
@@ -1608,7 +1733,10 @@ shic_gateway_actor (zsock_t *pipe, void *args)
         if (self.public_router)
             for (int i = 0; i < 64 && (zsock_events (self.public_router) & ZMQ_POLLIN); i++)
                 s_handle_client (&self, self.public_router, false);
+        s_tell (&self);
     }
+    zlistx_destroy (&self.to_tell);
+    zhashx_destroy (&self.resolved);
     zlistx_destroy (&self.unbound);
     zhashx_destroy (&self.leases);
     zhashx_destroy (&self.by_seq);

@@ -1047,16 +1047,23 @@ shic_val_decode (const void *data, size_t size,
             *error = reason;
         return -2;
     }
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
+    //  A zone sized for the frame: msgpack's default 8 KiB chunk per decode
+    //  makes glibc consolidate its fast bins on every message
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, size < 256? 512: size * 2)) {
+        if (error)
+            *error = "out of memory";
+        return -2;
+    }
+    msgpack_object object;
     size_t offset = 0;
-    msgpack_unpack_return ret = msgpack_unpack_next (&unpacked,
-        (const char *) data, size, &offset);
+    msgpack_unpack_return ret = msgpack_unpack ((const char *) data, size, &offset,
+                                                &zone, &object);
     int rc = -2;
     if (ret == MSGPACK_UNPACK_SUCCESS && offset == size)
-        rc = s_from_object (&unpacked.data, out_p, &reason);
+        rc = s_from_object (&object, out_p, &reason);
     else
-    if (ret == MSGPACK_UNPACK_SUCCESS)
+    if (ret == MSGPACK_UNPACK_SUCCESS || ret == MSGPACK_UNPACK_EXTRA_BYTES)
         reason = "trailing bytes";
     else
     if (ret == MSGPACK_UNPACK_CONTINUE)
@@ -1066,7 +1073,7 @@ shic_val_decode (const void *data, size_t size,
         reason = "out of memory or nesting too deep";
     else
         reason = "parse error";
-    msgpack_unpacked_destroy (&unpacked);
+    msgpack_zone_destroy (&zone);
     if (rc) {
         *out_p = NULL;
         if (error)
@@ -1146,6 +1153,33 @@ s_pack (msgpack_packer *packer, const shic_val_t *self, bool canonical)
     return -1;
 }
 
+//  The packer's output: starts small and doubles (msgpack's sbuffer starts
+//  at 8 KiB, which costs glibc a fast-bin consolidation per message)
+typedef struct {
+    char *data;
+    size_t size;
+    size_t alloc;
+} s_buffer_t;
+
+static int
+s_buffer_write (void *data, const char *buf, size_t len)
+{
+    s_buffer_t *self = (s_buffer_t *) data;
+    if (self->size + len > self->alloc) {
+        size_t alloc = self->alloc? self->alloc * 2: 256;
+        while (alloc < self->size + len)
+            alloc *= 2;
+        char *grown = (char *) realloc (self->data, alloc);
+        if (!grown)
+            return -1;
+        self->data = grown;
+        self->alloc = alloc;
+    }
+    memcpy (self->data + self->size, buf, len);
+    self->size += len;
+    return 0;
+}
+
 static int
 s_encode (const shic_val_t *self, bool canonical, void **data_p, size_t *size_p)
 {
@@ -1153,16 +1187,15 @@ s_encode (const shic_val_t *self, bool canonical, void **data_p, size_t *size_p)
         return -1;
     *data_p = NULL;
     *size_p = 0;
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
+    s_buffer_t buffer = { NULL, 0, 0 };
     msgpack_packer packer;
-    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
-    if (s_pack (&packer, self, canonical)) {
-        msgpack_sbuffer_destroy (&buffer);
+    msgpack_packer_init (&packer, &buffer, s_buffer_write);
+    if (s_pack (&packer, self, canonical) || !buffer.data) {
+        free (buffer.data);
         return -1;
     }
     *size_p = buffer.size;
-    *data_p = msgpack_sbuffer_release (&buffer);
+    *data_p = buffer.data;
     return 0;
 }
 
