@@ -26,7 +26,8 @@
     task. A benchmark, not a test: it reports and asserts nothing.
 
     Usage: shic_bench_daemon [--build DIR] [--json FILE] [--samples DIR]
-                             [--quick]
+                             [--quick] [--only 1,2,5,6,7,8]
+    --only runs just the figures listed (the report wants them all).
     =========================================================================
 */
 
@@ -1169,6 +1170,19 @@ done:
 
 //  ---------------------------------------------------------------------------
 
+//  Whether figure n is in a comma-separated list like "1,2,5"
+static bool
+s_want (const char *only, int n)
+{
+    for (const char *at = only; at && *at; ) {
+        if (atoi (at) == n)
+            return true;
+        at = strchr (at, ',');
+        at = at? at + 1: NULL;
+    }
+    return false;
+}
+
 static void
 s_remove_dir (const char *dir)
 {
@@ -1194,6 +1208,7 @@ main (int argc, char *argv [])
     const char *json_path = NULL;
     const char *samples_dir = NULL;
     bool quick = false;
+    const char *only = "1,2,5,6,7,8";
     for (int i = 1; i < argc; i++) {
         if (streq (argv [i], "--build") && i + 1 < argc)
             build = argv [++i];
@@ -1206,8 +1221,12 @@ main (int argc, char *argv [])
         else
         if (streq (argv [i], "--quick"))
             quick = true;
+        else
+        if (streq (argv [i], "--only") && i + 1 < argc)
+            only = argv [++i];
         else {
-            printf ("usage: %s [--build DIR] [--json FILE] [--samples DIR] [--quick]\n", argv [0]);
+            printf ("usage: %s [--build DIR] [--json FILE] [--samples DIR] [--quick]"
+                    " [--only 1,2,5,6,7,8]\n", argv [0]);
             return streq (argv [i], "--help") || streq (argv [i], "-h")? 0: 2;
         }
     }
@@ -1263,22 +1282,28 @@ main (int argc, char *argv [])
 
     //  Figure 8, then 1, 2 and 5 on the same daemon
     s_daemon_t daemon = { 0 };
+    if (!(s_want (only, 1) || s_want (only, 2) || s_want (only, 5) || s_want (only, 8)))
+        ;
+    else
     if (s_daemon_start (&daemon, build, dir, "main", backends) == 0) {
-        zclock_sleep (1000);
-        s_window_t idle = s_measure_window (daemon.pid, S_WINDOW_MS);
-        printf ("fig8 idle daemon (%d backends configured, nothing started):\n", 2);
-        s_print_window ("idle", idle);
-        s_json_window (json, "  ", "fig8", idle, ",");
+        if (s_want (only, 8)) {
+            zclock_sleep (1000);
+            s_window_t idle = s_measure_window (daemon.pid, S_WINDOW_MS);
+            printf ("fig8 idle daemon (%d backends configured, nothing started):\n", 2);
+            s_print_window ("idle", idle);
+            s_json_window (json, "  ", "fig8", idle, ",");
+        }
 
         zactor_t *echo = zactor_new (s_echo_actor, NULL);
         char *echo_endpoint = zstr_recv (echo);
-        if (s_fig1 (&daemon, echo_endpoint, json, samples_dir, quick? 1000: S_FIG1_CALLS))
+        if (s_want (only, 1)
+        &&  s_fig1 (&daemon, echo_endpoint, json, samples_dir, quick? 1000: S_FIG1_CALLS))
             rc = 1;
-        if (rc == 0)
+        if (rc == 0 && s_want (only, 2))
             s_fig2 (&daemon, echo_endpoint, json, quick? 1: S_FIG2_RUNS);
         zstr_free (&echo_endpoint);
         zactor_destroy (&echo);
-        if (rc == 0)
+        if (rc == 0 && s_want (only, 5))
             s_fig5 (&daemon, dir, json, quick? 1: S_HERD_TRIALS);
         s_daemon_stop (&daemon);
     }
@@ -1286,13 +1311,14 @@ main (int argc, char *argv [])
         rc = 1;
 
     //  Figure 7 on a fresh daemon: the lease pool starts small
-    if (rc == 0 && s_daemon_start (&daemon, build, dir, "leases", backends) == 0) {
+    if (rc == 0 && s_want (only, 7)
+    &&  s_daemon_start (&daemon, build, dir, "leases", backends) == 0) {
         s_fig7 (&daemon, json, quick? 1000: S_LEASES);
         s_daemon_stop (&daemon);
     }
 
     //  Figure 6 with its own daemon and stand-ins
-    if (rc == 0 && s_fig6 (build, dir, json, quick? 250: S_ATTACH_MAX))
+    if (rc == 0 && s_want (only, 6) && s_fig6 (build, dir, json, quick? 250: S_ATTACH_MAX))
         rc = 1;
 
     if (json) {
