@@ -289,6 +289,20 @@ s_bus_send (self_t *self, const char *identity, const char *command, shic_val_t 
     }
 }
 
+//  To a lease actor, through the lease pool (its door to the bus)
+static void
+s_lease_send (self_t *self, const char *actor, const char *command, shic_val_t **body_p)
+{
+    zmsg_t *msg = shic_msg_new (command, body_p);
+    zmsg_pushstr (msg, actor);
+    zmsg_pushstr (msg, "P");
+    if (zmsg_send (&msg, self->bus) == -1) {
+        if (!self->draining)
+            zsys_warning ("gateway: cannot send %s to %s", command, actor);
+        zmsg_destroy (&msg);
+    }
+}
+
 static void
 s_instance_send (self_t *self, s_instance_t *instance, const char *command)
 {
@@ -360,8 +374,10 @@ s_pool_grow (self_t *self)
 {
     size_t spare = self->settings->lease_spare;
     size_t have = zlistx_size (self->idle_actors) + self->growing;
-    if (have < spare / 2 + 1 || have < zlistx_size (self->unbound)) {
-        size_t want = spare + zlistx_size (self->unbound);
+    size_t unbound = zlistx_size (self->unbound);
+    if (have < spare / 2 + 1 || have < unbound) {
+        //  What the waiting leases lack, and the spare on top
+        size_t want = spare + (unbound > have? unbound - have: 0);
         shic_val_t *body = shic_val_new_map ();
         shic_val_set_int (body, "n", (int64_t) want);
         s_bus_send (self, "P", "GROW", &body);
@@ -405,7 +421,7 @@ s_tell (self_t *self)
             shic_val_set_str (grant, "lease_ref", lease->ref);
             shic_val_set_int (grant, "ttl_ms", lease->ttl_ms);
             shic_val_set_int (grant, "expires_at_ms", lease->expires_at_ms);
-            s_bus_send (self, lease->actor, "GRANT", &grant);
+            s_lease_send (self, lease->actor, "GRANT", &grant);
             lease->told = true;
         }
     }
@@ -496,7 +512,7 @@ s_lease_end (self_t *self, s_lease_t *lease, const char *topic, const char *reas
 {
     if (lease->actor) {
         if (lease->told)
-            s_bus_send (self, lease->actor, "RELEASE", NULL);
+            s_lease_send (self, lease->actor, "RELEASE", NULL);
         s_actor_free (self, lease->actor);
     }
     //  (an unbound lease's ref stays in the unbound list; it is skipped
@@ -796,8 +812,10 @@ s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
         }
     }
     shic_val_t *consumer = shic_consumer_manifest_normalize (shic_val_get (args, "consumer"), err);
-    if (!consumer)
+    if (!consumer) {
+        free (memo_key);
         return;
+    }
     shic_val_t *spec = shic_ensure_spec_from_request (shic_val_get (args, "request"),
                                                       shic_val_get (args, "context"), err);
     shic_val_t *compatibility = NULL;
@@ -1037,7 +1055,7 @@ s_dispatch (self_t *self, s_call_t *call)
                 shic_val_t *renew = shic_val_new_map ();
                 shic_val_set_int (renew, "expires_at_ms", lease->expires_at_ms);
                 if (lease->told)
-                    s_bus_send (self, lease->actor, "RENEW", &renew);
+                    s_lease_send (self, lease->actor, "RENEW", &renew);
                 else {
                     //  Its GRANT, queued or still to come, will carry it
                     shic_val_destroy (&renew);
@@ -1390,6 +1408,11 @@ s_handle_bus (self_t *self)
     char *identity = zmsg_popstr (msg);
     char *command = NULL;
     shic_val_t *body = NULL;
+    //  Lease actors speak through the pool: [P][L<n>][command][body]
+    if (identity && streq (identity, "P") && zmsg_size (msg) >= 1) {
+        zstr_free (&identity);
+        identity = zmsg_popstr (msg);
+    }
     if (!identity || shic_msg_decode (msg, &command, &body) != 0) {
         zsys_error ("gateway: bad message on the bus");
         goto done;
