@@ -366,6 +366,47 @@ s_lease_val (s_lease_t *lease)
     return val;
 }
 
+//  The LeaseRef of a lease, streamed, with its actor
+static void
+s_lease_write (shic_val_writer_t *writer, s_lease_t *lease)
+{
+    shic_lease_ref_write (writer, 1, lease->ref, lease->owner_ref, lease->ttl_ms,
+                          lease->expires_at_ms, true, lease->instance_id);
+    shic_val_writer_str (writer, "actor");
+    shic_val_writer_str (writer, lease->actor);
+}
+
+//  A lease event {instance_id, lease_ref, owner_ref, reason?, at_ms},
+//  streamed
+static void
+s_publish_lease (self_t *self, const char *topic, s_lease_t *lease, const char *reason)
+{
+    shic_val_writer_t *writer = shic_val_writer_new ();
+    if (!writer)
+        return;
+    shic_val_writer_map (writer, reason? 5: 4);
+    shic_val_writer_str (writer, "instance_id");
+    shic_val_writer_str (writer, lease->instance_id);
+    shic_val_writer_str (writer, "lease_ref");
+    shic_val_writer_str (writer, lease->ref);
+    shic_val_writer_str (writer, "owner_ref");
+    shic_val_writer_val (writer, lease->owner_ref);
+    if (reason) {
+        shic_val_writer_str (writer, "reason");
+        shic_val_writer_str (writer, reason);
+    }
+    shic_val_writer_str (writer, "at_ms");
+    shic_val_writer_int (writer, shic_now_ms ());
+    zframe_t *frame = shic_wire_frame_take (&writer);
+    if (frame) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, topic);
+        zmsg_append (msg, &frame);
+        if (zmsg_send (&msg, self->events) == -1)
+            zmsg_destroy (&msg);
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  Leases
 
@@ -487,22 +528,36 @@ s_grant (self_t *self, s_waiter_t *waiter)
         zlistx_add_end (self->unbound, strdup (lease->ref));
     s_pool_grow (self);
 
-    shic_val_t *result = shic_val_new_map ();
-    shic_val_t *endpoint = shic_val_dup (instance->endpoint);
-    shic_val_set_str (endpoint, "lease_ref", lease->ref);
-    shic_val_set (result, "endpoint", &endpoint);
-    shic_val_set_dup (result, "compatibility", waiter->compatibility);
-    shic_val_t *lease_val = s_lease_val (lease);
-    shic_val_set (result, "lease", &lease_val);
-    shic_val_set_str (result, "instance_id", instance->id);
-    shic_val_set_bool (result, "reused", waiter->reused);
-    s_reply_ok (self, waiter->router, waiter->envelope, waiter->id, &result);
+    //  The reply is streamed from the instance's endpoint and the waiter's
+    //  compatibility as they are: no copy of either per grant
+    //  {endpoint (with lease_ref), compatibility, lease, instance_id, reused}
+    shic_val_writer_t *writer = shic_wire_reply_ok_begin (waiter->id);
+    if (writer) {
+        shic_val_writer_map (writer, 5);
+        shic_val_writer_str (writer, "endpoint");
+        bool has_ref = shic_val_get (instance->endpoint, "lease_ref") != NULL;
+        shic_val_writer_map (writer, shic_val_size (instance->endpoint) + (has_ref? 0: 1));
+        shic_val_writer_pairs (writer, instance->endpoint, "lease_ref", lease->ref);
+        if (!has_ref) {
+            shic_val_writer_str (writer, "lease_ref");
+            shic_val_writer_str (writer, lease->ref);
+        }
+        shic_val_writer_str (writer, "compatibility");
+        shic_val_writer_val (writer, waiter->compatibility);
+        shic_val_writer_str (writer, "lease");
+        s_lease_write (writer, lease);
+        shic_val_writer_str (writer, "instance_id");
+        shic_val_writer_str (writer, instance->id);
+        shic_val_writer_str (writer, "reused");
+        shic_val_writer_bool (writer, waiter->reused);
+    }
+    zframe_t *frame = shic_wire_frame_take (&writer);
+    if (frame)
+        s_send_reply (self, waiter->router, waiter->envelope, &frame);
+    else
+        zsys_error ("gateway: out of memory replying to a grant");
     s_latency (self, waiter->started);
-
-    shic_val_t *event = s_event_body (instance->id);
-    shic_val_set_str (event, "lease_ref", lease->ref);
-    shic_val_set_dup (event, "owner_ref", lease->owner_ref);
-    s_publish (self, "lease.granted", &event);
+    s_publish_lease (self, "lease.granted", lease, NULL);
     return 0;
 }
 
@@ -530,11 +585,7 @@ s_lease_end (self_t *self, s_lease_t *lease, const char *topic, const char *reas
             instance->idle_at = zclock_mono ()
                               + shic_val_int (shic_val_get (instance->plan, "idle_shutdown_ms"));
     }
-    shic_val_t *event = s_event_body (lease->instance_id);
-    shic_val_set_str (event, "lease_ref", lease->ref);
-    shic_val_set_dup (event, "owner_ref", lease->owner_ref);
-    shic_val_set_str (event, "reason", reason);
-    s_publish (self, topic, &event);
+    s_publish_lease (self, topic, lease, reason);
     zhashx_delete (self->leases, lease->ref);
 }
 
@@ -753,19 +804,18 @@ s_waiter_new (s_call_t *call, s_instance_t *instance, const char *owner, int64_t
 static char *
 s_resolved_key (const shic_val_t *args, bool trusted)
 {
-    shic_val_t *parts = shic_val_new_array ();
-    shic_val_t *part = shic_val_new_bool (trusted);
-    shic_val_push (parts, &part);
-    const char *names [] = { "consumer", "request", "context" };
-    for (size_t i = 0; i < sizeof (names) / sizeof (names [0]); i++) {
-        const shic_val_t *value = shic_val_get (args, names [i]);
-        part = value? shic_val_dup (value): shic_val_new_nil ();
-        shic_val_push (parts, &part);
-    }
+    shic_val_writer_t *writer = shic_val_writer_new ();
+    if (!writer)
+        return NULL;
+    shic_val_writer_array (writer, 4);
+    shic_val_writer_bool (writer, trusted);
+    shic_val_writer_val (writer, shic_val_get (args, "consumer"));
+    shic_val_writer_val (writer, shic_val_get (args, "request"));
+    shic_val_writer_val (writer, shic_val_get (args, "context"));
     void *data = NULL;
     size_t size = 0;
     char *key = NULL;
-    if (shic_val_encode (parts, &data, &size) == 0) {
+    if (shic_val_writer_take (&writer, &data, &size) == 0) {
         key = (char *) malloc (size * 2 + 1);
         static const char hex [] = "0123456789abcdef";
         for (size_t i = 0; i < size; i++) {
@@ -775,7 +825,6 @@ s_resolved_key (const shic_val_t *args, bool trusted)
         key [size * 2] = 0;
         free (data);
     }
-    shic_val_destroy (&parts);
     return key;
 }
 

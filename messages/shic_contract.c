@@ -486,6 +486,32 @@ shic_lease_ref_new (const char *lease_ref, const shic_val_t *owner_ref,
     return self;
 }
 
+void
+shic_lease_ref_write (shic_val_writer_t *writer, size_t extra, const char *lease_ref,
+                      const shic_val_t *owner_ref, int64_t ttl_ms,
+                      int64_t expires_at_ms, bool renewable, const char *instance_id)
+{
+    //  Field for field as shic_lease_ref_new
+    shic_val_writer_map (writer, 7 + extra);
+    shic_val_writer_str (writer, "contract_version");
+    shic_val_writer_str (writer, SHIC_CONTRACT_VERSION);
+    shic_val_writer_str (writer, "lease_ref");
+    shic_val_writer_str (writer, lease_ref);
+    shic_val_writer_str (writer, "owner_ref");
+    shic_val_writer_val (writer, owner_ref);
+    shic_val_writer_str (writer, "ttl_ms");
+    shic_val_writer_int (writer, ttl_ms);
+    shic_val_writer_str (writer, "expires_at_ms");
+    if (ttl_ms == 0)
+        shic_val_writer_nil (writer);
+    else
+        shic_val_writer_int (writer, expires_at_ms);
+    shic_val_writer_str (writer, "renewable?");
+    shic_val_writer_bool (writer, renewable);
+    shic_val_writer_str (writer, "instance_id");
+    shic_val_writer_str (writer, instance_id);
+}
+
 
 //  ---------------------------------------------------------------------------
 //  EndpointDescriptor
@@ -1546,6 +1572,21 @@ shic_contract_test (bool verbose)
     {
         shic_val_t *owner = shic_val_new_str ("me");
         shic_val_t *lease = shic_lease_ref_new ("lease-1", owner, 1000, 5000, true, "i1");
+        //  Streamed, it is the same bytes
+        for (int64_t ttl = 0; ttl <= 1000; ttl += 1000) {
+            shic_val_t *built = shic_lease_ref_new ("lease-1", owner, ttl, 5000, true, "i1");
+            void *built_data = NULL, *streamed_data = NULL;
+            size_t built_size = 0, streamed_size = 0;
+            assert (shic_val_encode (built, &built_data, &built_size) == 0);
+            shic_val_writer_t *writer = shic_val_writer_new ();
+            shic_lease_ref_write (writer, 0, "lease-1", owner, ttl, 5000, true, "i1");
+            assert (shic_val_writer_take (&writer, &streamed_data, &streamed_size) == 0);
+            assert (built_size == streamed_size
+                    && memcmp (built_data, streamed_data, built_size) == 0);
+            free (built_data);
+            free (streamed_data);
+            shic_val_destroy (&built);
+        }
         s_expect (lease,
             "{\"contract_version\":\"inference.v1\",\"lease_ref\":\"lease-1\","
             "\"owner_ref\":\"me\",\"ttl_ms\":1000,\"expires_at_ms\":5000,"

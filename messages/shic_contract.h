@@ -111,6 +111,11 @@ shic_val_t *shic_startup_plan_normalize (const shic_val_t *in, shic_error_t *err
 shic_val_t *shic_lease_ref_new (const char *lease_ref, const shic_val_t *owner_ref,
                                 int64_t ttl_ms, int64_t expires_at_ms,
                                 bool renewable, const char *instance_id);
+//  The same LeaseRef streamed into writer: a map header for its 7 pairs plus
+//  extra pairs that the caller writes after it
+void shic_lease_ref_write (shic_val_writer_t *writer, size_t extra, const char *lease_ref,
+                           const shic_val_t *owner_ref, int64_t ttl_ms,
+                           int64_t expires_at_ms, bool renewable, const char *instance_id);
 
 //  EndpointDescriptor, contract.md §3 and original-behaviour §6.3: the
 //  plan's endpoint_template shallow-merged with fields (fields win), then

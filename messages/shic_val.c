@@ -113,16 +113,15 @@ shic_val_new_float (double value)
 static shic_val_t *
 s_val_new_bytes (shic_val_type_t type, const void *data, size_t size)
 {
-    if (size == SIZE_MAX)
+    if (size >= SIZE_MAX - sizeof (shic_val_t) - 1)
         return NULL;
-    shic_val_t *self = s_val_new (type);
+    //  The bytes live in the node's own allocation (one malloc, not two)
+    shic_val_t *self = (shic_val_t *) malloc (sizeof (shic_val_t) + size + 1);
     if (!self)
         return NULL;
-    self->u.s.data = (char *) malloc (size + 1);
-    if (!self->u.s.data) {
-        free (self);
-        return NULL;
-    }
+    memset (self, 0, sizeof (shic_val_t));
+    self->type = type;
+    self->u.s.data = (char *) (self + 1);
     if (size > 0 && data)
         memcpy (self->u.s.data, data, size);
     else
@@ -222,7 +221,9 @@ shic_val_destroy (shic_val_t **self_p)
     switch (self->type) {
         case SHIC_VAL_STR:
         case SHIC_VAL_BIN:
-            free (self->u.s.data);
+            //  Bytes inside the node's allocation go with it
+            if (self->u.s.data != (char *) (self + 1))
+                free (self->u.s.data);
             break;
         case SHIC_VAL_ARRAY:
             for (index = 0; index < self->u.a.size; index++)
@@ -257,6 +258,22 @@ s_grow (void **buffer, size_t *cap, size_t size, size_t item_size)
         return -1;
     *buffer = grown;
     *cap = new_cap;
+    return 0;
+}
+
+//  Makes room for count items or pairs at once (sizes known in advance)
+static int
+s_reserve (void **buffer, size_t *cap, size_t count, size_t item_size)
+{
+    if (count <= *cap)
+        return 0;
+    if (count > SIZE_MAX / item_size)
+        return -1;
+    void *grown = realloc (*buffer, count * item_size);
+    if (!grown)
+        return -1;
+    *buffer = grown;
+    *cap = count;
     return 0;
 }
 
@@ -305,8 +322,11 @@ shic_val_dup (const shic_val_t *self)
             return s_val_new_bytes (self->type, self->u.s.data, self->u.s.len);
         case SHIC_VAL_ARRAY:
             copy = shic_val_new_array ();
-            if (!copy)
+            if (!copy || s_reserve ((void **) &copy->u.a.items, &copy->u.a.cap,
+                                    self->u.a.size, sizeof (shic_val_t *))) {
+                shic_val_destroy (&copy);
                 return NULL;
+            }
             for (index = 0; index < self->u.a.size; index++) {
                 shic_val_t *item = shic_val_dup (self->u.a.items [index]);
                 if (!item || s_array_append (copy, item)) {
@@ -318,8 +338,11 @@ shic_val_dup (const shic_val_t *self)
             return copy;
         case SHIC_VAL_MAP:
             copy = shic_val_new_map ();
-            if (!copy)
+            if (!copy || s_reserve ((void **) &copy->u.m.pairs, &copy->u.m.cap,
+                                    self->u.m.size, sizeof (s_pair_t))) {
+                shic_val_destroy (&copy);
                 return NULL;
+            }
             for (index = 0; index < self->u.m.size; index++) {
                 char *key = s_strdup (self->u.m.pairs [index].key);
                 shic_val_t *value = shic_val_dup (self->u.m.pairs [index].val);
@@ -882,12 +905,20 @@ s_has_duplicate_keys (const shic_val_t *map, bool *failed)
     size_t size = map->u.m.size;
     if (size < 2)
         return false;
+    size_t index;
+    if (size <= 16) {
+        //  Small maps (nearly all): compare pairs, no allocation
+        for (index = 1; index < size; index++)
+            for (size_t other = 0; other < index; other++)
+                if (streq (map->u.m.pairs [index].key, map->u.m.pairs [other].key))
+                    return true;
+        return false;
+    }
     const char **keys = (const char **) malloc (size * sizeof (char *));
     if (!keys) {
         *failed = true;
         return true;
     }
-    size_t index;
     for (index = 0; index < size; index++)
         keys [index] = map->u.m.pairs [index].key;
     qsort (keys, size, sizeof (char *), s_key_compare);
@@ -937,6 +968,9 @@ s_from_object (const msgpack_object *object, shic_val_t **out_p,
             break;
         case MSGPACK_OBJECT_ARRAY:
             self = shic_val_new_array ();
+            if (self && s_reserve ((void **) &self->u.a.items, &self->u.a.cap,
+                                   object->via.array.size, sizeof (shic_val_t *)))
+                shic_val_destroy (&self);
             for (index = 0; self && index < object->via.array.size; index++) {
                 shic_val_t *item;
                 int rc = s_from_object (&object->via.array.ptr [index], &item, error);
@@ -954,6 +988,9 @@ s_from_object (const msgpack_object *object, shic_val_t **out_p,
             break;
         case MSGPACK_OBJECT_MAP:
             self = shic_val_new_map ();
+            if (self && s_reserve ((void **) &self->u.m.pairs, &self->u.m.cap,
+                                   object->via.map.size, sizeof (s_pair_t)))
+                shic_val_destroy (&self);
             for (index = 0; self && index < object->via.map.size; index++) {
                 const msgpack_object_kv *kv = &object->via.map.ptr [index];
                 if (kv->key.type != MSGPACK_OBJECT_STR) {
@@ -1197,6 +1234,125 @@ s_encode (const shic_val_t *self, bool canonical, void **data_p, size_t *size_p)
     *size_p = buffer.size;
     *data_p = buffer.data;
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Streaming writer
+
+struct _shic_val_writer_t {
+    s_buffer_t buffer;              //  bytes so far
+    msgpack_packer packer;          //  writes into buffer
+    bool failed;                    //  out of memory once
+};
+
+shic_val_writer_t *
+shic_val_writer_new (void)
+{
+    shic_val_writer_t *self = (shic_val_writer_t *) calloc (1, sizeof (shic_val_writer_t));
+    if (self)
+        msgpack_packer_init (&self->packer, &self->buffer, s_buffer_write);
+    return self;
+}
+
+void
+shic_val_writer_destroy (shic_val_writer_t **self_p)
+{
+    if (self_p && *self_p) {
+        free ((*self_p)->buffer.data);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+void
+shic_val_writer_map (shic_val_writer_t *self, size_t pairs)
+{
+    if (!self->failed && (pairs > UINT32_MAX || msgpack_pack_map (&self->packer, pairs)))
+        self->failed = true;
+}
+
+void
+shic_val_writer_array (shic_val_writer_t *self, size_t items)
+{
+    if (!self->failed && (items > UINT32_MAX || msgpack_pack_array (&self->packer, items)))
+        self->failed = true;
+}
+
+void
+shic_val_writer_str (shic_val_writer_t *self, const char *value)
+{
+    if (self->failed)
+        return;
+    if (!value) {
+        shic_val_writer_nil (self);
+        return;
+    }
+    size_t length = strlen (value);
+    if (length > UINT32_MAX
+    ||  msgpack_pack_str (&self->packer, length)
+    ||  msgpack_pack_str_body (&self->packer, value, length))
+        self->failed = true;
+}
+
+void
+shic_val_writer_int (shic_val_writer_t *self, int64_t value)
+{
+    if (!self->failed && msgpack_pack_int64 (&self->packer, value))
+        self->failed = true;
+}
+
+void
+shic_val_writer_bool (shic_val_writer_t *self, bool value)
+{
+    if (!self->failed
+    &&  (value? msgpack_pack_true (&self->packer): msgpack_pack_false (&self->packer)))
+        self->failed = true;
+}
+
+void
+shic_val_writer_nil (shic_val_writer_t *self)
+{
+    if (!self->failed && msgpack_pack_nil (&self->packer))
+        self->failed = true;
+}
+
+void
+shic_val_writer_val (shic_val_writer_t *self, const shic_val_t *value)
+{
+    if (!self->failed && s_pack (&self->packer, value, false))
+        self->failed = true;
+}
+
+size_t
+shic_val_writer_pairs (shic_val_writer_t *self, const shic_val_t *map,
+                       const char *key, const char *value)
+{
+    if (!shic_val_is (map, SHIC_VAL_MAP))
+        return 0;
+    for (size_t index = 0; index < map->u.m.size; index++) {
+        const char *name = map->u.m.pairs [index].key;
+        shic_val_writer_str (self, name);
+        if (key && streq (name, key))
+            shic_val_writer_str (self, value);
+        else
+            shic_val_writer_val (self, map->u.m.pairs [index].val);
+    }
+    return map->u.m.size;
+}
+
+int
+shic_val_writer_take (shic_val_writer_t **self_p, void **data_p, size_t *size_p)
+{
+    shic_val_writer_t *self = *self_p;
+    int rc = -1;
+    if (self && !self->failed && self->buffer.data) {
+        *data_p = self->buffer.data;
+        *size_p = self->buffer.size;
+        self->buffer.data = NULL;
+        rc = 0;
+    }
+    shic_val_writer_destroy (self_p);
+    return rc;
 }
 
 int

@@ -158,6 +158,32 @@ int shic_val_encode (const shic_val_t *self, void **data_p, size_t *size_p);
 //  instance keys.
 int shic_val_encode_canonical (const shic_val_t *self, void **data_p, size_t *size_p);
 
+//  A streaming msgpack writer, for hot paths that send parts of existing
+//  trees without copying them into a new tree first. The caller writes
+//  exactly as many keys and values as each map or array header announces.
+//  Calls after an out-of-memory do nothing; shic_val_writer_take reports it.
+typedef struct _shic_val_writer_t shic_val_writer_t;
+
+shic_val_writer_t *shic_val_writer_new (void);
+void shic_val_writer_destroy (shic_val_writer_t **self_p);
+void shic_val_writer_map (shic_val_writer_t *self, size_t pairs);
+void shic_val_writer_array (shic_val_writer_t *self, size_t items);
+//  A string; NULL writes nil
+void shic_val_writer_str (shic_val_writer_t *self, const char *value);
+void shic_val_writer_int (shic_val_writer_t *self, int64_t value);
+void shic_val_writer_bool (shic_val_writer_t *self, bool value);
+void shic_val_writer_nil (shic_val_writer_t *self);
+//  A whole tree, encoded as shic_val_encode would; NULL writes nil
+void shic_val_writer_val (shic_val_writer_t *self, const shic_val_t *value);
+//  The pairs of map (without a header), in order, with the value of key
+//  (if present) replaced by the string value. Returns the number of pairs
+//  written.
+size_t shic_val_writer_pairs (shic_val_writer_t *self, const shic_val_t *map,
+                              const char *key, const char *value);
+//  Hands over the bytes (fresh, caller frees) and destroys the writer.
+//  Returns 0, or -1 if the writer ran out of memory (nothing handed over).
+int shic_val_writer_take (shic_val_writer_t **self_p, void **data_p, size_t *size_p);
+
 //  ---------------------------------------------------------------------------
 //  Text
 

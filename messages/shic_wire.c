@@ -345,6 +345,36 @@ shic_wire_reply_ok (const shic_val_t *id, shic_val_t **result_p)
     return s_frame_from_body (&body);
 }
 
+shic_val_writer_t *
+shic_wire_reply_ok_begin (const shic_val_t *id)
+{
+    shic_val_writer_t *writer = shic_val_writer_new ();
+    if (writer) {
+        //  As s_reply_new and shic_wire_reply_ok build it
+        shic_val_writer_map (writer, 4);
+        shic_val_writer_str (writer, "v");
+        shic_val_writer_int (writer, SHIC_WIRE_VERSION);
+        shic_val_writer_str (writer, "id");
+        shic_val_writer_val (writer, id);
+        shic_val_writer_str (writer, "ok");
+        shic_val_writer_bool (writer, true);
+        shic_val_writer_str (writer, "result");
+    }
+    return writer;
+}
+
+zframe_t *
+shic_wire_frame_take (shic_val_writer_t **writer_p)
+{
+    void *data = NULL;
+    size_t size = 0;
+    if (shic_val_writer_take (writer_p, &data, &size) != 0)
+        return NULL;
+    zframe_t *frame = zframe_new (data, size);
+    free (data);
+    return frame;
+}
+
 zframe_t *
 shic_wire_reply_error (const shic_val_t *id, const shic_error_t *err)
 {
@@ -568,6 +598,41 @@ shic_wire_test (bool verbose)
     printf (" * shic_wire: ");
     if (verbose)
         printf ("\n");
+
+    //  The streamed ok reply is byte for byte the built one
+    {
+        shic_val_t *id = shic_val_new_int (42);
+        shic_val_t *result = shic_val_from_json ("{\"a\":[1,\"two\",null],\"b\":{\"c\":true}}");
+        shic_val_t *copy = shic_val_dup (result);
+        zframe_t *built = shic_wire_reply_ok (id, &copy);
+        shic_val_writer_t *writer = shic_wire_reply_ok_begin (id);
+        shic_val_writer_map (writer, 2);
+        shic_val_writer_str (writer, "a");
+        shic_val_writer_val (writer, shic_val_get (result, "a"));
+        shic_val_writer_str (writer, "b");
+        shic_val_writer_map (writer, 1);
+        assert (shic_val_writer_pairs (writer, shic_val_get (result, "b"), NULL, NULL) == 1);
+        zframe_t *streamed = shic_wire_frame_take (&writer);
+        assert (!writer);
+        assert (built && streamed && zframe_eq (built, streamed));
+        //  A pair's value replaced on the way
+        writer = shic_val_writer_new ();
+        shic_val_writer_map (writer, 2);
+        shic_val_writer_pairs (writer, result, "b", "x");
+        void *data = NULL;
+        size_t size = 0;
+        assert (shic_val_writer_take (&writer, &data, &size) == 0);
+        shic_val_t *decoded = NULL;
+        assert (shic_val_decode (data, size, NULL, &decoded, NULL) == 0);
+        assert (streq (shic_val_str (shic_val_get (decoded, "b")), "x"));
+        assert (shic_val_size (shic_val_get (decoded, "a")) == 3);
+        free (data);
+        shic_val_destroy (&decoded);
+        zframe_destroy (&built);
+        zframe_destroy (&streamed);
+        shic_val_destroy (&result);
+        shic_val_destroy (&id);
+    }
 
     //  The code table
     size_t count = 0;

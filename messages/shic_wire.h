@@ -101,6 +101,12 @@ void shic_wire_request_reset (shic_wire_request_t *req);
 //  ownership of *result_p (NULL gives an empty map).
 zframe_t *shic_wire_reply_ok (const shic_val_t *id, shic_val_t **result_p);
 zframe_t *shic_wire_reply_error (const shic_val_t *id, const shic_error_t *err);
+//  The same ok reply, streamed: returns a writer that has written the
+//  envelope up to the result, which the caller writes (one value); then
+//  shic_wire_frame_take turns it into the frame. NULL on out-of-memory.
+shic_val_writer_t *shic_wire_reply_ok_begin (const shic_val_t *id);
+//  The writer's bytes as a frame; destroys the writer. NULL on out-of-memory.
+zframe_t *shic_wire_frame_take (shic_val_writer_t **writer_p);
 
 //  ---------------------------------------------------------------------------
 //  Requests and replies (client side)
