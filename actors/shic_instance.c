@@ -108,7 +108,13 @@ static void
 s_on_line (void *arg, int stream, const char *line)
 {
     self_t *self = (self_t *) arg;
+    int port = self->ctx.port;
     if (self->ops->on_output_line && self->ops->on_output_line (&self->ctx, stream, line) == 1)
+        self->probe_now = true;
+    //  The backend just learned the port: the service is bound, so probe at
+    //  once. A loading service says "not yet", and the probe that follows
+    //  the ready line reuses the connection this one opened
+    if (self->ctx.port > 0 && self->ctx.port != port)
         self->probe_now = true;
     if (self->ready_pattern && strstr (line, self->ready_pattern))
         self->probe_now = true;

@@ -688,12 +688,14 @@ s_on_output_line (shic_instance_ctx_t *ctx, int stream, const char *line)
     (void) stream;
     const char *bound = strstr (line, S_BOUND_LINE);
     if (bound) {
-        //  Bound, still loading: only the port
+        //  Bound, still loading: the port, and a probe at once. It sees 503
+        //  (loading), and the probe after the ready line reuses the
+        //  connection it opened, also after a restart on a known port
         const char *port = strstr (bound, "port: ");
         int number = port? atoi (port + 6): 0;
         if (number > 0 && number < 65536)
             ctx->port = number;
-        return 0;
+        return ctx->port > 0;
     }
     const char *ready = strstr (line, S_READY_LINE);
     if (ready) {

@@ -739,6 +739,15 @@ shic_kernel_test_readiness (bool verbose)
                                    "{\"never_ready\":true,\"ready_timeout_ms\":400}", 0, 10000);
     shic_test_expect_error (client, result, SHIC_E_READINESS_TIMEOUT);
     assert (shic_val_get (shic_client_error (client)->details, "last_probe"));
+    //  The port learned from the log is probed at once (the probe after the
+    //  ready line then reuses its connection): a service still loading has
+    //  answered 503 although the next poll would be a minute away
+    result = s_ensure (client, "test_spawned", "bound",
+                       "{\"never_ready\":true,\"ready_timeout_ms\":400,"
+                       "\"readiness_interval_ms\":60000}", 0, 10000);
+    shic_test_expect_error (client, result, SHIC_E_READINESS_TIMEOUT);
+    assert (shic_val_int (shic_val_path (shic_client_error (client)->details,
+                                         "last_probe/http_status")) == 503);
     //  Ready through the log line: polling alone would take a minute
     result = s_ensure (client, "test_spawned", "line", "{\"readiness_interval_ms\":60000}", 0, 10000);
     assert (result);

@@ -389,8 +389,14 @@ s_test_lines (void)
     assert (fields == NULL);
     assert (ops->on_output_line (&ctx, SHIC_STDERR, "main: loading model") == 0);
     assert (ops->on_output_line (&ctx, SHIC_STDERR,
-            "main: HTTP server is listening, hostname: 127.0.0.1, port: 18080, http threads: 3") == 0);
+            "main: HTTP server is listening, hostname: 127.0.0.1, port: 18080, http threads: 3") == 1);
     assert (ctx.port == 18080);
+    //  A bound line without a usable port asks for no probe
+    ctx.port = 0;
+    assert (ops->on_output_line (&ctx, SHIC_STDERR,
+            "main: HTTP server is listening, hostname: 127.0.0.1, port: 99999, http threads: 3") == 0);
+    assert (ctx.port == 0);
+    ctx.port = 18080;
     assert (ops->on_output_line (&ctx, SHIC_STDERR,
             "main: server is listening on http://127.0.0.1:18080 - starting the main loop") == 1);
     //  The ready line alone carries the port too
