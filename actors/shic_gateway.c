@@ -8,10 +8,12 @@
 
     The hot path (a warm ensure_endpoint) never leaves this thread: decode,
     compatibility, the backend's pure startup_plan, truthfulness, lookup,
-    and a lease actor taken from the idle list. The actor is woken only when
-    it has a timer to own: a timed lease's GRANT goes out after the turn's
-    replies, an untimed lease's actor stays reserved and asleep. Cold starts park the request as a waiter; replies
-    go out in whatever order outcomes arrive.
+    and a lease actor taken from the idle list (the warm path also skips
+    the resolution when the same request was resolved before). The actor
+    is woken only when it has a timer to own: a timed lease's GRANT goes out
+    with the housekeeping once requests pause (s_chores), an untimed
+    lease's actor stays reserved and asleep. Cold starts park the request
+    as a waiter; replies go out in whatever order outcomes arrive.
 
     Pipe (from the supervisor):
         BACKEND manifest ops state config -> "OK"
@@ -26,6 +28,16 @@
 #include "shic_actors.h"
 
 #define LATENCY_BUCKETS 24          //  powers of two of microseconds
+//  Lease housekeeping (starting lease actors, telling them their timed
+//  leases) waits until requests and replies pause for CHORES_IDLE_MS, at
+//  most CHORES_MAX_MS: waking a thousand threads in the middle of a burst
+//  of replies (a thundering herd answered at once) would slow the replies
+//  down. A timed lease's actor thus hears of it up to CHORES_MAX_MS late;
+//  its expiry time is absolute all the same, and a lease with a TTL under
+//  CHORES_URGENT_TTL_MS is told at once.
+#define CHORES_IDLE_MS          20
+#define CHORES_MAX_MS           200
+#define CHORES_URGENT_TTL_MS    2000
 
 typedef struct {
     char *name;                     //  backend id
@@ -123,6 +135,10 @@ typedef struct {
     zlistx_t *to_tell;              //  refs of timed leases whose GRANT is due
     zhashx_t *resolved;             //  warm path: request bytes -> s_resolved_t
     size_t growing;                 //  lease actors asked for, not yet arrived
+    size_t grow_pending;            //  lease actors to ask for (housekeeping)
+    int64_t chores_since;           //  monotonic; housekeeping queued, 0 = none
+    bool chores_urgent;             //  a short lease waits for its actor
+    int64_t last_busy;              //  monotonic; last request or reply burst
     int next_seq;                   //  instance numbers
     uint64_t next_lease;            //  lease numbers
     int64_t started_at;             //  monotonic start time
@@ -414,15 +430,13 @@ static void
 s_pool_grow (self_t *self)
 {
     size_t spare = self->settings->lease_spare;
-    size_t have = zlistx_size (self->idle_actors) + self->growing;
+    size_t have = zlistx_size (self->idle_actors) + self->growing + self->grow_pending;
     size_t unbound = zlistx_size (self->unbound);
     if (have < spare / 2 + 1 || have < unbound) {
         //  What the waiting leases lack, and the spare on top
-        size_t want = spare + (unbound > have? unbound - have: 0);
-        shic_val_t *body = shic_val_new_map ();
-        shic_val_set_int (body, "n", (int64_t) want);
-        s_bus_send (self, "P", "GROW", &body);
-        self->growing += want;
+        self->grow_pending += spare + (unbound > have? unbound - have: 0);
+        if (!self->chores_since)
+            self->chores_since = zclock_mono ();
     }
 }
 
@@ -437,19 +451,24 @@ s_latency (self_t *self, int64_t started_us)
 }
 
 //  Reserves a lease actor for a lease. A timed lease's GRANT is queued and
-//  sent at the end of the turn (s_tell), after the replies; an untimed lease
-//  gives its actor nothing to do, so the actor is not woken
+//  sent with the housekeeping (s_chores), after the replies; an untimed
+//  lease gives its actor nothing to do, so the actor is not woken
 static void
 s_lease_bind (self_t *self, s_lease_t *lease, char *actor)
 {
     lease->actor = actor;
     lease->told = false;
-    if (lease->expires_at_ms)
+    if (lease->expires_at_ms) {
         zlistx_add_end (self->to_tell, strdup (lease->ref));
+        if (!self->chores_since)
+            self->chores_since = zclock_mono ();
+        if (lease->ttl_ms < CHORES_URGENT_TTL_MS)
+            self->chores_urgent = true;
+    }
 }
 
-//  Sends the GRANTs queued this turn; a lease that ended meanwhile never
-//  woke its actor
+//  Sends the GRANTs queued; a lease that ended meanwhile never woke its
+//  actor
 static void
 s_tell (self_t *self)
 {
@@ -466,6 +485,33 @@ s_tell (self_t *self)
             lease->told = true;
         }
     }
+}
+
+//  Does the lease housekeeping once requests pause (or it has waited long
+//  enough); returns the monotonic time it is due, or -1 when none waits
+static int64_t
+s_chores (self_t *self, int64_t now)
+{
+    if (!self->chores_since)
+        return -1;
+    int64_t due = self->last_busy + CHORES_IDLE_MS;
+    if (due > self->chores_since + CHORES_MAX_MS)
+        due = self->chores_since + CHORES_MAX_MS;
+    if (self->chores_urgent)
+        due = now;
+    if (now < due)
+        return due;
+    if (self->grow_pending) {
+        shic_val_t *body = shic_val_new_map ();
+        shic_val_set_int (body, "n", (int64_t) self->grow_pending);
+        s_bus_send (self, "P", "GROW", &body);
+        self->growing += self->grow_pending;
+        self->grow_pending = 0;
+    }
+    s_tell (self);
+    self->chores_since = 0;
+    self->chores_urgent = false;
+    return -1;
 }
 
 //  A lease actor is free (new or released): it takes the oldest lease that
@@ -636,6 +682,7 @@ s_waiters_grant (self_t *self, s_instance_t *instance)
         else
             waiter = (s_waiter_t *) zlistx_next (instance->waiters);
     }
+    self->last_busy = zclock_mono ();
 }
 
 //  --------------------------------------------------------------------------
@@ -1108,8 +1155,13 @@ s_dispatch (self_t *self, s_call_t *call)
                 else {
                     //  Its GRANT, queued or still to come, will carry it
                     shic_val_destroy (&renew);
-                    if (lease->actor && lease->expires_at_ms)
+                    if (lease->actor && lease->expires_at_ms) {
                         zlistx_add_end (self->to_tell, strdup (lease->ref));
+                        if (!self->chores_since)
+                            self->chores_since = zclock_mono ();
+                        if (lease->ttl_ms < CHORES_URGENT_TTL_MS)
+                            self->chores_urgent = true;
+                    }
                 }
                 result = shic_val_new_map ();
                 shic_val_t *lease_val = s_lease_val (lease);
@@ -1218,6 +1270,7 @@ s_handle_client (self_t *self, zsock_t *router, bool trusted)
     zmsg_t *msg = zmsg_recv (router);
     if (!msg)
         return;
+    self->last_busy = zclock_mono ();
     s_call_t call = { 0 };
     call.router = router;
     call.trusted = trusted;
@@ -1779,6 +1832,9 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     while (ok && !self.terminated) {
         int64_t next = -1;
         s_timers (&self, zclock_mono (), &next);
+        int64_t chores = s_chores (&self, zclock_mono ());
+        if (chores >= 0 && (next < 0 || chores < next))
+            next = chores;
         int64_t timeout = next < 0? -1: next - zclock_mono ();
         if (next >= 0 && timeout < 0)
             timeout = 0;
@@ -1805,7 +1861,6 @@ shic_gateway_actor (zsock_t *pipe, void *args)
         if (self.public_router)
             for (int i = 0; i < 64 && (zsock_events (self.public_router) & ZMQ_POLLIN); i++)
                 s_handle_client (&self, self.public_router, false);
-        s_tell (&self);
     }
     zlistx_destroy (&self.to_tell);
     zhashx_destroy (&self.resolved);

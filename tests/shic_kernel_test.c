@@ -573,6 +573,19 @@ shic_kernel_test_leases (bool verbose)
     shic_test_expect_error (client, result, SHIC_E_LEASE_NOT_FOUND);
     zstr_free (&ref);
 
+    //  A longer lease's actor hears of it with the housekeeping, after the
+    //  replies; it expires all the same, on its absolute time
+    result = s_ensure (client, "test_spawned", "lease", NULL, 2100, 10000);
+    assert (result);
+    ref = strdup (s_str (result, "lease/lease_ref"));
+    int64_t expires_at = shic_val_int (shic_val_path (result, "lease/expires_at_ms"));
+    shic_val_destroy (&result);
+    event = shic_test_wait_event (events, "lease.expired", 6000);
+    assert (event && streq (s_str (event, "lease_ref"), ref));
+    assert (shic_val_int (shic_val_get (event, "at_ms")) >= expires_at);
+    shic_val_destroy (&event);
+    zstr_free (&ref);
+
     //  Renewal keeps a lease alive past its first TTL
     result = s_ensure (client, "test_spawned", "lease", NULL, 300, 10000);
     ref = strdup (s_str (result, "lease/lease_ref"));
