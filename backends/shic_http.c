@@ -11,7 +11,7 @@
 @discuss
     Each thread caches one easy handle (curl_easy_reset between requests
     keeps its connection cache), so probes to the same server reuse the
-    TCP connection. Bodies beyond SHIC_HTTP_BODY_MAX are read and dropped
+    TCP connection; a shic_http_t is the same for one caller-owned handle. Bodies beyond SHIC_HTTP_BODY_MAX are read and dropped
     rather than failing the transfer, so the status still arrives.
 @end
 */
@@ -37,6 +37,11 @@
 
 //  This thread's easy handle, created on first use
 static __thread CURL *s_curl = NULL;
+
+//  A handle of its own
+struct _shic_http_t {
+    CURL *curl;                     //  Easy handle, with its connection cache
+};
 
 //  Response body being received
 typedef struct {
@@ -93,27 +98,13 @@ s_fail (shic_http_result_t *result, const char *text)
 
 
 //  --------------------------------------------------------------------------
-//  Send one request and wait for the answer
+//  One request through curl, a handle reset by the caller
 
-int
-shic_http_request (const char *method, const char *url,
-                   const char *const *headers, const char *body,
-                   int timeout_ms, shic_http_result_t *result)
+static int
+s_perform (CURL *curl, const char *method, const char *url,
+           const char *const *headers, const char *body,
+           int timeout_ms, shic_http_result_t *result)
 {
-    assert (method);
-    assert (url);
-    assert (timeout_ms > 0);
-    assert (result);
-    memset (result, 0, sizeof (*result));
-
-    if (s_curl)
-        curl_easy_reset (s_curl);
-    else {
-        s_curl = curl_easy_init ();
-        if (!s_curl)
-            return s_fail (result, "cannot create a curl handle");
-    }
-    CURL *curl = s_curl;
     struct curl_slist *list = NULL;
     struct curl_slist *grown;
     if (body) {
@@ -205,6 +196,74 @@ shic_http_request (const char *method, const char *url,
 no_memory:
     curl_slist_free_all (list);
     return s_fail (result, "out of memory for request headers");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send one request and wait for the answer
+
+int
+shic_http_request (const char *method, const char *url,
+                   const char *const *headers, const char *body,
+                   int timeout_ms, shic_http_result_t *result)
+{
+    assert (method);
+    assert (url);
+    assert (timeout_ms > 0);
+    assert (result);
+    memset (result, 0, sizeof (*result));
+
+    if (s_curl)
+        curl_easy_reset (s_curl);
+    else {
+        s_curl = curl_easy_init ();
+        if (!s_curl)
+            return s_fail (result, "cannot create a curl handle");
+    }
+    return s_perform (s_curl, method, url, headers, body, timeout_ms, result);
+}
+
+
+//  --------------------------------------------------------------------------
+//  A handle of its own
+
+shic_http_t *
+shic_http_new (void)
+{
+    shic_http_t *self = (shic_http_t *) zmalloc (sizeof (shic_http_t));
+    self->curl = curl_easy_init ();
+    if (!self->curl) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+shic_http_destroy (shic_http_t **self_p)
+{
+    assert (self_p);
+    shic_http_t *self = *self_p;
+    if (self) {
+        curl_easy_cleanup (self->curl);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+shic_http_send (shic_http_t *self, const char *method, const char *url,
+                const char *const *headers, const char *body,
+                int timeout_ms, shic_http_result_t *result)
+{
+    assert (self);
+    assert (method);
+    assert (url);
+    assert (timeout_ms > 0);
+    assert (result);
+    memset (result, 0, sizeof (*result));
+    curl_easy_reset (self->curl);
+    return s_perform (self->curl, method, url, headers, body, timeout_ms, result);
 }
 
 
@@ -385,7 +444,9 @@ shic_http_test (bool verbose)
     server.responses [3] = "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
         "Connection: close\r\n\r\n";
     server.body_sizes [3] = SHIC_HTTP_BODY_MAX + SHIC_HTTP_BODY_MAX / 2;
-    server.count = 4;
+    server.responses [4] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+        "Connection: close\r\n\r\n{}%.0zu";
+    server.count = 5;
     pthread_t thread;
     int rc = pthread_create (&thread, NULL, s_server_thread, &server);
     assert (rc == 0);
@@ -429,8 +490,23 @@ shic_http_test (bool verbose)
     assert (result.body [0] == 'x');
     shic_http_result_reset (&result);
 
+    //  A handle of its own, used from this thread, with the same options
+    shic_http_t *http = shic_http_new ();
+    assert (http);
+    snprintf (url, sizeof (url), "http://127.0.0.1:%d/api/ps", port);
+    rc = shic_http_send (http, "GET", url, headers, NULL, 5000, &result);
+    assert (rc == 0);
+    assert (result.status == 200);
+    assert (streq (result.body, "{}"));
+    shic_http_result_reset (&result);
+    shic_http_destroy (&http);
+    assert (http == NULL);
+    shic_http_destroy (&http);
+
     pthread_join (thread, NULL);
-    assert (server.served == 4);
+    assert (server.served == 5);
+    assert (strncmp (server.requests [4], "GET /api/ps HTTP/1.1\r\n", 22) == 0);
+    assert (strstr (server.requests [4], "\r\nX-Shic: probe\r\n"));
     assert (strncmp (server.requests [0], "GET /health HTTP/1.1\r\n", 22) == 0);
     assert (strstr (server.requests [0], "\r\nX-Shic: probe\r\n"));
     assert (strncmp (server.requests [1], "POST /v1/echo HTTP/1.1\r\n", 24) == 0);

@@ -13,7 +13,10 @@
     The caller must have called curl_global_init once in main before any
     thread uses this. Each thread keeps one easy handle for connection
     reuse; a thread that used shic_http_request calls
-    shic_http_thread_cleanup before it exits.
+    shic_http_thread_cleanup before it exits. A shic_http_t is a handle
+    of its own (its connections and DNS cache kept between requests) for
+    a server that several threads take turns to query: one request at a
+    time, from any thread.
 @end
 */
 
@@ -29,6 +32,9 @@ extern "C" {
 
 //  Most response body bytes kept; the rest is read and dropped
 #define SHIC_HTTP_BODY_MAX      (1024 * 1024)
+
+//  A handle of its own (opaque)
+typedef struct _shic_http_t shic_http_t;
 
 typedef struct {
     long status;                    //  HTTP status, 0 when unreachable
@@ -47,6 +53,22 @@ int
     shic_http_request (const char *method, const char *url,
                        const char *const *headers, const char *body,
                        int timeout_ms, shic_http_result_t *result);
+
+//  A handle of its own, or NULL when curl cannot make one.
+shic_http_t *
+    shic_http_new (void);
+
+//  Close the handle's connections and free it; no-op on NULL; nulls
+//  *self_p.
+void
+    shic_http_destroy (shic_http_t **self_p);
+
+//  shic_http_request through the handle self, which must not be in use by
+//  another thread at the same time.
+int
+    shic_http_send (shic_http_t *self, const char *method, const char *url,
+                    const char *const *headers, const char *body,
+                    int timeout_ms, shic_http_result_t *result);
 
 //  Free the body and clear the result. Safe on a zeroed result.
 void

@@ -33,9 +33,14 @@
     pull and a preload when asked). Pending probes say why in their fields
     (reachable, model_found, http_status, error), which the kernel keeps
     as details.last_probe of a readiness_timeout.
-    Health: /api/version, /api/show and /api/ps: healthy when the model is
-    loaded, degraded when installed but not loaded, unavailable when the
-    daemon is unreachable or the model is gone.
+    Health: healthy when the model is loaded, degraded when installed but
+    not loaded, unavailable when the daemon is unreachable or the model is
+    gone. Every instance attached to the same daemon (root URL and headers)
+    reads one shared snapshot of /api/version, /api/tags and /api/ps,
+    fetched once per round over a kept-alive connection and never older
+    than one health interval; /api/show is asked only for a model the tags
+    do not list. A thousand attached models cost three requests a round,
+    not three thousand.
 @end
 */
 

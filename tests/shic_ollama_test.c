@@ -78,12 +78,12 @@ s_daemon_start (int port, const char **flags)
     s_daemon_t self = { shic_proc_new (), 0 };
     char port_text [16];
     snprintf (port_text, sizeof (port_text), "%d", port);
-    char *argv [32];
+    char *argv [64];
     int argc = 0;
     argv [argc++] = (char *) s_stand_in_path ();
     argv [argc++] = "--port";
     argv [argc++] = port_text;
-    for (int i = 0; flags && flags [i] && argc < 31; i++)
+    for (int i = 0; flags && flags [i] && argc < 63; i++)
         argv [argc++] = (char *) flags [i];
     argv [argc] = NULL;
     char *error = NULL;
@@ -641,6 +641,194 @@ s_scenarios (void)
     unlink (log_path);
 }
 
+//  Lines of the header log that start with request ("METHOD /path")
+static int
+s_log_count (const char *path, const char *request)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char line [1024];
+    int count = 0;
+    size_t size = strlen (request);
+    while (fgets (line, sizeof (line), file))
+        if (strncmp (line, request, size) == 0 && line [size] == ' ')
+            count++;
+    fclose (file);
+    return count;
+}
+
+//  Waits until every instance of ids (count of them) published health;
+//  an instance.health of any instance not in ids fails the test
+static void
+s_expect_health_all (zsock_t *events, char **ids, int count, const char *health)
+{
+    bool seen [64] = { false };
+    int left = count;
+    int64_t deadline = zclock_mono () + 10000;
+    while (left > 0) {
+        int64_t wait = deadline - zclock_mono ();
+        shic_val_t *event = wait > 0? s_wait_event (events, "instance.health", NULL, NULL, (int) wait): NULL;
+        if (!event) {
+            fprintf (stderr, "%d instances did not turn %s\n", left, health);
+            assert (false);
+        }
+        const char *id = s_str (event, "instance_id");
+        int index = -1;
+        for (int i = 0; i < count; i++)
+            if (streq (id, ids [i]))
+                index = i;
+        if (index < 0) {
+            fprintf (stderr, "unexpected instance.health %s for %s\n",
+                     s_str (event, "health_status"), id);
+            assert (false);
+        }
+        if (streq (s_str (event, "health_status"), health) && !seen [index]) {
+            if (streq (health, SHIC_HEALTH_UNAVAILABLE))
+                assert (!shic_val_bool (shic_val_path (event, "details/reachable")));
+            seen [index] = true;
+            left--;
+        }
+        shic_val_destroy (&event);
+    }
+}
+
+#define S_SHARED_MODELS     16      //  instances attached to one daemon
+#define S_SHARED_INTERVAL   200     //  their health interval (ms)
+
+//  Many instances attached to one daemon share its snapshots: far fewer
+//  requests than health checks, no /api/show once ready, the configured
+//  header on every request. An unloaded model, a deleted one and a dead
+//  daemon still show; another daemon's instance shares nothing.
+static void
+s_shared_health (void)
+{
+    char log_path [128];
+    snprintf (log_path, sizeof (log_path), "/tmp/shic_ollama_shared.%d.log", (int) getpid ());
+    unlink (log_path);
+    const char *flags [2 * S_SHARED_MODELS + 5];
+    char names [S_SHARED_MODELS][8];
+    int n = 0;
+    for (int i = 0; i < S_SHARED_MODELS; i++) {
+        snprintf (names [i], sizeof (names [i]), "s%d", i);
+        flags [n++] = "--loaded";
+        flags [n++] = names [i];
+    }
+    flags [n++] = "--require-header";
+    flags [n++] = "Authorization: Bearer sekret";
+    flags [n++] = "--header-log";
+    flags [n++] = log_path;
+    flags [n] = NULL;
+    s_daemon_t daemon = s_daemon_start (0, flags);
+    const char *other_flags [] = { "--loaded", "b0", NULL };
+    s_daemon_t other = s_daemon_start (0, other_flags);
+    char config_text [512];
+    snprintf (config_text, sizeof (config_text),
+              "ollama\n    root_url = \"http://127.0.0.1:%d\"\n    api_key = \"sekret\"\n"
+              "    health_interval_ms = %d\n    readiness_interval_ms = 25\n"
+              "    ready_timeout_ms = 5000\n", daemon.port, S_SHARED_INTERVAL);
+    zconfig_t *config = NULL;
+    shic_runtime_t *runtime = s_runtime (config_text, &config);
+    zsock_t *events = zsock_new_sub (shic_runtime_events_endpoint (runtime), "instance.health");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+
+    char *ids [S_SHARED_MODELS];
+    for (int i = 0; i < S_SHARED_MODELS; i++) {
+        shic_val_t *result = s_ensure (client, names [i], NULL, 10000);
+        assert (result);
+        ids [i] = strdup (s_str (result, "instance_id"));
+        shic_val_destroy (&result);
+    }
+    char options [128];
+    snprintf (options, sizeof (options), "{\"root_url\":\"http://127.0.0.1:%d\"}", other.port);
+    shic_val_t *result = s_ensure (client, "b0", options, 10000);
+    assert (result);
+    char *other_id = strdup (s_str (result, "instance_id"));
+    shic_val_destroy (&result);
+
+    //  A window of health checks: every instance checks about every
+    //  interval, but one round serves all of them
+    int64_t started = zclock_mono ();
+    int shows = s_log_count (log_path, "POST /api/show");
+    int tags = s_log_count (log_path, "GET /api/tags");
+    int ps = s_log_count (log_path, "GET /api/ps");
+    int versions = s_log_count (log_path, "GET /api/version");
+    shic_val_t *event = s_wait_event (events, "instance.health", NULL, NULL, 10 * S_SHARED_INTERVAL);
+    assert (event == NULL);                 //  all healthy, no change
+    int64_t elapsed = zclock_mono () - started;
+    shows = s_log_count (log_path, "POST /api/show") - shows;
+    tags = s_log_count (log_path, "GET /api/tags") - tags;
+    ps = s_log_count (log_path, "GET /api/ps") - ps;
+    versions = s_log_count (log_path, "GET /api/version") - versions;
+    //  At most one round per half interval (without sharing: one per
+    //  instance per interval, 8 times as many, and a show each)
+    int rounds_max = (int) (elapsed / (S_SHARED_INTERVAL / 2)) + 2;
+    if (shows != 0 || ps < 1 || ps > rounds_max || tags > rounds_max || versions > rounds_max)
+        fprintf (stderr, "shared: %d ms, %d shows, %d tags, %d ps, %d versions (at most %d)\n",
+                 (int) elapsed, shows, tags, ps, versions, rounds_max);
+    assert (shows == 0);
+    assert (ps >= 1 && ps <= rounds_max);
+    assert (tags >= 1 && tags <= rounds_max);
+    assert (versions >= 1 && versions <= rounds_max);
+    const char *requests [] = { "GET /api/version", "GET /api/tags", "GET /api/ps",
+                                "POST /api/show", NULL };
+    bool complete = false;
+    assert (s_log_ok (log_path, "Bearer sekret", requests, &complete));
+    assert (complete);
+    for (int i = 0; i < S_SHARED_MODELS; i++) {
+        shic_val_t *snap = s_call_id (client, "lookup_instance", ids [i]);
+        s_check_str ("shared health", s_str (snap, "health_status"), SHIC_HEALTH_HEALTHY);
+        shic_val_destroy (&snap);
+    }
+
+    //  Unloaded: degraded; deleted: unavailable, the daemon reachable;
+    //  the other instances of the daemon stay healthy
+    assert (s_daemon_call (daemon.port, "POST", "/api/generate",
+                           "{\"model\":\"s3\",\"keep_alive\":0}", NULL) == 200);
+    event = s_wait_event (events, "instance.health", NULL, NULL, 5000);
+    assert (event);
+    s_check_str ("unloaded", s_str (event, "instance_id"), ids [3]);
+    s_check_str ("unloaded health", s_str (event, "health_status"), SHIC_HEALTH_DEGRADED);
+    assert (!shic_val_bool (shic_val_path (event, "details/loaded")));
+    assert (shic_val_size (shic_val_path (event, "details/running_models")) == S_SHARED_MODELS - 1);
+    s_check_str ("unloaded version", s_str (event, "details/version"), "0.0.0-stand-in");
+    shic_val_destroy (&event);
+    assert (s_daemon_call (daemon.port, "DELETE", "/api/delete", "{\"model\":\"s5\"}", NULL) == 200);
+    event = s_wait_event (events, "instance.health", NULL, NULL, 5000);
+    assert (event);
+    s_check_str ("deleted", s_str (event, "instance_id"), ids [5]);
+    s_check_str ("deleted health", s_str (event, "health_status"), SHIC_HEALTH_UNAVAILABLE);
+    assert (shic_val_bool (shic_val_path (event, "details/reachable")));
+    assert (!shic_val_bool (shic_val_path (event, "details/model_found")));
+    assert (strstr (s_str (event, "details/error"), "not found"));
+    shic_val_destroy (&event);
+
+    //  The daemon dies: each of its instances says so; the other daemon's
+    //  instance stays healthy
+    s_daemon_stop (&daemon);
+    char *alive [S_SHARED_MODELS];
+    int alive_count = 0;
+    for (int i = 0; i < S_SHARED_MODELS; i++)
+        if (i != 5)
+            alive [alive_count++] = ids [i];
+    s_expect_health_all (events, alive, alive_count, SHIC_HEALTH_UNAVAILABLE);
+    event = s_wait_event (events, "instance.health", other_id, NULL, 2 * S_SHARED_INTERVAL);
+    assert (event == NULL);
+    shic_val_t *snap = s_call_id (client, "lookup_instance", other_id);
+    s_check_str ("other daemon", s_str (snap, "health_status"), SHIC_HEALTH_HEALTHY);
+    shic_val_destroy (&snap);
+
+    for (int i = 0; i < S_SHARED_MODELS; i++)
+        zstr_free (&ids [i]);
+    zstr_free (&other_id);
+    shic_client_destroy (&client);
+    zsock_destroy (&events);
+    shic_runtime_destroy (&runtime);
+    zconfig_destroy (&config);
+    s_daemon_stop (&other);
+    unlink (log_path);
+}
+
 void
 shic_ollama_test (bool verbose)
 {
@@ -648,6 +836,7 @@ shic_ollama_test (bool verbose)
     s_unit_checks ();
     (void) verbose;
     s_scenarios ();
+    s_shared_health ();
     printf ("OK\n");
 }
 
