@@ -4,7 +4,7 @@
 #    make test     install what is missing, build, run every test, then
 #                  every test again under AddressSanitizer + UBSan
 #    make bench    every benchmark against a real shicd: bench/RESULTS.md and
-#                  bench/latency.png (figures, not assertions; about 4 minutes)
+#                  bench/latency.png (figures, not assertions; about 2 minutes)
 #    make fuzz     the libFuzzer targets of fuzz/, SECONDS_PER_TARGET each (60)
 #    make soak     chaos soak of a real shicd, SOAK_SECONDS long (300)
 #    make build    configure and build into build/
