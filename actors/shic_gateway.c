@@ -865,11 +865,12 @@ s_resolved_key (const shic_val_t *args, bool trusted)
     if (shic_val_writer_take (&writer, &data, &size) == 0) {
         key = (char *) malloc (size * 2 + 1);
         static const char hex [] = "0123456789abcdef";
-        for (size_t i = 0; i < size; i++) {
+        for (size_t i = 0; key && i < size; i++) {
             key [i * 2] = hex [((const uint8_t *) data) [i] >> 4];
             key [i * 2 + 1] = hex [((const uint8_t *) data) [i] & 15];
         }
-        key [size * 2] = 0;
+        if (key)
+            key [size * 2] = 0;
         free (data);
     }
     return key;
