@@ -32,6 +32,7 @@
 */
 
 #include "shic.h"
+#include "shic_bench_util.h"
 #include <signal.h>
 #include <dirent.h>
 #include <sys/wait.h>
@@ -59,73 +60,13 @@
 //  ---------------------------------------------------------------------------
 //  Small helpers
 
-static int
-s_compare (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y? -1: x > y;
-}
-
-static int
-s_compare_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y? -1: x > y;
-}
-
-static int64_t
-s_nanos (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-typedef struct {
-    int count;
-    double p50, p99, min, max;      //  in the unit asked for
-} s_stats_t;
-
-//  Sorts samples (ns) and summarises them in unit_ns units
-static s_stats_t
-s_stats (int64_t *samples, int count, double unit_ns)
-{
-    s_stats_t s = { count, 0, 0, 0, 0 };
-    if (count == 0)
-        return s;
-    qsort (samples, count, sizeof (int64_t), s_compare);
-    s.p50 = samples [count / 2] / unit_ns;
-    s.p99 = samples [(int) (count * 0.99)] / unit_ns;
-    s.min = samples [0] / unit_ns;
-    s.max = samples [count - 1] / unit_ns;
-    return s;
-}
-
 static void
-s_json_stats (FILE *json, const char *name, s_stats_t s, bool last)
+s_json_stats (FILE *json, const char *name, shic_bench_stats_t s, bool last)
 {
     if (json)
         fprintf (json, "    \"%s\": {\"n\": %d, \"p50\": %.4f, \"p99\": %.4f, \"min\": %.4f, "
                  "\"max\": %.4f}%s\n", name, s.count, s.p50, s.p99, s.min, s.max,
                  last? "": ",");
-}
-
-//  Writes samples (ns) in unit_ns units, one a line, to dir/name
-static void
-s_write_samples (const char *dir, const char *name, int64_t *samples, int count, double unit_ns)
-{
-    if (!dir)
-        return;
-    char path [512];
-    snprintf (path, sizeof (path), "%s/%s", dir, name);
-    FILE *file = fopen (path, "w");
-    if (!file) {
-        fprintf (stderr, "bench: cannot write %s: %s\n", path, strerror (errno));
-        return;
-    }
-    for (int i = 0; i < count; i++)
-        fprintf (file, "%.4f\n", samples [i] / unit_ns);
-    fclose (file);
 }
 
 //  A free TCP port on the loopback (the usual small race is accepted)
@@ -240,7 +181,7 @@ s_status_field (const char *path, const char *key)
 static s_sample_t
 s_sample (pid_t pid)
 {
-    s_sample_t s = { s_nanos (), 0, 0, 0, 0 };
+    s_sample_t s = { shic_bench_nanos (), 0, 0, 0, 0 };
     char path [128];
     snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
     FILE *file = fopen (path, "r");
@@ -457,7 +398,7 @@ s_fig1 (s_daemon_t *daemon, const char *echo_endpoint, FILE *json, const char *s
     for (int round = -1; done < calls; round++) {
         int block = round < 0? S_FIG1_BLOCK: (calls - done < S_FIG1_BLOCK? calls - done: S_FIG1_BLOCK);
         for (int i = 0; i < block; i++) {
-            int64_t start = s_nanos ();
+            int64_t start = shic_bench_nanos ();
             zframe_t *out = zframe_dup (ensure_frame);
             zframe_send (&out, dealer, 0);
             zframe_t *in = zframe_recv (dealer);
@@ -467,10 +408,10 @@ s_fig1 (s_daemon_t *daemon, const char *echo_endpoint, FILE *json, const char *s
             in = zframe_recv (dealer);
             zframe_destroy (&in);
             if (round >= 0)
-                echo [done + i] = s_nanos () - start;
+                echo [done + i] = shic_bench_nanos () - start;
         }
         for (int i = 0; i < block; i++) {
-            int64_t start = s_nanos ();
+            int64_t start = shic_bench_nanos ();
             result = shic_client_call (client, "ensure_endpoint",
                                        &(shic_val_t *) { shic_val_dup (ensure_args) });
             if (!result) {
@@ -484,15 +425,15 @@ s_fig1 (s_daemon_t *daemon, const char *echo_endpoint, FILE *json, const char *s
                 errors++;
             shic_val_destroy (&result);
             if (round >= 0)
-                shic [done + i] = s_nanos () - start;
+                shic [done + i] = shic_bench_nanos () - start;
         }
         if (round >= 0)
             done += block;
     }
-    s_write_samples (samples_dir, "fig1_echo_us.txt", echo, calls, 1000.0);
-    s_write_samples (samples_dir, "fig1_shic_us.txt", shic, calls, 1000.0);
-    s_stats_t f_shic = s_stats (shic, calls, 1000.0);
-    s_stats_t f_echo = s_stats (echo, calls, 1000.0);
+    shic_bench_write_samples (samples_dir, "fig1_echo_us.txt", echo, calls, 1000.0);
+    shic_bench_write_samples (samples_dir, "fig1_shic_us.txt", shic, calls, 1000.0);
+    shic_bench_stats_t f_shic = shic_bench_stats (shic, calls, 1000.0);
+    shic_bench_stats_t f_echo = shic_bench_stats (echo, calls, 1000.0);
     printf ("fig1 warm ensure+release over TCP, 1 client, %d round trips (%zu + %zu bytes):\n",
             calls, zframe_size (ensure_frame), zframe_size (release_frame));
     printf ("  shic  p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f  (%d errors)\n",
@@ -563,7 +504,7 @@ s_fig2_shic_run (const char *gateway, int ms, int *errors)
             }
             else {
                 if (begun == 0 && zclock_mono () >= counting)
-                    begun = s_nanos ();
+                    begun = shic_bench_nanos ();
                 if (begun)
                     pairs++;
                 shic_client_send (clients [c], 1, "ensure_endpoint",
@@ -572,7 +513,7 @@ s_fig2_shic_run (const char *gateway, int ms, int *errors)
             shic_wire_reply_reset (&reply);
         }
     }
-    double rate = begun? pairs / ((s_nanos () - begun) / 1e9): 0;
+    double rate = begun? pairs / ((shic_bench_nanos () - begun) / 1e9): 0;
     //  Drain what is in flight: leases still held are released
     int64_t deadline = zclock_mono () + 5000;
     int pending = S_FIG2_CLIENTS * S_FIG2_DEPTH;
@@ -635,14 +576,14 @@ s_fig2_echo_run (const char *endpoint, zframe_t *ensure_frame, zframe_t *release
             zframe_t *out = zframe_dup (was_ensure? release_frame: ensure_frame);
             if (!was_ensure) {
                 if (begun == 0 && zclock_mono () >= counting)
-                    begun = s_nanos ();
+                    begun = shic_bench_nanos ();
                 if (begun)
                     pairs++;
             }
             zframe_send (&out, which, 0);
         }
     }
-    double rate = begun? pairs / ((s_nanos () - begun) / 1e9): 0;
+    double rate = begun? pairs / ((shic_bench_nanos () - begun) / 1e9): 0;
     zpoller_destroy (&poller);
     for (int c = 0; c < S_FIG2_CLIENTS; c++)
         zsock_destroy (&dealers [c]);
@@ -652,7 +593,7 @@ s_fig2_echo_run (const char *endpoint, zframe_t *ensure_frame, zframe_t *release
 static void
 s_json_runs (FILE *json, const char *name, double *runs, int count, bool last)
 {
-    qsort (runs, count, sizeof (double), s_compare_double);
+    qsort (runs, count, sizeof (double), shic_bench_compare_double);
     if (json) {
         fprintf (json, "    \"%s\": {\"median\": %.1f, \"min\": %.1f, \"max\": %.1f, \"runs\": [",
                  name, runs [count / 2], runs [0], runs [count - 1]);
@@ -679,8 +620,8 @@ s_fig2 (s_daemon_t *daemon, const char *echo_endpoint, FILE *json, int runs)
         shic [r] = s_fig2_shic_run (daemon->gateway, S_FIG2_MS, &errors);
         fprintf (stderr, "bench: fig2 run %d: shic %.0f/s echo %.0f/s\n", r + 1, shic [r], echo [r]);
     }
-    qsort (shic, runs, sizeof (double), s_compare_double);
-    qsort (echo, runs, sizeof (double), s_compare_double);
+    qsort (shic, runs, sizeof (double), shic_bench_compare_double);
+    qsort (echo, runs, sizeof (double), shic_bench_compare_double);
     double ratio = shic [runs / 2] / echo [runs / 2];
     printf ("fig2 warm ensure+release throughput, %d clients x %d in flight, %d runs of %d ms:\n",
             S_FIG2_CLIENTS, S_FIG2_DEPTH, runs, S_FIG2_MS);
@@ -732,7 +673,7 @@ s_ensure_batch (shic_client_t **clients, int nclients, int total, int inflight,
     zpoller_t *poller = zpoller_new (NULL);
     int *outstanding = (int *) calloc (nclients, sizeof (int));
     int sent = 0;
-    int64_t start = s_nanos ();
+    int64_t start = shic_bench_nanos ();
     for (int c = 0; c < nclients; c++)
         zpoller_add (poller, shic_client_sock (clients [c]));
     //  Round robin over clients, like many callers at once
@@ -760,7 +701,7 @@ s_ensure_batch (shic_client_t **clients, int nclients, int total, int inflight,
         assert (c < nclients);
         shic_wire_reply_t reply = { 0 };
         while (shic_client_recv (clients [c], &reply, 0) != -1) {
-            int64_t now = s_nanos ();
+            int64_t now = shic_bench_nanos ();
             if (batch->count < total)
                 batch->received_ns [batch->count] = now;
             const char *lease = reply.ok? shic_val_str (shic_val_path (reply.result, "lease/lease_ref")): NULL;
@@ -790,7 +731,7 @@ s_ensure_batch (shic_client_t **clients, int nclients, int total, int inflight,
             }
         }
     }
-    int64_t elapsed = (batch->count? batch->received_ns [batch->count - 1]: s_nanos ()) - start;
+    int64_t elapsed = (batch->count? batch->received_ns [batch->count - 1]: shic_bench_nanos ()) - start;
     if (batch->count < total)
         fprintf (stderr, "bench: %d of %d ensures answered within %d ms\n",
                  batch->count, total, timeout_ms);
@@ -808,7 +749,7 @@ s_release_batch (shic_client_t **clients, int nclients, s_batch_t *batch, int ti
     for (int c = 0; c < nclients; c++)
         zpoller_add (poller, shic_client_sock (clients [c]));
     int next = 0, pending = 0;
-    int64_t start = s_nanos ();
+    int64_t start = shic_bench_nanos ();
     int64_t deadline = zclock_mono () + timeout_ms;
     while (zclock_mono () < deadline) {
         for (int c = 0; c < nclients; c++)
@@ -836,7 +777,7 @@ s_release_batch (shic_client_t **clients, int nclients, s_batch_t *batch, int ti
             }
         }
     }
-    int64_t elapsed = s_nanos () - start;
+    int64_t elapsed = shic_bench_nanos () - start;
     free (outstanding);
     zpoller_destroy (&poller);
     return elapsed;
@@ -913,7 +854,7 @@ s_fig5 (s_daemon_t *daemon, const char *dir, FILE *json, int trials)
         snprintf (model, sizeof (model), "h%d", t);
         snprintf (path, sizeof (path), "%s/%s.ready", dir, model);
         s_batch_t batch = { 0 };
-        int64_t first_send = s_nanos ();
+        int64_t first_send = shic_bench_nanos ();
         //  All 1000 go out at once (ZeroMQ's HWM of 1000 per socket is
         //  far above 20 per client)
         s_ensure_batch (clients, S_HERD_CLIENTS, S_HERD_REQUESTS, 0, s_herd_args, model,
@@ -942,10 +883,10 @@ s_fig5 (s_daemon_t *daemon, const char *dir, FILE *json, int trials)
         s_batch_reset (&batch, S_HERD_REQUESTS);
         unlink (path);
     }
-    s_stats_t f = s_stats (all, all_count, 1e6);
+    shic_bench_stats_t f = shic_bench_stats (all, all_count, 1e6);
     double sorted [S_HERD_TRIALS];
     memcpy (sorted, last_ms, sizeof (double) * trials);
-    qsort (sorted, trials, sizeof (double), s_compare_double);
+    qsort (sorted, trials, sizeof (double), shic_bench_compare_double);
     bool one_spawn = true;
     for (int t = 0; t < trials; t++)
         one_spawn = one_spawn && spawns [t] == 1 && instances [t] == 1;
@@ -1203,24 +1144,6 @@ s_want (const char *only, int n)
     return false;
 }
 
-static void
-s_remove_dir (const char *dir)
-{
-    DIR *handle = opendir (dir);
-    if (handle) {
-        struct dirent *entry;
-        while ((entry = readdir (handle))) {
-            if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-                continue;
-            char path [512];
-            snprintf (path, sizeof (path), "%s/%s", dir, entry->d_name);
-            unlink (path);
-        }
-        closedir (handle);
-    }
-    rmdir (dir);
-}
-
 int
 main (int argc, char *argv [])
 {
@@ -1345,6 +1268,6 @@ main (int argc, char *argv [])
         fprintf (json, "  \"complete\": %s\n}\n", rc == 0? "true": "false");
         fclose (json);
     }
-    s_remove_dir (dir);
+    shic_bench_remove_dir (dir);
     return rc;
 }

@@ -28,6 +28,7 @@
 */
 
 #include "shic.h"
+#include "shic_bench_util.h"
 #include "shic_http.h"
 #include "shic_test_backends.h"
 #include <signal.h>
@@ -43,37 +44,6 @@ static const char *s_config_text =
     "    restart_backoff_ms = 10\n"
     "    restart_backoff_max_ms = 10\n"
     "    max_restarts = 1000\n";
-
-static int
-s_compare (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y? -1: x > y;
-}
-
-typedef struct {
-    double p50, p99, min, max;      //  milliseconds
-} s_figures_t;
-
-static s_figures_t
-s_figures (int64_t *samples, int count)
-{
-    qsort (samples, count, sizeof (int64_t), s_compare);
-    s_figures_t f;
-    f.p50 = samples [count / 2] / 1e6;
-    f.p99 = samples [(int) (count * 0.99)] / 1e6;
-    f.min = samples [0] / 1e6;
-    f.max = samples [count - 1] / 1e6;
-    return f;
-}
-
-static int64_t
-s_nanos (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 //  splitmix64: a small seeded PRNG, so that baselines repeat run to run
 static uint64_t
@@ -110,7 +80,7 @@ s_wait_event (zsock_t *sub, const char *topic, const char *instance_id,
             return NULL;
         zsock_set_rcvtimeo (sub, (int) left);
         zmsg_t *msg = zmsg_recv (sub);
-        int64_t now = s_nanos ();
+        int64_t now = shic_bench_nanos ();
         if (!msg)
             return NULL;
         char *got = zmsg_popstr (msg);
@@ -147,25 +117,6 @@ s_read_ready_file (const char *path)
         value = -1;
     fclose (file);
     return (int64_t) value;
-}
-
-//  Removes the scratch directory and whatever a failed run left in it
-static void
-s_remove_dir (const char *dir)
-{
-    DIR *handle = opendir (dir);
-    if (handle) {
-        struct dirent *entry;
-        while ((entry = readdir (handle))) {
-            if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-                continue;
-            char path [512];
-            snprintf (path, sizeof (path), "%s/%s", dir, entry->d_name);
-            unlink (path);
-        }
-        closedir (handle);
-    }
-    rmdir (dir);
 }
 
 static void
@@ -216,7 +167,7 @@ s_measure_readiness (shic_client_t *client, zsock_t *events, const char *dir,
         shic_val_push (argv, &item);
         shic_val_set (options, "args", &argv);
         shic_val_t *result = shic_client_ensure (client, "test_spawned", model, options, 0, 10000);
-        int64_t received = s_nanos ();
+        int64_t received = shic_bench_nanos ();
         shic_val_destroy (&options);
         if (!result) {
             s_report_error (client, "cold ensure_endpoint");
@@ -273,7 +224,7 @@ s_measure_crash (shic_client_t *client, zsock_t *events, const char *instance_id
             fprintf (stderr, "bench: %s has no live pid\n", instance_id);
             return -1;
         }
-        int64_t killed = s_nanos ();
+        int64_t killed = shic_bench_nanos ();
         if (kill (pid, SIGKILL)) {
             fprintf (stderr, "bench: kill %d: %s\n", pid, strerror (errno));
             return -1;
@@ -307,9 +258,9 @@ s_measure_probe (const char *url)
     int64_t samples [S_PROBE_SAMPLES];
     for (int i = -1; i < S_PROBE_SAMPLES; i++) {
         shic_http_result_t result = { 0 };
-        int64_t start = s_nanos ();
+        int64_t start = shic_bench_nanos ();
         shic_http_request ("GET", url, NULL, NULL, 1000, &result);
-        int64_t took = s_nanos () - start;
+        int64_t took = shic_bench_nanos () - start;
         long status = result.status;
         shic_http_result_reset (&result);
         if (status != 200) {
@@ -319,12 +270,12 @@ s_measure_probe (const char *url)
         if (i >= 0)                 //  the first call only opens the connection
             samples [i] = took;
     }
-    qsort (samples, S_PROBE_SAMPLES, sizeof (int64_t), s_compare);
+    qsort (samples, S_PROBE_SAMPLES, sizeof (int64_t), shic_bench_compare_i64);
     return samples [S_PROBE_SAMPLES / 2];
 }
 
 static void
-s_print_line (const char *name, s_figures_t f, const s_figures_t *shic)
+s_print_line (const char *name, shic_bench_stats_t f, const shic_bench_stats_t *shic)
 {
     printf ("  %-22s p50 %9.3f ms  p99 %9.3f ms  min %9.3f  max %9.3f",
             name, f.p50, f.p99, f.min, f.max);
@@ -334,7 +285,7 @@ s_print_line (const char *name, s_figures_t f, const s_figures_t *shic)
 }
 
 static void
-s_json_line (FILE *json, const char *name, s_figures_t f, const s_figures_t *shic, bool last)
+s_json_line (FILE *json, const char *name, shic_bench_stats_t f, const shic_bench_stats_t *shic, bool last)
 {
     fprintf (json, "    \"%s\": {\"p50_ms\": %.4f, \"p99_ms\": %.4f, \"min_ms\": %.4f, "
              "\"max_ms\": %.4f", name, f.p50, f.p99, f.min, f.max);
@@ -349,18 +300,9 @@ static void
 s_write_samples (const char *dir, const char *name, const char *series,
                  int64_t *samples, int count)
 {
-    if (!dir)
-        return;
-    char path [512];
-    snprintf (path, sizeof (path), "%s/%s_%s_ms.txt", dir, name, series);
-    FILE *file = fopen (path, "w");
-    if (!file) {
-        fprintf (stderr, "bench: cannot write %s: %s\n", path, strerror (errno));
-        return;
-    }
-    for (int i = 0; i < count; i++)
-        fprintf (file, "%.4f\n", samples [i] / 1e6);
-    fclose (file);
+    char file [256];
+    snprintf (file, sizeof (file), "%s_%s_ms.txt", name, series);
+    shic_bench_write_samples (dir, file, samples, count, 1e6);
 }
 
 //  Prints one figure with its two baselines, and its JSON object
@@ -373,9 +315,9 @@ s_report (const char *name, const char *what, int64_t *samples, int runs,
     assert (slow && fast);
     s_simulate_poller (slow, runs, 1000000000LL, probe_ns, state);
     s_simulate_poller (fast, runs, 250000000LL, probe_ns, state);
-    s_figures_t f_shic = s_figures (samples, runs);
-    s_figures_t f_slow = s_figures (slow, runs);
-    s_figures_t f_fast = s_figures (fast, runs);
+    shic_bench_stats_t f_shic = shic_bench_stats (samples, runs, 1e6);
+    shic_bench_stats_t f_slow = shic_bench_stats (slow, runs, 1e6);
+    shic_bench_stats_t f_fast = shic_bench_stats (fast, runs, 1e6);
     s_write_samples (samples_dir, name, "shic", samples, runs);
     s_write_samples (samples_dir, name, "poll_1s", slow, runs);
     s_write_samples (samples_dir, name, "poll_250ms", fast, runs);
@@ -513,6 +455,6 @@ cleanup:
     zsock_destroy (&events);
     //  Stops every instance and its process
     shic_runtime_destroy (&runtime);
-    s_remove_dir (dir);
+    shic_bench_remove_dir (dir);
     return rc;
 }

@@ -13,38 +13,8 @@
 */
 
 #include "shic.h"
+#include "shic_bench_util.h"
 #include "shic_test_backends.h"
-
-static int
-s_compare (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y? -1: x > y;
-}
-
-typedef struct {
-    double p50, p99, min, max;      //  microseconds
-} s_figures_t;
-
-static s_figures_t
-s_figures (int64_t *samples, int count)
-{
-    qsort (samples, count, sizeof (int64_t), s_compare);
-    s_figures_t f;
-    f.p50 = samples [count / 2] / 1000.0;
-    f.p99 = samples [(int) (count * 0.99)] / 1000.0;
-    f.min = samples [0] / 1000.0;
-    f.max = samples [count - 1] / 1000.0;
-    return f;
-}
-
-static int64_t
-s_nanos (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 //  The echo: a ROUTER that sends every message back
 static void
@@ -67,7 +37,7 @@ s_echo_actor (zsock_t *pipe, void *args)
 }
 
 static void
-s_print (const char *name, s_figures_t f, s_figures_t base, FILE *json, bool last)
+s_print (const char *name, shic_bench_stats_t f, shic_bench_stats_t base, FILE *json, bool last)
 {
     printf ("%-28s p50 %8.1f us  p99 %8.1f us  min %7.1f  max %9.1f   p50 x%.2f  p99 x%.2f\n",
             name, f.p50, f.p99, f.min, f.max, f.p50 / base.p50, f.p99 / base.p99);
@@ -127,10 +97,10 @@ main (int argc, char *argv [])
     zsock_t *dealer = zsock_new_dealer ("inproc://bench-echo");
     for (int i = 0; i < calls + 1000; i++) {
         zframe_t *out = zframe_dup (frame);
-        int64_t start = s_nanos ();
+        int64_t start = shic_bench_nanos ();
         zframe_send (&out, dealer, 0);
         zframe_t *in = zframe_recv (dealer);
-        int64_t took = s_nanos () - start;
+        int64_t took = shic_bench_nanos () - start;
         zframe_destroy (&in);
         if (i >= 1000)
             echo [i - 1000] = took;
@@ -142,16 +112,16 @@ main (int argc, char *argv [])
     //  Warm ensure + release through the runtime
     for (int i = 0; i < calls + 1000; i++) {
         shic_val_t *call_args = shic_val_dup (args);
-        int64_t start = s_nanos ();
+        int64_t start = shic_bench_nanos ();
         result = shic_client_call (client, "ensure_endpoint", &call_args);
-        int64_t middle = s_nanos ();
+        int64_t middle = shic_bench_nanos ();
         assert (result);
         shic_val_t *release_args = shic_val_new_map ();
         shic_val_set_dup (release_args, "lease_ref", shic_val_path (result, "lease/lease_ref"));
         shic_val_destroy (&result);
-        int64_t middle2 = s_nanos ();
+        int64_t middle2 = shic_bench_nanos ();
         result = shic_client_call (client, "release_lease", &release_args);
-        int64_t end = s_nanos ();
+        int64_t end = shic_bench_nanos ();
         assert (result);
         shic_val_destroy (&result);
         if (i >= 1000) {
@@ -160,10 +130,10 @@ main (int argc, char *argv [])
             both [i - 1000] = (middle - start) + (end - middle2);
         }
     }
-    s_figures_t base = s_figures (echo, calls);
-    s_figures_t f_ensure = s_figures (ensure, calls);
-    s_figures_t f_release = s_figures (release, calls);
-    s_figures_t f_both = s_figures (both, calls);
+    shic_bench_stats_t base = shic_bench_stats (echo, calls, 1000.0);
+    shic_bench_stats_t f_ensure = shic_bench_stats (ensure, calls, 1000.0);
+    shic_bench_stats_t f_release = shic_bench_stats (release, calls, 1000.0);
+    shic_bench_stats_t f_both = shic_bench_stats (both, calls, 1000.0);
     printf ("shic kernel benchmark: %d warm calls, request frame %zu bytes, %ld cores\n",
             calls, request_size, sysconf (_SC_NPROCESSORS_ONLN));
     FILE *json = json_path? fopen (json_path, "w"): NULL;
