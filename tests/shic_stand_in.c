@@ -94,6 +94,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include "shic_stand_in_util.h"
 
 #define MAX_CONNS       256             //  Beyond this, accept () waits
 #define MAX_HEADER      (64 * 1024)     //  Request line + headers
@@ -127,13 +128,6 @@ typedef struct {
     const char *print_env [MAX_PRINT_ENV];  //  Variables to log at start
     int print_env_size;                 //  Number of entries in print_env
 } config_t;
-
-//  A growable byte buffer
-typedef struct {
-    char *data;                         //  Bytes, NUL-terminated
-    size_t size;                        //  Bytes used, without the NUL
-    size_t max;                         //  Bytes allocated
-} buf_t;
 
 //  One client connection
 typedef struct {
@@ -216,89 +210,9 @@ s_now_ms (void)
 //  --------------------------------------------------------------------------
 //  Buffer helpers; a test double dies on out-of-memory
 
-static void
-s_buf_reserve (buf_t *self, size_t extra)
-{
-    if (self->size + extra + 1 <= self->max)
-        return;
-    size_t max = self->max? self->max: 256;
-    while (max < self->size + extra + 1)
-        max *= 2;
-    char *data = realloc (self->data, max);
-    if (!data) {
-        fprintf (stderr, "stand-in: out of memory\n");
-        exit (1);
-    }
-    self->data = data;
-    self->max = max;
-}
-
-static void
-s_buf_append (buf_t *self, const void *bytes, size_t size)
-{
-    s_buf_reserve (self, size);
-    memcpy (self->data + self->size, bytes, size);
-    self->size += size;
-    self->data [self->size] = 0;
-}
-
-static void
-s_buf_printf (buf_t *self, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    int size = vsnprintf (NULL, 0, format, args);
-    va_end (args);
-    if (size < 0)
-        return;
-    s_buf_reserve (self, (size_t) size);
-    va_start (args, format);
-    vsnprintf (self->data + self->size, (size_t) size + 1, format, args);
-    va_end (args);
-    self->size += (size_t) size;
-}
-
-//  Drop the first size bytes
-static void
-s_buf_consume (buf_t *self, size_t size)
-{
-    if (size > self->size)
-        size = self->size;
-    memmove (self->data, self->data + size, self->size - size);
-    self->size -= size;
-    if (self->data)
-        self->data [self->size] = 0;
-}
-
-static void
-s_buf_free (buf_t *self)
-{
-    free (self->data);
-    self->data = NULL;
-    self->size = self->max = 0;
-}
-
 
 //  --------------------------------------------------------------------------
 //  Append a JSON string literal, escaped, with its quotes
-
-static void
-s_buf_json_string (buf_t *self, const char *text)
-{
-    s_buf_append (self, "\"", 1);
-    for (const unsigned char *ch = (const unsigned char *) text; *ch; ch++) {
-        if (*ch == '"' || *ch == '\\') {
-            char escaped [2] = { '\\', (char) *ch };
-            s_buf_append (self, escaped, 2);
-        }
-        else
-        if (*ch < 0x20)
-            s_buf_printf (self, "\\u%04x", *ch);
-        else
-            s_buf_append (self, ch, 1);
-    }
-    s_buf_append (self, "\"", 1);
-}
 
 
 //  --------------------------------------------------------------------------
@@ -667,8 +581,8 @@ s_conn_destroy (conn_t **self_p)
     if (*self_p) {
         conn_t *self = *self_p;
         close (self->fd);
-        s_buf_free (&self->in);
-        s_buf_free (&self->out);
+        buf_free (&self->in);
+        buf_free (&self->out);
         free (self);
         *self_p = NULL;
     }
@@ -731,7 +645,7 @@ static void
 s_respond (server_t *self, conn_t *conn, const char *method, const char *path,
            int status, const char *content_type, const char *body, size_t body_size)
 {
-    s_buf_printf (&conn->out,
+    buf_printf (&conn->out,
         "HTTP/1.1 %d %s\r\n"
         "Server: llama.cpp (shic stand-in)\r\n"
         "Access-Control-Allow-Origin: *\r\n"
@@ -741,7 +655,7 @@ s_respond (server_t *self, conn_t *conn, const char *method, const char *path,
         "\r\n",
         status, s_reason (status), content_type, body_size,
         conn->close_after? "close": "keep-alive");
-    s_buf_append (&conn->out, body, body_size);
+    buf_append (&conn->out, body, body_size);
     s_log ("srv  log_server_r: request: %s %s %s %d", method, path, conn->peer, status);
     if (self->ready)
         self->answered++;
@@ -760,11 +674,11 @@ s_respond_error (server_t *self, conn_t *conn, const char *method,
                  const char *path, int status, const char *message, const char *type)
 {
     buf_t body = { 0 };
-    s_buf_printf (&body, "{\"error\":{\"code\":%d,\"message\":", status);
-    s_buf_json_string (&body, message);
-    s_buf_printf (&body, ",\"type\":\"%s\"}}", type);
+    buf_printf (&body, "{\"error\":{\"code\":%d,\"message\":", status);
+    buf_json_string (&body, message);
+    buf_printf (&body, ",\"type\":\"%s\"}}", type);
     s_respond_json (self, conn, method, path, status, &body);
-    s_buf_free (&body);
+    buf_free (&body);
 }
 
 
@@ -775,15 +689,15 @@ static void
 s_handle_models (server_t *self, conn_t *conn, const char *method, const char *path)
 {
     buf_t body = { 0 };
-    s_buf_printf (&body, "{\"object\":\"list\",\"data\":[{\"id\":");
-    s_buf_json_string (&body, s_model_id (self->config));
-    s_buf_printf (&body,
+    buf_printf (&body, "{\"object\":\"list\",\"data\":[{\"id\":");
+    buf_json_string (&body, s_model_id (self->config));
+    buf_printf (&body,
         ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"llamacpp\","
         "\"meta\":{\"vocab_type\":1,\"n_vocab\":32000,\"n_ctx_train\":512,"
         "\"n_embd\":64,\"n_params\":4200000,\"size\":9437184}}]}",
         (long long) time (NULL));
     s_respond_json (self, conn, method, path, 200, &body);
-    s_buf_free (&body);
+    buf_free (&body);
 }
 
 //  Per-slot context: the context is split between the slots
@@ -799,35 +713,35 @@ s_handle_props (server_t *self, conn_t *conn, const char *method, const char *pa
 {
     config_t *config = self->config;
     buf_t body = { 0 };
-    s_buf_printf (&body,
+    buf_printf (&body,
         "{\"default_generation_settings\":{\"n_ctx\":%d,\"params\":{}},"
         "\"total_slots\":%d,\"model_path\":",
         s_slot_ctx (config), config->n_parallel);
-    s_buf_json_string (&body, config->model? config->model: "");
-    s_buf_printf (&body, ",\"build_info\":\"b0-shic-stand-in\"}");
+    buf_json_string (&body, config->model? config->model: "");
+    buf_printf (&body, ",\"build_info\":\"b0-shic-stand-in\"}");
     s_respond_json (self, conn, method, path, 200, &body);
-    s_buf_free (&body);
+    buf_free (&body);
 }
 
 static void
 s_handle_slots (server_t *self, conn_t *conn, const char *method, const char *path)
 {
     buf_t body = { 0 };
-    s_buf_printf (&body, "[");
+    buf_printf (&body, "[");
     for (int slot = 0; slot < self->config->n_parallel; slot++)
-        s_buf_printf (&body, "%s{\"id\":%d,\"id_task\":-1,\"n_ctx\":%d,"
+        buf_printf (&body, "%s{\"id\":%d,\"id_task\":-1,\"n_ctx\":%d,"
                       "\"is_processing\":false}",
                       slot? ",": "", slot, s_slot_ctx (self->config));
-    s_buf_printf (&body, "]");
+    buf_printf (&body, "]");
     s_respond_json (self, conn, method, path, 200, &body);
-    s_buf_free (&body);
+    buf_free (&body);
 }
 
 static void
 s_handle_metrics (server_t *self, conn_t *conn, const char *method, const char *path)
 {
     buf_t body = { 0 };
-    s_buf_printf (&body,
+    buf_printf (&body,
         "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n"
         "# TYPE llamacpp:prompt_tokens_total counter\n"
         "llamacpp:prompt_tokens_total %ld\n"
@@ -837,7 +751,7 @@ s_handle_metrics (server_t *self, conn_t *conn, const char *method, const char *
         self->chat_seq * 8);
     s_respond (self, conn, method, path, 200,
                "text/plain; version=0.0.4", body.data, body.size);
-    s_buf_free (&body);
+    buf_free (&body);
 }
 
 //  A body is "JSON" here if it is an object; enough for a canned reply
@@ -871,28 +785,28 @@ s_handle_chat (server_t *self, conn_t *conn, const char *method,
     if (stream) {
         const char *pieces [2] = { "Hello from", " the stand-in." };
         for (int index = 0; index < 2; index++) {
-            s_buf_printf (&reply,
+            buf_printf (&reply,
                 "data: {\"id\":\"chatcmpl-standin-%ld\",\"object\":"
                 "\"chat.completion.chunk\",\"created\":%lld,\"model\":",
                 id, created);
-            s_buf_json_string (&reply, s_model_id (self->config));
-            s_buf_printf (&reply,
+            buf_json_string (&reply, s_model_id (self->config));
+            buf_printf (&reply,
                 ",\"system_fingerprint\":\"b0-shic-stand-in\",\"choices\":"
                 "[{\"index\":0,\"delta\":{%s\"content\":\"%s\"},"
                 "\"finish_reason\":%s}]}\n\n",
                 index == 0? "\"role\":\"assistant\",": "", pieces [index],
                 index == 1? "\"stop\"": "null");
         }
-        s_buf_printf (&reply, "data: [DONE]\n\n");
+        buf_printf (&reply, "data: [DONE]\n\n");
         s_respond (self, conn, method, path, 200,
                    "text/event-stream", reply.data, reply.size);
     }
     else {
-        s_buf_printf (&reply,
+        buf_printf (&reply,
             "{\"id\":\"chatcmpl-standin-%ld\",\"object\":\"chat.completion\","
             "\"created\":%lld,\"model\":", id, created);
-        s_buf_json_string (&reply, s_model_id (self->config));
-        s_buf_printf (&reply,
+        buf_json_string (&reply, s_model_id (self->config));
+        buf_printf (&reply,
             ",\"system_fingerprint\":\"b0-shic-stand-in\",\"choices\":[{"
             "\"index\":0,\"message\":{\"role\":\"assistant\","
             "\"content\":\"Hello from the stand-in.\"},\"finish_reason\":\"stop\"}],"
@@ -900,7 +814,7 @@ s_handle_chat (server_t *self, conn_t *conn, const char *method,
             "\"total_tokens\":14}}");
         s_respond_json (self, conn, method, path, 200, &reply);
     }
-    s_buf_free (&reply);
+    buf_free (&reply);
 }
 
 
@@ -1014,22 +928,6 @@ s_find (const char *haystack, size_t size, const char *needle)
     return -1;
 }
 
-//  Case-insensitive header name match; returns the trimmed value or NULL
-static char *
-s_header_value (char *line, const char *name)
-{
-    size_t name_size = strlen (name);
-    if (strncasecmp (line, name, name_size) != 0 || line [name_size] != ':')
-        return NULL;
-    char *value = line + name_size + 1;
-    while (*value == ' ' || *value == '\t')
-        value++;
-    size_t size = strlen (value);
-    while (size && (value [size - 1] == ' ' || value [size - 1] == '\t'))
-        value [--size] = 0;
-    return value;
-}
-
 //  Does a comma-separated header value contain this token?
 static bool
 s_has_token (const char *value, const char *token)
@@ -1093,7 +991,7 @@ s_conn_process (server_t *self, conn_t *conn)
         const char *authorization = NULL;
         char *line, *value;
         while ((line = strtok_r (NULL, "\r\n", &save))) {
-            if ((value = s_header_value (line, "Content-Length"))) {
+            if ((value = header_value (line, "Content-Length"))) {
                 char *end = NULL;
                 errno = 0;
                 unsigned long long number = strtoull (value, &end, 10);
@@ -1104,7 +1002,7 @@ s_conn_process (server_t *self, conn_t *conn)
                                    ? MAX_BODY + 1: (size_t) number;
             }
             else
-            if ((value = s_header_value (line, "Connection"))) {
+            if ((value = header_value (line, "Connection"))) {
                 if (s_has_token (value, "close"))
                     keep_alive = false;
                 else
@@ -1112,10 +1010,10 @@ s_conn_process (server_t *self, conn_t *conn)
                     keep_alive = true;
             }
             else
-            if ((value = s_header_value (line, "Transfer-Encoding")))
+            if ((value = header_value (line, "Transfer-Encoding")))
                 chunked = true;
             else
-            if ((value = s_header_value (line, "Authorization")))
+            if ((value = header_value (line, "Authorization")))
                 authorization = value;
         }
         if (bad_length || chunked || content_length > MAX_BODY) {
@@ -1143,7 +1041,7 @@ s_conn_process (server_t *self, conn_t *conn)
                           body, content_length);
         free (body);
         free (head);
-        s_buf_consume (&conn->in, header_size + content_length);
+        buf_consume (&conn->in, header_size + content_length);
     }
     if (conn->hung)
         conn->in.size = 0;              //  Swallow whatever comes
@@ -1190,7 +1088,7 @@ s_conn_read (server_t *self, conn_t *conn)
         if (rc > 0) {
             conn->last_active = s_now_ms ();
             if (!conn->hung && conn->in.size < MAX_HEADER + MAX_BODY + 4096)
-                s_buf_append (&conn->in, chunk, (size_t) rc);
+                buf_append (&conn->in, chunk, (size_t) rc);
         }
         else
         if (rc == 0)

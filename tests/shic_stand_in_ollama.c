@@ -57,6 +57,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <netinet/in.h>
+#include "shic_stand_in_util.h"
 
 #define MAX_CONNS       64              //  Beyond this, accept () waits
 #define MAX_MODELS      64
@@ -70,13 +71,6 @@ typedef struct {
     bool loaded;                        //  In /api/ps
     bool pullable;                      //  /api/pull can install it
 } model_t;
-
-//  A growable byte buffer
-typedef struct {
-    char *data;                         //  Bytes, NUL-terminated
-    size_t size;                        //  Bytes used
-    size_t max;                         //  Bytes allocated
-} buf_t;
 
 //  One client connection
 typedef struct {
@@ -106,85 +100,6 @@ typedef struct {
 
 //  --------------------------------------------------------------------------
 //  Buffers; a test double dies on out-of-memory
-
-static void
-s_buf_reserve (buf_t *self, size_t extra)
-{
-    if (self->size + extra + 1 <= self->max)
-        return;
-    size_t max = self->max? self->max: 256;
-    while (max < self->size + extra + 1)
-        max *= 2;
-    char *data = realloc (self->data, max);
-    if (!data) {
-        fprintf (stderr, "ollama stand-in: out of memory\n");
-        exit (1);
-    }
-    self->data = data;
-    self->max = max;
-}
-
-static void
-s_buf_append (buf_t *self, const void *bytes, size_t size)
-{
-    s_buf_reserve (self, size);
-    memcpy (self->data + self->size, bytes, size);
-    self->size += size;
-    self->data [self->size] = 0;
-}
-
-static void
-s_buf_printf (buf_t *self, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    int size = vsnprintf (NULL, 0, format, args);
-    va_end (args);
-    if (size < 0)
-        return;
-    s_buf_reserve (self, (size_t) size);
-    va_start (args, format);
-    vsnprintf (self->data + self->size, (size_t) size + 1, format, args);
-    va_end (args);
-    self->size += (size_t) size;
-}
-
-static void
-s_buf_consume (buf_t *self, size_t size)
-{
-    if (size > self->size)
-        size = self->size;
-    memmove (self->data, self->data + size, self->size - size);
-    self->size -= size;
-    if (self->data)
-        self->data [self->size] = 0;
-}
-
-static void
-s_buf_free (buf_t *self)
-{
-    free (self->data);
-    memset (self, 0, sizeof (*self));
-}
-
-//  A JSON string literal, escaped, with its quotes
-static void
-s_buf_json_string (buf_t *self, const char *text)
-{
-    s_buf_append (self, "\"", 1);
-    for (const unsigned char *ch = (const unsigned char *) text; *ch; ch++) {
-        if (*ch == '"' || *ch == '\\') {
-            char escaped [2] = { '\\', (char) *ch };
-            s_buf_append (self, escaped, 2);
-        }
-        else
-        if (*ch < 0x20)
-            s_buf_printf (self, "\\u%04x", *ch);
-        else
-            s_buf_append (self, ch, 1);
-    }
-    s_buf_append (self, "\"", 1);
-}
 
 
 //  --------------------------------------------------------------------------
@@ -261,15 +176,15 @@ s_json_field (const char *body, const char *key)
                     for (value++; *value && *value != '"'; value++) {
                         if (*value == '\\' && value [1])
                             value++;
-                        s_buf_append (&out, value, 1);
+                        buf_append (&out, value, 1);
                     }
                 }
                 else {
                     size_t size = strcspn (value, ",} \t\r\n");
-                    s_buf_append (&out, value, size);
+                    buf_append (&out, value, size);
                 }
                 if (!out.data)
-                    s_buf_append (&out, "", 0);
+                    buf_append (&out, "", 0);
                 return out.data;
             }
             in_string = true;
@@ -311,7 +226,7 @@ s_reason (int status)
 static void
 s_respond (conn_t *conn, int status, const char *content_type, const char *body, size_t size)
 {
-    s_buf_printf (&conn->out,
+    buf_printf (&conn->out,
         "HTTP/1.1 %d %s\r\n"
         "Content-Type: %s\r\n"
         "Content-Length: %zu\r\n"
@@ -320,7 +235,7 @@ s_respond (conn_t *conn, int status, const char *content_type, const char *body,
         status, s_reason (status), content_type, size,
         conn->close_after? "close": "keep-alive");
     if (!conn->head)
-        s_buf_append (&conn->out, body, size);
+        buf_append (&conn->out, body, size);
 }
 
 static void
@@ -340,49 +255,49 @@ s_respond_error (conn_t *conn, int status, const char *format, ...)
     vsnprintf (text, sizeof (text), format, args);
     va_end (args);
     buf_t body = { 0 };
-    s_buf_append (&body, "{\"error\":", 9);
-    s_buf_json_string (&body, text);
-    s_buf_append (&body, "}", 1);
+    buf_append (&body, "{\"error\":", 9);
+    buf_json_string (&body, text);
+    buf_append (&body, "}", 1);
     s_respond_json (conn, status, &body);
-    s_buf_free (&body);
+    buf_free (&body);
 }
 
 //  One model entry of /api/tags or /api/ps
 static void
 s_model_entry (buf_t *out, model_t *model, bool running)
 {
-    s_buf_append (out, "{\"name\":", 8);
-    s_buf_json_string (out, model->name);
-    s_buf_append (out, ",\"model\":", 9);
-    s_buf_json_string (out, model->name);
-    s_buf_printf (out, ",\"size\":2019393189,\"digest\":\"a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72\","
+    buf_append (out, "{\"name\":", 8);
+    buf_json_string (out, model->name);
+    buf_append (out, ",\"model\":", 9);
+    buf_json_string (out, model->name);
+    buf_printf (out, ",\"size\":2019393189,\"digest\":\"a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72\","
                   "\"details\":{\"parent_model\":\"\",\"format\":\"gguf\",\"family\":\"llama\","
                   "\"families\":[\"llama\"],\"parameter_size\":\"3.2B\",\"quantization_level\":\"Q4_K_M\"}");
     if (running)
-        s_buf_printf (out, ",\"expires_at\":\"2099-01-01T00:00:00Z\",\"size_vram\":2019393189,"
+        buf_printf (out, ",\"expires_at\":\"2099-01-01T00:00:00Z\",\"size_vram\":2019393189,"
                       "\"context_length\":4096}");
     else
-        s_buf_printf (out, ",\"modified_at\":\"2025-01-01T00:00:00Z\"}");
+        buf_printf (out, ",\"modified_at\":\"2025-01-01T00:00:00Z\"}");
 }
 
 static void
 s_handle_list (server_t *self, conn_t *conn, bool running)
 {
     buf_t body = { 0 };
-    s_buf_append (&body, "{\"models\":[", 11);
+    buf_append (&body, "{\"models\":[", 11);
     bool first = true;
     for (int i = 0; i < self->models_size; i++) {
         model_t *model = &self->models [i];
         if (!model->installed || (running && !model->loaded))
             continue;
         if (!first)
-            s_buf_append (&body, ",", 1);
+            buf_append (&body, ",", 1);
         first = false;
         s_model_entry (&body, model, running);
     }
-    s_buf_append (&body, "]}", 2);
+    buf_append (&body, "]}", 2);
     s_respond_json (conn, 200, &body);
-    s_buf_free (&body);
+    buf_free (&body);
 }
 
 static void
@@ -394,7 +309,7 @@ s_handle_show (server_t *self, conn_t *conn, const char *request)
         s_respond_error (conn, 404, "model '%s' not found", name? name: "");
     else {
         buf_t body = { 0 };
-        s_buf_printf (&body,
+        buf_printf (&body,
             "{\"license\":\"stand-in\",\"modelfile\":\"FROM stand-in\",\"parameters\":\"\","
             "\"template\":\"{{ .Prompt }}\",\"details\":{\"parent_model\":\"\",\"format\":\"gguf\","
             "\"family\":\"llama\",\"families\":[\"llama\"],\"parameter_size\":\"3.2B\","
@@ -402,7 +317,7 @@ s_handle_show (server_t *self, conn_t *conn, const char *request)
             "\"llama.context_length\":131072},\"capabilities\":[\"completion\",\"tools\"],"
             "\"modified_at\":\"2025-01-01T00:00:00Z\"}");
         s_respond_json (conn, 200, &body);
-        s_buf_free (&body);
+        buf_free (&body);
     }
     free (name);
 }
@@ -418,7 +333,7 @@ s_handle_pull (server_t *self, conn_t *conn, const char *request)
     buf_t body = { 0 };
     if (!model || !(model->pullable || model->installed)) {
         if (streaming) {
-            s_buf_printf (&body, "{\"status\":\"pulling manifest\"}\n"
+            buf_printf (&body, "{\"status\":\"pulling manifest\"}\n"
                                  "{\"error\":\"pull model manifest: file does not exist\"}\n");
             s_respond (conn, 200, "application/x-ndjson", body.data, body.size);
         }
@@ -428,23 +343,23 @@ s_handle_pull (server_t *self, conn_t *conn, const char *request)
     else {
         const long total = 2019393189;
         if (streaming) {
-            s_buf_printf (&body, "{\"status\":\"pulling manifest\"}\n");
+            buf_printf (&body, "{\"status\":\"pulling manifest\"}\n");
             for (int step = 0; step <= 4; step++)
-                s_buf_printf (&body, "{\"status\":\"pulling\",\"digest\":\"sha256:a80c4f17\","
+                buf_printf (&body, "{\"status\":\"pulling\",\"digest\":\"sha256:a80c4f17\","
                               "\"total\":%ld,\"completed\":%ld}\n", total, total / 4 * step
                               + (step == 4? total % 4: 0));
-            s_buf_printf (&body, "{\"status\":\"verifying sha256 digest\"}\n"
+            buf_printf (&body, "{\"status\":\"verifying sha256 digest\"}\n"
                                  "{\"status\":\"writing manifest\"}\n"
                                  "{\"status\":\"success\"}\n");
             s_respond (conn, 200, "application/x-ndjson", body.data, body.size);
         }
         else {
-            s_buf_printf (&body, "{\"status\":\"success\"}");
+            buf_printf (&body, "{\"status\":\"success\"}");
             s_respond_json (conn, 200, &body);
         }
         model->installed = true;
     }
-    s_buf_free (&body);
+    buf_free (&body);
     free (stream);
     free (name);
 }
@@ -462,12 +377,12 @@ s_handle_generate (server_t *self, conn_t *conn, const char *request)
         bool unload = keep_alive && (strcmp (keep_alive, "0") == 0 || strcmp (keep_alive, "0s") == 0);
         model->loaded = !unload;
         buf_t body = { 0 };
-        s_buf_append (&body, "{\"model\":", 9);
-        s_buf_json_string (&body, name);
-        s_buf_printf (&body, ",\"created_at\":\"2025-01-01T00:00:00Z\",\"response\":\"\","
+        buf_append (&body, "{\"model\":", 9);
+        buf_json_string (&body, name);
+        buf_printf (&body, ",\"created_at\":\"2025-01-01T00:00:00Z\",\"response\":\"\","
                       "\"done\":true,\"done_reason\":\"%s\"}", unload? "unload": "load");
         s_respond_json (conn, 200, &body);
-        s_buf_free (&body);
+        buf_free (&body);
     }
     free (keep_alive);
     free (name);
@@ -495,23 +410,23 @@ s_handle_chat (server_t *self, conn_t *conn, const char *request)
     model_t *model = name? s_model (self, name, false): NULL;
     if (!model || !model->installed) {
         buf_t body = { 0 };
-        s_buf_printf (&body, "{\"error\":{\"message\":\"model \\\"%s\\\" not found, try pulling it first\","
+        buf_printf (&body, "{\"error\":{\"message\":\"model \\\"%s\\\" not found, try pulling it first\","
                       "\"type\":\"api_error\",\"param\":null,\"code\":null}}", name? name: "");
         s_respond_json (conn, 404, &body);
-        s_buf_free (&body);
+        buf_free (&body);
     }
     else {
         model->loaded = true;
         buf_t body = { 0 };
-        s_buf_printf (&body, "{\"id\":\"chatcmpl-%ld\",\"object\":\"chat.completion\","
+        buf_printf (&body, "{\"id\":\"chatcmpl-%ld\",\"object\":\"chat.completion\","
                       "\"created\":1735689600,\"model\":", ++self->chat_seq);
-        s_buf_json_string (&body, name);
-        s_buf_printf (&body, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[{\"index\":0,"
+        buf_json_string (&body, name);
+        buf_printf (&body, ",\"system_fingerprint\":\"fp_ollama\",\"choices\":[{\"index\":0,"
                       "\"message\":{\"role\":\"assistant\",\"content\":\"Hello from the ollama stand-in.\"},"
                       "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":8,"
                       "\"completion_tokens\":7,\"total_tokens\":15}}");
         s_respond_json (conn, 200, &body);
-        s_buf_free (&body);
+        buf_free (&body);
     }
     free (name);
 }
@@ -520,21 +435,21 @@ static void
 s_handle_models (server_t *self, conn_t *conn)
 {
     buf_t body = { 0 };
-    s_buf_append (&body, "{\"object\":\"list\",\"data\":[", 25);
+    buf_append (&body, "{\"object\":\"list\",\"data\":[", 25);
     bool first = true;
     for (int i = 0; i < self->models_size; i++) {
         if (!self->models [i].installed)
             continue;
         if (!first)
-            s_buf_append (&body, ",", 1);
+            buf_append (&body, ",", 1);
         first = false;
-        s_buf_append (&body, "{\"id\":", 6);
-        s_buf_json_string (&body, self->models [i].name);
-        s_buf_printf (&body, ",\"object\":\"model\",\"created\":1735689600,\"owned_by\":\"library\"}");
+        buf_append (&body, "{\"id\":", 6);
+        buf_json_string (&body, self->models [i].name);
+        buf_printf (&body, ",\"object\":\"model\",\"created\":1735689600,\"owned_by\":\"library\"}");
     }
-    s_buf_append (&body, "]}", 2);
+    buf_append (&body, "]}", 2);
     s_respond_json (conn, 200, &body);
-    s_buf_free (&body);
+    buf_free (&body);
 }
 
 static void
@@ -572,11 +487,11 @@ s_handle_request (server_t *self, conn_t *conn, const char *method, const char *
     else
     if (strcmp (path, "/api/version") == 0 && get) {
         buf_t out = { 0 };
-        s_buf_append (&out, "{\"version\":", 11);
-        s_buf_json_string (&out, self->version);
-        s_buf_append (&out, "}", 1);
+        buf_append (&out, "{\"version\":", 11);
+        buf_json_string (&out, self->version);
+        buf_append (&out, "}", 1);
         s_respond_json (conn, 200, &out);
-        s_buf_free (&out);
+        buf_free (&out);
     }
     else
     if (strcmp (path, "/api/tags") == 0 && get)
@@ -620,22 +535,6 @@ s_find (const char *haystack, size_t size, const char *needle)
     return -1;
 }
 
-//  Case-insensitive header name match; returns the trimmed value or NULL
-static char *
-s_header_value (char *line, const char *name)
-{
-    size_t name_size = strlen (name);
-    if (strncasecmp (line, name, name_size) != 0 || line [name_size] != ':')
-        return NULL;
-    char *value = line + name_size + 1;
-    while (*value == ' ' || *value == '\t')
-        value++;
-    size_t size = strlen (value);
-    while (size && (value [size - 1] == ' ' || value [size - 1] == '\t'))
-        value [--size] = 0;
-    return value;
-}
-
 static void
 s_conn_process (server_t *self, conn_t *conn)
 {
@@ -668,12 +567,12 @@ s_conn_process (server_t *self, conn_t *conn)
         const char *required = NULL;
         char *value;
         while ((line = strtok_r (NULL, "\r\n", &save))) {
-            if ((value = s_header_value (line, "Content-Length")))
+            if ((value = header_value (line, "Content-Length")))
                 content_length = (size_t) strtoull (value, NULL, 10);
             else
-            if ((value = s_header_value (line, "Connection")))
+            if ((value = header_value (line, "Connection")))
                 keep_alive = strcasecmp (value, "close") != 0;
-            if (self->required_name && (value = s_header_value (line, self->required_name)))
+            if (self->required_name && (value = header_value (line, self->required_name)))
                 required = value;
         }
         if (content_length > MAX_BODY) {
@@ -694,7 +593,7 @@ s_conn_process (server_t *self, conn_t *conn)
         s_handle_request (self, conn, method, target, required, body);
         free (body);
         free (head);
-        s_buf_consume (&conn->in, header_size + content_length);
+        buf_consume (&conn->in, header_size + content_length);
     }
 }
 
@@ -703,8 +602,8 @@ s_conn_destroy (conn_t **self_p)
 {
     if (*self_p) {
         close ((*self_p)->fd);
-        s_buf_free (&(*self_p)->in);
-        s_buf_free (&(*self_p)->out);
+        buf_free (&(*self_p)->in);
+        buf_free (&(*self_p)->out);
         free (*self_p);
         *self_p = NULL;
     }
@@ -742,7 +641,7 @@ s_conn_read (server_t *self, conn_t *conn)
         ssize_t rc = recv (conn->fd, chunk, sizeof (chunk), 0);
         if (rc > 0) {
             if (conn->in.size < MAX_HEADER + MAX_BODY + 4096)
-                s_buf_append (&conn->in, chunk, (size_t) rc);
+                buf_append (&conn->in, chunk, (size_t) rc);
         }
         else
         if (rc == 0)
