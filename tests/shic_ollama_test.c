@@ -142,42 +142,10 @@ s_runtime (const char *config_text, zconfig_t **config_p)
     return runtime;
 }
 
-//  Waits for an event with topic on sub, for instance_id when not NULL, and
-//  with health_status when not NULL; returns its body or NULL
-static shic_val_t *
-s_wait_event (zsock_t *sub, const char *topic, const char *instance_id,
-              const char *health, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return NULL;
-        zsock_set_rcvtimeo (sub, (int) left);
-        zmsg_t *msg = zmsg_recv (sub);
-        if (!msg)
-            return NULL;
-        char *got = zmsg_popstr (msg);
-        zframe_t *frame = zmsg_pop (msg);
-        shic_val_t *body = NULL;
-        if (frame)
-            shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &body, NULL);
-        zframe_destroy (&frame);
-        zmsg_destroy (&msg);
-        bool match = got && streq (got, topic)
-                  && (!instance_id || streq (s_str (body, "instance_id"), instance_id))
-                  && (!health || streq (s_str (body, "health_status"), health));
-        zstr_free (&got);
-        if (match)
-            return body;
-        shic_val_destroy (&body);
-    }
-}
-
 static void
 s_expect_health (zsock_t *events, const char *instance_id, const char *health)
 {
-    shic_val_t *event = s_wait_event (events, "instance.health", instance_id, health, 5000);
+    shic_val_t *event = shic_test_wait_event_for (events, "instance.health", instance_id, health, 5000);
     if (!event) {
         fprintf (stderr, "no instance.health %s for %s\n", health, instance_id);
         assert (false);
@@ -488,7 +456,7 @@ s_scenarios (void)
     assert (result && shic_val_bool (shic_val_get (result, "reused")));
     s_check_str ("same instance", s_str (result, "instance_id"), id);
     shic_val_destroy (&result);
-    shic_val_t *event = s_wait_event (events, "instance.health", id, NULL, 400);
+    shic_val_t *event = shic_test_wait_event_for (events, "instance.health", id, NULL, 400);
     assert (event == NULL);
     shic_val_t *snap = s_call_id (client, "lookup_instance", id);
     s_check_str ("health", s_str (snap, "health_status"), SHIC_HEALTH_HEALTHY);
@@ -516,7 +484,7 @@ s_scenarios (void)
     assert (s_daemon_call (port, "POST", "/api/generate", "{\"model\":\"idle\",\"keep_alive\":\"5m\"}", NULL) == 200);
     s_expect_health (events, idle_id, SHIC_HEALTH_HEALTHY);
     assert (s_daemon_call (port, "DELETE", "/api/delete", "{\"model\":\"idle\"}", NULL) == 200);
-    event = s_wait_event (events, "instance.health", idle_id, SHIC_HEALTH_UNAVAILABLE, 5000);
+    event = shic_test_wait_event_for (events, "instance.health", idle_id, SHIC_HEALTH_UNAVAILABLE, 5000);
     assert (event);
     assert (shic_val_bool (shic_val_path (event, "details/reachable")));
     assert (!shic_val_bool (shic_val_path (event, "details/model_found")));
@@ -542,7 +510,7 @@ s_scenarios (void)
     shic_val_destroy (&result);
     int64_t total = 0, completed = 0;
     int count = 0;
-    while ((event = s_wait_event (progress, "instance.progress", fresh_id, NULL, count? 200: 2000))) {
+    while ((event = shic_test_wait_event_for (progress, "instance.progress", fresh_id, NULL, count? 200: 2000))) {
         s_check_str ("progress phase", s_str (event, "phase"), "pull");
         total = shic_val_int (shic_val_get (event, "total"));
         completed = shic_val_int (shic_val_get (event, "completed"));
@@ -566,7 +534,7 @@ s_scenarios (void)
         assert (s_log_ok (log_path, "Bearer sekret", requests, &complete));
         if (complete)
             break;
-        event = s_wait_event (events, "instance.nothing", NULL, NULL, 50);
+        event = shic_test_wait_event_for (events, "instance.nothing", NULL, NULL, 50);
         assert (!event);
     }
     assert (complete);
@@ -614,7 +582,7 @@ s_scenarios (void)
     result = s_call_id (client, "stop_instance", id);
     assert (result);
     shic_val_destroy (&result);
-    event = s_wait_event (events, "instance.stopped", id, NULL, 5000);
+    event = shic_test_wait_event_for (events, "instance.stopped", id, NULL, 5000);
     assert (event);
     shic_val_destroy (&event);
     assert (s_daemon_call (port, "GET", "/api/version", NULL, NULL) == 200);
@@ -668,7 +636,7 @@ s_expect_health_all (zsock_t *events, char **ids, int count, const char *health)
     int64_t deadline = zclock_mono () + 10000;
     while (left > 0) {
         int64_t wait = deadline - zclock_mono ();
-        shic_val_t *event = wait > 0? s_wait_event (events, "instance.health", NULL, NULL, (int) wait): NULL;
+        shic_val_t *event = wait > 0? shic_test_wait_event_for (events, "instance.health", NULL, NULL, (int) wait): NULL;
         if (!event) {
             fprintf (stderr, "%d instances did not turn %s\n", left, health);
             assert (false);
@@ -753,7 +721,7 @@ s_shared_health (void)
     int tags = s_log_count (log_path, "GET /api/tags");
     int ps = s_log_count (log_path, "GET /api/ps");
     int versions = s_log_count (log_path, "GET /api/version");
-    shic_val_t *event = s_wait_event (events, "instance.health", NULL, NULL, 10 * S_SHARED_INTERVAL);
+    shic_val_t *event = shic_test_wait_event_for (events, "instance.health", NULL, NULL, 10 * S_SHARED_INTERVAL);
     assert (event == NULL);                 //  all healthy, no change
     int64_t elapsed = zclock_mono () - started;
     shows = s_log_count (log_path, "POST /api/show") - shows;
@@ -785,7 +753,7 @@ s_shared_health (void)
     //  the other instances of the daemon stay healthy
     assert (s_daemon_call (daemon.port, "POST", "/api/generate",
                            "{\"model\":\"s3\",\"keep_alive\":0}", NULL) == 200);
-    event = s_wait_event (events, "instance.health", NULL, NULL, 5000);
+    event = shic_test_wait_event_for (events, "instance.health", NULL, NULL, 5000);
     assert (event);
     s_check_str ("unloaded", s_str (event, "instance_id"), ids [3]);
     s_check_str ("unloaded health", s_str (event, "health_status"), SHIC_HEALTH_DEGRADED);
@@ -794,7 +762,7 @@ s_shared_health (void)
     s_check_str ("unloaded version", s_str (event, "details/version"), "0.0.0-stand-in");
     shic_val_destroy (&event);
     assert (s_daemon_call (daemon.port, "DELETE", "/api/delete", "{\"model\":\"s5\"}", NULL) == 200);
-    event = s_wait_event (events, "instance.health", NULL, NULL, 5000);
+    event = shic_test_wait_event_for (events, "instance.health", NULL, NULL, 5000);
     assert (event);
     s_check_str ("deleted", s_str (event, "instance_id"), ids [5]);
     s_check_str ("deleted health", s_str (event, "health_status"), SHIC_HEALTH_UNAVAILABLE);
@@ -812,7 +780,7 @@ s_shared_health (void)
         if (i != 5)
             alive [alive_count++] = ids [i];
     s_expect_health_all (events, alive, alive_count, SHIC_HEALTH_UNAVAILABLE);
-    event = s_wait_event (events, "instance.health", other_id, NULL, 2 * S_SHARED_INTERVAL);
+    event = shic_test_wait_event_for (events, "instance.health", other_id, NULL, 2 * S_SHARED_INTERVAL);
     assert (event == NULL);
     shic_val_t *snap = s_call_id (client, "lookup_instance", other_id);
     s_check_str ("other daemon", s_str (snap, "health_status"), SHIC_HEALTH_HEALTHY);
@@ -875,7 +843,7 @@ shic_ollama_live_test (bool verbose)
     assert (*s_str (result, "endpoint/metadata/ollama_version"));
     shic_val_destroy (&result);
     //  Preloaded: it stays healthy over a few checks
-    shic_val_t *event = s_wait_event (events, "instance.health", id, NULL, 1000);
+    shic_val_t *event = shic_test_wait_event_for (events, "instance.health", id, NULL, 1000);
     if (event)
         s_check_str ("live health", s_str (event, "health_status"), SHIC_HEALTH_HEALTHY);
     shic_val_destroy (&event);
@@ -893,7 +861,7 @@ shic_ollama_live_test (bool verbose)
     result = s_call_id (client, "stop_instance", id);
     assert (result);
     shic_val_destroy (&result);
-    event = s_wait_event (events, "instance.stopped", id, NULL, 5000);
+    event = shic_test_wait_event_for (events, "instance.stopped", id, NULL, 5000);
     assert (event);
     shic_val_destroy (&event);
     char version_url [600];

@@ -8,6 +8,13 @@
 shic_val_t *
 shic_test_wait_event (zsock_t *sub, const char *topic, int timeout_ms)
 {
+    return shic_test_wait_event_for (sub, topic, NULL, NULL, timeout_ms);
+}
+
+shic_val_t *
+shic_test_wait_event_for (zsock_t *sub, const char *topic, const char *instance_id,
+                          const char *health, int timeout_ms)
+{
     int64_t deadline = zclock_mono () + timeout_ms;
     while (true) {
         int64_t left = deadline - zclock_mono ();
@@ -24,7 +31,11 @@ shic_test_wait_event (zsock_t *sub, const char *topic, int timeout_ms)
             shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &body, NULL);
         zframe_destroy (&frame);
         zmsg_destroy (&msg);
-        bool match = got && streq (got, topic);
+        const char *id = shic_val_str (shic_val_get (body, "instance_id"));
+        const char *status = shic_val_str (shic_val_get (body, "health_status"));
+        bool match = got && streq (got, topic)
+                  && (!instance_id || (id && streq (id, instance_id)))
+                  && (!health || (status && streq (status, health)));
         zstr_free (&got);
         if (match)
             return body;

@@ -11,6 +11,11 @@
 //  Waits for an event with topic on sub (a SUB socket on the events
 //  endpoint); returns its body (fresh) or NULL when none came in time
 shic_val_t *shic_test_wait_event (zsock_t *sub, const char *topic, int timeout_ms);
+//  The same, for an event whose instance_id and health_status are the
+//  ones given (NULL: any)
+shic_val_t *shic_test_wait_event_for (zsock_t *sub, const char *topic,
+                                      const char *instance_id, const char *health,
+                                      int timeout_ms);
 
 //  Asserts that the client's last call failed with code (result is what
 //  the call returned: it must be NULL)
