@@ -74,6 +74,7 @@ static const s_option_t s_options [] = {
     { "extra_args",            S_LIST,   S_HOST_KNOB,   0, 0,         NULL },
     { "env",                   S_ENV,    S_HOST_KNOB,   0, 0,         NULL },
     { "api_key",               S_KEY,    S_HOST_KNOB,   0, 0,         NULL },
+    { "api_key_file",          S_STR,    S_HOST_KNOB,   0, 0,         NULL },
     { NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -512,7 +513,14 @@ s_argv (const shic_val_t *launch)
              : shic_val_new_str (shic_val_str (value));
         shic_val_push (argv, &item);
     }
+    //  A key file keeps the key out of the server's command line
+    const char *api_key_file = shic_val_str (shic_val_get (launch, "api_key_file"));
     const char *api_key = shic_val_str (shic_val_get (launch, "api_key"));
+    if (api_key_file) {
+        s_push_str (argv, "--api-key-file");
+        s_push_str (argv, api_key_file);
+    }
+    else
     if (api_key) {
         s_push_str (argv, "--api-key");
         s_push_str (argv, api_key);
@@ -575,6 +583,32 @@ s_basename (const char *path)
     return name;
 }
 
+//  The key in the first line of an api_key_file (llama-server takes every
+//  line as a key; the endpoint carries the first);
+//  fresh, or NULL with err set
+static char *
+s_key_file_read (const char *path, shic_error_t *err)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "api_key_file",
+                              "cannot read api_key_file %s: %s", path, strerror (errno));
+        return NULL;
+    }
+    char line [1024] = "";
+    if (!fgets (line, sizeof (line), file))
+        line [0] = 0;
+    fclose (file);
+    line [strcspn (line, "\r\n")] = 0;
+    if (!s_printable (line, true)) {
+        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "api_key_file",
+                              "the first line of api_key_file %s must be a key of printable "
+                              "characters without spaces", path);
+        return NULL;
+    }
+    return strdup (line);
+}
+
 static shic_val_t *
 s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
 {
@@ -624,6 +658,16 @@ s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t 
     model = name? strdup (name): s_basename (shic_val_str (shic_val_get (launch, "model_path")));
     if (!shic_val_get (launch, "alias"))
         shic_val_set_str (launch, "alias", model);
+    //  The key of a key file stands for api_key below (headers, identity);
+    //  only the file's path reaches argv
+    const char *api_key_file = shic_val_str (shic_val_get (launch, "api_key_file"));
+    if (api_key_file) {
+        char *file_key = s_key_file_read (api_key_file, err);
+        if (!file_key)
+            goto done;
+        shic_val_set_str (launch, "api_key", file_key);
+        free (file_key);
+    }
     const char *alias = shic_val_str (shic_val_get (launch, "alias"));
     const char *api_key = shic_val_str (shic_val_get (launch, "api_key"));
 

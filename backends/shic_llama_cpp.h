@@ -17,6 +17,13 @@
         host = 127.0.0.1                address to bind; no '/' (no unix sockets)
         api_key = secret                optional: --api-key, and the endpoint's
                                         "authorization: Bearer <key>" header
+        api_key_file = /etc/shic/key    optional, better: --api-key-file, so the
+                                        key stays out of the server's command
+                                        line; its first line is the endpoint's
+                                        key (read when a request is resolved;
+                                        an unreadable file is
+                                        invalid_backend_options, field
+                                        api_key_file)
         launcher_args = "taskset -c 0-3"   optional, before the binary
         extra_args = "--no-webui --metrics"  optional, after every flag
                                         (either may also be a list of children)
@@ -45,7 +52,7 @@
     ready_timeout_ms (> 0), idle_shutdown_ms (>= 0). Those are all a
     network (untrusted) client may set. The embedding host (trusted) may
     also set binary, model_path, host, port (0 = chosen by llama-server),
-    launcher_args, extra_args (alias args), env, api_key,
+    launcher_args, extra_args (alias args), env, api_key, api_key_file,
     readiness_interval_ms, health_interval_ms, stop_timeout_ms, and pass any
     of these inside a boot_spec map (which wins over the top level; the
     names binary_path, model and environment are accepted there too).

@@ -300,6 +300,7 @@ s_test_plans (void)
         { "{\"model_identity\":\"tiny\",\"launcher_args\":[\"nice\"]}", "launcher_args" },
         { "{\"model_identity\":\"tiny\",\"env\":{\"A\":\"1\"}}", "env" },
         { "{\"model_identity\":\"tiny\",\"api_key\":\"k\"}", "api_key" },
+        { "{\"model_identity\":\"tiny\",\"api_key_file\":\"/etc/passwd\"}", "api_key_file" },
         { "{\"model_identity\":\"tiny\",\"host\":\"0.0.0.0\"}", "host" },
         { "{\"model_identity\":\"tiny\",\"port\":8080}", "port" },
         { "{\"model_identity\":\"tiny\",\"stop_timeout_ms\":1}", "stop_timeout_ms" },
@@ -564,6 +565,58 @@ s_test_runtime (bool verbose)
     assert (s_request ("POST", url, endpoint, chat, 5000, NULL) == 200);
     assert (shic_client_release (client, s_str (result, "lease/lease_ref")) == 0);
     shic_val_destroy (&result);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    zconfig_destroy (&config);
+
+    //  With a key file: the server reads the key from it, so the key is not
+    //  in its command line; the endpoint carries it all the same
+    char key_path [] = "/tmp/shic-key-XXXXXX";
+    int fd = mkstemp (key_path);
+    assert (fd >= 0);
+    assert (write (fd, S_KEY "\n", strlen (S_KEY) + 1) == (ssize_t) strlen (S_KEY) + 1);
+    close (fd);
+    text = zsys_sprintf ("binary = %s\napi_key_file = %s\nmodels\n    tiny\n"
+                         "        path = /etc/hostname\n        alias = tiny-chat\n",
+                         shic_test_stand_in (), key_path);
+    runtime = s_runtime (text, &config);
+    zstr_free (&text);
+    client = shic_client_new (shic_runtime_endpoint (runtime));
+    result = s_ensure_checked (client, "tiny", "tiny-chat", 10000);
+    endpoint = shic_val_get (result, "endpoint");
+    assert (streq (s_str (endpoint, "headers/authorization"), "Bearer " S_KEY));
+    args = shic_val_new_map ();
+    shic_val_set_str (args, "instance_id", s_str (result, "instance_id"));
+    snapshot = shic_client_call (client, "lookup_instance", &args);
+    assert (snapshot);
+    char cmdline_path [64];
+    snprintf (cmdline_path, sizeof (cmdline_path), "/proc/%d/cmdline",
+              (int) shic_val_int (shic_val_get (snapshot, "pid")));
+    shic_val_destroy (&snapshot);
+    FILE *cmdline_file = fopen (cmdline_path, "r");
+    assert (cmdline_file);
+    char cmdline [4096];
+    size_t cmdline_size = fread (cmdline, 1, sizeof (cmdline) - 1, cmdline_file);
+    fclose (cmdline_file);
+    for (size_t i = 0; i < cmdline_size; i++)
+        if (cmdline [i] == 0)
+            cmdline [i] = ' ';
+    cmdline [cmdline_size] = 0;
+    assert (strstr (cmdline, "--api-key-file"));
+    assert (!strstr (cmdline, S_KEY));
+    snprintf (url, sizeof (url), "%s/chat/completions", s_str (endpoint, "base_url"));
+    assert (s_request ("POST", url, NULL, chat, 5000, NULL) == 401);
+    assert (s_request ("POST", url, endpoint, chat, 5000, NULL) == 200);
+    shic_val_destroy (&result);
+    //  A key file that cannot be read is a typed error, nothing starts
+    unlink (key_path);
+    options = shic_val_from_json ("{\"ctx_size\":512}");
+    result = shic_client_ensure (client, "llama_cpp", "tiny", options, 0, 2000);
+    shic_val_destroy (&options);
+    assert (!result);
+    assert (streq (shic_client_error (client)->code, SHIC_E_INVALID_BACKEND_OPTIONS));
+    assert (streq (shic_val_str (shic_val_get (shic_client_error (client)->details, "field")),
+                   "api_key_file"));
     shic_client_destroy (&client);
     shic_runtime_destroy (&runtime);
     zconfig_destroy (&config);
