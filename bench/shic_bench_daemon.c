@@ -348,14 +348,6 @@ s_request_frame (const char *op, const shic_val_t *args)
     return frame;
 }
 
-static void
-s_report_error (shic_client_t *client, const char *what)
-{
-    const shic_error_t *err = shic_client_error (client);
-    fprintf (stderr, "bench: %s failed: %s (%s)\n", what,
-             err->code? err->code: "?", err->message? err->message: "");
-}
-
 //  The release args of an ensure result; fresh map
 static shic_val_t *
 s_release_args (const shic_val_t *result)
@@ -378,7 +370,7 @@ s_fig1 (s_daemon_t *daemon, const char *echo_endpoint, FILE *json, const char *s
     shic_val_t *result = shic_client_call (client, "ensure_endpoint",
                                            &(shic_val_t *) { shic_val_dup (ensure_args) });
     if (!result) {
-        s_report_error (client, "fig1 ensure");
+        shic_bench_report_error (client, "fig1 ensure");
         shic_val_destroy (&ensure_args);
         zsock_destroy (&dealer);
         shic_client_destroy (&client);
@@ -821,19 +813,6 @@ s_count_starting (zsock_t *sub, int quiet_ms)
     return count;
 }
 
-static int64_t
-s_read_ready_file (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    long long value = -1;
-    if (fscanf (file, "%lld", &value) != 1)
-        value = -1;
-    fclose (file);
-    return (int64_t) value;
-}
-
 static int
 s_fig5 (s_daemon_t *daemon, const char *dir, FILE *json, int trials)
 {
@@ -859,7 +838,7 @@ s_fig5 (s_daemon_t *daemon, const char *dir, FILE *json, int trials)
         //  far above 20 per client)
         s_ensure_batch (clients, S_HERD_CLIENTS, S_HERD_REQUESTS, 0, s_herd_args, model,
                         &batch, 30000);
-        int64_t ready = s_read_ready_file (path);
+        int64_t ready = shic_bench_read_ready_file (path);
         spawns [t] = s_count_starting (sub, 500);
         instances [t] = batch.instances;
         errors [t] = batch.errors + (S_HERD_REQUESTS - batch.count);
@@ -955,7 +934,7 @@ s_fig7 (s_daemon_t *daemon, FILE *json, int leases)
     //  The warm instance, without a lease of its own
     shic_val_t *result = shic_client_ensure (clients [0], "standin", "tiny", NULL, 0, 10000);
     if (!result) {
-        s_report_error (clients [0], "fig7 warm ensure");
+        shic_bench_report_error (clients [0], "fig7 warm ensure");
         for (int c = 0; c < S_LEASE_CLIENTS; c++)
             shic_client_destroy (&clients [c]);
         return -1;

@@ -105,28 +105,6 @@ s_wait_event (zsock_t *sub, const char *topic, const char *instance_id,
     }
 }
 
-//  Reads the stand-in's ready file: CLOCK_MONOTONIC ns, or -1
-static int64_t
-s_read_ready_file (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    long long value = -1;
-    if (fscanf (file, "%lld", &value) != 1)
-        value = -1;
-    fclose (file);
-    return (int64_t) value;
-}
-
-static void
-s_report_error (shic_client_t *client, const char *what)
-{
-    const shic_error_t *err = shic_client_error (client);
-    fprintf (stderr, "bench: %s failed: %s (%s)\n", what,
-             err->code? err->code: "?", err->message? err->message: "");
-}
-
 //  Stops an instance and waits for its instance.stopped; 0 or -1
 static int
 s_stop_instance (shic_client_t *client, zsock_t *events, const char *instance_id)
@@ -135,7 +113,7 @@ s_stop_instance (shic_client_t *client, zsock_t *events, const char *instance_id
     shic_val_set_str (args, "instance_id", instance_id);
     shic_val_t *result = shic_client_call (client, "stop_instance", &args);
     if (!result) {
-        s_report_error (client, "stop_instance");
+        shic_bench_report_error (client, "stop_instance");
         return -1;
     }
     shic_val_destroy (&result);
@@ -170,10 +148,10 @@ s_measure_readiness (shic_client_t *client, zsock_t *events, const char *dir,
         int64_t received = shic_bench_nanos ();
         shic_val_destroy (&options);
         if (!result) {
-            s_report_error (client, "cold ensure_endpoint");
+            shic_bench_report_error (client, "cold ensure_endpoint");
             return -1;
         }
-        int64_t ready = s_read_ready_file (path);
+        int64_t ready = shic_bench_read_ready_file (path);
         unlink (path);
         char *instance_id = strdup (shic_val_str (shic_val_get (result, "instance_id")));
         int rc = shic_client_release (client,
@@ -204,7 +182,7 @@ s_ready_pid (shic_client_t *client, const char *instance_id)
     shic_val_set_str (args, "instance_id", instance_id);
     shic_val_t *snap = shic_client_call (client, "lookup_instance", &args);
     if (!snap) {
-        s_report_error (client, "lookup_instance");
+        shic_bench_report_error (client, "lookup_instance");
         return 0;
     }
     const char *status = shic_val_str (shic_val_get (snap, "lifecycle_status"));
@@ -404,7 +382,7 @@ main (int argc, char *argv [])
     shic_val_t *result = shic_client_ensure (client, "test_spawned", "crash", options, 0, 10000);
     shic_val_destroy (&options);
     if (!result) {
-        s_report_error (client, "warm ensure_endpoint");
+        shic_bench_report_error (client, "warm ensure_endpoint");
         goto cleanup;
     }
     warm_ref = strdup (shic_val_str (shic_val_path (result, "lease/lease_ref")));

@@ -83,3 +83,24 @@ shic_bench_remove_dir (const char *dir)
     }
     rmdir (dir);
 }
+
+int64_t
+shic_bench_read_ready_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    long long value = -1;
+    if (fscanf (file, "%lld", &value) != 1)
+        value = -1;
+    fclose (file);
+    return (int64_t) value;
+}
+
+void
+shic_bench_report_error (shic_client_t *client, const char *what)
+{
+    const shic_error_t *err = shic_client_error (client);
+    fprintf (stderr, "bench: %s failed: %s (%s)\n", what,
+             err->code? err->code: "?", err->message? err->message: "");
+}
