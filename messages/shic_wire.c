@@ -327,22 +327,17 @@ s_reply_new (const shic_val_t *id)
 zframe_t *
 shic_wire_reply_ok (const shic_val_t *id, shic_val_t **result_p)
 {
-    shic_val_t *result = NULL;
-    if (result_p) {
-        result = *result_p;
-        *result_p = NULL;
+    shic_val_t *result = result_p? *result_p: NULL;
+    shic_val_writer_t *writer = shic_wire_reply_ok_begin (id);
+    if (writer) {
+        if (result)
+            shic_val_writer_val (writer, result);
+        else
+            shic_val_writer_map (writer, 0);
     }
-    if (!result)
-        result = shic_val_new_map ();
-    shic_val_t *body = s_reply_new (id);
-    if (!result || !body
-    ||  shic_val_set_bool (body, "ok", true)
-    ||  shic_val_set (body, "result", &result)) {
-        shic_val_destroy (&result);
-        shic_val_destroy (&body);
-        return NULL;
-    }
-    return s_frame_from_body (&body);
+    if (result_p)
+        shic_val_destroy (result_p);
+    return shic_wire_frame_take (&writer);
 }
 
 shic_val_writer_t *
@@ -350,7 +345,7 @@ shic_wire_reply_ok_begin (const shic_val_t *id)
 {
     shic_val_writer_t *writer = shic_val_writer_new ();
     if (writer) {
-        //  As s_reply_new and shic_wire_reply_ok build it
+        //  {v, id, ok, result}: the caller writes the result
         shic_val_writer_map (writer, 4);
         shic_val_writer_str (writer, "v");
         shic_val_writer_int (writer, SHIC_WIRE_VERSION);
