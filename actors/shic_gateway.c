@@ -156,6 +156,19 @@ typedef struct {
 //  --------------------------------------------------------------------------
 //  Small helpers
 
+//  Sends [topic][body] on the events PUB; takes the frame
+static void
+s_publish_frame (self_t *self, const char *topic, zframe_t **frame_p)
+{
+    if (!*frame_p)
+        return;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, topic);
+    zmsg_append (msg, frame_p);
+    if (zmsg_send (&msg, self->events) == -1)
+        zmsg_destroy (&msg);
+}
+
 static void
 s_publish (self_t *self, const char *topic, shic_val_t **body_p)
 {
@@ -164,11 +177,9 @@ s_publish (self_t *self, const char *topic, shic_val_t **body_p)
     void *data = NULL;
     size_t size = 0;
     if (shic_val_encode (body, &data, &size) == 0) {
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, topic);
-        zmsg_addmem (msg, data, size);
-        zmsg_send (&msg, self->events);
+        zframe_t *frame = zframe_new (data, size);
         free (data);
+        s_publish_frame (self, topic, &frame);
     }
     shic_val_destroy (body_p);
 }
@@ -414,13 +425,7 @@ s_publish_lease (self_t *self, const char *topic, s_lease_t *lease, const char *
     shic_val_writer_str (writer, "at_ms");
     shic_val_writer_int (writer, shic_now_ms ());
     zframe_t *frame = shic_wire_frame_take (&writer);
-    if (frame) {
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, topic);
-        zmsg_append (msg, &frame);
-        if (zmsg_send (&msg, self->events) == -1)
-            zmsg_destroy (&msg);
-    }
+    s_publish_frame (self, topic, &frame);
 }
 
 //  --------------------------------------------------------------------------
