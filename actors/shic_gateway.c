@@ -455,6 +455,20 @@ s_latency (self_t *self, int64_t started_us)
     self->latency [bucket]++;
 }
 
+//  Queues a timed lease's GRANT for the housekeeping (an untimed lease
+//  gives its actor nothing to do)
+static void
+s_tell_later (self_t *self, s_lease_t *lease)
+{
+    if (!lease->expires_at_ms)
+        return;
+    zlistx_add_end (self->to_tell, strdup (lease->ref));
+    if (!self->chores_since)
+        self->chores_since = zclock_mono ();
+    if (lease->ttl_ms < CHORES_URGENT_TTL_MS)
+        self->chores_urgent = true;
+}
+
 //  Reserves a lease actor for a lease. A timed lease's GRANT is queued and
 //  sent with the housekeeping (s_chores), after the replies; an untimed
 //  lease gives its actor nothing to do, so the actor is not woken
@@ -463,13 +477,7 @@ s_lease_bind (self_t *self, s_lease_t *lease, char *actor)
 {
     lease->actor = actor;
     lease->told = false;
-    if (lease->expires_at_ms) {
-        zlistx_add_end (self->to_tell, strdup (lease->ref));
-        if (!self->chores_since)
-            self->chores_since = zclock_mono ();
-        if (lease->ttl_ms < CHORES_URGENT_TTL_MS)
-            self->chores_urgent = true;
-    }
+    s_tell_later (self, lease);
 }
 
 //  Sends the GRANTs queued; a lease that ended meanwhile never woke its
@@ -1161,13 +1169,8 @@ s_dispatch (self_t *self, s_call_t *call)
                 else {
                     //  Its GRANT, queued or still to come, will carry it
                     shic_val_destroy (&renew);
-                    if (lease->actor && lease->expires_at_ms) {
-                        zlistx_add_end (self->to_tell, strdup (lease->ref));
-                        if (!self->chores_since)
-                            self->chores_since = zclock_mono ();
-                        if (lease->ttl_ms < CHORES_URGENT_TTL_MS)
-                            self->chores_urgent = true;
-                    }
+                    if (lease->actor)
+                        s_tell_later (self, lease);
                 }
                 result = shic_val_new_map ();
                 shic_val_t *lease_val = s_lease_val (lease);
