@@ -11,6 +11,12 @@
 #include "shic_actors.h"
 #include "shic_http.h"
 #include "shic_kernel_test.h"
+#include "shic_args.h"
+#include "shic_events.h"
+#include "shic_registry.h"
+#include "shic_lease_book.h"
+#include "shic_stats.h"
+#include "shic_waiter.h"
 
 void shic_generic_test (bool verbose);
 
@@ -28,6 +34,12 @@ static s_test_t s_tests [] = {
     { "val", shic_val_test },
     { "wire", shic_wire_test },
     { "contract", shic_contract_test },
+    { "args", shic_args_test },
+    { "events", shic_events_test },
+    { "registry", shic_registry_test },
+    { "lease_book", shic_lease_book_test },
+    { "stats", shic_stats_test },
+    { "waiter", shic_waiter_test },
     { "proc", shic_proc_test },
     { "http", shic_http_test },
     { "restart_policy", shic_restart_policy_test },

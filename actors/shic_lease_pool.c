@@ -1,0 +1,369 @@
+/*  =========================================================================
+    shic_lease_pool - keeps lease actors ready and binds leases to them
+
+    Every lease is an actor of its own (contract §7). The pool starts lease
+    actors ahead of demand (lease_spare, and more when leases wait), keeps
+    the idle ones, binds each lease the gateway tells it of to one, and is
+    its lease actors' door to the bus: they have no socket but their pipe.
+    The gateway knows leases by lease_ref only; which actor holds which
+    lease is the pool's business.
+
+    On the bus (DEALER "P"), from the gateway:
+        GRANT {lease_ref, ttl_ms, expires_at_ms}   bind an actor (ttl 0: the
+                                                   actor is reserved, not woken)
+        RENEW {lease_ref, ttl_ms, expires_at_ms}   re-arm its actor
+        RELEASE {lease_ref}                        free its actor
+    To the gateway:
+        BOUND {lease_ref, actor}        actor "L<n>" now holds the lease
+        EXPIRED {lease_ref, expires_at_ms}  relayed from the lease's actor
+        POOL {idle, actors}             its counts changed (for stats)
+    On its pipe: $TERM.
+    =========================================================================
+*/
+
+#include "shic_actors.h"
+#include <fcntl.h>
+
+//  One lease actor
+typedef struct {
+    zactor_t *actor;                //  the lease actor
+    char *lease_ref;                //  the lease it holds, or NULL when idle
+    bool told;                      //  it was sent GRANT (it has a timer)
+} s_slot_t;
+
+//  A lease waiting for an actor
+typedef struct {
+    int64_t ttl_ms;                 //  its TTL, 0 = untimed
+    int64_t expires_at_ms;          //  its expiry, 0 = none
+} s_waiting_t;
+
+typedef struct {
+    const shic_settings_t *settings; //  runtime settings
+    zsock_t *pipe;                  //  to the supervisor
+    zsock_t *bus;                   //  DEALER "P" to the gateway
+    s_slot_t *slots;                //  lease actor n at [n - 1]
+    size_t count;                   //  lease actors started
+    size_t limit;                   //  most lease actors we start
+    size_t *idle;                   //  numbers of idle actors (a stack)
+    size_t idle_count;              //  how many
+    zhashx_t *bound;                //  lease_ref -> actor number (as a pointer)
+    zhashx_t *waiting;              //  lease_ref -> s_waiting_t
+    zlistx_t *queue;                //  refs of waiting leases, oldest first
+    size_t grow;                    //  lease actors still to start
+    size_t told_idle;               //  idle count the gateway last heard
+    int doorbell [2];               //  pipe(2): read end, write end
+    bool terminated;                //  $TERM seen
+} self_t;
+
+static self_t *
+s_self_new (zsock_t *pipe, const shic_settings_t *settings)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->settings = settings;
+    self->pipe = pipe;
+    self->bus = zsock_new (ZMQ_DEALER);
+    zsock_set_identity (self->bus, "P");
+    zsock_set_sndhwm (self->bus, 0);
+    zsock_set_rcvhwm (self->bus, 0);
+    int rc = zsock_connect (self->bus, "%s", settings->bus);
+    assert (rc == 0);
+    rc = pipe2 (self->doorbell, O_CLOEXEC);
+    assert (rc == 0);
+    //  The pool reads without blocking; actors write blocking
+    fcntl (self->doorbell [0], F_SETFL, fcntl (self->doorbell [0], F_GETFL) | O_NONBLOCK);
+    self->limit = settings->max_leases + settings->lease_spare;
+    self->slots = (s_slot_t *) zmalloc (sizeof (s_slot_t) * (self->limit + 1));
+    self->idle = (size_t *) zmalloc (sizeof (size_t) * (self->limit + 1));
+    self->bound = zhashx_new ();
+    self->waiting = zhashx_new ();
+    zhashx_set_destructor (self->waiting, (zhashx_destructor_fn *) zstr_free);
+    self->queue = zlistx_new ();
+    zlistx_set_destructor (self->queue, (zlistx_destructor_fn *) zstr_free);
+    self->grow = settings->lease_spare;
+    self->told_idle = SIZE_MAX;
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    if (*self_p) {
+        self_t *self = *self_p;
+        while (self->count > 0) {
+            s_slot_t *slot = &self->slots [--self->count];
+            zactor_destroy (&slot->actor);
+            free (slot->lease_ref);
+        }
+        free (self->slots);
+        free (self->idle);
+        zhashx_destroy (&self->bound);
+        zhashx_destroy (&self->waiting);
+        zlistx_destroy (&self->queue);
+        close (self->doorbell [0]);
+        close (self->doorbell [1]);
+        zsock_destroy (&self->bus);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Sends [command][body] to the gateway; takes the body
+static void
+s_to_gateway (self_t *self, const char *command, shic_val_t **body_p)
+{
+    if (shic_msg_send (self->bus, command, body_p) == -1)
+        zsys_warning ("lease pool: cannot send %s", command);
+}
+
+//  Sends [command][body] to lease actor number; takes the body
+static void
+s_to_actor (self_t *self, size_t number, const char *command, shic_val_t **body_p)
+{
+    if (shic_msg_send (self->slots [number - 1].actor, command, body_p) == -1)
+        zsys_warning ("lease pool: cannot reach L%zu", number);
+}
+
+//  Arms actor number's timer for its lease
+static void
+s_tell_grant (self_t *self, size_t number, int64_t expires_at_ms)
+{
+    s_slot_t *slot = &self->slots [number - 1];
+    shic_val_t *grant = shic_val_new_map ();
+    shic_val_set_str (grant, "lease_ref", slot->lease_ref);
+    shic_val_set_int (grant, "expires_at_ms", expires_at_ms);
+    s_to_actor (self, number, "GRANT", &grant);
+    slot->told = true;
+}
+
+//  Binds a lease to actor number and tells the gateway; an untimed lease
+//  gives the actor nothing to do, so it is not woken
+static void
+s_bind (self_t *self, size_t number, const char *ref, int64_t expires_at_ms)
+{
+    s_slot_t *slot = &self->slots [number - 1];
+    slot->lease_ref = strdup (ref);
+    slot->told = false;
+    zhashx_insert (self->bound, ref, (void *) (uintptr_t) number);
+    if (expires_at_ms)
+        s_tell_grant (self, number, expires_at_ms);
+    shic_val_t *bound = shic_val_new_map ();
+    shic_val_set_str (bound, "lease_ref", ref);
+    char actor [32];
+    snprintf (actor, sizeof (actor), "L%zu", number);
+    shic_val_set_str (bound, "actor", actor);
+    s_to_gateway (self, "BOUND", &bound);
+}
+
+//  Actor number is free (new or released): it takes the oldest lease that
+//  waits for one, else it goes on the idle stack
+static void
+s_actor_free (self_t *self, size_t number)
+{
+    char *ref;
+    while ((ref = (char *) zlistx_detach (self->queue, NULL))) {
+        s_waiting_t *waiting = (s_waiting_t *) zhashx_lookup (self->waiting, ref);
+        if (waiting) {
+            s_bind (self, number, ref, waiting->expires_at_ms);
+            zhashx_delete (self->waiting, ref);
+            zstr_free (&ref);
+            return;
+        }
+        zstr_free (&ref);           //  released while it waited
+    }
+    self->idle [self->idle_count++] = number;
+}
+
+//  Asks for more actors when the idle ones run low or leases wait: what
+//  the waiting leases lack, and the spare on top
+static void
+s_plan_growth (self_t *self)
+{
+    size_t spare = self->settings->lease_spare;
+    size_t have = self->idle_count + self->grow;
+    size_t waiting = zhashx_size (self->waiting);
+    if (have < spare / 2 + 1 || have < waiting)
+        self->grow += spare + (waiting > have? waiting - have: 0);
+}
+
+static void
+s_start_one (self_t *self)
+{
+    shic_lease_args_t *args = (shic_lease_args_t *) zmalloc (sizeof (shic_lease_args_t));
+    args->number = (int) self->count + 1;
+    args->doorbell = self->doorbell [1];
+    zactor_t *actor = zactor_new (shic_lease_actor, args);
+    assert (actor);
+    self->slots [self->count++].actor = actor;
+    s_actor_free (self, self->count);
+}
+
+static void
+s_on_grant (self_t *self, const char *ref, const shic_val_t *body)
+{
+    int64_t ttl_ms = shic_val_int (shic_val_get (body, "ttl_ms"));
+    int64_t expires_at_ms = shic_val_int (shic_val_get (body, "expires_at_ms"));
+    if (self->idle_count)
+        s_bind (self, self->idle [--self->idle_count], ref, expires_at_ms);
+    else {
+        s_waiting_t *waiting = (s_waiting_t *) zmalloc (sizeof (s_waiting_t));
+        waiting->ttl_ms = ttl_ms;
+        waiting->expires_at_ms = expires_at_ms;
+        zhashx_update (self->waiting, ref, waiting);
+        zlistx_add_end (self->queue, strdup (ref));
+    }
+    s_plan_growth (self);
+}
+
+static void
+s_on_renew (self_t *self, const char *ref, const shic_val_t *body)
+{
+    int64_t ttl_ms = shic_val_int (shic_val_get (body, "ttl_ms"));
+    int64_t expires_at_ms = shic_val_int (shic_val_get (body, "expires_at_ms"));
+    size_t number = (size_t) (uintptr_t) zhashx_lookup (self->bound, ref);
+    if (number) {
+        if (self->slots [number - 1].told) {
+            shic_val_t *renew = shic_val_new_map ();
+            shic_val_set_int (renew, "expires_at_ms", expires_at_ms);
+            s_to_actor (self, number, "RENEW", &renew);
+        }
+        else
+        if (expires_at_ms)
+            s_tell_grant (self, number, expires_at_ms);
+        return;
+    }
+    s_waiting_t *waiting = (s_waiting_t *) zhashx_lookup (self->waiting, ref);
+    if (waiting) {
+        waiting->ttl_ms = ttl_ms;
+        waiting->expires_at_ms = expires_at_ms;
+    }
+}
+
+static void
+s_on_release (self_t *self, const char *ref)
+{
+    size_t number = (size_t) (uintptr_t) zhashx_lookup (self->bound, ref);
+    if (number) {
+        s_slot_t *slot = &self->slots [number - 1];
+        if (slot->told)
+            s_to_actor (self, number, "RELEASE", NULL);
+        zhashx_delete (self->bound, ref);
+        zstr_free (&slot->lease_ref);
+        slot->told = false;
+        s_actor_free (self, number);
+    }
+    else
+        zhashx_delete (self->waiting, ref);
+}
+
+//  From the gateway: GRANT, RENEW or RELEASE {lease_ref, ...}
+static void
+s_handle_bus (self_t *self)
+{
+    char *command = NULL;
+    shic_val_t *body = NULL;
+    if (shic_msg_recv (self->bus, &command, &body) != 0) {
+        zsys_error ("lease pool: bad message from the gateway");
+        return;
+    }
+    const char *ref = shic_val_str (shic_val_get (body, "lease_ref"));
+    if (!ref)
+        zsys_error ("lease pool: '%s' without a lease_ref", command);
+    else
+    if (streq (command, "GRANT"))
+        s_on_grant (self, ref, body);
+    else
+    if (streq (command, "RENEW"))
+        s_on_renew (self, ref, body);
+    else
+    if (streq (command, "RELEASE"))
+        s_on_release (self, ref);
+    else
+        zsys_error ("lease pool: unexpected '%s'", command);
+    zstr_free (&command);
+    shic_val_destroy (&body);
+}
+
+//  The doorbell rang: relays what the actors it names have said
+static void
+s_handle_doorbell (self_t *self)
+{
+    uint32_t numbers [256];
+    ssize_t size;
+    while ((size = read (self->doorbell [0], numbers, sizeof (numbers))) > 0) {
+        for (size_t i = 0; i < (size_t) size / sizeof (uint32_t); i++) {
+            if (numbers [i] < 1 || numbers [i] > self->count)
+                continue;
+            zsock_t *pipe = zactor_sock (self->slots [numbers [i] - 1].actor);
+            zmsg_t *msg;
+            while ((zsock_events (pipe) & ZMQ_POLLIN) && (msg = zmsg_recv (pipe)))
+                if (zmsg_send (&msg, self->bus) == -1)
+                    zmsg_destroy (&msg);
+        }
+        if ((size_t) size < sizeof (numbers))
+            break;
+    }
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else
+        zsys_error ("lease pool: unexpected '%s'", command);
+    zstr_free (&command);
+}
+
+//  Tells the gateway its counts once it is done growing
+static void
+s_report (self_t *self)
+{
+    if (self->grow == 0 && self->idle_count != self->told_idle) {
+        shic_val_t *counts = shic_val_new_map ();
+        shic_val_set_int (counts, "idle", (int64_t) self->idle_count);
+        shic_val_set_int (counts, "actors", (int64_t) self->count);
+        s_to_gateway (self, "POOL", &counts);
+        self->told_idle = self->idle_count;
+    }
+}
+
+void
+shic_lease_pool_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (const shic_settings_t *) args);
+    zsock_signal (pipe, 0);
+#ifdef __linux__
+    pthread_setname_np (pthread_self (), "shic-lease-pool");
+#endif
+    while (!self->terminated) {
+        //  Start actors one at a time, so that $TERM is never kept waiting
+        //  long behind a large batch
+        bool growing = self->grow > 0 && self->count < self->limit;
+        if (growing) {
+            s_start_one (self);
+            self->grow--;
+        }
+        else
+            self->grow = 0;
+        s_report (self);
+        zmq_pollitem_t items [3] = {
+            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
+            { NULL, self->doorbell [0], ZMQ_POLLIN, 0 }
+        };
+        int rc = zmq_poll (items, 3, growing? 0: -1);
+        if (rc == -1) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items [0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+        for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
+            s_handle_bus (self);
+        if (items [2].revents & ZMQ_POLLIN)
+            s_handle_doorbell (self);
+    }
+    s_self_destroy (&self);
+}

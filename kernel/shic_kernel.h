@@ -1,0 +1,44 @@
+/*  =========================================================================
+    shic_kernel - what the kernel's classes and actors share
+
+    The settings of one runtime, read once from the configuration, and the
+    wall clock. The gateway's rooms (registry, lease book, events) include
+    this, never the actors' private header.
+    =========================================================================
+*/
+
+#ifndef SHIC_KERNEL_H_INCLUDED
+#define SHIC_KERNEL_H_INCLUDED
+
+#include "shic.h"
+#include "shic_restart_policy.h"
+
+//  Settings of one runtime, read once from the configuration; every actor
+//  gets a read-only pointer. Lives as long as the runtime.
+typedef struct {
+    char bus [64];                  //  inproc endpoint of the bus ROUTER
+    char gateway [64];              //  inproc endpoint of the trusted ROUTER
+    char events [64];               //  inproc endpoint of the events PUB
+    size_t max_leases;              //  live lease cap
+    size_t max_instances;           //  live instance cap
+    size_t lease_spare;             //  idle lease actors kept ready
+    int64_t client_timeout_ms;      //  silent remote client: untimed leases end
+    bool inproc_client_timeout;     //  apply client_timeout_ms to inproc clients
+    int64_t retention_ms;           //  stopped / failed instances stay listed
+    int64_t start_failure_hold_ms;  //  start failures answer later callers
+    size_t max_frame;               //  largest request body
+    int liveness_failures;          //  unavailable health checks before restart
+    shic_restart_settings_t restart; //  the supervisor's restart policy
+    bool verbose;                   //  trace actors
+} shic_settings_t;
+
+//  Reads settings from config (may be NULL) into self; endpoints are made
+//  unique per runtime.
+void shic_settings_load (shic_settings_t *self, zconfig_t *config);
+//  A key under "runtime/", else "shicd/", else default
+int64_t shic_config_int (zconfig_t *config, const char *key, int64_t dflt);
+
+//  Wall clock milliseconds
+int64_t shic_now_ms (void);
+
+#endif

@@ -1,0 +1,520 @@
+/*  =========================================================================
+    shic_lease_book - the gateway's leases, their clients, their chores
+
+    To the pool ("P" on the gateway's bus):
+        GRANT {lease_ref, ttl_ms, expires_at_ms}    bind a lease actor to it
+        RENEW {lease_ref, ttl_ms, expires_at_ms}    its TTL changed
+        RELEASE {lease_ref}                         it ended
+    A GRANT waits for the batch (s_chores); RENEW and RELEASE of a lease
+    the pool knows go at once, and those of a lease it does not know yet
+    are folded into the GRANT or dropped with it.
+    =========================================================================
+*/
+
+#include "shic_lease_book.h"
+#include "shic_kernel.h"
+
+//  The pool's batch waits until requests and replies pause for
+//  CHORES_IDLE_MS, at most CHORES_MAX_MS: waking the pool's threads in
+//  the middle of a burst of replies (a thundering herd answered at once)
+//  would slow the replies down. A timed lease's actor thus hears of it up
+//  to CHORES_MAX_MS late; its expiry time is absolute all the same, and a
+//  lease with a TTL under CHORES_URGENT_TTL_MS goes out at once.
+#define CHORES_IDLE_MS          20
+#define CHORES_MAX_MS           200
+#define CHORES_URGENT_TTL_MS    2000
+
+typedef struct {
+    int64_t last_seen;              //  monotonic
+    size_t untimed;                 //  untimed leases it holds
+} s_client_t;
+
+struct _shic_lease_book_t {
+    const shic_settings_t *settings; //  runtime settings
+    shic_events_t *events;          //  where lease events go
+    zsock_t *bus;                   //  the gateway's bus ROUTER
+    shic_lease_end_fn *on_end;      //  told when a lease ends
+    void *on_end_arg;               //  its argument
+    zhashx_t *leases;               //  ref -> shic_lease_t
+    zhashx_t *clients;              //  client key -> s_client_t
+    zlistx_t *to_pool;              //  refs of leases whose GRANT waits
+    int64_t chores_since;           //  monotonic; a batch waits since, 0 = none
+    bool chores_urgent;             //  a short lease waits for its actor
+    int64_t last_busy;              //  monotonic; last request or reply burst
+    uint64_t next_lease;            //  lease numbers
+    uint64_t granted;               //  leases granted
+    size_t actors_idle;             //  idle lease actors, as the pool said
+};
+
+static void
+s_lease_destroy (shic_lease_t **self_p)
+{
+    if (*self_p) {
+        shic_lease_t *self = *self_p;
+        free (self->ref);
+        shic_val_destroy (&self->owner_ref);
+        free (self->instance_id);
+        free (self->actor);
+        free (self->client);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+shic_lease_book_t *
+shic_lease_book_new (const shic_settings_t *settings, shic_events_t *events, zsock_t *bus,
+                     shic_lease_end_fn *on_end, void *arg)
+{
+    shic_lease_book_t *self = (shic_lease_book_t *) zmalloc (sizeof (shic_lease_book_t));
+    self->settings = settings;
+    self->events = events;
+    self->bus = bus;
+    self->on_end = on_end;
+    self->on_end_arg = arg;
+    self->leases = zhashx_new ();
+    zhashx_set_destructor (self->leases, (zhashx_destructor_fn *) s_lease_destroy);
+    self->clients = zhashx_new ();
+    zhashx_set_destructor (self->clients, (zhashx_destructor_fn *) zstr_free);
+    self->to_pool = zlistx_new ();
+    zlistx_set_destructor (self->to_pool, (zlistx_destructor_fn *) zstr_free);
+    return self;
+}
+
+void
+shic_lease_book_destroy (shic_lease_book_t **self_p)
+{
+    if (*self_p) {
+        shic_lease_book_t *self = *self_p;
+        zlistx_destroy (&self->to_pool);
+        zhashx_destroy (&self->leases);
+        zhashx_destroy (&self->clients);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+size_t
+shic_lease_book_size (shic_lease_book_t *self)
+{
+    return zhashx_size (self->leases);
+}
+
+bool
+shic_lease_book_full (shic_lease_book_t *self)
+{
+    return zhashx_size (self->leases) >= self->settings->max_leases;
+}
+
+uint64_t
+shic_lease_book_granted (shic_lease_book_t *self)
+{
+    return self->granted;
+}
+
+size_t
+shic_lease_book_actors_idle (shic_lease_book_t *self)
+{
+    return self->actors_idle;
+}
+
+//  Sends [P][command][body] on the bus; takes the body
+static void
+s_pool_send (shic_lease_book_t *self, const char *command, shic_val_t **body_p)
+{
+    zmsg_t *msg = shic_msg_new (command, body_p);
+    zmsg_pushstr (msg, "P");
+    if (zmsg_send (&msg, self->bus) == -1) {
+        zsys_warning ("gateway: cannot send %s to the lease pool", command);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  {lease_ref, ttl_ms, expires_at_ms}, for GRANT and RENEW
+static void
+s_pool_send_lease (shic_lease_book_t *self, const char *command, shic_lease_t *lease)
+{
+    shic_val_t *body = shic_val_new_map ();
+    shic_val_set_str (body, "lease_ref", lease->ref);
+    shic_val_set_int (body, "ttl_ms", lease->ttl_ms);
+    shic_val_set_int (body, "expires_at_ms", lease->expires_at_ms);
+    s_pool_send (self, command, &body);
+}
+
+shic_lease_t *
+shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
+                       const shic_val_t *owner_ref, int64_t ttl_ms, const char *client,
+                       bool tracked)
+{
+    shic_lease_t *lease = (shic_lease_t *) zmalloc (sizeof (shic_lease_t));
+    lease->ref = zsys_sprintf ("lease-%" PRIu64, ++self->next_lease);
+    lease->owner_ref = owner_ref? shic_val_dup (owner_ref): shic_val_new_nil ();
+    lease->ttl_ms = ttl_ms;
+    lease->expires_at_ms = ttl_ms > 0? shic_now_ms () + ttl_ms: 0;
+    lease->instance_id = strdup (instance_id);
+    if (ttl_ms == 0 && tracked && client) {
+        lease->client = strdup (client);
+        s_client_t *known = (s_client_t *) zhashx_lookup (self->clients, client);
+        if (known)
+            known->untimed++;
+    }
+    zhashx_insert (self->leases, lease->ref, lease);
+    self->granted++;
+    zlistx_add_end (self->to_pool, strdup (lease->ref));
+    if (!self->chores_since)
+        self->chores_since = zclock_mono ();
+    if (ttl_ms > 0 && ttl_ms < CHORES_URGENT_TTL_MS)
+        self->chores_urgent = true;
+    return lease;
+}
+
+shic_lease_t *
+shic_lease_book_lookup (shic_lease_book_t *self, const char *ref)
+{
+    return (shic_lease_t *) zhashx_lookup (self->leases, ref);
+}
+
+//  The client no longer pins a lease that ends or becomes timed
+static void
+s_client_unpin (shic_lease_book_t *self, shic_lease_t *lease)
+{
+    if (lease->client) {
+        s_client_t *client = (s_client_t *) zhashx_lookup (self->clients, lease->client);
+        if (client && client->untimed)
+            client->untimed--;
+        zstr_free (&lease->client);
+    }
+}
+
+void
+shic_lease_book_renew (shic_lease_book_t *self, shic_lease_t *lease, int64_t ttl_ms)
+{
+    if (ttl_ms > 0)
+        s_client_unpin (self, lease);
+    lease->ttl_ms = ttl_ms;
+    lease->expires_at_ms = ttl_ms > 0? shic_now_ms () + ttl_ms: 0;
+    if (lease->pooled)
+        s_pool_send_lease (self, "RENEW", lease);
+    else
+    if (ttl_ms > 0 && ttl_ms < CHORES_URGENT_TTL_MS)
+        self->chores_urgent = true;     //  its GRANT, still to go, carries it
+    shic_events_lease_renewed (self->events, lease->instance_id, lease->ref,
+                               lease->expires_at_ms);
+}
+
+void
+shic_lease_book_end (shic_lease_book_t *self, shic_lease_t *lease, const char *topic,
+                     const char *reason)
+{
+    if (lease->pooled) {
+        shic_val_t *body = shic_val_new_map ();
+        shic_val_set_str (body, "lease_ref", lease->ref);
+        s_pool_send (self, "RELEASE", &body);
+    }
+    //  (a lease the pool never heard of leaves its ref in to_pool; it is
+    //  skipped there once the lease is gone)
+    s_client_unpin (self, lease);
+    if (self->on_end)
+        self->on_end (self->on_end_arg, lease->instance_id);
+    shic_events_lease (self->events, topic, lease->instance_id, lease->ref, lease->owner_ref,
+                       reason);
+    zhashx_delete (self->leases, lease->ref);
+}
+
+//  Ends every lease that matches; instance_id or client names them
+static void
+s_end_matching (shic_lease_book_t *self, const char *instance_id, const char *client,
+                const char *topic, const char *reason)
+{
+    zlistx_t *ending = zlistx_new ();
+    for (shic_lease_t *lease = (shic_lease_t *) zhashx_first (self->leases); lease;
+         lease = (shic_lease_t *) zhashx_next (self->leases))
+        if ((instance_id && streq (lease->instance_id, instance_id))
+        ||  (client && lease->client && streq (lease->client, client)))
+            zlistx_add_end (ending, lease);
+    shic_lease_t *lease;
+    while ((lease = (shic_lease_t *) zlistx_detach (ending, NULL)))
+        shic_lease_book_end (self, lease, topic, reason);
+    zlistx_destroy (&ending);
+}
+
+void
+shic_lease_book_end_instance (shic_lease_book_t *self, const char *instance_id,
+                              const char *reason)
+{
+    s_end_matching (self, instance_id, NULL, "lease.released", reason);
+}
+
+void
+shic_lease_book_write (shic_val_writer_t *writer, shic_lease_t *lease)
+{
+    shic_lease_ref_write (writer, 1, lease->ref, lease->owner_ref, lease->ttl_ms,
+                          lease->expires_at_ms, true, lease->instance_id);
+    shic_val_writer_str (writer, "actor");
+    shic_val_writer_str (writer, lease->actor);
+}
+
+shic_val_t *
+shic_lease_book_val (shic_lease_t *lease)
+{
+    shic_val_t *val = shic_lease_ref_new (lease->ref, lease->owner_ref, lease->ttl_ms,
+                                          lease->expires_at_ms, true, lease->instance_id);
+    if (lease->actor)
+        shic_val_set_str (val, "actor", lease->actor);
+    else
+        shic_val_set_nil (val, "actor");
+    return val;
+}
+
+static int
+s_compare_str (const void *a, const void *b)
+{
+    return strcmp (*(const char **) a, *(const char **) b);
+}
+
+shic_val_t *
+shic_lease_book_list (shic_lease_book_t *self, const char *instance_id)
+{
+    size_t count = zhashx_size (self->leases);
+    const char **refs = (const char **) zmalloc ((count + 1) * sizeof (char *));
+    size_t n = 0;
+    for (void *item = zhashx_first (self->leases); item; item = zhashx_next (self->leases))
+        refs [n++] = (const char *) zhashx_cursor (self->leases);
+    qsort (refs, n, sizeof (char *), s_compare_str);
+    shic_val_t *list = shic_val_new_array ();
+    for (size_t i = 0; i < n; i++) {
+        shic_lease_t *lease = (shic_lease_t *) zhashx_lookup (self->leases, refs [i]);
+        if (!instance_id || streq (instance_id, lease->instance_id)) {
+            shic_val_t *val = shic_lease_book_val (lease);
+            shic_val_push (list, &val);
+        }
+    }
+    free (refs);
+    return list;
+}
+
+//  --------------------------------------------------------------------------
+//  Clients
+
+void
+shic_lease_book_client_seen (shic_lease_book_t *self, const char *key)
+{
+    s_client_t *client = (s_client_t *) zhashx_lookup (self->clients, key);
+    if (!client) {
+        client = (s_client_t *) zmalloc (sizeof (s_client_t));
+        zhashx_insert (self->clients, key, client);
+    }
+    client->last_seen = zclock_mono ();
+}
+
+void
+shic_lease_book_clients_expire (shic_lease_book_t *self, int64_t now, int64_t *next)
+{
+    zlistx_t *gone = NULL;
+    for (s_client_t *client = (s_client_t *) zhashx_first (self->clients); client;
+         client = (s_client_t *) zhashx_next (self->clients)) {
+        int64_t expiry = client->last_seen + self->settings->client_timeout_ms;
+        if (now >= expiry) {
+            if (!gone)
+                gone = zlistx_new ();
+            zlistx_add_end (gone, (void *) zhashx_cursor (self->clients));
+        }
+        else
+        if (client->untimed && (*next < 0 || expiry < *next))
+            *next = expiry;
+    }
+    if (gone) {
+        const char *key;
+        while ((key = (const char *) zlistx_detach (gone, NULL))) {
+            s_client_t *client = (s_client_t *) zhashx_lookup (self->clients, key);
+            if (client->untimed)
+                s_end_matching (self, NULL, key, "lease.expired", "client_gone");
+            zhashx_delete (self->clients, key);
+        }
+        zlistx_destroy (&gone);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  The pool
+
+void
+shic_lease_book_bound (shic_lease_book_t *self, const char *ref, const char *actor)
+{
+    shic_lease_t *lease = shic_lease_book_lookup (self, ref);
+    if (lease) {
+        free (lease->actor);
+        lease->actor = strdup (actor);
+    }
+}
+
+void
+shic_lease_book_expired (shic_lease_book_t *self, const char *ref, int64_t expires_at_ms)
+{
+    shic_lease_t *lease = shic_lease_book_lookup (self, ref);
+    //  A renewal in flight wins over the expiry it crossed
+    if (lease && lease->expires_at_ms && lease->expires_at_ms == expires_at_ms)
+        shic_lease_book_end (self, lease, "lease.expired", "expired");
+}
+
+void
+shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t actors)
+{
+    (void) actors;
+    self->actors_idle = idle;
+}
+
+void
+shic_lease_book_busy (shic_lease_book_t *self)
+{
+    self->last_busy = zclock_mono ();
+}
+
+int64_t
+shic_lease_book_chores (shic_lease_book_t *self, int64_t now)
+{
+    if (!self->chores_since)
+        return -1;
+    int64_t due = self->last_busy + CHORES_IDLE_MS;
+    if (due > self->chores_since + CHORES_MAX_MS)
+        due = self->chores_since + CHORES_MAX_MS;
+    if (self->chores_urgent)
+        due = now;
+    if (now < due)
+        return due;
+    char *ref;
+    while ((ref = (char *) zlistx_detach (self->to_pool, NULL))) {
+        shic_lease_t *lease = shic_lease_book_lookup (self, ref);
+        zstr_free (&ref);
+        if (lease && !lease->pooled) {
+            s_pool_send_lease (self, "GRANT", lease);
+            lease->pooled = true;
+        }
+    }
+    self->chores_since = 0;
+    self->chores_urgent = false;
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_test_on_end (void *arg, const char *instance_id)
+{
+    (void) instance_id;
+    (*(int *) arg)++;
+}
+
+//  The next message the fake pool got: its command, and the body's lease_ref
+static char *
+s_test_recv (zsock_t *pool, char **ref_p)
+{
+    char *command = NULL;
+    shic_val_t *body = NULL;
+    if (shic_msg_recv (pool, &command, &body) != 0)
+        return NULL;
+    *ref_p = strdup (shic_val_str (shic_val_get (body, "lease_ref")));
+    shic_val_destroy (&body);
+    return command;
+}
+
+void
+shic_lease_book_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * shic_lease_book: ");
+    shic_settings_t settings = { 0 };
+    settings.max_leases = 3;
+    settings.client_timeout_ms = 50;
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "inproc://shic-lease-book-test-%d", getpid ());
+    zsock_t *bus = zsock_new (ZMQ_ROUTER);
+    zsock_set_router_mandatory (bus, 1);
+    int rc = zsock_bind (bus, "%s", endpoint);
+    assert (rc == 0);
+    zsock_t *pool = zsock_new (ZMQ_DEALER);
+    zsock_set_identity (pool, "P");
+    rc = zsock_connect (pool, "%s", endpoint);
+    assert (rc == 0);
+    zsock_set_rcvtimeo (pool, 2000);
+    snprintf (endpoint, sizeof (endpoint), "inproc://shic-lease-book-events-%d", getpid ());
+    shic_events_t *events = shic_events_new (endpoint);
+    int ended = 0;
+    shic_lease_book_t *book = shic_lease_book_new (&settings, events, bus, s_test_on_end, &ended);
+    //  The ROUTER knows "P" once it has heard from it
+    zstr_send (pool, "hello");
+    char *hello = zstr_recv (bus);
+    zstr_free (&hello);
+    hello = zstr_recv (bus);
+    zstr_free (&hello);
+
+    //  A lease released before its batch goes out never reaches the pool
+    shic_lease_book_busy (book);
+    shic_lease_t *lease = shic_lease_book_grant (book, "i-1", NULL, 0, "c1", true);
+    assert (strncmp (lease->ref, "lease-", 6) == 0 && lease->expires_at_ms == 0);
+    int64_t due = shic_lease_book_chores (book, zclock_mono ());
+    assert (due > zclock_mono ());          //  requests are flowing: it waits
+    shic_lease_book_end (book, lease, "lease.released", "released");
+    assert (ended == 1 && shic_lease_book_size (book) == 0);
+
+    //  A lease alive at the batch is granted to the pool; then renew and
+    //  release go at once
+    lease = shic_lease_book_grant (book, "i-1", NULL, 0, "c1", true);
+    char *ref = strdup (lease->ref);
+    assert (shic_lease_book_chores (book, zclock_mono () + 1000) == -1);
+    char *got = NULL;
+    char *command = s_test_recv (pool, &got);
+    assert (command && streq (command, "GRANT") && streq (got, ref));
+    zstr_free (&command);
+    zstr_free (&got);
+    assert (lease->pooled);
+    shic_lease_book_bound (book, ref, "L7");
+    assert (streq (lease->actor, "L7"));
+    shic_val_t *list = shic_lease_book_list (book, "i-1");
+    assert (shic_val_size (list) == 1);
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "actor")), "L7"));
+    shic_val_destroy (&list);
+    shic_lease_book_renew (book, lease, 60000);
+    assert (lease->expires_at_ms > 0 && lease->client == NULL);
+    command = s_test_recv (pool, &got);
+    assert (command && streq (command, "RENEW") && streq (got, ref));
+    zstr_free (&command);
+    zstr_free (&got);
+    //  An expiry that a renewal crossed is ignored; the current one ends it
+    shic_lease_book_expired (book, ref, lease->expires_at_ms - 1);
+    assert (shic_lease_book_size (book) == 1);
+    shic_lease_book_expired (book, ref, lease->expires_at_ms);
+    assert (shic_lease_book_size (book) == 0 && ended == 2);
+    command = s_test_recv (pool, &got);
+    assert (command && streq (command, "RELEASE") && streq (got, ref));
+    zstr_free (&command);
+    zstr_free (&got);
+    free (ref);
+
+    //  A short timed lease goes to the pool at once
+    lease = shic_lease_book_grant (book, "i-2", NULL, 500, "c2", true);
+    assert (shic_lease_book_chores (book, zclock_mono ()) == -1);
+    command = s_test_recv (pool, &got);
+    assert (command && streq (command, "GRANT") && streq (got, lease->ref));
+    zstr_free (&command);
+    zstr_free (&got);
+
+    //  The limit, and a silent client's untimed leases
+    shic_lease_book_client_seen (book, "c3");
+    shic_lease_book_grant (book, "i-3", NULL, 0, "c3", true);
+    shic_lease_book_grant (book, "i-3", NULL, 0, "c3", true);
+    assert (shic_lease_book_full (book));
+    int64_t next = -1;
+    shic_lease_book_clients_expire (book, zclock_mono (), &next);
+    assert (next > 0 && shic_lease_book_size (book) == 3);
+    shic_lease_book_clients_expire (book, zclock_mono () + 1000, &next);
+    assert (shic_lease_book_size (book) == 1 && ended == 4);
+    shic_lease_book_end_instance (book, "i-2", "instance_stopped");
+    assert (shic_lease_book_size (book) == 0 && ended == 5);
+    assert (shic_lease_book_granted (book) == 5);
+
+    shic_lease_book_destroy (&book);
+    shic_events_destroy (&events);
+    zsock_destroy (&pool);
+    zsock_destroy (&bus);
+    printf ("OK\n");
+}

@@ -1,0 +1,43 @@
+/*  =========================================================================
+    shic_args - the arguments of every op, decoded once at the door
+
+    Each op of wire.md has a table of its arguments (key, kind, required,
+    default); a request's args map is checked against its op's table once,
+    into a typed shic_args_t, and the gateway then works on fields. Strings
+    and values are borrowed from the request and live as long as it does.
+    =========================================================================
+*/
+
+#ifndef SHIC_ARGS_H_INCLUDED
+#define SHIC_ARGS_H_INCLUDED
+
+#include "shic_val.h"
+#include "shic_wire.h"
+
+//  Every argument any op takes; an op fills the ones of its table
+typedef struct {
+    const char *backend;            //  a backend id
+    const char *instance_id;        //  an instance id
+    const char *lease_ref;          //  a lease
+    const char *owner_ref;          //  the lease owner, or NULL
+    int64_t ttl_ms;                 //  a lease TTL (0 = untimed)
+    bool has_ttl_ms;                //  ttl_ms was given
+    int64_t wait_ms;                //  how long an ensure may wait
+    const shic_val_t *consumer;     //  ConsumerManifest, unchecked, or NULL
+    const shic_val_t *request;      //  the ensure request, or NULL
+    const shic_val_t *context;      //  the ensure context, or NULL
+} shic_args_t;
+
+//  Largest duration an argument may have (2^40 ms, about 35 years)
+#define SHIC_ARGS_MS_MAX ((int64_t) 1 << 40)
+
+//  Checks args (a map or NULL) against op's table and fills out. Returns 0,
+//  or -1 with err set to invalid_args (details {field}) naming the first
+//  argument, in table order, that is missing or of the wrong kind. An op
+//  without a table takes no arguments (anything given is ignored).
+int shic_args_decode (const char *op, const shic_val_t *args, shic_args_t *out,
+                      shic_error_t *err);
+
+void shic_args_test (bool verbose);
+
+#endif
