@@ -26,6 +26,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_msg.h"
 
 #define LATENCY_BUCKETS 24          //  powers of two of microseconds
 //  Lease housekeeping (starting lease actors, telling them their timed

@@ -33,6 +33,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_msg.h"
 #include <fcntl.h>
 
 typedef struct {

@@ -10,6 +10,7 @@
 #include "shic.h"
 #include "shic_actors.h"
 #include "shic_http.h"
+#include "shic_msg.h"
 #include "shic_kernel_test.h"
 
 void shic_generic_test (bool verbose);
@@ -26,7 +27,9 @@ typedef struct {
 
 static s_test_t s_tests [] = {
     { "val", shic_val_test },
+    { "error", shic_error_test },
     { "wire", shic_wire_test },
+    { "msg", shic_msg_test },
     { "contract", shic_contract_test },
     { "proc", shic_proc_test },
     { "http", shic_http_test },
