@@ -25,6 +25,7 @@
 #include "shic_error.h"
 #include "shic_wire.h"
 #include "shic_contract.h"
+#include "shic_sha256.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -14,6 +14,7 @@
 #include "shic_kernel_test.h"
 
 void shic_generic_test (bool verbose);
+void shic_contract_test (bool verbose);
 
 void shic_ollama_test (bool verbose);
 void shic_ollama_live_test (bool verbose);
@@ -30,6 +31,7 @@ static s_test_t s_tests [] = {
     { "error", shic_error_test },
     { "wire", shic_wire_test },
     { "msg", shic_msg_test },
+    { "sha256", shic_sha256_test },
     { "contract", shic_contract_test },
     { "proc", shic_proc_test },
     { "http", shic_http_test },
