@@ -13,53 +13,17 @@
 */
 
 #include <assert.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <czmq.h>
 #include "shic_contract.h"
+#include "shic_schema.h"
 #include "shic_sha256.h"
 
 //  ---------------------------------------------------------------------------
-//  Error helpers: err may be NULL, and every error carries {field}
-
-static void
-s_fail (shic_error_t *err, const char *code, const char *field,
-        const char *format, ...) __attribute__ ((format (printf, 4, 5)));
-
-static void
-s_fail (shic_error_t *err, const char *code, const char *field,
-        const char *format, ...)
-{
-    if (!err)
-        return;
-    char message [256];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (message, sizeof (message), format, args);
-    va_end (args);
-    shic_error_set_field (err, code, field, "%s", message);
-}
-
-//  True when the value is absent or nil
-static bool
-s_absent (const shic_val_t *value)
-{
-    return value == NULL || shic_val_is (value, SHIC_VAL_NIL);
-}
-
-//  Builds "prefix.name", or just name when prefix is NULL, into buffer
-static const char *
-s_field_name (char *buffer, size_t size, const char *prefix, const char *name)
-{
-    if (prefix)
-        snprintf (buffer, size, "%s.%s", prefix, name);
-    else
-        snprintf (buffer, size, "%s", name);
-    return buffer;
-}
+//  Helpers
 
 static void
 s_set (shic_val_t *map, const char *key, shic_val_t *value)
@@ -95,142 +59,6 @@ s_push_dup (shic_val_t *array, const shic_val_t *value)
 
 
 //  ---------------------------------------------------------------------------
-//  Field copiers for the normalizers. Each reads field `name` of `in`,
-//  checks its type, writes it or its default into `out`, and returns 0, or
-//  -1 with err set to code {field: prefix.name}.
-
-//  String; dflt NULL means nil; required means absent is an error
-static int
-s_take_str (shic_val_t *out, const shic_val_t *in, const char *name,
-            const char *dflt, bool required, bool non_empty,
-            const char *code, const char *prefix, shic_error_t *err)
-{
-    char field [128];
-    shic_val_t *value = shic_val_get (in, name);
-    if (s_absent (value)) {
-        if (required) {
-            s_fail (err, code, s_field_name (field, sizeof (field), prefix, name),
-                    "field %s is required", field);
-            return -1;
-        }
-        s_set_str_or_nil (out, name, dflt);
-        return 0;
-    }
-    if (!shic_val_is (value, SHIC_VAL_STR)
-    ||  (non_empty && *shic_val_str (value) == 0)) {
-        s_fail (err, code, s_field_name (field, sizeof (field), prefix, name),
-                "field %s must be a%s string, not %s", field,
-                non_empty? " non-empty": "", shic_val_type_name (value));
-        return -1;
-    }
-    s_set (out, name, shic_val_dup (value));
-    return 0;
-}
-
-//  Array of strings; dflt_item NULL means an empty array by default
-static int
-s_take_strs (shic_val_t *out, const shic_val_t *in, const char *name,
-             const char *dflt_item, const char *code, const char *prefix,
-             shic_error_t *err)
-{
-    char field [128];
-    shic_val_t *value = shic_val_get (in, name);
-    if (s_absent (value)) {
-        shic_val_t *array = shic_val_new_array ();
-        assert (array);
-        if (dflt_item)
-            s_push_str (array, dflt_item);
-        s_set (out, name, array);
-        return 0;
-    }
-    bool valid = shic_val_is (value, SHIC_VAL_ARRAY);
-    for (size_t index = 0; valid && index < shic_val_size (value); index++)
-        if (!shic_val_is (shic_val_at (value, index), SHIC_VAL_STR))
-            valid = false;
-    if (!valid) {
-        s_fail (err, code, s_field_name (field, sizeof (field), prefix, name),
-                "field %s must be an array of strings", field);
-        return -1;
-    }
-    s_set (out, name, shic_val_dup (value));
-    return 0;
-}
-
-//  Map, {} by default; string_values requires every value to be a string
-static int
-s_take_map (shic_val_t *out, const shic_val_t *in, const char *name,
-            bool string_values, const char *code, const char *prefix,
-            shic_error_t *err)
-{
-    char field [128];
-    shic_val_t *value = shic_val_get (in, name);
-    if (s_absent (value)) {
-        s_set (out, name, shic_val_new_map ());
-        return 0;
-    }
-    bool valid = shic_val_is (value, SHIC_VAL_MAP);
-    for (size_t index = 0; valid && string_values && index < shic_val_size (value); index++)
-        if (!shic_val_is (shic_val_at (value, index), SHIC_VAL_STR))
-            valid = false;
-    if (!valid) {
-        s_fail (err, code, s_field_name (field, sizeof (field), prefix, name),
-                "field %s must be a map%s", field,
-                string_values? " of strings": "");
-        return -1;
-    }
-    s_set (out, name, shic_val_dup (value));
-    return 0;
-}
-
-//  True when value is a legal execution surface: nil, a string or a map
-static bool
-s_surface_valid (const shic_val_t *value)
-{
-    return s_absent (value)
-        || shic_val_is (value, SHIC_VAL_STR)
-        || shic_val_is (value, SHIC_VAL_MAP);
-}
-
-//  Execution surface: nil, string or map; nil by default
-static int
-s_take_surface (shic_val_t *out, const shic_val_t *in, const char *name,
-                const char *code, const char *prefix, shic_error_t *err)
-{
-    char field [128];
-    shic_val_t *value = shic_val_get (in, name);
-    if (!s_surface_valid (value)) {
-        s_fail (err, code, s_field_name (field, sizeof (field), prefix, name),
-                "field %s must be nil, a string or a map", field);
-        return -1;
-    }
-    s_set (out, name, value? shic_val_dup (value): shic_val_new_nil ());
-    return 0;
-}
-
-//  Duration in milliseconds: int >= 0, or > 0 when positive
-static int
-s_take_duration (shic_val_t *out, const shic_val_t *in, const char *name,
-                 int64_t dflt, bool positive, const char *code,
-                 shic_error_t *err)
-{
-    shic_val_t *value = shic_val_get (in, name);
-    if (s_absent (value)) {
-        s_set (out, name, shic_val_new_int (dflt));
-        return 0;
-    }
-    if (!shic_val_is (value, SHIC_VAL_INT)
-    ||  shic_val_int (value) < 0
-    ||  (positive && shic_val_int (value) == 0)) {
-        s_fail (err, code, name, "field %s must be an integer %s 0",
-                name, positive? ">": ">=");
-        return -1;
-    }
-    s_set (out, name, shic_val_new_int (shic_val_int (value)));
-    return 0;
-}
-
-
-//  ---------------------------------------------------------------------------
 //  Enumerations
 
 bool
@@ -254,36 +82,134 @@ shic_startup_pair_legal (const char *startup_kind, const char *management_mode)
 
 
 //  ---------------------------------------------------------------------------
-//  BackendManifest; every error is "internal"
+//  The structures as field tables (contract.md §3), in contract order
 
-shic_val_t *
-shic_backend_manifest_normalize (const shic_val_t *in, shic_error_t *err)
+static const shic_schema_field_t s_backend_manifest_fields [] = {
+    { .name = "backend", .type = SHIC_SCHEMA_STR, .required = true,
+      .rules = SHIC_SCHEMA_NON_EMPTY },
+    { .name = "runtime_kind", .type = SHIC_SCHEMA_STR, .dflt = SHIC_RUNTIME_SERVICE },
+    { .name = "management_modes", .type = SHIC_SCHEMA_STRS },
+    { .name = "startup_kind", .type = SHIC_SCHEMA_STR },
+    { .name = "protocols", .type = SHIC_SCHEMA_STRS, .dflt = SHIC_PROTOCOL_OPENAI_CHAT },
+    { .name = "capabilities", .type = SHIC_SCHEMA_MAP },
+    { .name = "supported_surfaces", .type = SHIC_SCHEMA_STRS },
+    { .name = "resource_profile", .type = SHIC_SCHEMA_MAP },
+    { .name = "metadata", .type = SHIC_SCHEMA_MAP },
+    { .name = NULL }
+};
+
+static const shic_schema_field_t s_consumer_manifest_fields [] = {
+    { .name = "consumer", .type = SHIC_SCHEMA_STR },
+    { .name = "accepted_runtime_kinds", .type = SHIC_SCHEMA_STRS, .dflt = SHIC_RUNTIME_SERVICE },
+    { .name = "accepted_management_modes", .type = SHIC_SCHEMA_STRS },
+    { .name = "accepted_protocols", .type = SHIC_SCHEMA_STRS, .dflt = SHIC_PROTOCOL_OPENAI_CHAT },
+    { .name = "required_capabilities", .type = SHIC_SCHEMA_MAP },
+    { .name = "optional_capabilities", .type = SHIC_SCHEMA_MAP },
+    { .name = "constraints", .type = SHIC_SCHEMA_MAP },
+    { .name = "metadata", .type = SHIC_SCHEMA_MAP },
+    { .name = NULL }
+};
+
+static const shic_schema_field_t s_instance_spec_fields [] = {
+    { .name = "backend", .type = SHIC_SCHEMA_STR, .required = true },
+    { .name = "startup_kind", .type = SHIC_SCHEMA_STR },
+    { .name = "execution_surface", .type = SHIC_SCHEMA_SURFACE },
+    { .name = "backend_options", .type = SHIC_SCHEMA_MAP },
+    { .name = "metadata", .type = SHIC_SCHEMA_MAP },
+    { .name = NULL }
+};
+
+//  argv is checked first: a transport without a command is no transport
+static const shic_schema_field_t s_transport_fields [] = {
+    { .name = "argv", .type = SHIC_SCHEMA_STRS, .rules = SHIC_SCHEMA_NON_EMPTY },
+    { .name = "env", .type = SHIC_SCHEMA_MAP, .rules = SHIC_SCHEMA_STRING_VALUES },
+    { .name = "cwd", .type = SHIC_SCHEMA_STR },
+    { .name = "ready_pattern", .type = SHIC_SCHEMA_STR },
+    { .name = "execution_surface", .type = SHIC_SCHEMA_SURFACE },
+    { .name = "stop_signal", .type = SHIC_SCHEMA_SIGNAL },
+    { .name = NULL }
+};
+
+//  startup_kind and management_mode are copied as given: truthfulness,
+//  not normalization, judges them
+static const shic_schema_field_t s_startup_plan_fields [] = {
+    { .name = "instance_key", .type = SHIC_SCHEMA_STR, .required = true,
+      .rules = SHIC_SCHEMA_NON_EMPTY },
+    { .name = "backend", .type = SHIC_SCHEMA_STR },
+    { .name = "startup_kind", .type = SHIC_SCHEMA_STR },
+    { .name = "management_mode", .type = SHIC_SCHEMA_STR },
+    { .name = "transport", .type = SHIC_SCHEMA_STRUCT, .fields = s_transport_fields },
+    { .name = "ready_timeout_ms", .type = SHIC_SCHEMA_MS,
+      .dflt_ms = SHIC_DEFAULT_READY_TIMEOUT_MS, .rules = SHIC_SCHEMA_POSITIVE },
+    { .name = "readiness_interval_ms", .type = SHIC_SCHEMA_MS,
+      .dflt_ms = SHIC_DEFAULT_READINESS_INTERVAL_MS, .rules = SHIC_SCHEMA_POSITIVE },
+    { .name = "health_interval_ms", .type = SHIC_SCHEMA_MS,
+      .dflt_ms = SHIC_DEFAULT_HEALTH_INTERVAL_MS },
+    { .name = "idle_shutdown_ms", .type = SHIC_SCHEMA_MS,
+      .dflt_ms = SHIC_DEFAULT_IDLE_SHUTDOWN_MS },
+    { .name = "stop_timeout_ms", .type = SHIC_SCHEMA_MS,
+      .dflt_ms = SHIC_DEFAULT_STOP_TIMEOUT_MS },
+    { .name = "endpoint_template", .type = SHIC_SCHEMA_MAP },
+    { .name = "metadata", .type = SHIC_SCHEMA_MAP },
+    { .name = NULL }
+};
+
+//  The map fields an endpoint takes from its template and fields
+static const shic_schema_field_t s_endpoint_map_fields [] = {
+    { .name = "headers", .type = SHIC_SCHEMA_MAP, .rules = SHIC_SCHEMA_STRING_VALUES },
+    { .name = "capabilities", .type = SHIC_SCHEMA_MAP },
+    { .name = "metadata", .type = SHIC_SCHEMA_MAP },
+    { .name = NULL }
+};
+
+//  The map fields an ensure_endpoint request's target_preference passes on
+static const shic_schema_field_t s_target_map_fields [] = {
+    { .name = "metadata", .type = SHIC_SCHEMA_MAP },
+    { .name = "backend_options", .type = SHIC_SCHEMA_MAP },
+    { .name = NULL }
+};
+
+//  One structure: its table, its error code, and how errors name it
+typedef struct {
+    const char *what;               //  the structure, in "... must be a map"
+    const char *field;              //  details.field when the input is not a map
+    const char *code;               //  the code of every error
+    const shic_schema_field_t *fields;  //  its field table
+} s_structure_t;
+
+static const s_structure_t s_backend_manifest =
+    { "backend manifest", "manifest", SHIC_E_INTERNAL, s_backend_manifest_fields };
+static const s_structure_t s_consumer_manifest =
+    { "consumer manifest", "consumer", SHIC_E_INVALID_CONSUMER_MANIFEST,
+      s_consumer_manifest_fields };
+static const s_structure_t s_instance_spec =
+    { "instance spec", "spec", SHIC_E_INVALID_ARGS, s_instance_spec_fields };
+static const s_structure_t s_startup_plan =
+    { "startup plan", "plan", SHIC_E_INTERNAL, s_startup_plan_fields };
+
+//  Fresh {contract_version, fields...} of in (a map or NULL), or NULL with err
+static shic_val_t *
+s_normalize (const s_structure_t *structure, const shic_val_t *in, shic_error_t *err)
 {
-    const char *code = SHIC_E_INTERNAL;
     if (in && !shic_val_is (in, SHIC_VAL_MAP)) {
-        s_fail (err, code, "manifest", "backend manifest must be a map, not %s",
-                shic_val_type_name (in));
+        shic_error_set_field (err, structure->code, structure->field,
+                              "%s must be a map, not %s", structure->what,
+                              shic_val_type_name (in));
         return NULL;
     }
     shic_val_t *out = shic_val_new_map ();
     assert (out);
     shic_val_set_str (out, "contract_version", SHIC_CONTRACT_VERSION);
-    if (s_take_str (out, in, "backend", NULL, true, true, code, NULL, err)
-    ||  s_take_str (out, in, "runtime_kind", SHIC_RUNTIME_SERVICE, false, false, code, NULL, err)
-    ||  s_take_strs (out, in, "management_modes", NULL, code, NULL, err)
-    ||  s_take_str (out, in, "startup_kind", NULL, false, false, code, NULL, err)
-    ||  s_take_strs (out, in, "protocols", SHIC_PROTOCOL_OPENAI_CHAT, code, NULL, err)
-    ||  s_take_map (out, in, "capabilities", false, code, NULL, err)
-    ||  s_take_strs (out, in, "supported_surfaces", NULL, code, NULL, err)
-    ||  s_take_map (out, in, "resource_profile", false, code, NULL, err)
-    ||  s_take_map (out, in, "metadata", false, code, NULL, err))
+    if (shic_schema_take (out, in, structure->fields, structure->code, NULL, err))
         shic_val_destroy (&out);
     return out;
 }
 
-
-//  ---------------------------------------------------------------------------
-//  ConsumerManifest; every error is "invalid_consumer_manifest"
+shic_val_t *
+shic_backend_manifest_normalize (const shic_val_t *in, shic_error_t *err)
+{
+    return s_normalize (&s_backend_manifest, in, err);
+}
 
 shic_val_t *
 shic_backend_manifest_new (const char *backend, const char *startup_kind,
@@ -309,159 +235,40 @@ shic_backend_manifest_new (const char *backend, const char *startup_kind,
     return manifest;
 }
 
+//  constraints keeps every key; only its startup_kind has a type
 shic_val_t *
 shic_consumer_manifest_normalize (const shic_val_t *in, shic_error_t *err)
 {
-    const char *code = SHIC_E_INVALID_CONSUMER_MANIFEST;
-    if (in && !shic_val_is (in, SHIC_VAL_MAP)) {
-        s_fail (err, code, "consumer", "consumer manifest must be a map, not %s",
-                shic_val_type_name (in));
-        return NULL;
-    }
-    shic_val_t *out = shic_val_new_map ();
-    assert (out);
-    shic_val_set_str (out, "contract_version", SHIC_CONTRACT_VERSION);
-    if (s_take_str (out, in, "consumer", NULL, false, false, code, NULL, err)
-    ||  s_take_strs (out, in, "accepted_runtime_kinds", SHIC_RUNTIME_SERVICE, code, NULL, err)
-    ||  s_take_strs (out, in, "accepted_management_modes", NULL, code, NULL, err)
-    ||  s_take_strs (out, in, "accepted_protocols", SHIC_PROTOCOL_OPENAI_CHAT, code, NULL, err)
-    ||  s_take_map (out, in, "required_capabilities", false, code, NULL, err)
-    ||  s_take_map (out, in, "optional_capabilities", false, code, NULL, err)
-    ||  s_take_map (out, in, "constraints", false, code, NULL, err)
-    ||  s_take_map (out, in, "metadata", false, code, NULL, err)) {
-        shic_val_destroy (&out);
-        return NULL;
-    }
+    shic_val_t *out = s_normalize (&s_consumer_manifest, in, err);
     shic_val_t *startup_kind = shic_val_path (out, "constraints/startup_kind");
-    if (!s_absent (startup_kind) && !shic_val_is (startup_kind, SHIC_VAL_STR)) {
-        s_fail (err, code, "constraints.startup_kind",
-                "field constraints.startup_kind must be a string, not %s",
-                shic_val_type_name (startup_kind));
+    if (!shic_schema_absent (startup_kind) && !shic_val_is (startup_kind, SHIC_VAL_STR)) {
+        shic_error_set_field (err, SHIC_E_INVALID_CONSUMER_MANIFEST,
+                              "constraints.startup_kind",
+                              "field constraints.startup_kind must be a string, not %s",
+                              shic_val_type_name (startup_kind));
         shic_val_destroy (&out);
     }
     return out;
 }
 
-
-//  ---------------------------------------------------------------------------
-//  InstanceSpec; type errors are "invalid_args", a bad kind is
-//  "invalid_startup_kind"
-
+//  A startup_kind that is no kind has its own code, checked before types
 shic_val_t *
 shic_instance_spec_normalize (const shic_val_t *in, shic_error_t *err)
 {
-    const char *code = SHIC_E_INVALID_ARGS;
-    if (in && !shic_val_is (in, SHIC_VAL_MAP)) {
-        s_fail (err, code, "spec", "instance spec must be a map, not %s",
-                shic_val_type_name (in));
-        return NULL;
-    }
     shic_val_t *startup_kind = shic_val_get (in, "startup_kind");
-    if (!s_absent (startup_kind)
+    if (!shic_schema_absent (startup_kind)
     &&  !shic_startup_kind_valid (shic_val_str (startup_kind))) {
-        s_fail (err, SHIC_E_INVALID_STARTUP_KIND, "startup_kind",
-                "startup_kind must be \"spawned\" or \"attach_existing_service\"");
+        shic_error_set_field (err, SHIC_E_INVALID_STARTUP_KIND, "startup_kind",
+                              "startup_kind must be \"spawned\" or \"attach_existing_service\"");
         return NULL;
     }
-    shic_val_t *out = shic_val_new_map ();
-    assert (out);
-    shic_val_set_str (out, "contract_version", SHIC_CONTRACT_VERSION);
-    if (s_take_str (out, in, "backend", NULL, true, false, code, NULL, err)
-    ||  s_take_str (out, in, "startup_kind", NULL, false, false, code, NULL, err)
-    ||  s_take_surface (out, in, "execution_surface", code, NULL, err)
-    ||  s_take_map (out, in, "backend_options", false, code, NULL, err)
-    ||  s_take_map (out, in, "metadata", false, code, NULL, err))
-        shic_val_destroy (&out);
-    return out;
-}
-
-
-//  ---------------------------------------------------------------------------
-//  StartupPlan; every error is "internal"
-
-static shic_val_t *
-s_transport_normalize (const shic_val_t *in, shic_error_t *err)
-{
-    const char *code = SHIC_E_INTERNAL;
-    if (!shic_val_is (in, SHIC_VAL_MAP)) {
-        s_fail (err, code, "transport", "field transport must be nil or a map, not %s",
-                shic_val_type_name (in));
-        return NULL;
-    }
-    shic_val_t *argv = shic_val_get (in, "argv");
-    if (!shic_val_is (argv, SHIC_VAL_ARRAY) || shic_val_size (argv) == 0) {
-        s_fail (err, code, "transport.argv",
-                "field transport.argv must be a non-empty array of strings");
-        return NULL;
-    }
-    shic_val_t *out = shic_val_new_map ();
-    assert (out);
-    if (s_take_strs (out, in, "argv", NULL, code, "transport", err)
-    ||  s_take_map (out, in, "env", true, code, "transport", err)
-    ||  s_take_str (out, in, "cwd", NULL, false, false, code, "transport", err)
-    ||  s_take_str (out, in, "ready_pattern", NULL, false, false, code, "transport", err)
-    ||  s_take_surface (out, in, "execution_surface", code, "transport", err))
-        shic_val_destroy (&out);
-    //  stop_signal: the signal a stop sends first (default SIGTERM)
-    const shic_val_t *signal = shic_val_get (in, "stop_signal");
-    if (out && signal && shic_val_type (signal) != SHIC_VAL_NIL) {
-        if (shic_val_type (signal) != SHIC_VAL_INT || shic_val_int (signal) < 1
-        ||  shic_val_int (signal) > 64) {
-            s_fail (err, code, "transport.stop_signal",
-                    "field transport.stop_signal must be a signal number");
-            shic_val_destroy (&out);
-        }
-        else
-            shic_val_set_int (out, "stop_signal", shic_val_int (signal));
-    }
-    return out;
+    return s_normalize (&s_instance_spec, in, err);
 }
 
 shic_val_t *
 shic_startup_plan_normalize (const shic_val_t *in, shic_error_t *err)
 {
-    const char *code = SHIC_E_INTERNAL;
-    if (in && !shic_val_is (in, SHIC_VAL_MAP)) {
-        s_fail (err, code, "plan", "startup plan must be a map, not %s",
-                shic_val_type_name (in));
-        return NULL;
-    }
-    shic_val_t *out = shic_val_new_map ();
-    assert (out);
-    shic_val_set_str (out, "contract_version", SHIC_CONTRACT_VERSION);
-    if (s_take_str (out, in, "instance_key", NULL, true, true, code, NULL, err)
-    ||  s_take_str (out, in, "backend", NULL, false, false, code, NULL, err)
-    ||  s_take_str (out, in, "startup_kind", NULL, false, false, code, NULL, err)
-    ||  s_take_str (out, in, "management_mode", NULL, false, false, code, NULL, err))
-        goto failed;
-
-    shic_val_t *transport = shic_val_get (in, "transport");
-    if (s_absent (transport))
-        s_set (out, "transport", shic_val_new_nil ());
-    else {
-        shic_val_t *normal = s_transport_normalize (transport, err);
-        if (!normal)
-            goto failed;
-        s_set (out, "transport", normal);
-    }
-    if (s_take_duration (out, in, "ready_timeout_ms",
-                         SHIC_DEFAULT_READY_TIMEOUT_MS, true, code, err)
-    ||  s_take_duration (out, in, "readiness_interval_ms",
-                         SHIC_DEFAULT_READINESS_INTERVAL_MS, true, code, err)
-    ||  s_take_duration (out, in, "health_interval_ms",
-                         SHIC_DEFAULT_HEALTH_INTERVAL_MS, false, code, err)
-    ||  s_take_duration (out, in, "idle_shutdown_ms",
-                         SHIC_DEFAULT_IDLE_SHUTDOWN_MS, false, code, err)
-    ||  s_take_duration (out, in, "stop_timeout_ms",
-                         SHIC_DEFAULT_STOP_TIMEOUT_MS, false, code, err)
-    ||  s_take_map (out, in, "endpoint_template", false, code, NULL, err)
-    ||  s_take_map (out, in, "metadata", false, code, NULL, err))
-        goto failed;
-    return out;
-
-failed:
-    shic_val_destroy (&out);
-    return NULL;
+    return s_normalize (&s_startup_plan, in, err);
 }
 
 
@@ -525,7 +332,7 @@ s_copy_or (shic_val_t *out, const shic_val_t *merged, const char *key,
            const shic_val_t *dflt)
 {
     const shic_val_t *value = shic_val_get (merged, key);
-    if (s_absent (value))
+    if (shic_schema_absent (value))
         value = dflt;
     s_set (out, key, value? shic_val_dup (value): shic_val_new_nil ());
 }
@@ -547,13 +354,13 @@ shic_endpoint_build (const char *instance_id, const shic_val_t *plan,
     shic_val_t *out = shic_val_new_map ();
     assert (out);
     if (!shic_val_is (shic_val_get (merged, "base_url"), SHIC_VAL_STR)) {
-        s_fail (err, code, "base_url", "base_url missing");
+        shic_error_set_field (err, code, "base_url", "base_url missing");
         goto failed;
     }
     shic_val_t *protocol = shic_val_get (merged, "protocol");
-    if (!s_absent (protocol) && !shic_val_is (protocol, SHIC_VAL_STR)) {
-        s_fail (err, code, "protocol", "endpoint protocol must be a string, not %s",
-                shic_val_type_name (protocol));
+    if (!shic_schema_absent (protocol) && !shic_val_is (protocol, SHIC_VAL_STR)) {
+        shic_error_set_field (err, code, "protocol", "endpoint protocol must be a string, not %s",
+                              shic_val_type_name (protocol));
         goto failed;
     }
     shic_val_t *backend = shic_val_get (plan, "backend");
@@ -566,7 +373,7 @@ shic_endpoint_build (const char *instance_id, const shic_val_t *plan,
     shic_val_set_str (out, "runtime_kind", SHIC_RUNTIME_SERVICE);
     shic_val_set_dup (out, "management_mode", shic_val_get (plan, "management_mode"));
     shic_val_set_str (out, "target_class", SHIC_TARGET_SELF_HOSTED);
-    if (s_absent (protocol))
+    if (shic_schema_absent (protocol))
         shic_val_set_str (out, "protocol", SHIC_PROTOCOL_OPENAI_CHAT);
     else
         shic_val_set_dup (out, "protocol", protocol);
@@ -579,9 +386,7 @@ shic_endpoint_build (const char *instance_id, const shic_val_t *plan,
     s_copy_or (out, merged, "health_ref", NULL);
     s_copy_or (out, merged, "boundary_ref", NULL);
     shic_val_destroy (&instance);
-    if (s_take_map (out, merged, "headers", true, code, NULL, err)
-    ||  s_take_map (out, merged, "capabilities", false, code, NULL, err)
-    ||  s_take_map (out, merged, "metadata", false, code, NULL, err))
+    if (shic_schema_take (out, merged, s_endpoint_map_fields, code, NULL, err))
         goto failed;
     shic_val_destroy (&merged);
     return out;
@@ -701,7 +506,7 @@ shic_compatibility (const char *backend_id, const shic_val_t *manifest,
         return s_incompatible ("unsupported_protocol", "protocol");
 
     shic_val_t *wanted_kind = shic_val_path (consumer, "constraints/startup_kind");
-    if (!s_absent (wanted_kind)
+    if (!shic_schema_absent (wanted_kind)
     &&  !shic_val_equal (wanted_kind, shic_val_get (manifest, "startup_kind")))
         return s_incompatible ("startup_kind_unsupported", "startup_kind");
 
@@ -748,50 +553,53 @@ shic_ensure_spec_from_request (const shic_val_t *request,
                                const shic_val_t *context, shic_error_t *err)
 {
     if (!shic_val_is (request, SHIC_VAL_MAP)) {
-        s_fail (err, SHIC_E_INVALID_REQUEST, "request",
-                "request must be a map, not %s", shic_val_type_name (request));
+        shic_error_set_field (err, SHIC_E_INVALID_REQUEST, "request",
+                              "request must be a map, not %s", shic_val_type_name (request));
         return NULL;
     }
-    if (!s_absent (context) && !shic_val_is (context, SHIC_VAL_MAP)) {
-        s_fail (err, SHIC_E_INVALID_ARGS, "context",
-                "context must be a map or nil, not %s", shic_val_type_name (context));
+    if (!shic_schema_absent (context) && !shic_val_is (context, SHIC_VAL_MAP)) {
+        shic_error_set_field (err, SHIC_E_INVALID_ARGS, "context",
+                              "context must be a map or nil, not %s", shic_val_type_name (context));
         return NULL;
     }
     shic_val_t *target = shic_val_get (request, "target_preference");
-    if (s_absent (target)) {
-        s_fail (err, SHIC_E_MISSING_REQUEST_FIELD, "request.target_preference",
-                "request.target_preference is required");
+    if (shic_schema_absent (target)) {
+        shic_error_set_field (err, SHIC_E_MISSING_REQUEST_FIELD, "request.target_preference",
+                              "request.target_preference is required");
         return NULL;
     }
     if (!shic_val_is (target, SHIC_VAL_MAP)) {
-        s_fail (err, SHIC_E_INVALID_TARGET_PREFERENCE, "request.target_preference",
-                "request.target_preference must be a map, not %s",
-                shic_val_type_name (target));
+        shic_error_set_field (err, SHIC_E_INVALID_TARGET_PREFERENCE, "request.target_preference",
+                              "request.target_preference must be a map, not %s",
+                              shic_val_type_name (target));
         return NULL;
     }
     shic_val_t *backend = shic_val_get (target, "backend");
-    if (s_absent (backend)) {
-        s_fail (err, SHIC_E_MISSING_TARGET_PREFERENCE, "request.target_preference.backend",
-                "request.target_preference.backend is required");
+    if (shic_schema_absent (backend)) {
+        shic_error_set_field (err, SHIC_E_MISSING_TARGET_PREFERENCE,
+                              "request.target_preference.backend",
+                              "request.target_preference.backend is required");
         return NULL;
     }
     if (!shic_val_is (backend, SHIC_VAL_STR)) {
-        s_fail (err, SHIC_E_INVALID_ARGS, "request.target_preference.backend",
-                "request.target_preference.backend must be a string, not %s",
-                shic_val_type_name (backend));
+        shic_error_set_field (err, SHIC_E_INVALID_ARGS, "request.target_preference.backend",
+                              "request.target_preference.backend must be a string, not %s",
+                              shic_val_type_name (backend));
         return NULL;
     }
     shic_val_t *startup_kind = shic_val_get (target, "startup_kind");
-    if (!s_absent (startup_kind)
+    if (!shic_schema_absent (startup_kind)
     &&  !shic_startup_kind_valid (shic_val_str (startup_kind))) {
-        s_fail (err, SHIC_E_INVALID_STARTUP_KIND, "request.target_preference.startup_kind",
-                "startup_kind must be \"spawned\" or \"attach_existing_service\"");
+        shic_error_set_field (err, SHIC_E_INVALID_STARTUP_KIND,
+                              "request.target_preference.startup_kind",
+                              "startup_kind must be \"spawned\" or \"attach_existing_service\"");
         return NULL;
     }
     shic_val_t *surface = shic_val_get (target, "execution_surface");
-    if (!s_surface_valid (surface)) {
-        s_fail (err, SHIC_E_INVALID_ARGS, "request.target_preference.execution_surface",
-                "request.target_preference.execution_surface must be nil, a string or a map");
+    if (!shic_schema_surface_valid (surface)) {
+        shic_error_set_field (err, SHIC_E_INVALID_ARGS,
+                              "request.target_preference.execution_surface",
+                              "request.target_preference.execution_surface must be nil, a string or a map");
         return NULL;
     }
     shic_val_t *spec = shic_val_new_map ();
@@ -799,10 +607,8 @@ shic_ensure_spec_from_request (const shic_val_t *request,
     shic_val_set_dup (spec, "backend", backend);
     shic_val_set_dup (spec, "startup_kind", startup_kind);
     shic_val_set_dup (spec, "execution_surface", surface);
-    if (s_take_map (spec, target, "metadata", false, SHIC_E_INVALID_ARGS,
-                    "request.target_preference", err)
-    ||  s_take_map (spec, target, "backend_options", false, SHIC_E_INVALID_ARGS,
-                    "request.target_preference", err)) {
+    if (shic_schema_take (spec, target, s_target_map_fields, SHIC_E_INVALID_ARGS,
+                          "request.target_preference", err)) {
         shic_val_destroy (&spec);
         return NULL;
     }
@@ -819,19 +625,19 @@ shic_ensure_spec_from_request (const shic_val_t *request,
         { "trace_id", shic_val_path (context, "observability/trace_id") }
     };
     for (size_t index = 0; index < sizeof (overlay) / sizeof (overlay [0]); index++)
-        if (!s_absent (overlay [index].value))
+        if (!shic_schema_absent (overlay [index].value))
             shic_val_set_dup (metadata, overlay [index].key, overlay [index].value);
 
     //  Backend options: boot_spec folded in, model_identity derived
     shic_val_t *options = shic_val_get (spec, "backend_options");
     shic_val_t *boot_spec = shic_val_get (target, "boot_spec");
-    if (!s_absent (boot_spec) && !shic_val_get (options, "boot_spec"))
+    if (!shic_schema_absent (boot_spec) && !shic_val_get (options, "boot_spec"))
         shic_val_set_dup (options, "boot_spec", boot_spec);
     if (!shic_val_get (options, "model_identity")) {
         shic_val_t *model = shic_val_path (request, "model_preference/id");
-        if (s_absent (model))
+        if (shic_schema_absent (model))
             model = shic_val_path (request, "model_preference/model");
-        if (!s_absent (model))
+        if (!shic_schema_absent (model))
             shic_val_set_dup (options, "model_identity", model);
     }
     shic_val_t *normal = shic_instance_spec_normalize (spec, err);
@@ -871,22 +677,22 @@ shic_truthfulness_check (const shic_val_t *spec, const shic_val_t *plan,
     shic_val_t *actual = shic_val_get (plan, "startup_kind");
     shic_val_t *mode = shic_val_get (plan, "management_mode");
     shic_val_t *transport = shic_val_get (plan, "transport");
-    bool has_transport = !s_absent (transport);
+    bool has_transport = !shic_schema_absent (transport);
     shic_val_t *backend = shic_val_get (manifest, "backend");
     shic_val_t *plan_backend = shic_val_get (plan, "backend");
-    if (s_absent (plan_backend))
+    if (shic_schema_absent (plan_backend))
         plan_backend = backend;
     shic_val_t *reason = NULL;
 
     shic_val_t *requested = shic_val_get (spec, "startup_kind");
-    if (!s_absent (requested) && !shic_val_equal (requested, actual)) {
+    if (!shic_schema_absent (requested) && !shic_val_equal (requested, actual)) {
         reason = s_reason_new ("requested_startup_kind_mismatch");
         s_push_dup (reason, requested);
         s_push_dup (reason, actual);
         return reason;
     }
     shic_val_t *declared = shic_val_get (manifest, "startup_kind");
-    if (!s_absent (declared) && !shic_val_equal (declared, actual)) {
+    if (!shic_schema_absent (declared) && !shic_val_equal (declared, actual)) {
         reason = s_reason_new ("manifest_startup_kind_mismatch");
         s_push_dup (reason, backend);
         s_push_dup (reason, declared);

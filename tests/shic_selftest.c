@@ -11,6 +11,7 @@
 #include "shic_actors.h"
 #include "shic_http.h"
 #include "shic_msg.h"
+#include "shic_schema.h"
 #include "shic_kernel_test.h"
 
 void shic_generic_test (bool verbose);
@@ -32,6 +33,7 @@ static s_test_t s_tests [] = {
     { "wire", shic_wire_test },
     { "msg", shic_msg_test },
     { "sha256", shic_sha256_test },
+    { "schema", shic_schema_test },
     { "contract", shic_contract_test },
     { "proc", shic_proc_test },
     { "http", shic_http_test },
