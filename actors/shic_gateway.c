@@ -33,6 +33,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_msg.h"
 #include "shic_args.h"
 #include "shic_events.h"
 #include "shic_registry.h"

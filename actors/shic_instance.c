@@ -24,6 +24,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_msg.h"
 #include <poll.h>
 #include "shic_http.h"
 

@@ -23,6 +23,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_msg.h"
 
 typedef struct {
     zsock_t *pipe;                  //  to the pool

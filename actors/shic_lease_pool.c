@@ -22,6 +22,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_msg.h"
 #include <fcntl.h>
 
 //  One lease actor

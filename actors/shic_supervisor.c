@@ -24,6 +24,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_msg.h"
 
 void *shic_backend_args_new (const shic_backend_ops_t *ops, zconfig_t *config);
 

@@ -22,8 +22,10 @@
 #   error "shic needs czmq 4.2 or later"
 #endif
 #include "shic_val.h"
+#include "shic_error.h"
 #include "shic_wire.h"
 #include "shic_contract.h"
+#include "shic_sha256.h"
 
 #ifdef __cplusplus
 extern "C" {

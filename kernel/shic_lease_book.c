@@ -12,6 +12,7 @@
 */
 
 #include "shic_lease_book.h"
+#include "shic_msg.h"
 #include "shic_kernel.h"
 
 //  The pool's batch waits until requests and replies pause for

@@ -18,7 +18,7 @@
 #define SHIC_CONTRACT_H_INCLUDED
 
 #include "shic_val.h"
-#include "shic_wire.h"
+#include "shic_error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -191,11 +191,6 @@ shic_val_t *shic_truthfulness_check (const shic_val_t *spec, const shic_val_t *p
 //  field). Fresh string.
 char *shic_instance_key (const char *backend, const char *prefix,
                          const shic_val_t *identity);
-
-//  SHA-256 of data into digest (32 bytes); self-contained implementation
-void shic_sha256 (const void *data, size_t size, uint8_t digest [32]);
-
-void shic_contract_test (bool verbose);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    shic_wire - typed errors, the wire envelope of wire.md, and actor messages
+    shic_wire - the wire envelope of wire.md
 
     Everything here is built on shic_val; msgpack itself stays inside
     shic_val.c. Request decoding follows wire.md: the body must be a map,
@@ -10,184 +10,6 @@
 
 #include <czmq.h>
 #include "shic_wire.h"
-
-const char *shic_error_codes [] = {
-    SHIC_E_MALFORMED,
-    SHIC_E_UNSUPPORTED_VERSION,
-    SHIC_E_UNKNOWN_OP,
-    SHIC_E_INVALID_ARGS,
-    SHIC_E_INVALID_REQUEST,
-    SHIC_E_INVALID_CONSUMER_MANIFEST,
-    SHIC_E_MISSING_REQUEST_FIELD,
-    SHIC_E_INVALID_TARGET_PREFERENCE,
-    SHIC_E_MISSING_TARGET_PREFERENCE,
-    SHIC_E_UNKNOWN_BACKEND_ID,
-    SHIC_E_INVALID_STARTUP_KIND,
-    SHIC_E_INCOMPATIBLE,
-    SHIC_E_INVALID_STARTUP_PLAN,
-    SHIC_E_INVALID_BACKEND_OPTIONS,
-    SHIC_E_FORBIDDEN,
-    SHIC_E_READINESS_TIMEOUT,
-    SHIC_E_AWAIT_TIMEOUT,
-    SHIC_E_TRANSPORT_START_FAILED,
-    SHIC_E_BACKEND_EXIT,
-    SHIC_E_INSTANCE_UNAVAILABLE,
-    SHIC_E_INSTANCE_FAILED,
-    SHIC_E_CAPACITY,
-    SHIC_E_NOT_FOUND,
-    SHIC_E_LEASE_NOT_FOUND,
-    SHIC_E_SHUTTING_DOWN,
-    SHIC_E_INTERNAL,
-    NULL
-};
-
-#define SHIC_MSG_COMMAND_MAX 64     //  bytes of an actor command
-
-
-//  ---------------------------------------------------------------------------
-//  Typed errors
-
-const char *
-shic_error_code_lookup (const char *code)
-{
-    if (!code)
-        return NULL;
-    size_t index;
-    for (index = 0; shic_error_codes [index]; index++)
-        if (streq (shic_error_codes [index], code))
-            return shic_error_codes [index];
-    return NULL;
-}
-
-void
-shic_error_clear (shic_error_t *err)
-{
-    if (!err)
-        return;
-    free (err->message);
-    shic_val_destroy (&err->details);
-    memset (err, 0, sizeof (shic_error_t));
-}
-
-//  Formats into a fresh string, or NULL
-static char *
-s_vformat (const char *format, va_list args)
-{
-    if (!format)
-        return NULL;
-    va_list copy;
-    va_copy (copy, args);
-    int needed = vsnprintf (NULL, 0, format, copy);
-    va_end (copy);
-    if (needed < 0)
-        return NULL;
-    char *string = (char *) malloc ((size_t) needed + 1);
-    if (string)
-        vsnprintf (string, (size_t) needed + 1, format, args);
-    return string;
-}
-
-static void
-s_error_vset (shic_error_t *err, const char *code, shic_val_t *details,
-              const char *format, va_list args)
-{
-    if (!err) {
-        shic_val_destroy (&details);
-        return;
-    }
-    shic_error_clear (err);
-    const char *known = shic_error_code_lookup (code);
-    err->code = known? known: code;
-    err->message = s_vformat (format, args);
-    err->details = details;
-}
-
-void
-shic_error_set (shic_error_t *err, const char *code,
-                shic_val_t **details_p, const char *format, ...)
-{
-    shic_val_t *details = NULL;
-    if (details_p) {
-        details = *details_p;
-        *details_p = NULL;
-    }
-    va_list args;
-    va_start (args, format);
-    s_error_vset (err, code, details, format, args);
-    va_end (args);
-}
-
-void
-shic_error_set_field (shic_error_t *err, const char *code,
-                      const char *field, const char *format, ...)
-{
-    shic_val_t *details = shic_val_new_map ();
-    if (details)
-        shic_val_set_str (details, "field", field);
-    va_list args;
-    va_start (args, format);
-    s_error_vset (err, code, details, format, args);
-    va_end (args);
-}
-
-void
-shic_error_move (shic_error_t *dst, shic_error_t *src)
-{
-    if (!dst || dst == src)
-        return;
-    shic_error_clear (dst);
-    if (src) {
-        *dst = *src;
-        memset (src, 0, sizeof (shic_error_t));
-    }
-}
-
-shic_val_t *
-shic_error_to_val (const shic_error_t *err)
-{
-    shic_val_t *self = shic_val_new_map ();
-    if (!self)
-        return NULL;
-    const char *code = err && err->code? err->code: SHIC_E_INTERNAL;
-    const char *message = err && err->message? err->message: "";
-    if (shic_val_set_str (self, "code", code)
-    ||  shic_val_set_str (self, "message", message)
-    ||  shic_val_set_dup (self, "details", err? err->details: NULL)) {
-        shic_val_destroy (&self);
-        return NULL;
-    }
-    return self;
-}
-
-int
-shic_error_from_val (shic_error_t *err, const shic_val_t *val)
-{
-    if (!err)
-        return -1;
-    shic_error_clear (err);
-    const char *code = shic_val_str (shic_val_get (val, "code"));
-    if (!code)
-        return -1;
-    const char *known = shic_error_code_lookup (code);
-    err->code = known? known: SHIC_E_INTERNAL;
-    const char *message = shic_val_str (shic_val_get (val, "message"));
-    if (message) {
-        err->message = strdup (message);
-        if (!err->message) {
-            shic_error_clear (err);
-            return -1;
-        }
-    }
-    const shic_val_t *details = shic_val_get (val, "details");
-    if (details && !shic_val_is (details, SHIC_VAL_NIL)) {
-        err->details = shic_val_dup (details);
-        if (!err->details) {
-            shic_error_clear (err);
-            return -1;
-        }
-    }
-    return 0;
-}
 
 
 //  ---------------------------------------------------------------------------
@@ -297,18 +119,17 @@ shic_wire_request_reset (shic_wire_request_t *req)
     memset (req, 0, sizeof (shic_wire_request_t));
 }
 
-//  Encodes a body map into a fresh frame and destroys the body
-static zframe_t *
-s_frame_from_body (shic_val_t **body_p)
+zframe_t *
+shic_wire_frame_new (shic_val_t **val_p)
 {
     zframe_t *frame = NULL;
     void *data = NULL;
     size_t size = 0;
-    if (*body_p && shic_val_encode (*body_p, &data, &size) == 0) {
+    if (*val_p && shic_val_encode (*val_p, &data, &size) == 0) {
         frame = zframe_new (data, size);
         free (data);
     }
-    shic_val_destroy (body_p);
+    shic_val_destroy (val_p);
     return frame;
 }
 
@@ -382,7 +203,7 @@ shic_wire_reply_error (const shic_val_t *id, const shic_error_t *err)
         shic_val_destroy (&body);
         return NULL;
     }
-    return s_frame_from_body (&body);
+    return shic_wire_frame_new (&body);
 }
 
 
@@ -408,7 +229,7 @@ shic_wire_request_encode (const shic_val_t *id, const char *op,
         shic_val_destroy (&body);
         return NULL;
     }
-    return s_frame_from_body (&body);
+    return shic_wire_frame_new (&body);
 }
 
 int
@@ -456,97 +277,6 @@ shic_wire_reply_reset (shic_wire_reply_t *reply)
     shic_val_destroy (&reply->body);
     shic_error_clear (&reply->error);
     memset (reply, 0, sizeof (shic_wire_reply_t));
-}
-
-
-//  ---------------------------------------------------------------------------
-//  Actor messages
-
-zmsg_t *
-shic_msg_new (const char *command, shic_val_t **body_p)
-{
-    shic_val_t *body = NULL;
-    if (body_p) {
-        body = *body_p;
-        *body_p = NULL;
-    }
-    if (!body)
-        body = shic_val_new_map ();
-    if (!command || !shic_val_is (body, SHIC_VAL_MAP)) {
-        shic_val_destroy (&body);
-        return NULL;
-    }
-    zframe_t *frame = s_frame_from_body (&body);
-    zmsg_t *msg = frame? zmsg_new (): NULL;
-    if (!msg
-    ||  zmsg_addstr (msg, command)
-    ||  zmsg_append (msg, &frame)) {
-        zframe_destroy (&frame);
-        zmsg_destroy (&msg);
-        return NULL;
-    }
-    return msg;
-}
-
-int
-shic_msg_send (void *sock, const char *command, shic_val_t **body_p)
-{
-    zmsg_t *msg = shic_msg_new (command, body_p);
-    if (!msg || !sock) {
-        zmsg_destroy (&msg);
-        return -1;
-    }
-    if (zmsg_send (&msg, sock)) {
-        zmsg_destroy (&msg);
-        return -1;
-    }
-    return 0;
-}
-
-//  With fewer than two frames the message is left as it was
-int
-shic_msg_decode (zmsg_t *msg, char **command_p, shic_val_t **body_p)
-{
-    assert (command_p);
-    assert (body_p);
-    *command_p = NULL;
-    *body_p = NULL;
-    if (!msg || zmsg_size (msg) < 2)
-        return -2;
-    zframe_t *command_frame = zmsg_pop (msg);
-    zframe_t *body_frame = zmsg_pop (msg);
-    size_t command_size = zframe_size (command_frame);
-    int rc = -2;
-    if (command_size > 0 && command_size <= SHIC_MSG_COMMAND_MAX
-    &&  !memchr (zframe_data (command_frame), 0, command_size)
-    &&  shic_val_decode (zframe_data (body_frame), zframe_size (body_frame),
-                         NULL, body_p, NULL) == 0) {
-        if (shic_val_is (*body_p, SHIC_VAL_MAP)) {
-            *command_p = zframe_strdup (command_frame);
-            if (*command_p)
-                rc = 0;
-        }
-        if (rc)
-            shic_val_destroy (body_p);
-    }
-    zframe_destroy (&command_frame);
-    zframe_destroy (&body_frame);
-    return rc;
-}
-
-int
-shic_msg_recv (void *sock, char **command_p, shic_val_t **body_p)
-{
-    assert (command_p);
-    assert (body_p);
-    *command_p = NULL;
-    *body_p = NULL;
-    zmsg_t *msg = sock? zmsg_recv (sock): NULL;
-    if (!msg)
-        return -1;
-    int rc = shic_msg_decode (msg, command_p, body_p);
-    zmsg_destroy (&msg);
-    return rc;
 }
 
 
@@ -629,54 +359,8 @@ shic_wire_test (bool verbose)
         shic_val_destroy (&id);
     }
 
-    //  The code table
-    size_t count = 0;
-    while (shic_error_codes [count])
-        count++;
-    assert (count == 26);
-    assert (streq (shic_error_codes [0], SHIC_E_MALFORMED));
-    assert (streq (shic_error_codes [25], SHIC_E_INTERNAL));
-    assert (shic_error_code_lookup ("capacity") == shic_error_codes [21]);
-    assert (shic_error_code_lookup ("nope") == NULL);
-
-    //  Errors
-    shic_error_t err = { NULL, NULL, NULL };
-    shic_error_set_field (&err, SHIC_E_FORBIDDEN, "binary", "No %s here.", "binaries");
-    s_assert_error (&err, SHIC_E_FORBIDDEN, "binary");
-    assert (streq (err.message, "No binaries here."));
-    shic_val_t *as_val = shic_error_to_val (&err);
-    shic_error_t back = { NULL, NULL, NULL };
-    assert (shic_error_from_val (&back, as_val) == 0);
-    assert (back.code == err.code);
-    assert (streq (back.message, err.message));
-    assert (shic_val_equal (back.details, err.details));
-    shic_val_destroy (&as_val);
-    shic_error_t moved = { NULL, NULL, NULL };
-    shic_error_move (&moved, &back);
-    assert (back.code == NULL && back.message == NULL && back.details == NULL);
-    assert (moved.code == err.code);
-    shic_error_clear (&moved);
-    shic_val_t *details = shic_val_new_int (3);
-    shic_error_set (&err, SHIC_E_CAPACITY, &details, "Full.");
-    assert (details == NULL);
-    assert (shic_val_int (err.details) == 3);
-    shic_error_clear (&err);
-    assert (err.code == NULL);
-    //  Empty error: code internal, message "", details nil
-    as_val = shic_error_to_val (&err);
-    assert (streq (shic_val_str (shic_val_get (as_val, "code")), "internal"));
-    assert (streq (shic_val_str (shic_val_get (as_val, "message")), ""));
-    assert (shic_val_is (shic_val_get (as_val, "details"), SHIC_VAL_NIL));
-    shic_val_set_str (as_val, "code", "brand_new_code");
-    assert (shic_error_from_val (&err, as_val) == 0);
-    assert (streq (err.code, SHIC_E_INTERNAL));
-    assert (err.details == NULL);
-    shic_val_set_int (as_val, "code", 1);
-    assert (shic_error_from_val (&err, as_val) == -1);
-    shic_val_destroy (&as_val);
-    shic_error_clear (&err);
-
     //  A good request, through the client encoder
+    shic_error_t err = { NULL, NULL, NULL };
     shic_wire_request_t req;
     shic_val_t *id = shic_val_new_int (7);
     shic_val_t *args = shic_val_new_map ();
@@ -813,7 +497,7 @@ shic_wire_test (bool verbose)
     zframe_destroy (&frame);
 
     //  Replies: error
-    details = shic_val_new_map ();
+    shic_val_t *details = shic_val_new_map ();
     shic_val_set_int (details, "limit", 8);
     shic_error_set (&err, SHIC_E_CAPACITY, &details, "Too many instances.");
     frame = shic_wire_reply_error (id, &err);
@@ -855,102 +539,6 @@ shic_wire_test (bool verbose)
     }
     assert (shic_wire_reply_decode ("\x80\x00", 2, &reply) == -2);
     shic_wire_reply_reset (&reply);
-
-    //  Actor messages
-    body = shic_val_new_map ();
-    shic_val_set_str (body, "instance_id", "i-1");
-    zmsg_t *msg = shic_msg_new ("READY", &body);
-    assert (msg);
-    assert (body == NULL);
-    assert (zmsg_size (msg) == 2);
-    char *command;
-    assert (shic_msg_decode (msg, &command, &body) == 0);
-    assert (zmsg_size (msg) == 0);
-    assert (streq (command, "READY"));
-    assert (streq (shic_val_str (shic_val_get (body, "instance_id")), "i-1"));
-    zstr_free (&command);
-    shic_val_destroy (&body);
-    zmsg_destroy (&msg);
-
-    msg = shic_msg_new ("EMPTY", NULL);
-    zmsg_pushstr (msg, "routing-id");
-    char *routing = zmsg_popstr (msg);
-    assert (streq (routing, "routing-id"));
-    zstr_free (&routing);
-    assert (shic_msg_decode (msg, &command, &body) == 0);
-    assert (shic_val_size (body) == 0);
-    zstr_free (&command);
-    shic_val_destroy (&body);
-    zmsg_destroy (&msg);
-
-    //  Malformed actor messages
-    msg = zmsg_new ();
-    zmsg_addstr (msg, "ONLY");
-    assert (shic_msg_decode (msg, &command, &body) == -2);
-    assert (command == NULL && body == NULL);
-    zmsg_destroy (&msg);
-    msg = zmsg_new ();
-    zmsg_addmem (msg, "", 0);
-    zmsg_addmem (msg, "\x80", 1);
-    assert (shic_msg_decode (msg, &command, &body) == -2);
-    assert (zmsg_size (msg) == 0);
-    zmsg_destroy (&msg);
-    msg = zmsg_new ();
-    zmsg_addstr (msg, "12345678901234567890123456789012"
-                      "345678901234567890123456789012345");
-    zmsg_addmem (msg, "\x80", 1);
-    assert (shic_msg_decode (msg, &command, &body) == -2);
-    zmsg_destroy (&msg);
-    msg = zmsg_new ();
-    zmsg_addstr (msg, "LIST");
-    zmsg_addmem (msg, "\x90", 1);
-    assert (shic_msg_decode (msg, &command, &body) == -2);
-    assert (command == NULL && body == NULL);
-    zmsg_destroy (&msg);
-    msg = zmsg_new ();
-    zmsg_addstr (msg, "BAD");
-    zmsg_addmem (msg, "\xc1", 1);
-    assert (shic_msg_decode (msg, &command, &body) == -2);
-    zmsg_destroy (&msg);
-    body = shic_val_new_array ();
-    assert (shic_msg_new ("ARRAY", &body) == NULL);
-    assert (body == NULL);
-
-    //  Send and receive over a PAIR socket pair
-    char endpoint [64];
-    snprintf (endpoint, sizeof (endpoint), "inproc://shic-wire-test-%p", (void *) &endpoint);
-    char *bind = zsys_sprintf ("@%s", endpoint);
-    zsock_t *server = zsock_new_pair (bind);
-    zstr_free (&bind);
-    assert (server);
-    char *connect = zsys_sprintf (">%s", endpoint);
-    zsock_t *client = zsock_new_pair (connect);
-    zstr_free (&connect);
-    assert (client);
-    zsock_set_rcvtimeo (server, 2000);
-    zsock_set_rcvtimeo (client, 2000);
-    body = shic_val_new_map ();
-    shic_val_set_int (body, "n", 42);
-    assert (shic_msg_send (client, "HELLO", &body) == 0);
-    assert (body == NULL);
-    assert (shic_msg_recv (server, &command, &body) == 0);
-    assert (streq (command, "HELLO"));
-    assert (shic_val_int (shic_val_get (body, "n")) == 42);
-    zstr_free (&command);
-    shic_val_destroy (&body);
-    assert (shic_msg_send (zsock_resolve (server), "BACK", NULL) == 0);
-    assert (shic_msg_recv (zsock_resolve (client), &command, &body) == 0);
-    assert (streq (command, "BACK"));
-    zstr_free (&command);
-    shic_val_destroy (&body);
-    //  Garbage on the socket is malformed; nothing pending times out
-    zstr_send (client, "ALONE");
-    assert (shic_msg_recv (server, &command, &body) == -2);
-    zsock_set_rcvtimeo (server, 10);
-    assert (shic_msg_recv (server, &command, &body) == -1);
-    assert (command == NULL && body == NULL);
-    zsock_destroy (&client);
-    zsock_destroy (&server);
 
     printf ("OK\n");
 }

@@ -10,6 +10,8 @@
 #include "shic.h"
 #include "shic_actors.h"
 #include "shic_http.h"
+#include "shic_msg.h"
+#include "shic_schema.h"
 #include "shic_kernel_test.h"
 #include "shic_args.h"
 #include "shic_events.h"
@@ -19,6 +21,7 @@
 #include "shic_waiter.h"
 
 void shic_generic_test (bool verbose);
+void shic_contract_test (bool verbose);
 
 void shic_ollama_test (bool verbose);
 void shic_ollama_live_test (bool verbose);
@@ -32,7 +35,11 @@ typedef struct {
 
 static s_test_t s_tests [] = {
     { "val", shic_val_test },
+    { "error", shic_error_test },
     { "wire", shic_wire_test },
+    { "msg", shic_msg_test },
+    { "sha256", shic_sha256_test },
+    { "schema", shic_schema_test },
     { "contract", shic_contract_test },
     { "args", shic_args_test },
     { "events", shic_events_test },
