@@ -22,6 +22,7 @@
 #   error "shic needs czmq 4.2 or later"
 #endif
 #include "shic_val.h"
+#include "shic_json.h"
 #include "shic_wire.h"
 #include "shic_contract.h"
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "shic_contract.h"
+#include "shic_json.h"
 
 //  ---------------------------------------------------------------------------
 //  Error helpers: err may be NULL, and every error carries {field}

@@ -10,6 +10,7 @@
 
 #include <czmq.h>
 #include "shic_wire.h"
+#include "shic_json.h"
 
 const char *shic_error_codes [] = {
     SHIC_E_MALFORMED,

@@ -26,6 +26,7 @@ typedef struct {
 
 static s_test_t s_tests [] = {
     { "val", shic_val_test },
+    { "json", shic_json_test },
     { "wire", shic_wire_test },
     { "contract", shic_contract_test },
     { "proc", shic_proc_test },
