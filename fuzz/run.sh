@@ -5,11 +5,11 @@
 #  new inputs go to build-fuzz/corpus/<target>, the seeds stay as they are).
 #  Prints executions and findings per target; exits non-zero on any crash,
 #  leak, sanitizer report or timeout. Artifacts: build-fuzz/artifacts/.
-#  Usage: [SECONDS_PER_TARGET=60] [TARGETS="val gateway config"] bash fuzz/run.sh
+#  Usage: [SECONDS_PER_TARGET=60] [TARGETS="val gateway config json"] bash fuzz/run.sh
 set -u
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_TARGET:-60}
-targets=${TARGETS:-"val gateway config"}
+targets=${TARGETS:-"val gateway config json"}
 out=${FUZZ_BUILD:-build-fuzz}
 jobs=${JOBS:-2}
 command -v clang >/dev/null || { echo "fuzz: clang is not installed (apt-get install clang)"; exit 1; }
