@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes the seed corpora of fuzz/corpus/ (run once; the seeds are kept in
 the repository). Usage: /usr/bin/python3 fuzz/make_seeds.py"""
+import json
 import os
 import msgpack
 
@@ -131,3 +132,41 @@ backends
 }
 for name, text in configs.items():
     write("config", name, text)
+
+#  HTTP bodies as the backends read them: what Ollama and OpenAI-compatible
+#  servers answer, and what a proxy, a cut connection or a broken server does
+tags = {"models": [{"name": "qwen2.5:0.5b", "model": "qwen2.5:0.5b",
+                    "modified_at": "2025-01-10T09:12:41.123456789+01:00", "size": 397821319,
+                    "digest": "a8b0c51577010a279d933d14c2a8ab4b268079d44c5c8830c0a93900f1827c67",
+                    "details": {"parent_model": "", "format": "gguf", "family": "qwen2",
+                                "families": ["qwen2"], "parameter_size": "494.03M",
+                                "quantization_level": "Q4_K_M"}}]}
+bodies = {
+    "ollama_tags": json.dumps(tags),
+    "ollama_tags_empty": '{"models":[]}',
+    "ollama_ps": json.dumps({"models": [dict(tags["models"][0], expires_at="2025-01-10T09:17:41Z",
+                                             size_vram=397821319, context_length=4096)]}),
+    "ollama_version": '{"version":"0.5.7"}\n',
+    "ollama_pull": '{"status":"pulling manifest"}\n{"status":"pulling a8b0c5157701",'
+                   '"digest":"sha256:a8b0","total":397807936,"completed":1048576}\n{"status":"success"}\n',
+    "ollama_error": '{"error":"model \\"nope\\" not found, try pulling it first"}',
+    "openai_models": json.dumps({"object": "list", "data": [
+        {"id": "Qwen/Qwen2.5-0.5B-Instruct", "object": "model", "created": 1736500000,
+         "owned_by": "vllm", "root": "Qwen/Qwen2.5-0.5B-Instruct", "parent": None,
+         "max_model_len": 32768, "permission": [{"allow_sampling": True, "is_blocking": False}]}]},
+        indent=2),
+    "llama_server_models": json.dumps({"object": "list", "models": [{"name": "tiny", "model": "tiny"}],
+                                       "data": [{"id": "tiny.gguf", "object": "model",
+                                                 "meta": {"n_params": 494032768, "n_ctx_train": 32768,
+                                                          "rope_freq": 1e6, "ratio": 0.1}}]}),
+    "escapes": '["\\u00e9\\ud83d\\ude00","\\u0000\\u001f\\u007f","\\/\\b\\f\\n\\r\\t\\"\\\\",-0,1E-400]',
+    "html_502": "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+    "truncated": json.dumps(tags)[:150],
+    "deep": "[" * 17 + "]" * 17,
+    "huge_int": '{"size":18446744073709551615}',
+    "duplicate": '{"models":[],"models":[]}',
+    "bad_utf8": b'{"name":"\xc3\x28\xed\xa0\x80"}',
+    "nul_key": '{"a\\u0000":1}',
+}
+for name, body in bodies.items():
+    write("json", name, body)

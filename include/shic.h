@@ -23,6 +23,7 @@
 #endif
 #include "shic_val.h"
 #include "shic_error.h"
+#include "shic_json.h"
 #include "shic_wire.h"
 #include "shic_contract.h"
 #include "shic_sha256.h"

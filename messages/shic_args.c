@@ -7,6 +7,7 @@
 */
 
 #include "shic_args.h"
+#include "shic_json.h"
 #include <czmq.h>
 #include <stddef.h>
 

@@ -21,6 +21,7 @@
 #include "shic_contract.h"
 #include "shic_schema.h"
 #include "shic_sha256.h"
+#include "shic_json.h"
 
 //  ---------------------------------------------------------------------------
 //  Helpers

@@ -10,6 +10,7 @@
 
 #include <czmq.h>
 #include "shic_schema.h"
+#include "shic_json.h"
 
 bool
 shic_schema_absent (const shic_val_t *value)

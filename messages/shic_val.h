@@ -184,17 +184,8 @@ size_t shic_val_writer_pairs (shic_val_writer_t *self, const shic_val_t *map,
 //  Returns 0, or -1 if the writer ran out of memory (nothing handed over).
 int shic_val_writer_take (shic_val_writer_t **self_p, void **data_p, size_t *size_p);
 
-//  ---------------------------------------------------------------------------
-//  Text
-
-//  Renders self as compact JSON (bins as base64 strings, non-finite floats
-//  as null). Fresh string, caller frees.
-char *shic_val_to_json (const shic_val_t *self);
-
-//  Parses a small JSON text (objects, arrays, strings with escapes, numbers,
-//  true/false/null) into a tree; NULL on a syntax error. For tests, the
-//  command line and configuration values; bounded by SHIC_VAL_MAX_DEPTH.
-shic_val_t *shic_val_from_json (const char *text);
+//  JSON text: shic_val_to_json and shic_val_from_json are in shic_json.h
+//  (through jansson; the backends parse untrusted HTTP bodies with them).
 
 //  Self test
 void shic_val_test (bool verbose);

@@ -36,6 +36,7 @@ typedef struct {
 static s_test_t s_tests [] = {
     { "val", shic_val_test },
     { "error", shic_error_test },
+    { "json", shic_json_test },
     { "wire", shic_wire_test },
     { "msg", shic_msg_test },
     { "sha256", shic_sha256_test },

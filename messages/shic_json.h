@@ -1,0 +1,49 @@
+/*  =========================================================================
+    shic_json - JSON text to and from the value tree, through jansson
+
+    The backends parse untrusted HTTP bodies with shic_val_from_json
+    (Ollama's /api/tags, /api/ps, /api/version and pull lines, the model
+    lists of OpenAI-compatible servers); the command line and the error
+    messages print trees with shic_val_to_json. Parsing and rendering are
+    jansson's; this class only converts between jansson's trees and
+    shic_val_t and holds the limits. It is the one file of shic that
+    includes <jansson.h>, as shic_val is the one that includes <msgpack.h>.
+    =========================================================================
+*/
+
+#ifndef SHIC_JSON_H_INCLUDED
+#define SHIC_JSON_H_INCLUDED
+
+#include <stdbool.h>
+#include "shic_val.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Renders self as compact JSON: map pairs in their order, floats as %.17g
+//  (with ".0" when that looks like an integer, null when not finite), bins
+//  as base64 strings, control characters and DEL as \u00xx except \t \n \r.
+//  Bytes of a string or key that are not UTF-8 are written as U+FFFD, so
+//  the text is always valid JSON. Fresh string, caller frees; NULL when
+//  memory ran out.
+char *shic_val_to_json (const shic_val_t *self);
+
+//  Parses one JSON value (any type at the top, surrounding whitespace
+//  allowed) into a fresh tree, caller owns it. Made for untrusted input:
+//  returns NULL on a syntax error, trailing bytes, a text over
+//  SHIC_VAL_MAX_BYTES, containers nested deeper than SHIC_VAL_MAX_DEPTH,
+//  a duplicate key, a key holding \u0000, invalid UTF-8, a lone surrogate,
+//  an integer outside int64 or a float outside double. \u0000 inside a
+//  string value is kept (the value's length counts it). Integers without
+//  a fraction or exponent become INT, every other number FLOAT.
+shic_val_t *shic_val_from_json (const char *text);
+
+//  Self test
+void shic_json_test (bool verbose);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
