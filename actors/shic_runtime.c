@@ -9,7 +9,6 @@
 
 #include "shic_actors.h"
 #include <sys/resource.h>
-#include <curl/curl.h>
 
 struct _shic_runtime_t {
     zactor_t *supervisor;           //  the root actor
@@ -118,7 +117,6 @@ shic_init (size_t max_leases)
     if (initialised)
         return;
     initialised = true;
-    curl_global_init (CURL_GLOBAL_DEFAULT);
     struct rlimit limit;
     if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
