@@ -766,6 +766,22 @@ s_live_instances (self_t *self)
     return count;
 }
 
+//  A table registered under another name than its own: instance keys start
+//  with the registered name, so two registrations of one table never share
+//  instances
+static void
+s_plan_rename (s_backend_t *backend, shic_val_t *plan)
+{
+    const char *own = backend->ops->name;
+    const char *key = shic_val_str (shic_val_get (plan, "instance_key"));
+    size_t size = strlen (own);
+    if (key && strncmp (key, own, size) == 0 && key [size] == ':'
+    &&  !streq (backend->name, own)) {
+        shic_val_t *renamed = shic_val_new_printf ("%s%s", backend->name, key + size);
+        shic_val_set (plan, "instance_key", &renamed);
+    }
+}
+
 //  The timing keys of a backend's configuration section override its plans
 static void
 s_plan_overrides (s_backend_t *backend, shic_val_t *plan)
@@ -958,6 +974,7 @@ s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
         goto done;
     }
     shic_val_set_str (raw, "backend", name);
+    s_plan_rename (backend, raw);
     plan = shic_startup_plan_normalize (raw, err);
     if (!plan) {
         zsys_error ("gateway: backend '%s' built an invalid plan: %s", name,
@@ -1618,7 +1635,8 @@ s_handle_pipe (self_t *self)
         backend->ops = *(const shic_backend_ops_t **) zframe_data (ops);
         backend->state = *(void **) zframe_data (state);
         backend->config = *(zconfig_t **) zframe_data (config);
-        backend->name = strdup (backend->ops->name);
+        //  The registered name, which the supervisor wrote into the manifest
+        backend->name = strdup (shic_val_str (shic_val_get (manifest, "backend")));
         backend->manifest = manifest;
         zhashx_update (self->backends, backend->name, backend);
         zhashx_purge (self->resolved);
