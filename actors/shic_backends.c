@@ -15,6 +15,8 @@
 
     Each registration gets a copy of its section (owned here), so the
     caller's configuration may go once shic_backends_configure returned.
+    It lives beside the runtime, not in backends/: it names the built-in
+    tables and registers them, and no backend knows of it.
     =========================================================================
 */
 
