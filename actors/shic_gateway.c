@@ -807,9 +807,12 @@ s_add_backend (self_t *self, zmsg_t *msg)
     zframe_t *state = zmsg_pop (msg);
     zframe_t *config = zmsg_pop (msg);
     const shic_backend_ops_t *backend_ops = *(const shic_backend_ops_t **) zframe_data (ops);
-    shic_registry_backend_add (self->registry, backend_ops->name, backend_ops,
+    //  The registered name, which the supervisor wrote into the manifest
+    char *name = strdup (shic_val_str (shic_val_get (manifest, "backend")));
+    shic_registry_backend_add (self->registry, name, backend_ops,
                                *(void **) zframe_data (state),
                                *(zconfig_t **) zframe_data (config), &manifest);
+    free (name);
     zframe_destroy (&ops);
     zframe_destroy (&state);
     zframe_destroy (&config);

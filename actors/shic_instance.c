@@ -26,7 +26,6 @@
 #include "shic_actors.h"
 #include "shic_msg.h"
 #include <poll.h>
-#include "shic_http.h"
 
 typedef enum {
     PHASE_STARTING,                 //  waiting for the first (or next) ready
@@ -576,8 +575,6 @@ shic_instance_actor (zsock_t *pipe, void *args_)
         s_stop_process (&self);
     }
     shic_proc_destroy (&self.proc);
-    //  Probes of backends may have cached a curl handle in this thread
-    shic_http_thread_cleanup ();
     zsock_destroy (&self.bus);
     shic_val_destroy (&self.last_probe);
     shic_val_destroy (&self.last_exit);

@@ -9,7 +9,6 @@
 
 #include "shic_actors.h"
 #include <sys/resource.h>
-#include <curl/curl.h>
 
 struct _shic_runtime_t {
     zactor_t *supervisor;           //  the root actor
@@ -118,7 +117,6 @@ shic_init (size_t max_leases)
     if (initialised)
         return;
     initialised = true;
-    curl_global_init (CURL_GLOBAL_DEFAULT);
     struct rlimit limit;
     if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
@@ -176,14 +174,24 @@ int
 shic_runtime_register (shic_runtime_t *self, const shic_backend_ops_t *ops,
                        zconfig_t *config, shic_error_t *err)
 {
+    return shic_runtime_register_as (self, ops? ops->name: NULL, ops, config, err);
+}
+
+int
+shic_runtime_register_as (shic_runtime_t *self, const char *name, const shic_backend_ops_t *ops,
+                          zconfig_t *config, shic_error_t *err)
+{
     assert (self);
-    if (!ops || !ops->name || !*ops->name || !ops->manifest || !ops->startup_plan) {
+    if (!name || !*name || !ops || !ops->name || !*ops->name || !ops->manifest
+    ||  !ops->startup_plan) {
         if (err)
             shic_error_set (err, SHIC_E_INVALID_ARGS, NULL,
                             "a backend needs a name, manifest and startup_plan");
         return -1;
     }
-    zsock_send (self->supervisor, "spp", "REGISTER", ops, config);
+    //  The name travels beside the table; the supervisor applies it to
+    //  the manifest, the gateway to instance keys
+    zsock_send (self->supervisor, "sspp", "REGISTER", name, ops, config);
     char *message = NULL;
     int rc = -1;
     if (shic_recv (self->supervisor, "is", &rc, &message) == -1) {

@@ -10,7 +10,7 @@
     the gateway.
 
     Accepts on its pipe (from the runtime facade):
-        REGISTER ops config       -> "is" rc, message
+        REGISTER name ops config  -> "is" rc, message
         UNREGISTER name           -> "i" rc
         BIND-GATEWAY endpoint     -> "i" port / 0 / -1
         BIND-EVENTS endpoint      -> "i" port / 0 / -1
@@ -111,9 +111,9 @@ s_child_destroy (self_t *self, s_child_t **child_p)
 
 //  REGISTER: start the backend's actor and wait for its init
 static void
-s_register (self_t *self, const shic_backend_ops_t *ops, zconfig_t *config)
+s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconfig_t *config)
 {
-    if (s_backend_find (self, ops->name)) {
+    if (s_backend_find (self, name)) {
         zsock_send (self->pipe, "is", -1, "a backend with that name is registered");
         return;
     }
@@ -137,10 +137,15 @@ s_register (self_t *self, const shic_backend_ops_t *ops, zconfig_t *config)
     zstr_free (&message);
     //  The manifest is checked here, before the gateway trusts it
     shic_val_t *raw = ops->manifest (state);
+    //  Registered under a name of its own: the manifest says that name
+    //  (and the gateway takes it from there)
+    const char *said = shic_val_str (shic_val_get (raw, "backend"));
+    if (said && streq (said, ops->name))
+        shic_val_set_str (raw, "backend", name);
     shic_error_t err = { 0 };
     shic_val_t *manifest = shic_backend_manifest_normalize (raw, &err);
     shic_val_destroy (&raw);
-    if (!manifest || !streq (shic_val_str (shic_val_get (manifest, "backend")), ops->name)) {
+    if (!manifest || !streq (shic_val_str (shic_val_get (manifest, "backend")), name)) {
         zsock_send (self->pipe, "is", -1, err.message? err.message:
                     "the manifest's backend differs from the ops name");
         shic_error_clear (&err);
@@ -149,7 +154,7 @@ s_register (self_t *self, const shic_backend_ops_t *ops, zconfig_t *config)
         return;
     }
     s_backend_t *backend = (s_backend_t *) zmalloc (sizeof (s_backend_t));
-    backend->name = strdup (ops->name);
+    backend->name = strdup (name);
     backend->actor = actor;
     backend->ops = ops;
     backend->state = state;
@@ -282,10 +287,12 @@ s_handle_pipe (self_t *self)
         self->terminated = true;
     else
     if (streq (command, "REGISTER")) {
+        char *name = zmsg_popstr (msg);
         zframe_t *ops = zmsg_pop (msg);
         zframe_t *config = zmsg_pop (msg);
-        s_register (self, *(const shic_backend_ops_t **) zframe_data (ops),
+        s_register (self, name, *(const shic_backend_ops_t **) zframe_data (ops),
                     *(zconfig_t **) zframe_data (config));
+        zstr_free (&name);
         zframe_destroy (&ops);
         zframe_destroy (&config);
     }

@@ -13,6 +13,9 @@
     keeps its connection cache), so probes to the same server reuse the
     TCP connection; a shic_http_t is the same for one caller-owned handle. Bodies beyond SHIC_HTTP_BODY_MAX are read and dropped
     rather than failing the transfer, so the status still arrives.
+    curl is initialized here, once per process, before the first handle;
+    a thread's handle is freed by a thread-specific key's destructor when
+    the thread ends, so the threads that probe need not know of it.
 @end
 */
 
@@ -35,8 +38,12 @@
 
 #include "shic_http.h"
 
-//  This thread's easy handle, created on first use
-static __thread CURL *s_curl = NULL;
+//  curl_global_init and the key of each thread's easy handle (created on
+//  the thread's first request, freed by s_thread_end when it ends), set
+//  up once per process by s_setup
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static pthread_key_t s_key;
+static bool s_ready = false;         //  s_setup succeeded
 
 //  A handle of its own
 struct _shic_http_t {
@@ -50,6 +57,23 @@ typedef struct {
     size_t capacity;                //  Bytes allocated in data
     bool failed;                    //  Out of memory while growing
 } s_body_t;
+
+
+//  --------------------------------------------------------------------------
+//  Process-wide set-up, and the end of a thread's handle
+
+static void
+s_thread_end (void *curl)
+{
+    curl_easy_cleanup ((CURL *) curl);
+}
+
+static void
+s_setup (void)
+{
+    s_ready = curl_global_init (CURL_GLOBAL_DEFAULT) == CURLE_OK
+           && pthread_key_create (&s_key, s_thread_end) == 0;
+}
 
 
 //  --------------------------------------------------------------------------
@@ -213,14 +237,20 @@ shic_http_request (const char *method, const char *url,
     assert (result);
     memset (result, 0, sizeof (*result));
 
-    if (s_curl)
-        curl_easy_reset (s_curl);
+    pthread_once (&s_once, s_setup);
+    if (!s_ready)
+        return s_fail (result, "curl cannot be initialized");
+    CURL *curl = (CURL *) pthread_getspecific (s_key);
+    if (curl)
+        curl_easy_reset (curl);
     else {
-        s_curl = curl_easy_init ();
-        if (!s_curl)
+        curl = curl_easy_init ();
+        if (!curl || pthread_setspecific (s_key, curl) != 0) {
+            curl_easy_cleanup (curl);
             return s_fail (result, "cannot create a curl handle");
+        }
     }
-    return s_perform (s_curl, method, url, headers, body, timeout_ms, result);
+    return s_perform (curl, method, url, headers, body, timeout_ms, result);
 }
 
 
@@ -230,6 +260,9 @@ shic_http_request (const char *method, const char *url,
 shic_http_t *
 shic_http_new (void)
 {
+    pthread_once (&s_once, s_setup);
+    if (!s_ready)
+        return NULL;
     shic_http_t *self = (shic_http_t *) zmalloc (sizeof (shic_http_t));
     self->curl = curl_easy_init ();
     if (!self->curl) {
@@ -280,14 +313,19 @@ shic_http_result_reset (shic_http_result_t *result)
 
 
 //  --------------------------------------------------------------------------
-//  Release this thread's cached curl handle
+//  Release this thread's cached curl handle now rather than when the
+//  thread ends
 
 void
 shic_http_thread_cleanup (void)
 {
-    if (s_curl) {
-        curl_easy_cleanup (s_curl);
-        s_curl = NULL;
+    pthread_once (&s_once, s_setup);
+    if (!s_ready)
+        return;
+    CURL *curl = (CURL *) pthread_getspecific (s_key);
+    if (curl) {
+        pthread_setspecific (s_key, NULL);
+        curl_easy_cleanup (curl);
     }
 }
 

@@ -10,10 +10,11 @@
     bounded by a total timeout. It is meant for backends' health and model
     probes, never for streaming. No proxy, no redirects, no signals.
 @discuss
-    The caller must have called curl_global_init once in main before any
-    thread uses this. Each thread keeps one easy handle for connection
-    reuse; a thread that used shic_http_request calls
-    shic_http_thread_cleanup before it exits. A shic_http_t is a handle
+    curl is initialized on first use (curl_global_init, once per process).
+    Each thread keeps one easy handle for connection reuse, freed when the
+    thread ends; the main thread, which ends with the process rather than
+    as a thread, may free its own with shic_http_thread_cleanup. A
+    shic_http_t is a handle
     of its own (its connections and DNS cache kept between requests) for
     a server that several threads take turns to query: one request at a
     time, from any thread.
@@ -74,8 +75,9 @@ int
 void
     shic_http_result_reset (shic_http_result_t *result);
 
-//  Release this thread's cached curl handle. Call before a thread that
-//  used shic_http_request exits.
+//  Release this thread's cached curl handle now. Other threads' handles
+//  are freed when they end; main calls this before it returns so that
+//  leak checkers see nothing left.
 void
     shic_http_thread_cleanup (void);
 

@@ -6,31 +6,24 @@
     configured headers (a proxy in front of Ollama may require them).
     Stopping an instance never touches the daemon.
 
-    Health reads a snapshot shared by every instance attached to the same
-    daemon (same root, same headers): one GET /api/version, /api/tags and
-    /api/ps per round, through one kept-alive connection per daemon. A
-    round serves every check while it is younger than half the checking
-    instance's health interval (at most S_FRESH_MAX), or than the whole
-    interval while the next round is under way, so what a check reports is
-    never older than one interval; one instance runs the round while the
-    others wait for it. POST /api/show is asked only when /api/tags does
-    not list the model (or does not answer).
+    Health reads a snapshot shared by every instance of the backend
+    attached to the same daemon (same root, same headers): one GET
+    /api/version, /api/tags and /api/ps per round, kept by the backend's
+    shic_ollama_health table (see there). POST /api/show is asked only
+    when /api/tags does not list the model (or does not answer).
     =========================================================================
 */
 
 #include "shic_ollama.h"
-#include "shic_http.h"
+#include "shic_ollama_health.h"
 #include <ctype.h>
-#include <pthread.h>
-#include <stdatomic.h>
 
 //  Timeouts of single requests (milliseconds)
-#define S_PROBE_TIMEOUT     500     //  version, show, ps
+#define S_PROBE_TIMEOUT     500     //  version, show
 #define S_SHOW_TIMEOUT      1000    //  show while starting (can be slower)
-#define S_FRESH_MAX         500     //  most a shared snapshot is reused
-#define S_WAIT_MAX          (3 * S_PROBE_TIMEOUT + 500)  //  wait for another's round
 
-//  The backend's state: its configuration, read once in init
+//  The backend's state: its configuration, read once in init, and the
+//  daemons its instances share
 typedef struct {
     char *root;                     //  normalized daemon root
     char *api_key;                  //  trimmed key, or NULL
@@ -40,9 +33,8 @@ typedef struct {
     char *keep_alive;               //  keep_alive of the preload, or NULL
     int64_t pull_timeout_ms;        //  one pull round
     int64_t preload_timeout_ms;     //  one preload request
+    shic_ollama_health_t *health;   //  the daemons' shared snapshots
 } s_backend_t;
-
-typedef struct _s_root_t s_root_t;
 
 //  What one instance keeps between probes (ctx->state)
 typedef struct {
@@ -50,7 +42,8 @@ typedef struct {
     char *model;                    //  model as the client named it
     char *model_tagged;             //  the same with its tag
     char *model_key;                //  the same in lower case
-    s_root_t *shared;               //  the daemon's shared snapshots, once health ran
+    shic_ollama_health_t *health;   //  the backend's table, once health ran
+    shic_ollama_daemon_t *daemon;   //  our daemon in it, once health ran
     int last_health;                //  the last health check's result, -1 when
                                     //  none since the last readiness probe
     char **headers;                 //  "Name: value" list, NULL-terminated
@@ -72,24 +65,10 @@ static const char *s_timings [] = {
 //  --------------------------------------------------------------------------
 //  Names and roots
 
-//  Fresh copy of text without surrounding white space
-static char *
-s_trim (const char *text)
-{
-    if (!text)
-        return NULL;
-    while (*text && isspace ((unsigned char) *text))
-        text++;
-    size_t size = strlen (text);
-    while (size && isspace ((unsigned char) text [size - 1]))
-        size--;
-    return strndup (text, size);
-}
-
 char *
 shic_ollama_root_normalize (const char *text, bool from_env)
 {
-    char *trimmed = s_trim (text);
+    char *trimmed = shic_ollama_trim (text);
     if (!trimmed || !*trimmed) {
         free (trimmed);
         return NULL;
@@ -144,7 +123,7 @@ shic_ollama_default_root (void)
 char *
 shic_ollama_model_normalize (const char *name)
 {
-    char *trimmed = s_trim (name);
+    char *trimmed = shic_ollama_trim (name);
     if (!trimmed || !*trimmed) {
         free (trimmed);
         return NULL;
@@ -259,6 +238,7 @@ s_destroy (void **state_p)
         free (self->api_key);
         free (self->keep_alive);
         shic_val_destroy (&self->headers);
+        shic_ollama_health_destroy (&self->health);
         free (self);
         *state_p = NULL;
     }
@@ -269,6 +249,7 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
 {
     s_backend_t *self = (s_backend_t *) zmalloc (sizeof (s_backend_t));
     self->headers = shic_val_new_map ();
+    self->health = shic_ollama_health_new ();
     char *root = config? zconfig_get (config, "root_url", NULL): NULL;
     if (root && *root) {
         self->root = shic_ollama_root_normalize (root, false);
@@ -280,7 +261,7 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     }
     else
         self->root = shic_ollama_default_root ();
-    self->api_key = s_trim (config? zconfig_get (config, "api_key", NULL): NULL);
+    self->api_key = shic_ollama_trim (config? zconfig_get (config, "api_key", NULL): NULL);
     if (self->api_key && !*self->api_key)
         zstr_free (&self->api_key);
     zconfig_t *headers = config? zconfig_locate (config, "headers"): NULL;
@@ -468,7 +449,7 @@ s_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
             goto error;
         }
     }
-    model = s_trim (model_given);
+    model = shic_ollama_trim (model_given);
     tagged = shic_ollama_model_normalize (model);
     if (!tagged) {
         shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "model_identity",
@@ -481,7 +462,7 @@ s_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
                               "ollama: root_url has no host");
         goto error;
     }
-    api_key = api_key_given? s_trim (api_key_given): backend->api_key? strdup (backend->api_key): NULL;
+    api_key = api_key_given? shic_ollama_trim (api_key_given): backend->api_key? strdup (backend->api_key): NULL;
     if (api_key && *api_key) {
         char *bearer = zsys_sprintf ("Bearer %s", api_key);
         shic_val_set_str (headers, "authorization", bearer);
@@ -555,14 +536,12 @@ error:
 //  Per-instance state and HTTP
 
 static void
-    s_root_release (s_root_t **self_p);
-
-static void
 s_instance_destroy (s_instance_t **self_p)
 {
     s_instance_t *self = *self_p;
     if (self) {
-        s_root_release (&self->shared);
+        if (self->daemon)
+            shic_ollama_health_release (self->health, &self->daemon);
         free (self->root);
         free (self->model);
         free (self->model_tagged);
@@ -642,44 +621,6 @@ s_model_body (s_instance_t *self)
     return body;
 }
 
-//  The "error" text of a JSON answer, or the first bytes of the body
-static void
-s_set_error (shic_val_t *fields, const shic_http_result_t *result)
-{
-    if (result->status == 0) {
-        shic_val_set_str (fields, "error", result->error);
-        return;
-    }
-    shic_val_t *json = result->body? shic_val_from_json (result->body): NULL;
-    const char *text = shic_val_str (shic_val_get (json, "error"));
-    if (text)
-        shic_val_set_str (fields, "error", text);
-    else
-        shic_val_set (fields, "error", &(shic_val_t *) {
-            shic_val_new_strn (result->body? result->body: "", result->body? strnlen (result->body, 200): 0) });
-    shic_val_destroy (&json);
-}
-
-//  The answer of GET /api/version (rc from shic_http): on success returns 0
-//  and sets *version_p (fresh, may be NULL); else fills fields and returns -1
-static int
-s_version_answer (int rc, shic_http_result_t *result, shic_val_t *fields, char **version_p)
-{
-    shic_val_set_bool (fields, "reachable", rc == 0);
-    if (rc == 0 && result->status == 200) {
-        shic_val_t *json = shic_val_from_json (result->body);
-        *version_p = s_trim (shic_val_str (shic_val_get (json, "version")));
-        shic_val_destroy (&json);
-        return 0;
-    }
-    if (rc == 0) {
-        shic_val_set_str (fields, "step", "version");
-        shic_val_set_int (fields, "http_status", result->status);
-    }
-    s_set_error (fields, result);
-    return -1;
-}
-
 //  GET /api/version; on success returns 0 and sets *version_p (fresh, may be
 //  NULL); else fills fields and returns -1
 static int
@@ -687,7 +628,7 @@ s_version (s_instance_t *self, shic_val_t *fields, char **version_p)
 {
     shic_http_result_t result = { 0 };
     int rc = s_call (self, "GET", "/api/version", NULL, S_PROBE_TIMEOUT, &result);
-    rc = s_version_answer (rc, &result, fields, version_p);
+    rc = shic_ollama_answer_version (rc, &result, fields, version_p);
     shic_http_result_reset (&result);
     return rc;
 }
@@ -716,375 +657,14 @@ s_show (s_instance_t *self, shic_val_t *fields, int64_t timeout_ms)
             shic_val_set_str (fields, "step", "show");
             shic_val_set_int (fields, "http_status", result.status);
         }
-        s_set_error (fields, &result);
+        shic_ollama_answer_error (fields, &result);
     }
     shic_http_result_reset (&result);
     return found;
 }
 
 //  --------------------------------------------------------------------------
-//  Snapshots shared by the instances of one daemon
-//
-//  A root is one daemon as seen with one set of headers (instances of
-//  other roots or other headers never share), counted by the instances
-//  holding it: the last one frees it, and the last root frees the table.
-//  A snapshot is one round of requests, immutable once published and
-//  counted by its holders, so readers never hold the lock while they use
-//  it. A model list is parsed once per distinct answer: a round whose
-//  /api/tags or /api/ps answer is the same bytes as the last one shares
-//  its list. s_lock guards the table, the roots and the snapshot counts.
-
-//  The models of one answer of /api/tags or /api/ps
-typedef struct {
-    atomic_int refs;                //  holders: snapshots and the root
-    char *body;                     //  the answer it was read from
-    size_t body_size;               //  bytes in body
-    char **names;                   //  lower-case tagged names, sorted
-                                    //  (read by many threads: no zhashx,
-                                    //  whose lookups write)
-    size_t names_size;              //  entries in names
-    shic_val_t *listed;             //  names as the daemon wrote them
-} s_list_t;
-
-//  One round of /api/version, /api/tags and /api/ps
-typedef struct {
-    int refs;                       //  holders: the root and its readers
-    int64_t taken_at;               //  monotonic ms the round started
-    shic_val_t *failure;            //  fields of a failed /api/version, or NULL
-    char *version;                  //  the daemon's version, or NULL
-    s_list_t *installed;            //  /api/tags, or NULL when it did not answer
-    s_list_t *running;              //  /api/ps, or NULL when it failed
-    shic_val_t *ps_failure;         //  fields of a failed /api/ps, or NULL
-} s_snapshot_t;
-
-//  One daemon with one set of headers
-struct _s_root_t {
-    char *key;                      //  root and sorted headers, one a line
-    char *root;                     //  daemon root
-    char **headers;                 //  "Name: value" list, NULL-terminated
-    int refs;                       //  instances holding it
-    shic_http_t *http;              //  its own connection; NULL = the thread's
-    bool fetching;                  //  a round is under way
-    uint64_t rounds;                //  rounds finished
-    s_snapshot_t *snapshot;         //  the latest round, or NULL
-    s_list_t *tags;                 //  the latest /api/tags list, or NULL
-    s_list_t *ps;                   //  the latest /api/ps list, or NULL
-    pthread_cond_t done;            //  broadcast when a round finishes
-};
-
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static zhashx_t *s_roots = NULL;    //  s_root_t by key
-
-static void
-s_list_release (s_list_t **self_p)
-{
-    s_list_t *self = *self_p;
-    if (self && atomic_fetch_sub (&self->refs, 1) == 1) {
-        free (self->body);
-        for (size_t i = 0; i < self->names_size; i++)
-            free (self->names [i]);
-        free (self->names);
-        shic_val_destroy (&self->listed);
-        free (self);
-    }
-    *self_p = NULL;
-}
-
-static s_list_t *
-s_list_ref (s_list_t *self)
-{
-    if (self)
-        atomic_fetch_add (&self->refs, 1);
-    return self;
-}
-
-//  The list of a 200 answer of /api/tags or /api/ps (rc from shic_http),
-//  or NULL when the answer is anything else. *last (the previous list of
-//  the same path, or NULL) is reused when the answer has the same bytes,
-//  else replaced. The result has one holder for the caller.
-static s_list_t *
-s_list_read (int rc, shic_http_result_t *result, s_list_t **last)
-{
-    if (rc != 0 || result->status != 200)
-        return NULL;
-    if (last && *last && (*last)->body_size == result->body_size
-    &&  memcmp ((*last)->body, result->body, result->body_size) == 0)
-        return s_list_ref (*last);
-    shic_val_t *json = shic_val_from_json (result->body);
-    const shic_val_t *models = shic_val_get (json, "models");
-    if (shic_val_type (models) != SHIC_VAL_ARRAY) {
-        shic_val_destroy (&json);
-        return NULL;
-    }
-    s_list_t *self = (s_list_t *) zmalloc (sizeof (s_list_t));
-    atomic_init (&self->refs, 1);
-    self->names = (char **) zmalloc ((shic_val_size (models) + 1) * sizeof (char *));
-    self->listed = shic_val_new_array ();
-    for (size_t i = 0; i < shic_val_size (models); i++) {
-        const shic_val_t *entry = shic_val_at (models, i);
-        const char *name = shic_val_str (shic_val_get (entry, "name"));
-        if (!name)
-            name = shic_val_str (shic_val_get (entry, "model"));
-        char *key = shic_ollama_model_normalize (name);
-        if (!key)
-            continue;
-        for (char *ch = key; *ch; ch++)
-            *ch = (char) tolower ((unsigned char) *ch);
-        self->names [self->names_size++] = key;
-        shic_val_t *item = shic_val_new_str (name);
-        shic_val_push (self->listed, &item);
-    }
-    shic_val_destroy (&json);
-    qsort (self->names, self->names_size, sizeof (char *), s_compare_str);
-    //  The body goes with the list, to compare the next answer with
-    self->body = result->body;
-    self->body_size = result->body_size;
-    result->body = NULL;
-    if (last) {
-        s_list_release (last);
-        *last = s_list_ref (self);
-    }
-    return self;
-}
-
-//  True when the list holds key (lower-case, tagged)
-static bool
-s_list_has (const s_list_t *self, const char *key)
-{
-    return bsearch (&key, self->names, self->names_size, sizeof (char *), s_compare_str) != NULL;
-}
-
-static void
-s_snapshot_destroy (s_snapshot_t **self_p)
-{
-    s_snapshot_t *self = *self_p;
-    if (self) {
-        shic_val_destroy (&self->failure);
-        free (self->version);
-        s_list_release (&self->installed);
-        s_list_release (&self->running);
-        shic_val_destroy (&self->ps_failure);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-//  Drops a holder's count (s_lock held); returns the snapshot when that was
-//  the last one, for the caller to destroy after unlocking
-static s_snapshot_t *
-s_snapshot_unref (s_snapshot_t *self)
-{
-    return self && --self->refs == 0? self: NULL;
-}
-
-static void
-s_snapshot_release (s_snapshot_t **self_p)
-{
-    pthread_mutex_lock (&s_lock);
-    s_snapshot_t *last = s_snapshot_unref (*self_p);
-    pthread_mutex_unlock (&s_lock);
-    s_snapshot_destroy (&last);
-    *self_p = NULL;
-}
-
-//  One GET of the round, through http or the thread's handle
-static int
-s_round_get (s_root_t *root, shic_http_t *http, const char *path, shic_http_result_t *result)
-{
-    char *url = zsys_sprintf ("%s%s", root->root, path);
-    int rc = http
-           ? shic_http_send (http, "GET", url, (const char *const *) root->headers, NULL,
-                             S_PROBE_TIMEOUT, result)
-           : shic_http_request ("GET", url, (const char *const *) root->headers, NULL,
-                                S_PROBE_TIMEOUT, result);
-    free (url);
-    return rc;
-}
-
-//  One round against the daemon: a fresh snapshot with one holder. The
-//  round's fetcher (own = true) uses the root's connection and lists;
-//  anybody else, its own.
-static s_snapshot_t *
-s_round (s_root_t *root, bool own)
-{
-    s_snapshot_t *self = (s_snapshot_t *) zmalloc (sizeof (s_snapshot_t));
-    self->refs = 1;
-    self->taken_at = zclock_mono ();
-    shic_http_t *http = own? root->http: NULL;
-    shic_http_result_t result = { 0 };
-    int rc = s_round_get (root, http, "/api/version", &result);
-    shic_val_t *failure = shic_val_new_map ();
-    if (s_version_answer (rc, &result, failure, &self->version) != 0) {
-        self->failure = failure;
-        shic_http_result_reset (&result);
-        return self;
-    }
-    shic_val_destroy (&failure);
-    shic_http_result_reset (&result);
-
-    //  A daemon or proxy without /api/tags leaves the model to /api/show
-    rc = s_round_get (root, http, "/api/tags", &result);
-    self->installed = s_list_read (rc, &result, own? &root->tags: NULL);
-    shic_http_result_reset (&result);
-
-    rc = s_round_get (root, http, "/api/ps", &result);
-    self->running = s_list_read (rc, &result, own? &root->ps: NULL);
-    if (!self->running) {
-        self->ps_failure = shic_val_new_map ();
-        shic_val_set_str (self->ps_failure, "step", "ps");
-        if (rc == 0)
-            shic_val_set_int (self->ps_failure, "http_status", result.status);
-        else
-            shic_val_set_bool (self->ps_failure, "reachable", false);
-        s_set_error (self->ps_failure, &result);
-    }
-    shic_http_result_reset (&result);
-    return self;
-}
-
-static void
-s_root_destroy (s_root_t **self_p)
-{
-    s_root_t *self = *self_p;
-    if (self) {
-        assert (!self->fetching);
-        s_snapshot_t *last = s_snapshot_unref (self->snapshot);
-        s_snapshot_destroy (&last);
-        s_list_release (&self->tags);
-        s_list_release (&self->ps);
-        shic_http_destroy (&self->http);
-        pthread_cond_destroy (&self->done);
-        for (size_t i = 0; self->headers && self->headers [i]; i++)
-            free (self->headers [i]);
-        free (self->headers);
-        free (self->root);
-        free (self->key);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-//  The root of root and headers, shared with every instance that has the
-//  same ones; counted, give it back with s_root_release
-static s_root_t *
-s_root_acquire (const char *root, char **headers)
-{
-    size_t count = 0;
-    while (headers && headers [count])
-        count++;
-    const char **sorted = (const char **) zmalloc ((count + 1) * sizeof (char *));
-    for (size_t i = 0; i < count; i++)
-        sorted [i] = headers [i];
-    qsort (sorted, count, sizeof (char *), s_compare_str);
-    char *key = strdup (root);
-    for (size_t i = 0; i < count; i++) {
-        char *grown = zsys_sprintf ("%s\n%s", key, sorted [i]);
-        free (key);
-        key = grown;
-    }
-    free (sorted);
-
-    pthread_mutex_lock (&s_lock);
-    if (!s_roots)
-        s_roots = zhashx_new ();
-    s_root_t *self = (s_root_t *) zhashx_lookup (s_roots, key);
-    if (!self) {
-        self = (s_root_t *) zmalloc (sizeof (s_root_t));
-        self->key = key;
-        key = NULL;
-        self->root = strdup (root);
-        self->headers = (char **) zmalloc ((count + 1) * sizeof (char *));
-        for (size_t i = 0; i < count; i++)
-            self->headers [i] = strdup (headers [i]);
-        self->http = shic_http_new ();
-        pthread_condattr_t attr;
-        pthread_condattr_init (&attr);
-        pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-        pthread_cond_init (&self->done, &attr);
-        pthread_condattr_destroy (&attr);
-        zhashx_insert (s_roots, self->key, self);
-    }
-    self->refs++;
-    pthread_mutex_unlock (&s_lock);
-    free (key);
-    return self;
-}
-
-static void
-s_root_release (s_root_t **self_p)
-{
-    s_root_t *self = *self_p;
-    if (!self)
-        return;
-    pthread_mutex_lock (&s_lock);
-    if (--self->refs == 0) {
-        zhashx_delete (s_roots, self->key);
-        if (zhashx_size (s_roots) == 0)
-            zhashx_destroy (&s_roots);
-    }
-    else
-        self = NULL;
-    pthread_mutex_unlock (&s_lock);
-    s_root_destroy (&self);
-    *self_p = NULL;
-}
-
-//  A snapshot of the daemon for an instance checking every interval_ms;
-//  one holder is ours (s_snapshot_release). A snapshot younger than half
-//  the interval (at most S_FRESH_MAX) is reused; while somebody's round
-//  is under way, one younger than twice that serves too (so a daemon's
-//  state never reaches an instance later than one interval); else this
-//  thread runs the round, or waits for the one under way.
-static s_snapshot_t *
-s_root_snapshot (s_root_t *self, int64_t interval_ms)
-{
-    int64_t fresh = interval_ms / 2 < S_FRESH_MAX? interval_ms / 2: S_FRESH_MAX;
-    struct timespec deadline;
-    clock_gettime (CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += S_WAIT_MAX / 1000;
-    deadline.tv_nsec += (S_WAIT_MAX % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    s_snapshot_t *snapshot = NULL;
-    s_snapshot_t *stale = NULL;
-    bool timed_out = false;
-    pthread_mutex_lock (&s_lock);
-    while (!snapshot && !timed_out) {
-        int64_t age = self->snapshot? zclock_mono () - self->snapshot->taken_at: INT64_MAX;
-        if (age <= fresh || (self->fetching && age <= 2 * fresh))
-            snapshot = self->snapshot;
-        else
-        if (!self->fetching) {
-            self->fetching = true;
-            pthread_mutex_unlock (&s_lock);
-            s_snapshot_t *fresh_snapshot = s_round (self, true);
-            pthread_mutex_lock (&s_lock);
-            stale = s_snapshot_unref (self->snapshot);
-            self->snapshot = snapshot = fresh_snapshot;
-            self->fetching = false;
-            self->rounds++;
-            pthread_cond_broadcast (&self->done);
-        }
-        else {
-            //  Somebody's round: its answer is as fresh as we can get
-            uint64_t rounds = self->rounds;
-            while (self->rounds == rounds && !timed_out)
-                timed_out = pthread_cond_timedwait (&self->done, &s_lock, &deadline) == ETIMEDOUT;
-            if (self->rounds != rounds && self->snapshot)
-                snapshot = self->snapshot;
-        }
-    }
-    if (snapshot)
-        snapshot->refs++;
-    pthread_mutex_unlock (&s_lock);
-    s_snapshot_destroy (&stale);
-    //  A round stuck past every timeout: ask on our own
-    if (!snapshot)
-        snapshot = s_round (self, false);
-    return snapshot;
-}
+//  Pull and preload
 
 //  Publishes an instance.progress event when the kernel offers the hook
 static void
@@ -1145,7 +725,7 @@ s_pull (shic_instance_ctx_t *ctx, s_instance_t *self, shic_val_t *fields)
         shic_val_set_bool (fields, "reachable", rc == 0);
         if (rc == 0)
             shic_val_set_int (fields, "http_status", result.status);
-        s_set_error (fields, &result);
+        shic_ollama_answer_error (fields, &result);
     }
     shic_val_set_str (fields, "step", "pull");
     if (self->pull)
@@ -1178,7 +758,7 @@ s_preload (s_instance_t *self, shic_val_t *fields)
     shic_val_set_bool (fields, "reachable", rc == 0);
     if (rc == 0)
         shic_val_set_int (fields, "http_status", result.status);
-    s_set_error (fields, &result);
+    shic_ollama_answer_error (fields, &result);
     shic_http_result_reset (&result);
     return -1;
 }
@@ -1236,6 +816,14 @@ pending:
     return SHIC_PROBE_PENDING;
 }
 
+//  Copies every field of a failure map into details
+static void
+s_fields_copy (shic_val_t *details, const shic_val_t *fields)
+{
+    for (size_t i = 0; i < shic_val_size (fields); i++)
+        shic_val_set_dup (details, shic_val_key_at (fields, i), shic_val_at (fields, i));
+}
+
 static int
 s_health (shic_instance_ctx_t *ctx, shic_val_t **details_p)
 {
@@ -1244,41 +832,41 @@ s_health (shic_instance_ctx_t *ctx, shic_val_t **details_p)
     *details_p = details;
     shic_val_set_str (details, "root_url", self->root);
     shic_val_set_str (details, "model", self->model);
-    if (!self->shared)
-        self->shared = s_root_acquire (self->root, self->headers);
-    s_snapshot_t *snapshot = s_root_snapshot (self->shared,
+    if (!self->daemon) {
+        self->health = ((s_backend_t *) ctx->backend)->health;
+        self->daemon = shic_ollama_health_acquire (self->health, self->root, self->headers);
+    }
+    shic_ollama_snapshot_t *snapshot = shic_ollama_health_snapshot (self->health, self->daemon,
         shic_val_int (shic_val_get (ctx->plan, "health_interval_ms")));
     int health = SHIC_HEALTH_IS_UNAVAILABLE;
-    if (snapshot->failure) {
-        for (size_t i = 0; i < shic_val_size (snapshot->failure); i++)
-            shic_val_set_dup (details, shic_val_key_at (snapshot->failure, i),
-                              shic_val_at (snapshot->failure, i));
+    const shic_val_t *failure = shic_ollama_snapshot_failure (snapshot);
+    if (failure) {
+        s_fields_copy (details, failure);
         goto done;
     }
     shic_val_set_bool (details, "reachable", true);
-    shic_val_set_str (details, "version", snapshot->version);
+    shic_val_set_str (details, "version", shic_ollama_snapshot_version (snapshot));
     //  Not listed (or no list): /api/show knows aliases and says why
-    if (snapshot->installed && s_list_has (snapshot->installed, self->model_key))
+    if (shic_ollama_snapshot_installed (snapshot, self->model_key))
         shic_val_set_bool (details, "model_found", true);
     else
     if (s_show (self, details, S_PROBE_TIMEOUT) != 1)
         goto done;
-    if (!snapshot->running) {
-        for (size_t i = 0; i < shic_val_size (snapshot->ps_failure); i++)
-            shic_val_set_dup (details, shic_val_key_at (snapshot->ps_failure, i),
-                              shic_val_at (snapshot->ps_failure, i));
+    const shic_val_t *running = shic_ollama_snapshot_running (snapshot);
+    if (!running) {
+        s_fields_copy (details, shic_ollama_snapshot_ps_failure (snapshot));
         goto done;
     }
-    bool loaded = s_list_has (snapshot->running, self->model_key);
+    bool loaded = shic_ollama_snapshot_loaded (snapshot, self->model_key);
     health = loaded? SHIC_HEALTH_IS_HEALTHY: SHIC_HEALTH_IS_DEGRADED;
     //  The kernel publishes details when the health changes; the list is
     //  the one costly field of a daemon with many models, so it is built
     //  for those checks alone
     if (health != self->last_health)
-        shic_val_set_dup (details, "running_models", snapshot->running->listed);
+        shic_val_set_dup (details, "running_models", running);
     shic_val_set_bool (details, "loaded", loaded);
 done:
-    s_snapshot_release (&snapshot);
+    shic_ollama_snapshot_release (&snapshot);
     self->last_health = health;
     return health;
 }

@@ -35,12 +35,12 @@
     as details.last_probe of a readiness_timeout.
     Health: healthy when the model is loaded, degraded when installed but
     not loaded, unavailable when the daemon is unreachable or the model is
-    gone. Every instance attached to the same daemon (root URL and headers)
-    reads one shared snapshot of /api/version, /api/tags and /api/ps,
-    fetched once per round over a kept-alive connection and never older
-    than one health interval; /api/show is asked only for a model the tags
-    do not list. A thousand attached models cost three requests a round,
-    not three thousand.
+    gone. Every instance of the backend attached to the same daemon (root
+    URL and headers) reads one shared snapshot of /api/version, /api/tags
+    and /api/ps, fetched once per round over a kept-alive connection and
+    never older than one health interval; /api/show is asked only for a
+    model the tags do not list. A thousand attached models cost three
+    requests a round, not three thousand.
 @end
 */
 

@@ -142,11 +142,22 @@ shic_runtime_t *shic_runtime_new (zconfig_t *config);
 //  backend, in reverse order of start; no-op on NULL; nulls *self_p.
 void shic_runtime_destroy (shic_runtime_t **self_p);
 
-//  Registers a backend: starts its actor, which calls ops->init with config
-//  (borrowed; may be NULL). ops must stay valid while registered. Returns 0,
-//  or -1 with err (may be NULL) set.
+//  Registers a backend under ops->name: shic_runtime_register_as with
+//  that name.
 int shic_runtime_register (shic_runtime_t *self, const shic_backend_ops_t *ops,
                            zconfig_t *config, shic_error_t *err);
+
+//  Registers a backend under name (any table under any name, e.g. one per
+//  configuration section): starts its actor, which calls ops->init with
+//  config (borrowed; may be NULL). The kernel renames what the table says
+//  of itself: the manifest's backend (which must be ops->name) becomes
+//  name, and plan instance keys that start with "<ops->name>:" start with
+//  "<name>:" instead, so two registrations of one table never share
+//  instances. ops and config must stay valid while registered. Returns 0,
+//  or -1 with err (may be NULL) set.
+int shic_runtime_register_as (shic_runtime_t *self, const char *name,
+                              const shic_backend_ops_t *ops, zconfig_t *config,
+                              shic_error_t *err);
 
 //  Unregisters a backend: its instances are stopped first. Returns 0, or -1
 //  when no such backend is registered.

@@ -569,6 +569,22 @@ s_plan_overrides (shic_backend_entry_t *backend, shic_val_t *plan)
     }
 }
 
+//  A table registered under another name than its own: instance keys start
+//  with the registered name, so two registrations of one table never share
+//  instances
+static void
+s_plan_rename (shic_backend_entry_t *backend, shic_val_t *plan)
+{
+    const char *own = backend->ops->name;
+    const char *key = shic_val_str (shic_val_get (plan, "instance_key"));
+    size_t size = strlen (own);
+    if (key && strncmp (key, own, size) == 0 && key [size] == ':'
+    &&  !streq (backend->name, own)) {
+        shic_val_t *renamed = shic_val_new_printf ("%s%s", backend->name, key + size);
+        shic_val_set (plan, "instance_key", &renamed);
+    }
+}
+
 shic_val_t *
 shic_registry_resolve (shic_registry_t *self, const shic_val_t *consumer_in,
                        const shic_val_t *request, const shic_val_t *context, bool trusted,
@@ -605,6 +621,7 @@ shic_registry_resolve (shic_registry_t *self, const shic_val_t *consumer_in,
         goto done;
     }
     shic_val_set_str (raw, "backend", name);
+    s_plan_rename (backend, raw);
     plan = shic_startup_plan_normalize (raw, err);
     if (!plan) {
         zsys_error ("gateway: backend '%s' built an invalid plan: %s", name,

@@ -109,6 +109,17 @@ shic_runtime_test (bool verbose)
     assert (streq (s_str (shic_val_at (list, 0), "backend"), "test_attached"));
     assert (streq (s_str (shic_val_at (list, 2), "backend"), "test_spawned"));
     shic_val_destroy (&result);
+    //  The same table under a name of its own: its manifest says that name
+    assert (shic_runtime_register_as (runtime, "", &shic_test_spawned_ops, NULL, &err) == -1);
+    shic_error_clear (&err);
+    assert (shic_runtime_register_as (runtime, "spawned_too", &shic_test_spawned_ops, NULL,
+                                      &err) == 0);
+    result = shic_client_call (client, "list_backends", NULL);
+    list = shic_val_get (result, "backends");
+    assert (shic_val_size (list) == 4);
+    assert (streq (s_str (shic_val_at (list, 0), "backend"), "spawned_too"));
+    shic_val_destroy (&result);
+    assert (shic_runtime_unregister (runtime, "spawned_too") == 0);
     //  A TCP gateway on a wildcard port answers too
     int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
     assert (port > 0);

@@ -24,6 +24,7 @@ void shic_generic_test (bool verbose);
 void shic_contract_test (bool verbose);
 
 void shic_ollama_test (bool verbose);
+void shic_ollama_health_test (bool verbose);
 void shic_ollama_live_test (bool verbose);
 
 void shic_llama_cpp_test (bool); void shic_llama_cpp_live_test (bool);
@@ -74,6 +75,7 @@ static s_test_t s_tests [] = {
     { "llama_cpp", shic_llama_cpp_test },
     { "llama_cpp_live", shic_llama_cpp_live_test },
     { "ollama", shic_ollama_test },
+    { "ollama_health", shic_ollama_health_test },
     { "ollama_live", shic_ollama_live_test },
     { NULL, NULL }
 };

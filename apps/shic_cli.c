@@ -1,5 +1,5 @@
 /*  =========================================================================
-    shic - the command line client of shicd
+    shic_cli - the command line client of shicd (the program "shic")
 
     Tables for people, --json for scripts, a live progress line while an
     ensure waits for a cold start. Exit codes: 0 done, 1 the daemon answered

@@ -17,9 +17,9 @@
                                             "shic_backend_ops" (a shic_backend_ops_t)
 
     A section whose name is not a built-in one needs a type or a plugin.
-    The ops tables of renamed and loaded backends belong to the
-    shic_backends_t, which must outlive the runtime's use of them: destroy
-    it after the runtime.
+    Each backend is registered under its section's name. The copies of the
+    sections and the loaded plugins belong to the shic_backends_t, which
+    must outlive the runtime's use of them: destroy it after the runtime.
     =========================================================================
 */
 
@@ -44,7 +44,7 @@ shic_backends_t *shic_backends_configure (shic_runtime_t *runtime, zconfig_t *co
 //  Number of backends registered
 size_t shic_backends_size (shic_backends_t *self);
 
-//  Frees the ops tables and unloads plugins; call after shic_runtime_destroy
+//  Frees the sections and unloads plugins; call after shic_runtime_destroy
 void shic_backends_destroy (shic_backends_t **self_p);
 
 void shic_backends_test (bool verbose);

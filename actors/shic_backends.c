@@ -1,28 +1,22 @@
 /*  =========================================================================
     shic_backends - the backends named in a configuration
 
-    Each child of the "backends" section becomes one registration:
+    Each child of the "backends" section becomes one registration, under
+    the section's name (shic_runtime_register_as, which renames the
+    manifest and the instance keys):
 
-        section named like a built-in, no type/plugin   the built-in table as is
-        type = <built-in> (or a built-in name) under another name
-                                                        a renamed copy, see below
+        section named like a built-in, no type/plugin   the built-in table
+        type = <built-in> (or a built-in name)          that built-in table
         plugin = path.so                                dlopen (RTLD_NOW | RTLD_LOCAL)
                                                         and its "shic_backend_ops"
-
-    A renamed or loaded backend gets a copy of the ops table whose name is
-    the section's and whose functions are wrappers: the wrapper state holds
-    the name, the real ops table and the real state; manifest rewrites
-    "backend", startup_plan rewrites the instance key's backend prefix, and
-    per-instance calls swap ctx->backend to the real state around the call.
-    So any backend, built-in or not, can be registered under any name. The
-    wrapper init finds its entry by the configuration section it receives
-    (our own copy of the section, hence unique) in a process-wide registry.
 
     The built-in types are llama_cpp, ollama, openai_compat and command;
     any other type answers "backend type 'x' is not built in".
 
     Each registration gets a copy of its section (owned here), so the
     caller's configuration may go once shic_backends_configure returned.
+    It lives beside the runtime, not in backends/: it names the built-in
+    tables and registers them, and no backend knows of it.
     =========================================================================
 */
 
@@ -40,56 +34,19 @@ typedef struct _s_entry_t s_entry_t;
 struct _s_entry_t {
     char *name;                     //  the section's name = the backend id
     zconfig_t *config;              //  our copy of the section
-    const shic_backend_ops_t *real; //  the built-in or loaded table
-    shic_backend_ops_t *copy;       //  the renamed wrapper table, or NULL
+    const shic_backend_ops_t *ops;  //  the built-in or loaded table
     void *handle;                   //  dlopen handle, or NULL
     bool registered;                //  registered with the runtime
-    s_entry_t *next;                //  next in the wrapper registry
 };
 
 struct _shic_backends_t {
     zlistx_t *entries;              //  s_entry_t, in configuration order
 };
 
-//  Entries with a wrapper table, found by their config section
-static pthread_mutex_t s_registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static s_entry_t *s_registry = NULL;
 //  Sets that failed after a partial registration: the runtime may still
 //  use their tables, so they are kept for the life of the process
 static pthread_mutex_t s_orphans_lock = PTHREAD_MUTEX_INITIALIZER;
 static zlistx_t *s_orphans = NULL;
-
-static void
-s_registry_add (s_entry_t *entry)
-{
-    pthread_mutex_lock (&s_registry_lock);
-    entry->next = s_registry;
-    s_registry = entry;
-    pthread_mutex_unlock (&s_registry_lock);
-}
-
-static void
-s_registry_remove (s_entry_t *entry)
-{
-    pthread_mutex_lock (&s_registry_lock);
-    for (s_entry_t **at = &s_registry; *at; at = &(*at)->next)
-        if (*at == entry) {
-            *at = entry->next;
-            break;
-        }
-    pthread_mutex_unlock (&s_registry_lock);
-}
-
-static s_entry_t *
-s_registry_find (zconfig_t *config)
-{
-    pthread_mutex_lock (&s_registry_lock);
-    s_entry_t *entry = s_registry;
-    while (entry && entry->config != config)
-        entry = entry->next;
-    pthread_mutex_unlock (&s_registry_lock);
-    return entry;
-}
 
 static void
 s_entry_destroy (s_entry_t **self_p)
@@ -97,11 +54,8 @@ s_entry_destroy (s_entry_t **self_p)
     s_entry_t *self = *self_p;
     if (!self)
         return;
-    if (self->copy)
-        s_registry_remove (self);
     free (self->name);
     zconfig_destroy (&self->config);
-    free (self->copy);
     if (self->handle)
         dlclose (self->handle);
     free (self);
@@ -112,133 +66,6 @@ static void
 s_entry_destructor (void **item)
 {
     s_entry_destroy ((s_entry_t **) item);
-}
-
-//  --------------------------------------------------------------------------
-//  The wrapper of a renamed or loaded backend
-
-typedef struct {
-    char *name;                     //  the backend id we register under
-    const shic_backend_ops_t *real; //  the real table
-    void *state;                    //  the real state
-} s_wrap_t;
-
-static int
-s_wrap_init (zconfig_t *config, void **state_p, shic_error_t *err)
-{
-    s_entry_t *entry = s_registry_find (config);
-    if (!entry) {
-        shic_error_set (err, SHIC_E_INTERNAL, NULL,
-                        "a renamed backend was registered outside shic_backends");
-        return -1;
-    }
-    s_wrap_t *self = (s_wrap_t *) zmalloc (sizeof (s_wrap_t));
-    self->name = strdup (entry->name);
-    self->real = entry->real;
-    if (self->real->init && self->real->init (config, &self->state, err) != 0) {
-        free (self->name);
-        free (self);
-        return -1;
-    }
-    *state_p = self;
-    return 0;
-}
-
-static void
-s_wrap_destroy (void **state_p)
-{
-    s_wrap_t *self = (s_wrap_t *) *state_p;
-    if (!self)
-        return;
-    if (self->real->destroy)
-        self->real->destroy (&self->state);
-    free (self->name);
-    free (self);
-    *state_p = NULL;
-}
-
-static shic_val_t *
-s_wrap_manifest (void *state)
-{
-    s_wrap_t *self = (s_wrap_t *) state;
-    shic_val_t *manifest = self->real->manifest (self->state);
-    if (manifest)
-        shic_val_set_str (manifest, "backend", self->name);
-    return manifest;
-}
-
-static shic_val_t *
-s_wrap_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
-{
-    s_wrap_t *self = (s_wrap_t *) state;
-    shic_val_t *plan = self->real->startup_plan (self->state, spec, trusted, err);
-    //  Instance keys start with the backend's name: two sections using the
-    //  same table must not share instances
-    const char *key = shic_val_str (shic_val_get (plan, "instance_key"));
-    size_t size = strlen (self->real->name);
-    if (key && strncmp (key, self->real->name, size) == 0 && key [size] == ':'
-    &&  !streq (self->name, self->real->name)) {
-        shic_val_t *renamed = shic_val_new_printf ("%s%s", self->name, key + size);
-        shic_val_set (plan, "instance_key", &renamed);
-    }
-    return plan;
-}
-
-static int
-s_wrap_probe_readiness (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
-{
-    s_wrap_t *self = (s_wrap_t *) ctx->backend;
-    ctx->backend = self->state;
-    int rc = self->real->probe_readiness (ctx, fields_p, err);
-    ctx->backend = self;
-    return rc;
-}
-
-static int
-s_wrap_health_check (shic_instance_ctx_t *ctx, shic_val_t **details_p)
-{
-    s_wrap_t *self = (s_wrap_t *) ctx->backend;
-    ctx->backend = self->state;
-    int rc = self->real->health_check (ctx, details_p);
-    ctx->backend = self;
-    return rc;
-}
-
-static int
-s_wrap_on_output_line (shic_instance_ctx_t *ctx, int stream, const char *line)
-{
-    s_wrap_t *self = (s_wrap_t *) ctx->backend;
-    ctx->backend = self->state;
-    int rc = self->real->on_output_line (ctx, stream, line);
-    ctx->backend = self;
-    return rc;
-}
-
-static void
-s_wrap_shutdown (shic_instance_ctx_t *ctx)
-{
-    s_wrap_t *self = (s_wrap_t *) ctx->backend;
-    ctx->backend = self->state;
-    self->real->shutdown (ctx);
-    ctx->backend = self;
-}
-
-//  The wrapper table of entry; optional functions stay NULL when the real
-//  table has none, so the kernel's defaults still apply
-static shic_backend_ops_t *
-s_wrap_ops (s_entry_t *entry)
-{
-    shic_backend_ops_t *ops = (shic_backend_ops_t *) zmalloc (sizeof (shic_backend_ops_t));
-    ops->name = entry->name;
-    ops->init = s_wrap_init;
-    ops->destroy = s_wrap_destroy;
-    ops->manifest = s_wrap_manifest;
-    ops->startup_plan = s_wrap_startup_plan;
-    ops->probe_readiness = entry->real->probe_readiness? s_wrap_probe_readiness: NULL;
-    ops->health_check = entry->real->health_check? s_wrap_health_check: NULL;
-    ops->on_output_line = entry->real->on_output_line? s_wrap_on_output_line: NULL;
-    ops->shutdown = entry->real->shutdown? s_wrap_shutdown: NULL;
-    return ops;
 }
 
 //  --------------------------------------------------------------------------
@@ -312,13 +139,13 @@ s_entry_new (zconfig_t *section, shic_error_t *err)
             s_fail (err, name, "plugin", "plugin '%s' cannot be loaded: %s", plugin, why? why: "?");
             goto error;
         }
-        self->real = (const shic_backend_ops_t *) dlsym (self->handle, "shic_backend_ops");
-        if (!self->real) {
+        self->ops = (const shic_backend_ops_t *) dlsym (self->handle, "shic_backend_ops");
+        if (!self->ops) {
             s_fail (err, name, "plugin", "plugin '%s' exports no shic_backend_ops", plugin);
             goto error;
         }
-        if (!self->real->name || !*self->real->name || !self->real->manifest
-        ||  !self->real->startup_plan) {
+        if (!self->ops->name || !*self->ops->name || !self->ops->manifest
+        ||  !self->ops->startup_plan) {
             s_fail (err, name, "plugin",
                     "plugin '%s': shic_backend_ops needs a name, manifest and startup_plan", plugin);
             goto error;
@@ -326,7 +153,7 @@ s_entry_new (zconfig_t *section, shic_error_t *err)
     }
     else {
         bool known;
-        self->real = s_builtin (type? type: name, &known);
+        self->ops = s_builtin (type? type: name, &known);
         if (!known) {
             if (type)
                 s_fail (err, name, "type", "type '%s' unknown", type);
@@ -335,16 +162,12 @@ s_entry_new (zconfig_t *section, shic_error_t *err)
                         "(command, openai_compat, llama_cpp, ollama) or a plugin", name);
             goto error;
         }
-        if (!self->real) {
+        if (!self->ops) {
             s_fail (err, name, "type", "backend type '%s' is not built in", type? type: name);
             goto error;
         }
     }
     self->config = s_config_copy (section, NULL);
-    if (self->handle || !streq (self->real->name, name)) {
-        self->copy = s_wrap_ops (self);
-        s_registry_add (self);
-    }
     return self;
 error:
     s_entry_destroy (&self);
@@ -380,8 +203,8 @@ shic_backends_configure (shic_runtime_t *runtime, zconfig_t *config, shic_error_
     s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries);
     while (entry) {
         shic_error_t failure = { 0 };
-        const shic_backend_ops_t *ops = entry->copy? entry->copy: entry->real;
-        if (shic_runtime_register (runtime, ops, entry->config, &failure) != 0) {
+        if (shic_runtime_register_as (runtime, entry->name, entry->ops, entry->config,
+                                      &failure) != 0) {
             //  Init errors already name their section
             char *prefix = zsys_sprintf ("backends/%s:", entry->name);
             const char *message = failure.message? failure.message: "registration failed";
