@@ -72,6 +72,26 @@ s_header (s_buf_t *buf, uint32_t version, uint64_t tensors, uint64_t kvs)
     s_u64 (buf, kvs);
 }
 
+//  Empties buf and starts a v3 header
+static void
+s_restart (s_buf_t *buf, uint64_t tensors, uint64_t kvs)
+{
+    buf->size = 0;
+    s_header (buf, 3, tensors, kvs);
+}
+
+//  Empties buf and starts a header with one key "k", an array of items
+//  of item_type
+static void
+s_one_array (s_buf_t *buf, uint32_t item_type, uint64_t items)
+{
+    s_restart (buf, 0, 1);
+    s_str (buf, "k");
+    s_u32 (buf, 9);
+    s_u32 (buf, item_type);
+    s_u64 (buf, items);
+}
+
 static void
 s_kv_u32 (s_buf_t *buf, const char *key, uint32_t value)
 {
@@ -161,6 +181,19 @@ s_small_llama (s_buf_t *buf, bool with_output, uint64_t *weights)
     *weights = offset;
 }
 
+//  Parses a fresh small llama from buf; asserts that it parses
+static shic_gguf_t *
+s_small_llama_parsed (s_buf_t *buf, bool with_output, uint64_t *weights)
+{
+    buf->size = 0;
+    s_small_llama (buf, with_output, weights);
+    shic_error_t err = { 0 };
+    shic_gguf_t *gguf = shic_gguf_new_from_buffer (buf->data, buf->size, &err);
+    assert (gguf);
+    assert (err.code == NULL);
+    return gguf;
+}
+
 //  Parses buf and expects a failure with that reason
 static void
 s_expect_reason (const void *data, size_t size, const char *reason, int line)
@@ -222,11 +255,8 @@ shic_gguf_test (bool verbose)
     //  A valid header, tied output
     s_buf_t valid = { 0 };
     uint64_t weights;
-    s_small_llama (&valid, false, &weights);
+    shic_gguf_t *gguf = s_small_llama_parsed (&valid, false, &weights);
     shic_error_t err = { 0 };
-    shic_gguf_t *gguf = shic_gguf_new_from_buffer (valid.data, valid.size, &err);
-    assert (gguf);
-    assert (err.code == NULL);
     assert (shic_gguf_version (gguf) == 3);
     assert (streq (shic_gguf_architecture (gguf), "llama"));
     assert (streq (shic_gguf_find_str (gguf, "general.name"), "tiny"));
@@ -290,44 +320,27 @@ shic_gguf_test (bool verbose)
     s_buf_t huge = { 0 };
     s_header (&huge, 3, UINT64_MAX, 0);
     EXPECT_REASON (huge, "too_many_tensors");
-    huge.size = 0;
-    s_header (&huge, 3, 0, (uint64_t) 1 << 40);
+    s_restart (&huge, 0, (uint64_t) 1 << 40);
     EXPECT_REASON (huge, "too_many_kv");
-    huge.size = 0;
-    s_header (&huge, 3, 1000, 1000);    //  within limits, but no bytes for them
+    s_restart (&huge, 1000, 1000);      //  within limits, but no bytes for them
     EXPECT_REASON (huge, "truncated");
-    huge.size = 0;
-    s_header (&huge, 3, 0, 1);
+    s_restart (&huge, 0, 1);
     s_u64 (&huge, (uint64_t) 1 << 62);  //  key length
     s_put (&huge, "xxxxxxxxxxxxxxxx", 16);
     EXPECT_REASON (huge, "string_too_long");
-    huge.size = 0;
-    s_header (&huge, 3, 0, 1);
+    s_restart (&huge, 0, 1);
     s_u64 (&huge, 1000000);             //  in the limit, past the end
     s_put (&huge, "xxxxxxxxxxxxxxxx", 16);
     EXPECT_REASON (huge, "truncated");
-    huge.size = 0;
-    s_header (&huge, 3, 0, 1);
-    s_str (&huge, "k");
-    s_u32 (&huge, 9);
-    s_u32 (&huge, 4);
-    s_u64 (&huge, UINT64_MAX);          //  array length
+    s_one_array (&huge, 4, UINT64_MAX); //  array length
     s_put (&huge, "xxxxxxxxxxxxxxxx", 16);
     EXPECT_REASON (huge, "array_too_long");
-    huge.size = 0;
-    s_header (&huge, 3, 0, 1);
-    s_str (&huge, "k");
-    s_u32 (&huge, 9);
-    s_u32 (&huge, 10);
-    s_u64 (&huge, 1000000);             //  8 MB of u64 promised, none there
+    s_one_array (&huge, 10, 1000000);   //  8 MB of u64 promised, none there
     s_put (&huge, "xxxxxxxxxxxxxxxx", 16);
     EXPECT_REASON (huge, "truncated");
     //  Arrays of arrays of arrays ...
-    huge.size = 0;
-    s_header (&huge, 3, 0, 1);
-    s_str (&huge, "k");
-    s_u32 (&huge, 9);
-    for (int depth = 0; depth < 6; depth++) {
+    s_one_array (&huge, 9, 1);
+    for (int depth = 0; depth < 5; depth++) {
         s_u32 (&huge, 9);
         s_u64 (&huge, 1);
     }
@@ -335,22 +348,15 @@ shic_gguf_test (bool verbose)
     s_u64 (&huge, 0);
     EXPECT_REASON (huge, "array_nesting");
     //  Value type out of range, as a value and as an array's items
-    huge.size = 0;
-    s_header (&huge, 3, 0, 1);
+    s_restart (&huge, 0, 1);
     s_str (&huge, "k");
     s_u32 (&huge, 13);
     s_u64 (&huge, 0);
     EXPECT_REASON (huge, "bad_value_type");
-    huge.size = 0;
-    s_header (&huge, 3, 0, 1);
-    s_str (&huge, "k");
-    s_u32 (&huge, 9);
-    s_u32 (&huge, 0xffffffff);
-    s_u64 (&huge, 0);
+    s_one_array (&huge, 0xffffffff, 0);
     EXPECT_REASON (huge, "bad_value_type");
     //  Alignment must be a u32 power of two
-    huge.size = 0;
-    s_header (&huge, 3, 0, 1);
+    s_restart (&huge, 0, 1);
     s_kv_u32 (&huge, "general.alignment", 24);
     EXPECT_REASON (huge, "bad_alignment");
 
@@ -390,8 +396,7 @@ shic_gguf_test (bool verbose)
     char long_name [SHIC_GGUF_MAX_NAME + 2];
     memset (long_name, 'n', sizeof (long_name) - 1);
     long_name [sizeof (long_name) - 1] = 0;
-    huge.size = 0;
-    s_header (&huge, 3, 1, 0);
+    s_restart (&huge, 1, 0);
     s_tensor (&huge, long_name, 1, 4, 0, 0, 0);
     EXPECT_REASON (huge, "name_too_long");
     //  Version 2 and tensors with 4 dims are fine; so are layers past 10
@@ -581,10 +586,8 @@ shic_footprint_test (bool verbose)
 
     s_buf_t buf = { 0 };
     uint64_t weights;
-    s_small_llama (&buf, true, &weights);
+    shic_gguf_t *gguf = s_small_llama_parsed (&buf, true, &weights);
     shic_error_t err = { 0 };
-    shic_gguf_t *gguf = shic_gguf_new_from_buffer (buf.data, buf.size, &err);
-    assert (gguf);
     shic_footprint_settings_t settings;
     shic_footprint_settings_default (&settings);
     assert (settings.gpu_layers == -1 && settings.ubatch == 512 && settings.batch == 2048);
@@ -653,10 +656,7 @@ shic_footprint_test (bool verbose)
     shic_gguf_destroy (&gguf);
 
     //  A tied output on the device costs token_embd a second time
-    buf.size = 0;
-    s_small_llama (&buf, false, &weights);
-    gguf = shic_gguf_new_from_buffer (buf.data, buf.size, &err);
-    assert (gguf);
+    gguf = s_small_llama_parsed (&buf, false, &weights);
     settings.gpu_layers = -1;
     assert (shic_footprint_estimate (gguf, &settings, &footprint, &err) == 0);
     input = shic_gguf_part_bytes (gguf, SHIC_GGUF_PART_INPUT);
