@@ -115,7 +115,8 @@ shic_footprint_estimate (const shic_gguf_t *gguf,
     uint64_t dv = shic_gguf_value_length (gguf);
     if (!shic_gguf_architecture (gguf))
         return s_refuse (err, "model", "no_architecture", "the header names no architecture");
-    if (!n_layer || n_layer > 100000 || !E || !H)
+    //  The largest models have a few hundred layers; more is a hostile header
+    if (!n_layer || n_layer > 65536 || !E || !H)
         return s_refuse (err, "model", "no_shape",
                          "the header lacks block_count, embedding_length or head_count");
     if (settings->gpu_layers < -1)

@@ -107,6 +107,8 @@ struct _shic_gguf_t {
     size_t tensor_count;            //  tensors read
     uint64_t part_bytes [4];        //  bytes per shic_gguf_part_t
     uint64_t max_end;               //  largest offset + bytes over the tensors
+    const s_kv_t *head_count;       //  "<arch>.attention.head_count" in kvs, or NULL
+    const s_kv_t *head_count_kv;    //  "<arch>.attention.head_count_kv" in kvs, or NULL
 };
 
 //  A read position over the bytes, and why it stopped
@@ -509,6 +511,8 @@ s_parse (shic_gguf_t *self, s_cursor_t *cursor)
     return true;
 }
 
+static const s_kv_t *s_arch_kv (const shic_gguf_t *self, const char *suffix);
+
 static void
 s_set_error (shic_error_t *err, const char *source, const char *reason, size_t at)
 {
@@ -539,7 +543,11 @@ s_new_parsed (const void *data, size_t size, const char **reason, size_t *at)
         *reason = cursor.reason;
         *at = cursor.fail_at;
         shic_gguf_destroy (&self);
+        return NULL;
     }
+    //  Per-layer lookups would search every key once per layer: once here
+    self->head_count = s_arch_kv (self, "attention.head_count");
+    self->head_count_kv = s_arch_kv (self, "attention.head_count_kv");
     return self;
 }
 
@@ -706,12 +714,11 @@ s_arch_kv (const shic_gguf_t *self, const char *suffix)
     return s_kv_find (self, key);
 }
 
-//  A non-negative integer "<architecture>.<suffix>", or per layer from an
-//  integer array; 0 when absent
+//  A kv's non-negative integer, or per layer from an integer array; 0 when
+//  absent or of another type
 static uint64_t
-s_arch_uint (const shic_gguf_t *self, const char *suffix, uint32_t layer)
+s_kv_uint (const s_kv_t *kv, uint32_t layer)
 {
-    const s_kv_t *kv = s_arch_kv (self, suffix);
     if (!kv)
         return 0;
     int64_t value = 0;
@@ -723,6 +730,13 @@ s_arch_uint (const shic_gguf_t *self, const char *suffix, uint32_t layer)
     if (kv->type != S_STR && kv->integer_ok)
         value = kv->integer;
     return value > 0? (uint64_t) value: 0;
+}
+
+//  The same for the key "<architecture>.<suffix>"
+static uint64_t
+s_arch_uint (const shic_gguf_t *self, const char *suffix, uint32_t layer)
+{
+    return s_kv_uint (s_arch_kv (self, suffix), layer);
 }
 
 uint64_t
@@ -752,15 +766,17 @@ shic_gguf_feed_forward_length (const shic_gguf_t *self)
 uint64_t
 shic_gguf_head_count (const shic_gguf_t *self, uint32_t layer)
 {
-    return s_arch_uint (self, "attention.head_count", layer);
+    assert (self);
+    return s_kv_uint (self->head_count, layer);
 }
 
 uint64_t
 shic_gguf_head_count_kv (const shic_gguf_t *self, uint32_t layer)
 {
     //  Present but 0 marks a recurrent layer: no KV cache there
-    if (s_arch_kv (self, "attention.head_count_kv"))
-        return s_arch_uint (self, "attention.head_count_kv", layer);
+    assert (self);
+    if (self->head_count_kv)
+        return s_kv_uint (self->head_count_kv, layer);
     return shic_gguf_head_count (self, layer);
 }
 

@@ -414,6 +414,24 @@ shic_gguf_test (bool verbose)
     assert (shic_gguf_key_length (gguf) == 0);
     shic_gguf_destroy (&gguf);
 
+    //  Per-layer head counts (0: a recurrent layer, no KV cache)
+    s_restart (&huge, 0, 3);
+    s_kv_str (&huge, "general.architecture", "jamba");
+    s_kv_u32 (&huge, "jamba.attention.head_count", 4);
+    s_str (&huge, "jamba.attention.head_count_kv");
+    s_u32 (&huge, 9);
+    s_u32 (&huge, 5);
+    s_u64 (&huge, 2);
+    s_u32 (&huge, 0);
+    s_u32 (&huge, 2);
+    gguf = shic_gguf_new_from_buffer (huge.data, huge.size, &err);
+    assert (gguf);
+    assert (shic_gguf_head_count (gguf, 1) == 4);
+    assert (shic_gguf_head_count_kv (gguf, 0) == 0);
+    assert (shic_gguf_head_count_kv (gguf, 1) == 2);
+    assert (shic_gguf_head_count_kv (gguf, 2) == 0);
+    shic_gguf_destroy (&gguf);
+
     //  From a file: a missing file, and a header longer than the first read
     char path [] = "/tmp/shic_gguf_test_XXXXXX";
     int fd = mkstemp (path);
