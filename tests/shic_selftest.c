@@ -29,6 +29,9 @@ void shic_ollama_live_test (bool verbose);
 
 void shic_llama_cpp_test (bool); void shic_llama_cpp_live_test (bool);
 
+void shic_gguf_test (bool verbose);
+void shic_footprint_test (bool verbose);
+
 typedef struct {
     const char *name;               //  ctest name
     void (*test) (bool verbose);    //  the test
@@ -77,6 +80,8 @@ static s_test_t s_tests [] = {
     { "ollama", shic_ollama_test },
     { "ollama_health", shic_ollama_health_test },
     { "ollama_live", shic_ollama_live_test },
+    { "gguf", shic_gguf_test },
+    { "footprint", shic_footprint_test },
     { NULL, NULL }
 };
 
