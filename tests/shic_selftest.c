@@ -19,6 +19,7 @@
 #include "shic_lease_book.h"
 #include "shic_stats.h"
 #include "shic_waiter.h"
+#include "shic_pools.h"
 
 void shic_generic_test (bool verbose);
 void shic_contract_test (bool verbose);
@@ -49,6 +50,7 @@ static s_test_t s_tests [] = {
     { "lease_book", shic_lease_book_test },
     { "stats", shic_stats_test },
     { "waiter", shic_waiter_test },
+    { "pools", shic_pools_test },
     { "proc", shic_proc_test },
     { "http", shic_http_test },
     { "restart_policy", shic_restart_policy_test },
