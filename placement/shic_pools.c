@@ -128,22 +128,26 @@ shic_pools_destroy (shic_pools_t **self_p)
     *self_p = NULL;
 }
 
+//  The sources are read at load: changing them later would mix two machines
+static void
+s_set_path (shic_pools_t *self, char **path_p, const char *path)
+{
+    assert (!self->loaded);
+    zstr_free (path_p);
+    *path_p = strdup (path);
+    assert (*path_p);
+}
+
 void
 shic_pools_set_meminfo (shic_pools_t *self, const char *path)
 {
-    assert (!self->loaded);
-    zstr_free (&self->meminfo_path);
-    self->meminfo_path = strdup (path);
-    assert (self->meminfo_path);
+    s_set_path (self, &self->meminfo_path, path);
 }
 
 void
 shic_pools_set_nvml_library (shic_pools_t *self, const char *path)
 {
-    assert (!self->loaded);
-    zstr_free (&self->nvml_path);
-    self->nvml_path = strdup (path);
-    assert (self->nvml_path);
+    s_set_path (self, &self->nvml_path, path);
 }
 
 //  ---------------------------------------------------------------------------

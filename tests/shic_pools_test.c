@@ -32,6 +32,15 @@ s_fixture (const char *name, const char *text)
     return path;
 }
 
+//  Asserts that err is invalid_args naming field, and clears it
+static void
+s_expect_field (shic_error_t *err, const char *field)
+{
+    assert (err->code && streq (err->code, SHIC_E_INVALID_ARGS));
+    assert (streq (shic_val_str (shic_val_get (err->details, "field")), field));
+    shic_error_clear (err);
+}
+
 //  Pools from a ZPL text (NULL: no configuration), or NULL with err set
 static shic_pools_t *
 s_load (const char *zpl, const char *meminfo, const char *nvml, shic_error_t *err)
@@ -175,9 +184,7 @@ s_test_config (bool verbose)
     assert (shic_pools_measured_free (pools, "gpu7") == SHIC_POOLS_UNKNOWN);
     //  Without meminfo and NVML, measuring reports the ram pool's source
     assert (shic_pools_measure (pools, &err) == -1);
-    assert (streq (err.code, SHIC_E_INVALID_ARGS));
-    assert (streq (shic_val_str (shic_val_get (err.details, "field")), "/nonexistent/meminfo"));
-    shic_error_clear (&err);
+    s_expect_field (&err, "/nonexistent/meminfo");
     assert (shic_pools_free (pools, "ram") == 64 * GIB);
     shic_pools_destroy (&pools);
     shic_pools_destroy (&pools);
@@ -191,33 +198,43 @@ s_test_config (bool verbose)
     shic_pools_destroy (&pools);
 
     //  Every bad kind, named by its key
-    s_expect_bad ("        gpu0 = -1GiB\n", "shicd/resources/gpu0", verbose);
-    s_expect_bad ("        gpu0 = 99999999999TiB\n", "shicd/resources/gpu0", verbose);
-    s_expect_bad ("        gpu0 = 24XB\n", "shicd/resources/gpu0", verbose);
-    s_expect_bad ("        gpu0 = lots\n", "shicd/resources/gpu0", verbose);
-    s_expect_bad ("        gpu0 =\n", "shicd/resources/gpu0", verbose);
-    s_expect_bad ("        gpu0 = 0\n", "shicd/resources/gpu0", verbose);
-    s_expect_bad ("        gpu0 = 1GiB\n        gpu0 = 2GiB\n", "shicd/resources/gpu0", verbose);
-    s_expect_bad ("        gpu0 = 1GiB\n        reserve.gpu0 = 2GiB\n",
-                  "shicd/resources/reserve.gpu0", verbose);
-    s_expect_bad ("        gpu0 = 1GiB\n        overhead.gpu0 = 1.5GiB\n",
-                  "shicd/resources/overhead.gpu0", verbose);
-    s_expect_bad ("        gpu0 = 1GiB\n        margin.gpu0 = -5MiB\n",
-                  "shicd/resources/margin.gpu0", verbose);
-    s_expect_bad ("        gpu0 = 1GiB\n        reserve.gpu1 = 1MiB\n",
-                  "shicd/resources/reserve.gpu1", verbose);
-    s_expect_bad ("        gpu0 = 2GiB\n        reserve.gpu0 = 1MiB\n        reserve.gpu0 = 2MiB\n",
-                  "shicd/resources/reserve.gpu0", verbose);
-    s_expect_bad ("        gpu0 = 1GiB\n        limit.gpu0 = 1MiB\n",
-                  "shicd/resources/limit.gpu0", verbose);
-    s_expect_bad ("        gpu0 = 1GiB\n        reserve. = 1MiB\n",
-                  "shicd/resources/reserve.", verbose);
-    s_expect_bad ("        g$pu = 1GiB\n", "shicd/resources/g$pu", verbose);
-    s_expect_bad ("        -gpu = 1GiB\n", "shicd/resources/-gpu", verbose);
-    s_expect_bad ("        a_pool_name_longer_than_31_chars = 1GiB\n",
-                  "shicd/resources/a_pool_name_longer_than_31_chars", verbose);
-    s_expect_bad ("        gpu0 = 24GiB\n            reserve = 1GiB\n",
-                  "shicd/resources/gpu0", verbose);
+    struct {
+        const char *lines;          //  the section's lines
+        const char *key;            //  the key named, under shicd/resources
+    } bad [] = {
+        { "gpu0 = -1GiB", "gpu0" },
+        { "gpu0 = 99999999999TiB", "gpu0" },
+        { "gpu0 = 24XB", "gpu0" },
+        { "gpu0 = lots", "gpu0" },
+        { "gpu0 =", "gpu0" },
+        { "gpu0 = 0", "gpu0" },
+        { "gpu0 = 1GiB|gpu0 = 2GiB", "gpu0" },
+        { "gpu0 = 1GiB|reserve.gpu0 = 2GiB", "reserve.gpu0" },
+        { "gpu0 = 1GiB|overhead.gpu0 = 1.5GiB", "overhead.gpu0" },
+        { "gpu0 = 1GiB|margin.gpu0 = -5MiB", "margin.gpu0" },
+        { "gpu0 = 1GiB|reserve.gpu1 = 1MiB", "reserve.gpu1" },
+        { "gpu0 = 2GiB|reserve.gpu0 = 1MiB|reserve.gpu0 = 2MiB", "reserve.gpu0" },
+        { "gpu0 = 1GiB|limit.gpu0 = 1MiB", "limit.gpu0" },
+        { "gpu0 = 1GiB|reserve. = 1MiB", "reserve." },
+        { "g$pu = 1GiB", "g$pu" },
+        { "-gpu = 1GiB", "-gpu" },
+        { "a_pool_name_longer_than_31_chars = 1GiB", "a_pool_name_longer_than_31_chars" },
+        { "gpu0 = 24GiB|    reserve = 1GiB", "gpu0" }
+    };
+    for (size_t i = 0; i < sizeof (bad) / sizeof (bad [0]); i++) {
+        //  One line per '|', indented under resources
+        char *lines = zsys_sprintf ("        %s\n", bad [i].lines);
+        for (char *bar = strchr (lines, '|'); bar; bar = strchr (lines, '|')) {
+            *bar = 0;
+            char *more = zsys_sprintf ("%s\n        %s", lines, bar + 1);
+            free (lines);
+            lines = more;
+        }
+        char *field = zsys_sprintf ("shicd/resources/%s", bad [i].key);
+        s_expect_bad (lines, field, verbose);
+        free (field);
+        free (lines);
+    }
     s_expect_bad ("", "shicd/resources", verbose);
     //  One pool too many
     char *lines = strdup ("");
@@ -260,9 +277,7 @@ s_test_meminfo (void)
     //  A file gone bad: the measure fails, the pool is measured no more
     s_fixture ("meminfo", "MemTotal: 16318004 kB\nMemAvailable: lots\n");
     assert (shic_pools_measure (pools, &err) == -1);
-    assert (streq (err.code, SHIC_E_INVALID_ARGS));
-    assert (streq (shic_val_str (shic_val_get (err.details, "field")), path));
-    shic_error_clear (&err);
+    s_expect_field (&err, path);
     assert (shic_pools_measured_free (pools, "ram") == SHIC_POOLS_UNKNOWN);
     assert (shic_pools_free (pools, "ram") == 16318004ULL * 1024);
     shic_pools_destroy (&pools);
@@ -285,13 +300,11 @@ s_test_meminfo (void)
         s_fixture ("meminfo", malformed [i]);
         pools = s_load (NULL, path, NO_NVML, &err);
         assert (!pools);
-        assert (streq (err.code, SHIC_E_INVALID_ARGS));
-        assert (streq (shic_val_str (shic_val_get (err.details, "field")), path));
-        shic_error_clear (&err);
+        s_expect_field (&err, path);
     }
     pools = s_load (NULL, "/nonexistent/meminfo", NO_NVML, &err);
-    assert (!pools && streq (err.code, SHIC_E_INVALID_ARGS));
-    shic_error_clear (&err);
+    assert (!pools);
+    s_expect_field (&err, "/nonexistent/meminfo");
     free (path);
 }
 
@@ -352,9 +365,7 @@ s_test_nvml (void)
     //  NVML fails to answer: the GPUs are measured no more, and said so
     setenv ("FAKE_NVML_FAIL_MEMORY", "1", 1);
     assert (shic_pools_measure (pools, &err) == -1);
-    assert (streq (err.code, SHIC_E_INVALID_ARGS));
-    assert (streq (shic_val_str (shic_val_get (err.details, "field")), SHIC_FAKE_NVML));
-    shic_error_clear (&err);
+    s_expect_field (&err, SHIC_FAKE_NVML);
     assert (shic_pools_measured_free (pools, "gpu0") == SHIC_POOLS_UNKNOWN);
     assert (shic_pools_measured_free (pools, "ram") == 8000000ULL * 1024);
     assert (shic_pools_free (pools, "gpu0") == 24 * GIB);
