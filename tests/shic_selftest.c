@@ -20,6 +20,7 @@
 #include "shic_stats.h"
 #include "shic_waiter.h"
 #include "shic_placement.h"
+#include "shic_pools.h"
 
 void shic_generic_test (bool verbose);
 void shic_contract_test (bool verbose);
@@ -54,6 +55,7 @@ static s_test_t s_tests [] = {
     { "stats", shic_stats_test },
     { "waiter", shic_waiter_test },
     { "placement", shic_placement_test },
+    { "pools", shic_pools_test },
     { "proc", shic_proc_test },
     { "http", shic_http_test },
     { "restart_policy", shic_restart_policy_test },
