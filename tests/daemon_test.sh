@@ -63,6 +63,17 @@ check "ps --wide shows whole ids" bash -c "'$build/shic' ps --wide | grep -q \"\
 check "leases lists the lease" bash -c "'$build/shic' leases | grep -q '$lease'"
 check "leases says when it expires" bash -c "'$build/shic' leases | grep '$lease' | grep -Eq ' 1m +in ([0-9]+s|1m)$'"
 check "release" "$build/shic" release "$lease"
+#  examples/chat.c: typed endpoint, one chat completion with libcurl, release
+if [ -x "$build/shic_chat" ]; then
+    "$build/shic_chat" standin tiny "hi" > "$work/chat.out" 2> "$work/chat.err"
+    check "examples/chat.c exits 0" test $? -eq 0
+    check "examples/chat.c prints the answer" grep -q "Hello from the stand-in" "$work/chat.out"
+    chat_lease=$(sed -n 's/.*(lease \([^,]*\),.*/\1/p' "$work/chat.err")
+    check "examples/chat.c released its lease ($chat_lease)" \
+        bash -c "[ -n '$chat_lease' ] && ! '$build/shic' leases | grep -q '^$chat_lease '"
+    SHIC_ENDPOINT=tcp://127.0.0.1:$(port) "$build/shic_chat" standin tiny > /dev/null 2>&1
+    check "examples/chat.c with no daemon exits 3" test $? -eq 3
+fi
 "$build/shic" ensure nope tiny > /dev/null 2>&1
 check "unknown backend exits 1" test $? -eq 1
 "$build/shic" --endpoint tcp://127.0.0.1:1 --timeout 300ms ping > /dev/null 2>&1
