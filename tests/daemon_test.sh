@@ -93,6 +93,14 @@ check "usage exits 2" test $? -eq 2
 check "a typo gets a suggestion" bash -c "'$build/shic' pss 2>&1 | grep -q \"did you mean 'ps'\""
 check "--version" bash -c "'$build/shic' --version | grep -q '^shic [0-9]'"
 check "shicd --version" bash -c "'$build/shicd' --version | grep -q '^shicd [0-9]'"
+#  packaging/shic.bash-completion knows every command and option of --help
+completion=$(dirname "$0")/../packaging/shic.bash-completion
+missing=""
+for word in $("$build/shic" --help | sed -n '/^Commands:/,/^Options:/p' | grep -oE '^  [a-z]+' ) \
+            $("$build/shic" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+    grep -qE -- "(^|[ \"|(])$word([ \")|]|\$)" "$completion" || missing="$missing $word"
+done
+check "bash completion covers shic --help${missing:+ (missing:$missing)}" test -z "$missing"
 #  Ctrl-C and SIGTERM end a waiting ensure at once (the slow backend's
 #  service takes 30 s to load)
 for sig in INT TERM; do
