@@ -30,7 +30,7 @@ static const char *s_help =
     "  release LEASE       end a lease (idempotent)\n"
     "  renew LEASE [--ttl D]  extend a lease\n"
     "  ps [--backend B] [--wide]  runtime instances (--wide: full instance ids)\n"
-    "  leases [--instance I]  live leases\n"
+    "  leases [--instance I] [--wide]  live leases (expiry relative to now)\n"
     "  backends            registered backends\n"
     "  stop INSTANCE       stop an instance (never stops an attached daemon)\n"
     "  watch [PREFIX]      print events as they come (Ctrl-C ends)\n"
@@ -237,10 +237,37 @@ s_human_duration (int64_t ms, char *buffer, size_t size)
         snprintf (buffer, size, "%lldms", (long long) ms);
 }
 
+//  A cell of a table: the text of item at path
+typedef const char *(s_cell_fn) (const shic_val_t *item, const char *path);
+
+//  The width of a column: its widest cell, at least minimum
+static int
+s_widest (const shic_val_t *list, s_cell_fn *cell, const char *path, int minimum)
+{
+    int width = minimum;
+    for (size_t i = 0; i < shic_val_size (list); i++)
+        width = MAX (width, (int) strlen (cell (shic_val_at (list, i), path)));
+    return width;
+}
+
+//  The width of the instance id column, as s_short_id writes the ids
+static int
+s_widest_id (const shic_val_t *list, bool wide)
+{
+    int width = 8;
+    char id [256];
+    for (size_t i = 0; i < shic_val_size (list); i++) {
+        s_short_id (s_str (shic_val_at (list, i), "instance_id"), wide, id, sizeof (id));
+        width = MAX (width, (int) strlen (id));
+    }
+    return width;
+}
+
 //  The model of an instance snapshot: its plan's metadata, else its endpoint
 static const char *
-s_model_of (const shic_val_t *item)
+s_model_of (const shic_val_t *item, const char *path)
 {
+    (void) path;
     const char *model = shic_val_str (shic_val_path (item, "metadata/model"));
     if (!model)
         model = shic_val_str (shic_val_path (item, "endpoint/model_identity"));
@@ -255,16 +282,10 @@ s_print_instances (const shic_val_t *list, bool wide)
         printf ("no instances\n");
         return;
     }
-    //  Column widths from the widest cell
-    int id_width = 8, backend_width = 7, model_width = 5;
+    int id_width = s_widest_id (list, wide);
+    int backend_width = s_widest (list, s_str, "backend", 7);
+    int model_width = s_widest (list, s_model_of, NULL, 5);
     char id [256];
-    for (size_t i = 0; i < count; i++) {
-        const shic_val_t *item = shic_val_at (list, i);
-        s_short_id (s_str (item, "instance_id"), wide, id, sizeof (id));
-        id_width = MAX (id_width, (int) strlen (id));
-        backend_width = MAX (backend_width, (int) strlen (s_str (item, "backend")));
-        model_width = MAX (model_width, (int) strlen (s_model_of (item)));
-    }
     printf ("%-*s  %-*s  %-*s  %-10s %-11s %6s %8s %7s  %s\n", id_width, "INSTANCE",
             backend_width, "BACKEND", model_width, "MODEL", "STATUS", "HEALTH", "LEASES",
             "RESTARTS", "PID", "ENDPOINT");
@@ -275,7 +296,7 @@ s_print_instances (const shic_val_t *list, bool wide)
         if (shic_val_type (shic_val_get (item, "pid")) == SHIC_VAL_INT)
             snprintf (pid, sizeof (pid), "%lld", (long long) shic_val_int (shic_val_get (item, "pid")));
         printf ("%-*s  %-*s  %-*s  %-10s %-11s %6lld %8lld %7s  %s\n", id_width, id,
-                backend_width, s_str (item, "backend"), model_width, s_model_of (item),
+                backend_width, s_str (item, "backend"), model_width, s_model_of (item, NULL),
                 s_str (item, "lifecycle_status"), s_str (item, "health_status"),
                 (long long) shic_val_int (shic_val_get (item, "lease_count")),
                 (long long) shic_val_int (shic_val_get (item, "restarts")), pid,
@@ -293,15 +314,10 @@ s_print_leases (const shic_val_t *list, bool wide)
         printf ("no leases\n");
         return;
     }
-    int lease_width = 5, id_width = 8, owner_width = 5;
+    int lease_width = s_widest (list, s_str, "lease_ref", 5);
+    int id_width = s_widest_id (list, wide);
+    int owner_width = s_widest (list, s_str, "owner_ref", 5);
     char id [256];
-    for (size_t i = 0; i < count; i++) {
-        const shic_val_t *item = shic_val_at (list, i);
-        s_short_id (s_str (item, "instance_id"), wide, id, sizeof (id));
-        lease_width = MAX (lease_width, (int) strlen (s_str (item, "lease_ref")));
-        id_width = MAX (id_width, (int) strlen (id));
-        owner_width = MAX (owner_width, (int) strlen (s_str (item, "owner_ref")));
-    }
     printf ("%-*s  %-*s  %-*s  %6s  %s\n", lease_width, "LEASE", id_width, "INSTANCE",
             owner_width, "OWNER", "TTL", "EXPIRES");
     for (size_t i = 0; i < count; i++) {
