@@ -1,13 +1,22 @@
-#  shic: the two commands of the README, and a few more.
+#  shic: the two commands of the README (make demo, make test), and the rest.
 #
-#    make demo     install what is missing, build, run the embedded demo
-#    make test     install what is missing, build, run every test, then
-#                  every test again under AddressSanitizer + UBSan
-#    make bench    every benchmark against a real shicd: bench/RESULTS.md and
-#                  bench/latency.png (figures, not assertions; about 2 minutes)
-#    make fuzz     the libFuzzer targets of fuzz/, SECONDS_PER_TARGET each (60)
-#    make soak     chaos soak of a real shicd, SOAK_SECONDS long (300)
-#    make build    configure and build into build/
+#    make demo           install what is missing, build, run the main job through
+#                        shicd (examples/demo_spawned.sh)
+#    make demo-attach    the same through an attached (stand-in or real) Ollama
+#    make demo-embedded  the same inside one process (build/shic_demo)
+#    make test           install what is missing, build, then: every ctest
+#                        (test-plain), every test again under AddressSanitizer +
+#                        UBSan (test-asan), shicd end to end under valgrind
+#                        (test-memcheck), the Python and Node clients against a
+#                        real shicd (test-bindings)
+#    make bench          every benchmark against a real shicd: bench/RESULTS.md and
+#                        bench/latency.png (figures, not assertions; about 2 minutes)
+#    make fuzz           the libFuzzer targets of fuzz/, SECONDS_PER_TARGET each (60)
+#    make soak           chaos soak of a real shicd, SOAK_SECONDS long (300)
+#    make build          configure and build into build/ (BUILD=dir, JOBS=2)
+#    make install        cmake --install build (prefix: CMAKE_INSTALL_PREFIX,
+#                        /usr/local unless configured otherwise; needs root there)
+#    make deps           only install the missing Debian packages
 #    make clean
 
 BUILD ?= build

@@ -3,12 +3,17 @@
 
     Tables for people, --json for scripts, a live progress line while an
     ensure waits for a cold start. Exit codes: 0 done, 1 the daemon answered
-    an error, 2 usage, 3 no daemon answered.
+    an error, 2 usage, 3 no daemon answered, 130/143 SIGINT/SIGTERM.
+
+    Every command first pings the daemon with a one-second deadline (see
+    shic_client_probe), so a missing daemon is named at once rather than
+    after an ensure's whole wait.
     =========================================================================
 */
 
 #include "shic.h"
 #include <getopt.h>
+#include <signal.h>
 
 #define EXIT_ERROR     1
 #define EXIT_USAGE     2
@@ -24,8 +29,8 @@ static const char *s_help =
     "                      which for a one-shot command means client_timeout_ms)\n"
     "  release LEASE       end a lease (idempotent)\n"
     "  renew LEASE [--ttl D]  extend a lease\n"
-    "  ps [--backend B]    runtime instances\n"
-    "  leases [--instance I]  live leases\n"
+    "  ps [--backend B] [--wide]  runtime instances (--wide: full instance ids)\n"
+    "  leases [--instance I] [--wide]  live leases (expiry relative to now)\n"
     "  backends            registered backends\n"
     "  stop INSTANCE       stop an instance (never stops an attached daemon)\n"
     "  watch [PREFIX]      print events as they come (Ctrl-C ends)\n"
@@ -39,10 +44,82 @@ static const char *s_help =
     "  -t, --timeout D     how long to wait for the daemon beyond --wait (default 5s)\n"
     "      --server-key K  CURVE: the daemon's public key (or $SHIC_SERVER_KEY)\n"
     "      --client-cert F CURVE: this client's certificate (or $SHIC_CLIENT_CERT)\n"
+    "  -w, --wide          full ids in tables\n"
+    "      --version       print the version of this program\n"
     "  -h, --help          this text ('shic COMMAND --help' works too)\n"
     "\n"
     "Durations: 500ms, 30s, 10m, 1h, or a number of milliseconds.\n"
-    "Exit codes: 0 done, 1 the daemon answered an error, 2 usage, 3 no daemon answered.\n";
+    "Exit codes: 0 done, 1 the daemon answered an error, 2 usage, 3 no daemon answered,\n"
+    "130 interrupted (Ctrl-C), 143 terminated.\n"
+    "The protocol and the contract: docs/wire.md and docs/contract.md.\n";
+
+static const char *s_commands [] = {
+    "ensure", "release", "renew", "ps", "leases", "backends", "stop", "watch", "stats", "ping",
+    "help", NULL
+};
+
+//  Set while a progress line is on the terminal, so a signal clears it
+static volatile sig_atomic_t s_progress_shown = 0;
+
+//  SIGINT and SIGTERM end the program at once, whatever it waits for: a
+//  lease an interrupted ensure may still get ends with its TTL (or at once
+//  when untimed, as this client's connection is gone)
+static void
+s_on_signal (int signal_number)
+{
+    if (s_progress_shown) {
+        const char clear [] = "\r\033[K";
+        if (write (STDERR_FILENO, clear, sizeof (clear) - 1)) {}
+    }
+    const char *text = signal_number == SIGINT? "shic: interrupted\n": "shic: terminated\n";
+    if (write (STDERR_FILENO, text, strlen (text))) {}
+    _exit (128 + signal_number);
+}
+
+//  The edit distance of two short words, for "did you mean"
+static size_t
+s_distance (const char *a, const char *b)
+{
+    size_t la = strlen (a), lb = strlen (b);
+    if (la > 32 || lb > 32)
+        return 99;
+    size_t row [33];
+    for (size_t j = 0; j <= lb; j++)
+        row [j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diagonal = row [0];
+        row [0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t above = row [j];
+            size_t best = diagonal + (a [i - 1] != b [j - 1]);
+            if (row [j] + 1 < best) best = row [j] + 1;
+            if (row [j - 1] + 1 < best) best = row [j - 1] + 1;
+            row [j] = best;
+            diagonal = above;
+        }
+    }
+    return row [lb];
+}
+
+static int
+s_unknown_command (const char *command)
+{
+    const char *nearest = NULL;
+    size_t best = 3;
+    for (int i = 0; s_commands [i]; i++) {
+        size_t distance = s_distance (command, s_commands [i]);
+        if (distance < best) {
+            best = distance;
+            nearest = s_commands [i];
+        }
+    }
+    if (nearest)
+        fprintf (stderr, "shic: unknown command '%s'; did you mean '%s'?\n", command, nearest);
+    else
+        fprintf (stderr, "shic: unknown command '%s'\n", command);
+    fprintf (stderr, "Run 'shic --help' for the commands.\n");
+    return EXIT_USAGE;
+}
 
 //  Parses a duration; -1 on error
 static int64_t
@@ -67,8 +144,7 @@ static int
 s_fail (shic_client_t *client, bool json)
 {
     const shic_error_t *err = shic_client_error (client);
-    bool no_daemon = streq (err->code, SHIC_E_INTERNAL) && err->message
-                  && strstr (err->message, "no reply");
+    bool no_daemon = streq (err->code, SHIC_E_NO_REPLY);
     if (json) {
         shic_val_t *val = shic_error_to_val (err);
         char *text = shic_val_to_json (val);
@@ -78,7 +154,7 @@ s_fail (shic_client_t *client, bool json)
     }
     else
     if (no_daemon)
-        fprintf (stderr, "shic: no answer from the daemon (is shicd running?)\n");
+        fprintf (stderr, "shic: %s\n", err->message);
     else {
         fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
         if (err->details) {
@@ -105,18 +181,177 @@ s_str (const shic_val_t *val, const char *path)
     return str? str: "-";
 }
 
+//  An instance id for a table: "backend:model:" and the first 8 characters
+//  of the hash (full with --wide, --json, or when it has no such shape)
+static void
+s_short_id (const char *id, bool wide, char *buffer, size_t size)
+{
+    const char *hash = strrchr (id, ':');
+    if (wide || !hash || strlen (hash + 1) <= 9)
+        snprintf (buffer, size, "%s", id);
+    else
+        snprintf (buffer, size, "%.*s%.8s~", (int) (hash + 1 - id), id, hash + 1);
+}
+
+//  A Unix-ms instant relative to now: "in 9m", "3s ago", "-" for none
+static void
+s_relative (int64_t at_ms, char *buffer, size_t size)
+{
+    if (at_ms <= 0) {
+        snprintf (buffer, size, "-");
+        return;
+    }
+    int64_t delta = at_ms - zclock_time ();
+    int64_t seconds = (delta < 0? -delta: delta) / 1000;
+    char amount [32];
+    if (seconds < 60)
+        snprintf (amount, sizeof (amount), "%llds", (long long) seconds);
+    else
+    if (seconds < 3600)
+        snprintf (amount, sizeof (amount), "%lldm", (long long) seconds / 60);
+    else
+    if (seconds < 86400)
+        snprintf (amount, sizeof (amount), "%lldh%02lldm", (long long) seconds / 3600,
+                  (long long) (seconds % 3600) / 60);
+    else
+        snprintf (amount, sizeof (amount), "%lldd", (long long) seconds / 86400);
+    snprintf (buffer, size, delta >= 0? "in %s": "%s ago", amount);
+}
+
+//  A duration in ms as people write it: 600000 -> "10m"
+static void
+s_human_duration (int64_t ms, char *buffer, size_t size)
+{
+    if (ms <= 0)
+        snprintf (buffer, size, "-");
+    else
+    if (ms % 3600000 == 0)
+        snprintf (buffer, size, "%lldh", (long long) ms / 3600000);
+    else
+    if (ms % 60000 == 0)
+        snprintf (buffer, size, "%lldm", (long long) ms / 60000);
+    else
+    if (ms % 1000 == 0)
+        snprintf (buffer, size, "%llds", (long long) ms / 1000);
+    else
+        snprintf (buffer, size, "%lldms", (long long) ms);
+}
+
+//  A cell of a table: the text of item at path
+typedef const char *(s_cell_fn) (const shic_val_t *item, const char *path);
+
+//  The width of a column: its widest cell, at least minimum
+static int
+s_widest (const shic_val_t *list, s_cell_fn *cell, const char *path, int minimum)
+{
+    int width = minimum;
+    for (size_t i = 0; i < shic_val_size (list); i++)
+        width = MAX (width, (int) strlen (cell (shic_val_at (list, i), path)));
+    return width;
+}
+
+//  The width of the instance id column, as s_short_id writes the ids
+static int
+s_widest_id (const shic_val_t *list, bool wide)
+{
+    int width = 8;
+    char id [256];
+    for (size_t i = 0; i < shic_val_size (list); i++) {
+        s_short_id (s_str (shic_val_at (list, i), "instance_id"), wide, id, sizeof (id));
+        width = MAX (width, (int) strlen (id));
+    }
+    return width;
+}
+
+//  The model of an instance snapshot: its plan's metadata, else its endpoint
+static const char *
+s_model_of (const shic_val_t *item, const char *path)
+{
+    (void) path;
+    const char *model = shic_val_str (shic_val_path (item, "metadata/model"));
+    if (!model)
+        model = shic_val_str (shic_val_path (item, "endpoint/model_identity"));
+    return model? model: "-";
+}
+
+static void
+s_print_instances (const shic_val_t *list, bool wide)
+{
+    size_t count = shic_val_size (list);
+    if (count == 0) {
+        printf ("no instances\n");
+        return;
+    }
+    int id_width = s_widest_id (list, wide);
+    int backend_width = s_widest (list, s_str, "backend", 7);
+    int model_width = s_widest (list, s_model_of, NULL, 5);
+    char id [256];
+    printf ("%-*s  %-*s  %-*s  %-10s %-11s %6s %8s %7s  %s\n", id_width, "INSTANCE",
+            backend_width, "BACKEND", model_width, "MODEL", "STATUS", "HEALTH", "LEASES",
+            "RESTARTS", "PID", "ENDPOINT");
+    for (size_t i = 0; i < count; i++) {
+        const shic_val_t *item = shic_val_at (list, i);
+        s_short_id (s_str (item, "instance_id"), wide, id, sizeof (id));
+        char pid [24] = "-";
+        if (shic_val_type (shic_val_get (item, "pid")) == SHIC_VAL_INT)
+            snprintf (pid, sizeof (pid), "%lld", (long long) shic_val_int (shic_val_get (item, "pid")));
+        printf ("%-*s  %-*s  %-*s  %-10s %-11s %6lld %8lld %7s  %s\n", id_width, id,
+                backend_width, s_str (item, "backend"), model_width, s_model_of (item, NULL),
+                s_str (item, "lifecycle_status"), s_str (item, "health_status"),
+                (long long) shic_val_int (shic_val_get (item, "lease_count")),
+                (long long) shic_val_int (shic_val_get (item, "restarts")), pid,
+                s_str (item, "endpoint/base_url"));
+    }
+    if (!wide)
+        printf ("(ids end in ~ where shortened: 'shic ps --wide' shows them whole)\n");
+}
+
+static void
+s_print_leases (const shic_val_t *list, bool wide)
+{
+    size_t count = shic_val_size (list);
+    if (count == 0) {
+        printf ("no leases\n");
+        return;
+    }
+    int lease_width = s_widest (list, s_str, "lease_ref", 5);
+    int id_width = s_widest_id (list, wide);
+    int owner_width = s_widest (list, s_str, "owner_ref", 5);
+    char id [256];
+    printf ("%-*s  %-*s  %-*s  %6s  %s\n", lease_width, "LEASE", id_width, "INSTANCE",
+            owner_width, "OWNER", "TTL", "EXPIRES");
+    for (size_t i = 0; i < count; i++) {
+        const shic_val_t *item = shic_val_at (list, i);
+        s_short_id (s_str (item, "instance_id"), wide, id, sizeof (id));
+        char ttl [32], expires [48];
+        int64_t ttl_ms = shic_val_int (shic_val_get (item, "ttl_ms"));
+        s_human_duration (ttl_ms, ttl, sizeof (ttl));
+        if (ttl_ms > 0)
+            s_relative (shic_val_int (shic_val_get (item, "expires_at_ms")), expires, sizeof (expires));
+        else
+            snprintf (expires, sizeof (expires), "while its client is connected");
+        printf ("%-*s  %-*s  %-*s  %6s  %s\n", lease_width, s_str (item, "lease_ref"), id_width, id,
+                owner_width, s_str (item, "owner_ref"), ttl, expires);
+    }
+}
+
 //  ensure with a live progress line fed by the events socket
 static int
 s_ensure (shic_client_t *client, const char *events_endpoint, const char *backend,
           const char *model, int64_t ttl, int64_t wait, const char *owner, bool json, int timeout)
 {
+    //  Learn first, within about a second, whether anybody listens
+    if (shic_client_probe (client) != 0)
+        return s_fail (client, json);
     shic_val_t *args = shic_client_ensure_args (backend, model, NULL, ttl, wait);
     if (owner)
         shic_val_set_str (args, "owner_ref", owner);
     zsock_t *events = zsock_new_sub (events_endpoint, "instance.");
     bool live = isatty (STDERR_FILENO) && !json;
     int64_t started = zclock_mono ();
-    if (shic_client_send (client, 1, "ensure_endpoint", &args) != 0)
+    //  An id of its own: the probe's ids count up from 1
+    const int64_t ensure_id = 1000000;
+    if (shic_client_send (client, ensure_id, "ensure_endpoint", &args) != 0)
         return EXIT_NO_DAEMON;
     const char *state = "waiting";
     char state_buffer [64] = "";
@@ -140,8 +375,13 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
             shic_wire_reply_t reply = { 0 };
             if (shic_client_recv (client, &reply, 0) != 0)
                 continue;
+            if (shic_val_int (reply.id) != ensure_id) {
+                shic_wire_reply_reset (&reply);
+                continue;
+            }
             if (live)
                 fprintf (stderr, "\r\033[K");
+            s_progress_shown = 0;
             if (reply.ok) {
                 const shic_val_t *result = reply.result;
                 if (json)
@@ -184,12 +424,16 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
             shic_wire_reply_reset (&reply);
             break;
         }
-        if (live)
+        if (live) {
             fprintf (stderr, "\r\033[K  %s/%s: %s, %.1f s", backend, model, state,
                      (zclock_mono () - started) / 1000.0);
+            s_progress_shown = 1;
+        }
     }
+    s_progress_shown = 0;
     if (rc == EXIT_NO_DAEMON)
-        fprintf (stderr, "%sshic: no answer from the daemon (is shicd running?)\n", live? "\n": "");
+        fprintf (stderr, "%sshic: no reply from %s within %.1f s (the daemon went away?)\n",
+                 live? "\n": "", shic_client_endpoint (client), (zclock_mono () - started) / 1000.0);
     zpoller_destroy (&poller);
     zsock_destroy (&events);
     return rc;
@@ -233,7 +477,7 @@ main (int argc, char *argv [])
 {
     const char *endpoint = getenv ("SHIC_ENDPOINT")? getenv ("SHIC_ENDPOINT"): "tcp://127.0.0.1:5590";
     const char *events = getenv ("SHIC_EVENTS")? getenv ("SHIC_EVENTS"): "tcp://127.0.0.1:5591";
-    bool json = false;
+    bool json = false, wide = false;
     int64_t timeout = 5000, ttl = 600000, wait = -1;
     const char *owner = NULL, *backend = NULL, *instance = NULL;
     const char *server_key = getenv ("SHIC_SERVER_KEY");
@@ -245,10 +489,11 @@ main (int argc, char *argv [])
         { "owner", required_argument, 0, 'o' }, { "backend", required_argument, 0, 'b' },
         { "instance", required_argument, 0, 'i' }, { "help", no_argument, 0, 'h' },
         { "server-key", required_argument, 0, 'K' }, { "client-cert", required_argument, 0, 'C' },
+        { "wide", no_argument, 0, 'W' }, { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 }
     };
     int option;
-    while ((option = getopt_long (argc, argv, "E:jt:h", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "E:jt:hw", options, NULL)) != -1) {
         int64_t value = 0;
         if (option == 'E') endpoint = optarg;
         else if (option == 'N') events = optarg;
@@ -258,6 +503,11 @@ main (int argc, char *argv [])
         else if (option == 'i') instance = optarg;
         else if (option == 'K') server_key = optarg;
         else if (option == 'C') client_cert = optarg;
+        else if (option == 'W' || option == 'w') wide = true;
+        else if (option == 'V') {
+            printf ("shic %s\n", SHIC_VERSION);
+            return 0;
+        }
         else if (option == 'h') {
             printf ("%s", s_help);
             return 0;
@@ -272,7 +522,7 @@ main (int argc, char *argv [])
             else wait = value;
         }
         else {
-            fprintf (stderr, "%s", s_help);
+            fprintf (stderr, "Run 'shic --help' for the commands and options.\n");
             return EXIT_USAGE;
         }
     }
@@ -284,6 +534,12 @@ main (int argc, char *argv [])
     int rest = argc - optind - 1;
     char **args = argv + optind + 1;
     zsys_set_logstream (stderr);
+    //  czmq's own handler only sets zsys_interrupted; ours ends the program
+    zsys_init ();
+    struct sigaction action = { .sa_handler = s_on_signal };
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
     if (streq (command, "help")) {
         printf ("%s", s_help);
         return 0;
@@ -355,10 +611,8 @@ main (int argc, char *argv [])
     else
     if (streq (command, "ping"))
         op = "ping";
-    else {
-        fprintf (stderr, "shic: unknown command '%s'\n%s", command, s_help);
-        rc = EXIT_USAGE;
-    }
+    else
+        rc = s_unknown_command (command);
     if (op && rc == 0) {
         shic_val_t *result = shic_client_call (client, op, &call);
         if (!result)
@@ -371,32 +625,11 @@ main (int argc, char *argv [])
             printf ("shicd %s on %s, up %.1f s\n", s_str (result, "version"), s_str (result, "node"),
                     shic_val_int (shic_val_get (result, "uptime_ms")) / 1000.0);
         else
-        if (streq (op, "list_instances")) {
-            const shic_val_t *list = shic_val_get (result, "instances");
-            printf ("%-12s %-10s %-11s %6s %8s %7s  %s\n", "BACKEND", "STATUS", "HEALTH", "LEASES",
-                    "RESTARTS", "PID", "INSTANCE / ENDPOINT");
-            for (size_t i = 0; i < shic_val_size (list); i++) {
-                const shic_val_t *item = shic_val_at (list, i);
-                printf ("%-12s %-10s %-11s %6lld %8lld %7lld  %s\n    %s\n", s_str (item, "backend"),
-                        s_str (item, "lifecycle_status"), s_str (item, "health_status"),
-                        (long long) shic_val_int (shic_val_get (item, "lease_count")),
-                        (long long) shic_val_int (shic_val_get (item, "restarts")),
-                        (long long) shic_val_int (shic_val_get (item, "pid")),
-                        s_str (item, "instance_id"), s_str (item, "endpoint/base_url"));
-            }
-        }
+        if (streq (op, "list_instances"))
+            s_print_instances (shic_val_get (result, "instances"), wide);
         else
-        if (streq (op, "list_leases")) {
-            const shic_val_t *list = shic_val_get (result, "leases");
-            printf ("%-14s %10s %16s  %s\n", "LEASE", "TTL_MS", "EXPIRES_AT_MS", "INSTANCE");
-            for (size_t i = 0; i < shic_val_size (list); i++) {
-                const shic_val_t *item = shic_val_at (list, i);
-                printf ("%-14s %10lld %16lld  %s\n", s_str (item, "lease_ref"),
-                        (long long) shic_val_int (shic_val_get (item, "ttl_ms")),
-                        (long long) shic_val_int (shic_val_get (item, "expires_at_ms")),
-                        s_str (item, "instance_id"));
-            }
-        }
+        if (streq (op, "list_leases"))
+            s_print_leases (shic_val_get (result, "leases"), wide);
         else
         if (streq (op, "list_backends")) {
             const shic_val_t *list = shic_val_get (result, "backends");

@@ -35,6 +35,13 @@ backends
         models
             tiny = tiny
         idle_shutdown_ms = 60000
+    slow
+        type = command
+        command = $build/shic_stand_in -m \${MODEL} -a \${MODEL} --host \${HOST} --port \${PORT} --load-ms 30000
+        ready_pattern = server is listening on http://
+        models
+            tiny = tiny
+        idle_shutdown_ms = 60000
 CFG
 #  SHICD_WRAPPER runs the daemon under a tool, e.g. valgrind memcheck
 ${SHICD_WRAPPER:-} "$build/shicd" --config "$work/shicd.cfg" > "$work/out" 2> "$work/err" &
@@ -51,15 +58,61 @@ lease=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))
 check "chat through the endpoint" bash -c "curl -sf -H 'Content-Type: application/json' \
     -d '{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' '$base/chat/completions' | grep -q 'Hello from the stand-in'"
 check "ps shows it ready" bash -c "'$build/shic' ps | grep -q ready"
+check "ps has a model column" bash -c "'$build/shic' ps | grep -Eq '^INSTANCE +BACKEND +MODEL' && '$build/shic' ps | grep -Eq 'standin +tiny +ready'"
+check "ps --wide shows whole ids" bash -c "'$build/shic' ps --wide | grep -q \"\$('$build/shic' --json ps | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"instances\"][0][\"instance_id\"])')\""
 check "leases lists the lease" bash -c "'$build/shic' leases | grep -q '$lease'"
+check "leases says when it expires" bash -c "'$build/shic' leases | grep '$lease' | grep -Eq ' 1m +in ([0-9]+s|1m)$'"
 check "release" "$build/shic" release "$lease"
+#  examples/chat.c: typed endpoint, one chat completion with libcurl, release
+if [ -x "$build/shic_chat" ]; then
+    "$build/shic_chat" standin tiny "hi" > "$work/chat.out" 2> "$work/chat.err"
+    check "examples/chat.c exits 0" test $? -eq 0
+    check "examples/chat.c prints the answer" grep -q "Hello from the stand-in" "$work/chat.out"
+    chat_lease=$(sed -n 's/.*(lease \([^,]*\),.*/\1/p' "$work/chat.err")
+    check "examples/chat.c released its lease ($chat_lease)" \
+        bash -c "[ -n '$chat_lease' ] && ! '$build/shic' leases | grep -q '^$chat_lease '"
+    SHIC_ENDPOINT=tcp://127.0.0.1:$(port) "$build/shic_chat" standin tiny > /dev/null 2>&1
+    check "examples/chat.c with no daemon exits 3" test $? -eq 3
+fi
 "$build/shic" ensure nope tiny > /dev/null 2>&1
 check "unknown backend exits 1" test $? -eq 1
 "$build/shic" --endpoint tcp://127.0.0.1:1 --timeout 300ms ping > /dev/null 2>&1
 check "no daemon exits 3" test $? -eq 3
+#  No daemon: an ensure (which may wait minutes for a cold start) fails
+#  within 3 s, naming the endpoint
+nobody=tcp://127.0.0.1:$(port)
+start=$(date +%s%N)
+"$build/shic" --endpoint "$nobody" ensure standin tiny 2> "$work/nobody.err"
+rc=$?
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+check "no daemon: ensure exits 3" test $rc -eq 3
+check "no daemon: ensure fails within 3 s (${elapsed} ms)" test $elapsed -lt 3000
+check "no daemon: the error names the endpoint" grep -q "no daemon answers at $nobody" "$work/nobody.err"
 "$build/shic" bogus > /dev/null 2>&1
 check "usage exits 2" test $? -eq 2
-service=$("$build/shic" --json ps | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["pid"])')
+check "a typo gets a suggestion" bash -c "'$build/shic' pss 2>&1 | grep -q \"did you mean 'ps'\""
+check "--version" bash -c "'$build/shic' --version | grep -q '^shic [0-9]'"
+check "shicd --version" bash -c "'$build/shicd' --version | grep -q '^shicd [0-9]'"
+#  packaging/shic.bash-completion knows every command and option of --help
+completion=$(dirname "$0")/../packaging/shic.bash-completion
+missing=""
+for word in $("$build/shic" --help | sed -n '/^Commands:/,/^Options:/p' | grep -oE '^  [a-z]+' ) \
+            $("$build/shic" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+    grep -qE -- "(^|[ \"|(])$word([ \")|]|\$)" "$completion" || missing="$missing $word"
+done
+check "bash completion covers shic --help${missing:+ (missing:$missing)}" test -z "$missing"
+#  Ctrl-C and SIGTERM end a waiting ensure at once (the slow backend's
+#  service takes 30 s to load)
+for sig in INT TERM; do
+    start=$(date +%s%N)
+    timeout --preserve-status -s $sig 1.5 "$build/shic" ensure slow tiny --wait 60s > /dev/null 2> "$work/sig.err"
+    rc=$?
+    elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+    want=$([ $sig = INT ] && echo 130 || echo 143)
+    check "SIG$sig ends a waiting ensure at once (exit $rc, ${elapsed} ms)" \
+        bash -c "[ $rc -eq $want ] && [ $elapsed -lt 2500 ]"
+done
+service=$("$build/shic" --json ps --backend standin | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["pid"])')
 kill -TERM "$daemon_pid"
 wait "$daemon_pid"
 rc=$?

@@ -177,6 +177,16 @@ shic_client_test (bool verbose)
     zsock_destroy (&req);
     shic_client_destroy (&client);
     shic_runtime_destroy (&runtime);
+    //  Nobody listens: an ensure fails within about a second (not after its
+    //  wait) with the client's own code, naming the endpoint
+    shic_client_t *nobody = shic_client_new ("tcp://127.0.0.1:1");
+    int64_t started = zclock_mono ();
+    shic_val_t *args = shic_client_ensure_args ("x", "y", NULL, 0, -1);
+    assert (!shic_client_call (nobody, "ensure_endpoint", &args));
+    assert (zclock_mono () - started < 3000);
+    assert (streq (shic_client_error (nobody)->code, SHIC_E_NO_REPLY));
+    assert (strstr (shic_client_error (nobody)->message, "tcp://127.0.0.1:1"));
+    shic_client_destroy (&nobody);
     printf ("OK\n");
 }
 

@@ -13,6 +13,7 @@ export interface ClientOptions {
     eventsEndpoint?: string
     timeoutMs?: number
     clientTimeoutMs?: number
+    probeMs?: number
 }
 
 export interface EnsureOptions {
@@ -41,7 +42,9 @@ export declare class Client {
     readonly eventsEndpoint: string
     timeoutMs: number
     clientTimeoutMs: number
+    probeMs: number
     close (): void
+    probe (): Promise<void>
     call (op: string, args?: WireMap, options?: { timeoutMs?: number }): Promise<WireMap>
     callRaw (body: Uint8Array, options?: { expectId?: number | string | null, timeoutMs?: number }): Promise<WireMap>
     ping (): Promise<WireMap>

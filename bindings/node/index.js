@@ -25,6 +25,7 @@ const DEFAULT_ENDPOINT = "tcp://127.0.0.1:5590"
 const DEFAULT_EVENTS = "tcp://127.0.0.1:5591"
 const DEFAULT_WAIT_MS = 120000          // the daemon's default wait_ms of ensure_endpoint
 const DEFAULT_CLIENT_TIMEOUT_MS = 30000 // the daemon's default client_timeout_ms
+const DEFAULT_PROBE_MS = 1000           // how long the first ping may take
 const WIRE_VERSION = 1
 
 // ---------------------------------------------------------------------------
@@ -124,15 +125,23 @@ function ensureArgs (backend, model, { ttlMs = 0, waitMs, ownerRef, options, con
  *                            request's own wait_ms (default 10000)
  *   options.clientTimeoutMs  the daemon's client_timeout_ms: held untimed
  *                            leases are kept alive by a ping every third of it
+ *   options.probeMs          until the daemon has answered once, a call first
+ *                            pings with this deadline (default 1000), so that
+ *                            with nobody listening it rejects with
+ *                            NoReplyError naming the endpoint within about a
+ *                            second, not after an ensure's whole wait
  */
 class Client {
     constructor (endpoint, { eventsEndpoint, timeoutMs = 10000,
-                             clientTimeoutMs = DEFAULT_CLIENT_TIMEOUT_MS } = {}) {
+                             clientTimeoutMs = DEFAULT_CLIENT_TIMEOUT_MS,
+                             probeMs = DEFAULT_PROBE_MS } = {}) {
         endpoint = endpoint || process.env.SHIC_ENDPOINT || DEFAULT_ENDPOINT
         this.endpoint = endpoint
         this.eventsEndpoint = eventsEndpoint || process.env.SHIC_EVENTS || DEFAULT_EVENTS
         this.timeoutMs = timeoutMs
         this.clientTimeoutMs = clientTimeoutMs
+        this.probeMs = probeMs
+        this._answered = false          // the daemon answered since the last silence
         this._sock = new zmq.Dealer({ linger: 0 })
         this._sock.connect(endpoint)
         this._nextId = 1
@@ -170,6 +179,7 @@ class Client {
                 if (!reply || typeof reply !== "object")
                     continue
                 const id = reply.id === undefined ? null : reply.id
+                this._answered = true
                 const pending = this._pending.get(id)
                 if (!pending)
                     continue                // a late reply to a call that timed out
@@ -193,7 +203,8 @@ class Client {
         return new Promise((resolve, reject) => {
             const timer = setTimeout(() => {
                 this._pending.delete(id)
-                reject(new NoReplyError(`no reply within ${timeoutMs} ms`))
+                this._answered = false  // probe again before the next call
+                reject(new NoReplyError(`no reply from ${this.endpoint} within ${timeoutMs} ms`))
             }, timeoutMs)
             this._pending.set(id, { resolve, reject, timer })
             this._sending = this._sending
@@ -209,12 +220,31 @@ class Client {
     }
 
     /**
+     * Pings with the probeMs deadline; rejects with NoReplyError naming the
+     * endpoint when nobody answers. call() does this by itself until the
+     * daemon has answered once.
+     */
+    async probe () {
+        const id = this._nextId++
+        try {
+            await this._request(id, encode({ v: WIRE_VERSION, id, op: "ping", args: {} }), this.probeMs)
+        } catch (error) {
+            if (error instanceof NoReplyError)
+                throw new NoReplyError(`no daemon answers at ${this.endpoint} (no reply to a ping ` +
+                                       `within ${this.probeMs} ms; is shicd running?)`)
+            throw error
+        }
+    }
+
+    /**
      * Sends op with args; resolves to the reply's result map, rejects with
      * the ShicError subclass of an error reply or NoReplyError.
      * timeoutMs defaults to the client's timeoutMs plus args.wait_ms (or the
      * daemon's default wait for ensure_endpoint).
      */
-    call (op, args = {}, { timeoutMs } = {}) {
+    async call (op, args = {}, { timeoutMs } = {}) {
+        if (!this._answered)
+            await this.probe()
         if (timeoutMs === undefined) {
             let waitMs = args.wait_ms
             if (!Number.isInteger(waitMs))

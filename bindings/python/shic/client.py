@@ -24,6 +24,7 @@ DEFAULT_ENDPOINT = "tcp://127.0.0.1:5590"
 DEFAULT_EVENTS = "tcp://127.0.0.1:5591"
 DEFAULT_WAIT_MS = 120000          # the daemon's default wait_ms of ensure_endpoint
 DEFAULT_CLIENT_TIMEOUT_MS = 30000  # the daemon's default client_timeout_ms
+DEFAULT_PROBE_MS = 1000           # how long the first ping may take
 WIRE_VERSION = 1
 
 #  How long one thread holds the socket while it waits for a reply (ms)
@@ -75,13 +76,16 @@ class Client:
     """
 
     def __init__(self, endpoint=None, events_endpoint=None, timeout_ms=10000,
-                 client_timeout_ms=DEFAULT_CLIENT_TIMEOUT_MS, context=None):
+                 client_timeout_ms=DEFAULT_CLIENT_TIMEOUT_MS, context=None,
+                 probe_ms=DEFAULT_PROBE_MS):
         endpoint = endpoint or os.environ.get("SHIC_ENDPOINT") or DEFAULT_ENDPOINT
         self.endpoint = endpoint
         self.events_endpoint = (events_endpoint or os.environ.get("SHIC_EVENTS")
                                 or DEFAULT_EVENTS)
         self.timeout_ms = int(timeout_ms)
         self.client_timeout_ms = int(client_timeout_ms)
+        self.probe_ms = int(probe_ms)
+        self._answered = False              # the daemon answered since the last silence
         self._context = context or zmq.Context.instance()
         self._sock = self._context.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -130,13 +134,16 @@ class Client:
                         raise ShicError("internal", "the client is closed")
                     left = int((deadline - time.monotonic()) * 1000)
                     if left <= 0:
-                        raise NoReplyError("no_reply", "no reply within %d ms" % timeout_ms)
+                        self._answered = False      # probe again before the next call
+                        raise NoReplyError("no_reply", "no reply from %s within %d ms"
+                                           % (self.endpoint, timeout_ms))
                     if self._sock.poll(min(left, _SLICE_MS), zmq.POLLIN):
                         frames = self._sock.recv_multipart()
                         reply = self._decode(frames)
                         if reply is None:
                             continue
                         rid = reply.get("id")
+                        self._answered = True
                         if rid == request_id:
                             return reply
                         if rid in self._waiting:
@@ -166,6 +173,17 @@ class Client:
             return result if result is not None else {}
         raise error_for(reply.get("error"))
 
+    def probe(self):
+        """Pings with the probe_ms deadline; NoReplyError naming the
+        endpoint when nobody answers. call() does this by itself until the
+        daemon has answered once."""
+        try:
+            self._call("ping", {}, self.probe_ms)
+        except NoReplyError:
+            raise NoReplyError("no_reply", "no daemon answers at %s (no reply to a ping "
+                               "within %d ms; is shicd running?)"
+                               % (self.endpoint, self.probe_ms)) from None
+
     def call(self, op, args=None, timeout_ms=None):
         """Sends op with args and returns the reply's result map; an error
         reply raises its ShicError subclass, no reply NoReplyError.
@@ -173,6 +191,11 @@ class Client:
         timeout_ms defaults to the client's timeout_ms plus args' wait_ms
         (or DEFAULT_WAIT_MS for ensure_endpoint).
         """
+        if not self._answered:
+            self.probe()
+        return self._call(op, args, timeout_ms)
+
+    def _call(self, op, args, timeout_ms):
         args = args or {}
         if timeout_ms is None:
             wait_ms = args.get("wait_ms")
