@@ -11,6 +11,7 @@
 
 #include "shic_llama_cpp.h"
 #include "shic_http.h"
+#include "shic_sha256.h"
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>

@@ -15,6 +15,8 @@
 */
 
 #include "shic_ollama.h"
+#include "shic_ollama_names.h"
+#include "shic_sha256.h"
 #include "shic_ollama_health.h"
 #include <ctype.h>
 

@@ -13,7 +13,7 @@
 */
 
 #include "shic_ollama_health.h"
-#include "shic_ollama.h"
+#include "shic_ollama_names.h"
 #include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>

@@ -63,7 +63,7 @@ export SHIC_MODEL=tiny
 export SHIC_CLIENT_TIMEOUT_MS=$CLIENT_TIMEOUT_MS
 export PYTHONDONTWRITEBYTECODE=1          # no __pycache__ in the tree
 
-#   The configuration (ZPL: 4 spaces per level); see backends/shic_command.h
+#   The configuration (ZPL: 4 spaces per level); see include/shic_command.h
 cat > "$WORK/shicd.cfg" <<EOF
 shicd
     client_timeout_ms = $CLIENT_TIMEOUT_MS

@@ -26,7 +26,6 @@
 #include "shic_json.h"
 #include "shic_wire.h"
 #include "shic_contract.h"
-#include "shic_sha256.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -188,8 +187,6 @@ int shic_runtime_set_curve (shic_runtime_t *self, const char *server_cert,
 //  lease actors. shic_runtime_new calls it; a host that creates czmq sockets
 //  before its first runtime must call it earlier, before any socket exists.
 void shic_init (size_t max_leases);
-
-void shic_runtime_test (bool verbose);
 
 #ifdef __cplusplus
 }

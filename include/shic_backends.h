@@ -47,8 +47,6 @@ size_t shic_backends_size (shic_backends_t *self);
 //  Frees the sections and unloads plugins; call after shic_runtime_destroy
 void shic_backends_destroy (shic_backends_t **self_p);
 
-void shic_backends_test (bool verbose);
-
 #ifdef __cplusplus
 }
 #endif

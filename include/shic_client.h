@@ -128,8 +128,6 @@ int shic_client_renew_endpoint (shic_client_t *self, shic_endpoint_t *endpoint,
 int shic_client_release_endpoint (shic_client_t *self, shic_endpoint_t **endpoint_p);
 void shic_endpoint_destroy (shic_endpoint_t **self_p);
 
-void shic_client_test (bool verbose);
-
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@
 #include "shic_backends.h"
 #include "shic_test_backends.h"
 #include "shic_test_util.h"
+#include "shic_selftest.h"
 #include <signal.h>
 
 static const char *

@@ -14,6 +14,7 @@
 #include "shic_test_backends.h"
 #include "shic_test_util.h"
 #include "shic_kernel_test.h"
+#include "shic_selftest.h"
 #include <pthread.h>
 #include <signal.h>
 

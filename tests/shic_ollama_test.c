@@ -12,6 +12,7 @@
 #include "shic_proc.h"
 #include "shic_http.h"
 #include "shic_ollama.h"
+#include "shic_ollama_names.h"
 
 void shic_ollama_test (bool verbose);
 void shic_ollama_live_test (bool verbose);

@@ -9,6 +9,8 @@
 
 #include "shic.h"
 #include "shic_actors.h"
+#include "shic_selftest.h"
+#include "shic_sha256.h"
 #include "shic_http.h"
 #include "shic_msg.h"
 #include "shic_schema.h"

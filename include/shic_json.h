@@ -39,9 +39,6 @@ char *shic_val_to_json (const shic_val_t *self);
 //  a fraction or exponent become INT, every other number FLOAT.
 shic_val_t *shic_val_from_json (const char *text);
 
-//  Self test
-void shic_json_test (bool verbose);
-
 #ifdef __cplusplus
 }
 #endif

@@ -81,10 +81,6 @@ void
 void
     shic_http_thread_cleanup (void);
 
-//  Self test of this class.
-void
-    shic_http_test (bool verbose);
-
 #ifdef __cplusplus
 }
 #endif

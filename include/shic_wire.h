@@ -71,8 +71,6 @@ typedef struct {
 int shic_wire_reply_decode (const void *data, size_t size, shic_wire_reply_t *reply);
 void shic_wire_reply_reset (shic_wire_reply_t *reply);
 
-void shic_wire_test (bool verbose);
-
 #ifdef __cplusplus
 }
 #endif

@@ -187,9 +187,6 @@ int shic_val_writer_take (shic_val_writer_t **self_p, void **data_p, size_t *siz
 //  JSON text: shic_val_to_json and shic_val_from_json are in shic_json.h
 //  (through jansson; the backends parse untrusted HTTP bodies with them).
 
-//  Self test
-void shic_val_test (bool verbose);
-
 #ifdef __cplusplus
 }
 #endif

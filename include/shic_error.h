@@ -75,8 +75,6 @@ const char *shic_error_code_lookup (const char *code);
 //  NULL-terminated list of every code, in table order
 extern const char *shic_error_codes [];
 
-void shic_error_test (bool verbose);
-
 #ifdef __cplusplus
 }
 #endif
