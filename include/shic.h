@@ -135,16 +135,16 @@ typedef struct {
 //      max_frame = 1048576         largest request body
 //  plus the restart policy keys (see shic_restart_policy.h).
 //  Returns NULL on failure (logged).
-shic_runtime_t *shic_runtime_new (zconfig_t *config);
+SHIC_EXPORT shic_runtime_t *shic_runtime_new (zconfig_t *config);
 
 //  Stops every instance (spawned services are stopped), every lease and
 //  backend, in reverse order of start; no-op on NULL; nulls *self_p.
-void shic_runtime_destroy (shic_runtime_t **self_p);
+SHIC_EXPORT void shic_runtime_destroy (shic_runtime_t **self_p);
 
 //  Registers a backend under ops->name: shic_runtime_register_as with
 //  that name.
-int shic_runtime_register (shic_runtime_t *self, const shic_backend_ops_t *ops,
-                           zconfig_t *config, shic_error_t *err);
+SHIC_EXPORT int shic_runtime_register (shic_runtime_t *self, const shic_backend_ops_t *ops,
+                                       zconfig_t *config, shic_error_t *err);
 
 //  Registers a backend under name (any table under any name, e.g. one per
 //  configuration section): starts its actor, which calls ops->init with
@@ -154,25 +154,25 @@ int shic_runtime_register (shic_runtime_t *self, const shic_backend_ops_t *ops,
 //  "<name>:" instead, so two registrations of one table never share
 //  instances. ops and config must stay valid while registered. Returns 0,
 //  or -1 with err (may be NULL) set.
-int shic_runtime_register_as (shic_runtime_t *self, const char *name,
-                              const shic_backend_ops_t *ops, zconfig_t *config,
-                              shic_error_t *err);
+SHIC_EXPORT int shic_runtime_register_as (shic_runtime_t *self, const char *name,
+                                          const shic_backend_ops_t *ops, zconfig_t *config,
+                                          shic_error_t *err);
 
 //  Unregisters a backend: its instances are stopped first. Returns 0, or -1
 //  when no such backend is registered.
-int shic_runtime_unregister (shic_runtime_t *self, const char *backend);
+SHIC_EXPORT int shic_runtime_unregister (shic_runtime_t *self, const char *backend);
 
 //  The inproc endpoint of the trusted gateway socket (wire protocol)
-const char *shic_runtime_endpoint (shic_runtime_t *self);
+SHIC_EXPORT const char *shic_runtime_endpoint (shic_runtime_t *self);
 
 //  The inproc endpoint of the events PUB socket
-const char *shic_runtime_events_endpoint (shic_runtime_t *self);
+SHIC_EXPORT const char *shic_runtime_events_endpoint (shic_runtime_t *self);
 
 //  Binds the untrusted (network) gateway and the events socket to extra
 //  endpoints, e.g. "tcp://127.0.0.1:5590". Returns the bound port for tcp
 //  endpoints with a wildcard port, 0 for others, -1 on error.
-int shic_runtime_bind_gateway (shic_runtime_t *self, const char *endpoint);
-int shic_runtime_bind_events (shic_runtime_t *self, const char *endpoint);
+SHIC_EXPORT int shic_runtime_bind_gateway (shic_runtime_t *self, const char *endpoint);
+SHIC_EXPORT int shic_runtime_bind_events (shic_runtime_t *self, const char *endpoint);
 
 //  Requires CURVE (ZeroMQ's own encryption and authentication) on the
 //  network gateway: server_cert is a czmq certificate file holding the
@@ -180,13 +180,13 @@ int shic_runtime_bind_events (shic_runtime_t *self, const char *endpoint);
 //  clients allowed to connect (an allow-list; others get no answer). Call
 //  before shic_runtime_bind_gateway. One CURVE runtime per process (ZAP is
 //  process-wide). Returns 0, or -1 (logged) when a file cannot be loaded.
-int shic_runtime_set_curve (shic_runtime_t *self, const char *server_cert,
-                            const char *clients_dir);
+SHIC_EXPORT int shic_runtime_set_curve (shic_runtime_t *self, const char *server_cert,
+                                        const char *clients_dir);
 
 //  Raises process limits (czmq's socket cap, RLIMIT_NOFILE) for max_leases
 //  lease actors. shic_runtime_new calls it; a host that creates czmq sockets
 //  before its first runtime must call it earlier, before any socket exists.
-void shic_init (size_t max_leases);
+SHIC_EXPORT void shic_init (size_t max_leases);
 
 #ifdef __cplusplus
 }

@@ -38,14 +38,14 @@ typedef struct _shic_backends_t shic_backends_t;
 //  Returns a fresh shic_backends_t (possibly empty), or NULL with err set
 //  (message naming the section and key) when a section is invalid or a
 //  registration fails; what was registered before the failure stays.
-shic_backends_t *shic_backends_configure (shic_runtime_t *runtime, zconfig_t *config,
-                                          shic_error_t *err);
+SHIC_EXPORT shic_backends_t *shic_backends_configure (shic_runtime_t *runtime, zconfig_t *config,
+                                                      shic_error_t *err);
 
 //  Number of backends registered
-size_t shic_backends_size (shic_backends_t *self);
+SHIC_EXPORT size_t shic_backends_size (shic_backends_t *self);
 
 //  Frees the sections and unloads plugins; call after shic_runtime_destroy
-void shic_backends_destroy (shic_backends_t **self_p);
+SHIC_EXPORT void shic_backends_destroy (shic_backends_t **self_p);
 
 #ifdef __cplusplus
 }

@@ -58,7 +58,7 @@ extern "C" {
 #endif
 
 //  name "command"; registered under its configuration section's name
-extern const shic_backend_ops_t shic_command_ops;
+SHIC_EXPORT extern const shic_backend_ops_t shic_command_ops;
 
 #ifdef __cplusplus
 }

@@ -55,9 +55,9 @@ extern "C" {
 #define SHIC_DEFAULT_STOP_TIMEOUT_MS        5000
 
 //  True when value is "spawned" or "attach_existing_service"
-bool shic_startup_kind_valid (const char *value);
+SHIC_EXPORT bool shic_startup_kind_valid (const char *value);
 //  True when (kind, mode) is one of the two legal pairs
-bool shic_startup_pair_legal (const char *startup_kind, const char *management_mode);
+SHIC_EXPORT bool shic_startup_pair_legal (const char *startup_kind, const char *management_mode);
 
 //  ---------------------------------------------------------------------------
 //  Structures. Field lists and defaults:
@@ -68,15 +68,15 @@ bool shic_startup_pair_legal (const char *startup_kind, const char *management_m
 //    supported_surfaces: [str] = [], resource_profile: map = {}, metadata:
 //    map = {}}. backend is required (err code "internal": manifests come
 //    from backend code, which we trust but check).
-shic_val_t *shic_backend_manifest_normalize (const shic_val_t *in, shic_error_t *err);
+SHIC_EXPORT shic_val_t *shic_backend_manifest_normalize (const shic_val_t *in, shic_error_t *err);
 
 //  The manifest of a backend with one management mode: {backend,
 //  runtime_kind "service", management_modes [mode], startup_kind (nil when
 //  NULL), protocols ["openai_chat_completions"], capabilities {},
 //  supported_surfaces ["local_subprocess"], metadata {}}; callers fill in
 //  capabilities and metadata. Fresh map.
-shic_val_t *shic_backend_manifest_new (const char *backend, const char *startup_kind,
-                                       const char *management_mode);
+SHIC_EXPORT shic_val_t *shic_backend_manifest_new (const char *backend, const char *startup_kind,
+                                                   const char *management_mode);
 
 //  ConsumerManifest {contract_version, consumer: str|nil, accepted_runtime_kinds:
 //    [str] = ["service"], accepted_management_modes: [str] = [],
@@ -85,13 +85,13 @@ shic_val_t *shic_backend_manifest_new (const char *backend, const char *startup_
 //    constraints: map = {} (startup_kind: str optional), metadata: map = {}}.
 //    Not a map, or a field of the wrong type: err invalid_consumer_manifest
 //    with details {field}.
-shic_val_t *shic_consumer_manifest_normalize (const shic_val_t *in, shic_error_t *err);
+SHIC_EXPORT shic_val_t *shic_consumer_manifest_normalize (const shic_val_t *in, shic_error_t *err);
 
 //  InstanceSpec {contract_version, backend: str, startup_kind: str|nil,
 //    execution_surface: nil|str|map, backend_options: map = {}, metadata: map = {}}
 //    Wrong types: err invalid_args {field}; a startup_kind that is not one of
 //    the two kinds: invalid_startup_kind.
-shic_val_t *shic_instance_spec_normalize (const shic_val_t *in, shic_error_t *err);
+SHIC_EXPORT shic_val_t *shic_instance_spec_normalize (const shic_val_t *in, shic_error_t *err);
 
 //  StartupPlan {instance_key: str (required, non-empty), backend: str,
 //    startup_kind: str, management_mode: str, transport: nil | {argv: [str]
@@ -104,18 +104,19 @@ shic_val_t *shic_instance_spec_normalize (const shic_val_t *in, shic_error_t *er
 //    int >= 0 (readiness_interval_ms and ready_timeout_ms > 0). startup_kind
 //    and management_mode are copied as given (nil allowed): truthfulness,
 //    not normalization, judges them. Wrong types: err internal {field}.
-shic_val_t *shic_startup_plan_normalize (const shic_val_t *in, shic_error_t *err);
+SHIC_EXPORT shic_val_t *shic_startup_plan_normalize (const shic_val_t *in, shic_error_t *err);
 
 //  LeaseRef {contract_version, lease_ref, owner_ref (str or nil), ttl_ms,
 //    expires_at_ms (nil when ttl_ms is 0), renewable?, instance_id}
-shic_val_t *shic_lease_ref_new (const char *lease_ref, const shic_val_t *owner_ref,
-                                int64_t ttl_ms, int64_t expires_at_ms,
-                                bool renewable, const char *instance_id);
+SHIC_EXPORT shic_val_t *shic_lease_ref_new (const char *lease_ref, const shic_val_t *owner_ref,
+                                            int64_t ttl_ms, int64_t expires_at_ms,
+                                            bool renewable, const char *instance_id);
 //  The same LeaseRef streamed into writer: a map header for its 7 pairs plus
 //  extra pairs that the caller writes after it
-void shic_lease_ref_write (shic_val_writer_t *writer, size_t extra, const char *lease_ref,
-                           const shic_val_t *owner_ref, int64_t ttl_ms,
-                           int64_t expires_at_ms, bool renewable, const char *instance_id);
+SHIC_EXPORT void shic_lease_ref_write (shic_val_writer_t *writer, size_t extra,
+                                       const char *lease_ref, const shic_val_t *owner_ref,
+                                       int64_t ttl_ms, int64_t expires_at_ms, bool renewable,
+                                       const char *instance_id);
 
 //  EndpointDescriptor, contract.md §3 and original-behaviour §6.3: the
 //  plan's endpoint_template shallow-merged with fields (fields win), then
@@ -127,8 +128,8 @@ void shic_lease_ref_write (shic_val_writer_t *writer, size_t extra, const char *
 //  source_runtime default to the plan's backend, model_identity defaults to
 //  the instance id, source_runtime_ref / health_ref / boundary_ref default
 //  nil, lease_ref nil, capabilities {} and metadata {} defaults.
-shic_val_t *shic_endpoint_build (const char *instance_id, const shic_val_t *plan,
-                                 const shic_val_t *fields, shic_error_t *err);
+SHIC_EXPORT shic_val_t *shic_endpoint_build (const char *instance_id, const shic_val_t *plan,
+                                             const shic_val_t *fields, shic_error_t *err);
 
 //  ---------------------------------------------------------------------------
 //  Compatibility, contract.md §4. manifest is a normalized BackendManifest,
@@ -142,8 +143,8 @@ shic_val_t *shic_endpoint_build (const char *instance_id, const shic_val_t *plan
 //  shic_val_equal (true, false, "unknown"); required keys are checked in
 //  sorted (bytewise) order; missing_capability names the key without its
 //  trailing '?'. Success metadata is {backend, consumer}.
-shic_val_t *shic_compatibility (const char *backend_id, const shic_val_t *manifest,
-                                const shic_val_t *consumer);
+SHIC_EXPORT shic_val_t *shic_compatibility (const char *backend_id, const shic_val_t *manifest,
+                                            const shic_val_t *consumer);
 
 //  ---------------------------------------------------------------------------
 //  ensure_endpoint shape checks, contract.md §5 steps 1-4 (step 2 only checks
@@ -162,9 +163,9 @@ shic_val_t *shic_compatibility (const char *backend_id, const shic_val_t *manife
 //  backend_options gains boot_spec (from target_preference.boot_spec, unless
 //  already there) and model_identity (from request.model_preference.id, then
 //  .model, unless already there); execution_surface from target_preference.
-shic_val_t *shic_ensure_spec_from_request (const shic_val_t *request,
-                                           const shic_val_t *context,
-                                           shic_error_t *err);
+SHIC_EXPORT shic_val_t *shic_ensure_spec_from_request (const shic_val_t *request,
+                                                       const shic_val_t *context,
+                                                       shic_error_t *err);
 
 //  ---------------------------------------------------------------------------
 //  Truthfulness, contract.md §5 step 7. spec, plan and manifest are
@@ -181,16 +182,16 @@ shic_val_t *shic_ensure_spec_from_request (const shic_val_t *request,
 //  transport.execution_surface, else of spec.execution_surface; a string is
 //  the kind itself, a map gives its "surface_kind" string, nil or any other
 //  shape gives "local_subprocess".
-shic_val_t *shic_truthfulness_check (const shic_val_t *spec, const shic_val_t *plan,
-                                     const shic_val_t *manifest);
+SHIC_EXPORT shic_val_t *shic_truthfulness_check (const shic_val_t *spec, const shic_val_t *plan,
+                                                 const shic_val_t *manifest);
 
 //  ---------------------------------------------------------------------------
 //  Instance keys: "<backend>:<prefix>:<base64url(SHA-256(canonical msgpack
 //  of identity))>" without padding, or "<backend>:<hash>" when prefix is NULL
 //  or empty. identity is any value (typically a map of every launch-relevant
 //  field). Fresh string.
-char *shic_instance_key (const char *backend, const char *prefix,
-                         const shic_val_t *identity);
+SHIC_EXPORT char *shic_instance_key (const char *backend, const char *prefix,
+                                     const shic_val_t *identity);
 
 #ifdef __cplusplus
 }

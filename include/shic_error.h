@@ -54,26 +54,26 @@ typedef struct {
 
 //  Sets err (clearing what it held). Takes ownership of *details_p when
 //  details_p is not NULL. The message is formatted like printf.
-void shic_error_set (shic_error_t *err, const char *code,
-                     shic_val_t **details_p, const char *format, ...)
+SHIC_EXPORT void shic_error_set (shic_error_t *err, const char *code,
+                                 shic_val_t **details_p, const char *format, ...)
     __attribute__ ((format (printf, 4, 5)));
 //  Sets err with details {field: field} (invalid_args, forbidden)
-void shic_error_set_field (shic_error_t *err, const char *code,
-                           const char *field, const char *format, ...)
+SHIC_EXPORT void shic_error_set_field (shic_error_t *err, const char *code,
+                                       const char *field, const char *format, ...)
     __attribute__ ((format (printf, 4, 5)));
 //  Frees what err holds and zeroes it
-void shic_error_clear (shic_error_t *err);
+SHIC_EXPORT void shic_error_clear (shic_error_t *err);
 //  Moves src into dst (dst cleared first, src zeroed)
-void shic_error_move (shic_error_t *dst, shic_error_t *src);
+SHIC_EXPORT void shic_error_move (shic_error_t *dst, shic_error_t *src);
 //  The error as a map {code, message, details}; fresh
-shic_val_t *shic_error_to_val (const shic_error_t *err);
+SHIC_EXPORT shic_val_t *shic_error_to_val (const shic_error_t *err);
 //  Reads a {code, message, details} map; the code is mapped onto the static
 //  string of the table (unknown codes become "internal"). Returns 0 / -1.
-int shic_error_from_val (shic_error_t *err, const shic_val_t *val);
+SHIC_EXPORT int shic_error_from_val (shic_error_t *err, const shic_val_t *val);
 //  The static string for a code, or NULL when it is not in the table
-const char *shic_error_code_lookup (const char *code);
+SHIC_EXPORT const char *shic_error_code_lookup (const char *code);
 //  NULL-terminated list of every code, in table order
-extern const char *shic_error_codes [];
+SHIC_EXPORT extern const char *shic_error_codes [];
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "shic_library.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,35 +51,35 @@ typedef struct {
 //  (zero it or reset it first). Returns 0 when an HTTP status was received
 //  (any status), -1 when the server was unreachable or too slow (status
 //  0, error set, body NULL).
-int
+SHIC_EXPORT int
     shic_http_request (const char *method, const char *url,
                        const char *const *headers, const char *body,
                        int timeout_ms, shic_http_result_t *result);
 
 //  A handle of its own, or NULL when curl cannot make one.
-shic_http_t *
+SHIC_EXPORT shic_http_t *
     shic_http_new (void);
 
 //  Close the handle's connections and free it; no-op on NULL; nulls
 //  *self_p.
-void
+SHIC_EXPORT void
     shic_http_destroy (shic_http_t **self_p);
 
 //  shic_http_request through the handle self, which must not be in use by
 //  another thread at the same time.
-int
+SHIC_EXPORT int
     shic_http_send (shic_http_t *self, const char *method, const char *url,
                     const char *const *headers, const char *body,
                     int timeout_ms, shic_http_result_t *result);
 
 //  Free the body and clear the result. Safe on a zeroed result.
-void
+SHIC_EXPORT void
     shic_http_result_reset (shic_http_result_t *result);
 
 //  Release this thread's cached curl handle now. Other threads' handles
 //  are freed when they end; main calls this before it returns so that
 //  leak checkers see nothing left.
-void
+SHIC_EXPORT void
     shic_http_thread_cleanup (void);
 
 #ifdef __cplusplus

@@ -27,7 +27,7 @@ extern "C" {
 //  Bytes of a string or key that are not UTF-8 are written as U+FFFD, so
 //  the text is always valid JSON. Fresh string, caller frees; NULL when
 //  memory ran out.
-char *shic_val_to_json (const shic_val_t *self);
+SHIC_EXPORT char *shic_val_to_json (const shic_val_t *self);
 
 //  Parses one JSON value (any type at the top, surrounding whitespace
 //  allowed) into a fresh tree, caller owns it. Made for untrusted input:
@@ -37,7 +37,7 @@ char *shic_val_to_json (const shic_val_t *self);
 //  an integer outside int64 or a float outside double. \u0000 inside a
 //  string value is kept (the value's length counts it). Integers without
 //  a fraction or exponent become INT, every other number FLOAT.
-shic_val_t *shic_val_from_json (const char *text);
+SHIC_EXPORT shic_val_t *shic_val_from_json (const char *text);
 
 #ifdef __cplusplus
 }

@@ -84,7 +84,7 @@ extern "C" {
 #endif
 
 //  The backend's ops table; its name is "llama_cpp"
-extern const shic_backend_ops_t shic_llama_cpp_ops;
+SHIC_EXPORT extern const shic_backend_ops_t shic_llama_cpp_ops;
 
 #ifdef __cplusplus
 }

@@ -55,7 +55,7 @@ extern "C" {
 
 #define SHIC_OLLAMA_DEFAULT_ROOT "http://127.0.0.1:11434"
 
-extern const shic_backend_ops_t shic_ollama_ops;
+SHIC_EXPORT extern const shic_backend_ops_t shic_ollama_ops;
 
 #ifdef __cplusplus
 }

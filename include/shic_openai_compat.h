@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 //  name "openai_compat"; registered under its configuration section's name
-extern const shic_backend_ops_t shic_openai_compat_ops;
+SHIC_EXPORT extern const shic_backend_ops_t shic_openai_compat_ops;
 
 #ifdef __cplusplus
 }

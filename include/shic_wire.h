@@ -34,30 +34,30 @@ typedef struct {
 //  err set to malformed / unsupported_version / invalid_args (bad id, bad
 //  op or args type). Even on -1, req->id is set when an id could be read,
 //  so the error reply can echo it. Call shic_wire_request_reset after.
-int shic_wire_request_decode (const void *data, size_t size, size_t max_bytes,
-                              shic_wire_request_t *req, shic_error_t *err);
-void shic_wire_request_reset (shic_wire_request_t *req);
+SHIC_EXPORT int shic_wire_request_decode (const void *data, size_t size, size_t max_bytes,
+                                          shic_wire_request_t *req, shic_error_t *err);
+SHIC_EXPORT void shic_wire_request_reset (shic_wire_request_t *req);
 
 //  Encodes a reply frame. id may be NULL (encoded as nil). The ok form takes
 //  ownership of *result_p (NULL gives an empty map).
-zframe_t *shic_wire_reply_ok (const shic_val_t *id, shic_val_t **result_p);
-zframe_t *shic_wire_reply_error (const shic_val_t *id, const shic_error_t *err);
+SHIC_EXPORT zframe_t *shic_wire_reply_ok (const shic_val_t *id, shic_val_t **result_p);
+SHIC_EXPORT zframe_t *shic_wire_reply_error (const shic_val_t *id, const shic_error_t *err);
 //  The same ok reply, streamed: returns a writer that has written the
 //  envelope up to the result, which the caller writes (one value); then
 //  shic_wire_frame_take turns it into the frame. NULL on out-of-memory.
-shic_val_writer_t *shic_wire_reply_ok_begin (const shic_val_t *id);
+SHIC_EXPORT shic_val_writer_t *shic_wire_reply_ok_begin (const shic_val_t *id);
 //  The writer's bytes as a frame; destroys the writer. NULL on out-of-memory.
-zframe_t *shic_wire_frame_take (shic_val_writer_t **writer_p);
+SHIC_EXPORT zframe_t *shic_wire_frame_take (shic_val_writer_t **writer_p);
 //  A value encoded as one frame; destroys *val_p either way. NULL when
 //  *val_p is NULL or on out-of-memory.
-zframe_t *shic_wire_frame_new (shic_val_t **val_p);
+SHIC_EXPORT zframe_t *shic_wire_frame_new (shic_val_t **val_p);
 
 //  ---------------------------------------------------------------------------
 //  Requests and replies (client side)
 
 //  Encodes a request frame; takes ownership of *args_p (NULL = no args)
-zframe_t *shic_wire_request_encode (const shic_val_t *id, const char *op,
-                                    shic_val_t **args_p);
+SHIC_EXPORT zframe_t *shic_wire_request_encode (const shic_val_t *id, const char *op,
+                                                shic_val_t **args_p);
 
 typedef struct {
     shic_val_t *body;               //  the decoded map, owned
@@ -68,8 +68,8 @@ typedef struct {
 } shic_wire_reply_t;
 
 //  Decodes a reply frame; returns 0, or -2 when it is not a valid reply
-int shic_wire_reply_decode (const void *data, size_t size, shic_wire_reply_t *reply);
-void shic_wire_reply_reset (shic_wire_reply_t *reply);
+SHIC_EXPORT int shic_wire_reply_decode (const void *data, size_t size, shic_wire_reply_t *reply);
+SHIC_EXPORT void shic_wire_reply_reset (shic_wire_reply_t *reply);
 
 #ifdef __cplusplus
 }
