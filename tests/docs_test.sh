@@ -34,9 +34,9 @@ macros=$(sed -n '/^const char \*shic_error_codes \[\] = {/,/^};/p' "$root/messag
          | grep -oE 'SHIC_E_[A-Z_]+')
 at_least "error codes" "$(wc -w <<< "$macros")" 10
 for macro in $macros; do
-    code=$(grep -hE "^#define $macro +\"" "$root/messages/shic_error.h" | grep -oE '"[a-z_]+"' | tr -d '"')
+    code=$(grep -hE "^#define $macro +\"" "$root/include/shic_error.h" | grep -oE '"[a-z_]+"' | tr -d '"')
     if [ -z "$code" ]; then
-        echo "docs: no #define of $macro in messages/shic_error.h"
+        echo "docs: no #define of $macro in include/shic_error.h"
         failed=$((failed + 1))
     else
         check "error code" "$code"
@@ -48,7 +48,7 @@ done
 topics=$(grep -rhoE '"(instance|lease|backend)\.[a-z_]+"' "$root/kernel" "$root/actors" --include=*.c \
          | tr -d '"' | sort -u)
 if grep -rqF '"instance.%s"' "$root/kernel" "$root/actors" --include=*.c; then
-    for status in $(grep -hoE '^#define SHIC_STATUS_[A-Z]+ +"[a-z_]+"' "$root/messages/shic_contract.h" \
+    for status in $(grep -hoE '^#define SHIC_STATUS_[A-Z]+ +"[a-z_]+"' "$root/include/shic_contract.h" \
                     | grep -oE '"[a-z_]+"' | tr -d '"'); do
         topics="$topics instance.$status"
     done
