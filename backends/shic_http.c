@@ -75,6 +75,16 @@ s_setup (void)
            && pthread_key_create (&s_key, s_thread_end) == 0;
 }
 
+//  curl's set-up runs when the program loads, on its main thread: the first
+//  set-up also makes OpenSSL's per-thread error state of the thread it runs
+//  on, which an instance thread would leave behind when it ends (904 bytes
+//  per process, seen by LeakSanitizer)
+__attribute__ ((constructor)) static void
+s_load (void)
+{
+    pthread_once (&s_once, s_setup);
+}
+
 
 //  --------------------------------------------------------------------------
 //  curl write callback: keep up to SHIC_HTTP_BODY_MAX bytes, drop the rest
