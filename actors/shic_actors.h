@@ -25,6 +25,7 @@
 #define SHIC_ACTORS_H_INCLUDED
 
 #include "shic.h"
+#include "shic_bus.h"
 #include "shic_proc.h"
 #include "shic_restart_policy.h"
 #include "shic_kernel.h"

@@ -56,6 +56,7 @@ static s_test_t s_tests [] = {
     { "waiter", shic_waiter_test },
     { "placement", shic_placement_test },
     { "pools", shic_pools_test },
+    { "bus", shic_bus_test },
     { "proc", shic_proc_test },
     { "http", shic_http_test },
     { "restart_policy", shic_restart_policy_test },
