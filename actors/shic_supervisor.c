@@ -9,13 +9,14 @@
     instances (all asked to stop at once, then joined), then backends, then
     the gateway.
 
-    Accepts on its pipe (from the runtime facade):
-        REGISTER name ops config  -> "is" rc, message
-        UNREGISTER name           -> "i" rc
-        BIND-GATEWAY endpoint     -> "i" port / 0 / -1
-        BIND-EVENTS endpoint      -> "i" port / 0 / -1
-        SET-CURVE cert clients    -> "i" rc
+    Accepts on its pipe (from the runtime facade), messages/shic_bus.c:
+        REGISTER {name} [ops][config] -> REPLY {rc, message?}
+        UNREGISTER {name}         -> REPLY {rc}
+        BIND-GATEWAY {endpoint}   -> REPLY {rc: port / 0 / -1}
+        BIND-EVENTS {endpoint}    -> REPLY {rc: port / 0 / -1}
+        SET-CURVE {cert, clients} -> REPLY {rc}
         $TERM
+    Sends STARTUP {rc} on its pipe once its children started (or not).
     From the gateway:  SPAWN seq instance_id backend plan(msgpack)
     From instances:    EXITED {uptime_ms} -> RESTART {delay_ms, restarts}
                                            | FAIL {retry_after_ms, restarts}
@@ -109,17 +110,24 @@ s_child_destroy (self_t *self, s_child_t **child_p)
     }
 }
 
+//  REPLY to the facade
+static void
+s_reply (self_t *self, int rc, const char *message)
+{
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_REPLY, .rc = rc, .message = message });
+}
+
 //  REGISTER: start the backend's actor and wait for its init
 static void
 s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconfig_t *config)
 {
     if (s_backend_find (self, name)) {
-        zsock_send (self->pipe, "is", -1, "a backend with that name is registered");
+        s_reply (self, -1, "a backend with that name is registered");
         return;
     }
     zactor_t *actor = zactor_new (shic_backend_actor, shic_backend_args_new (ops, config));
     if (!actor) {
-        zsock_send (self->pipe, "is", -1, "cannot start the backend actor");
+        s_reply (self, -1, "cannot start the backend actor");
         return;
     }
     int rc = -1;
@@ -129,7 +137,7 @@ s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconf
     if (shic_recv (actor, "isp", &rc, &message, &state) == -1)
         rc = -1;
     if (rc != 0) {
-        zsock_send (self->pipe, "is", -1, message? message: "backend init timed out");
+        s_reply (self, -1, message? message: "backend init timed out");
         zstr_free (&message);
         zactor_destroy (&actor);
         return;
@@ -146,8 +154,7 @@ s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconf
     shic_val_t *manifest = shic_backend_manifest_normalize (raw, &err);
     shic_val_destroy (&raw);
     if (!manifest || !streq (shic_val_str (shic_val_get (manifest, "backend")), name)) {
-        zsock_send (self->pipe, "is", -1, err.message? err.message:
-                    "the manifest's backend differs from the ops name");
+        s_reply (self, -1, err.message? err.message: "the manifest's backend differs from the ops name");
         shic_error_clear (&err);
         shic_val_destroy (&manifest);
         zactor_destroy (&actor);
@@ -167,7 +174,7 @@ s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconf
     zmsg_send (&msg, self->gateway);
     char *ack = shic_recv_str (self->gateway);
     zstr_free (&ack);
-    zsock_send (self->pipe, "is", 0, "");
+    s_reply (self, 0, NULL);
 }
 
 static void
@@ -175,7 +182,7 @@ s_unregister (self_t *self, const char *name)
 {
     s_backend_t *backend = s_backend_find (self, name);
     if (!backend) {
-        zsock_send (self->pipe, "i", -1);
+        s_reply (self, -1, NULL);
         return;
     }
     backend->removed = true;
@@ -183,7 +190,7 @@ s_unregister (self_t *self, const char *name)
     char *ack = shic_recv_str (self->gateway);
     zstr_free (&ack);
     s_backends_reap (self);
-    zsock_send (self->pipe, "i", 0);
+    s_reply (self, 0, NULL);
 }
 
 //  SPAWN from the gateway: start an instance actor
@@ -279,53 +286,34 @@ s_handle_child (self_t *self, s_child_t *child)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg)
+    shic_bus_t msg = { 0 };
+    if (shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_SUPERVISOR) != 0)
         return;
-    char *command = zmsg_popstr (msg);
-    if (streq (command, "$TERM"))
+    if (msg.id == SHIC_BUS_TERM)
         self->terminated = true;
     else
-    if (streq (command, "REGISTER")) {
-        char *name = zmsg_popstr (msg);
-        zframe_t *ops = zmsg_pop (msg);
-        zframe_t *config = zmsg_pop (msg);
-        s_register (self, name, *(const shic_backend_ops_t **) zframe_data (ops),
-                    *(zconfig_t **) zframe_data (config));
-        zstr_free (&name);
-        zframe_destroy (&ops);
-        zframe_destroy (&config);
-    }
+    if (msg.id == SHIC_BUS_REGISTER)
+        s_register (self, msg.name, (const shic_backend_ops_t *) msg.ops, msg.config);
     else
-    if (streq (command, "UNREGISTER")) {
-        char *name = zmsg_popstr (msg);
-        s_unregister (self, name);
-        zstr_free (&name);
-    }
+    if (msg.id == SHIC_BUS_UNREGISTER)
+        s_unregister (self, msg.name);
     else
-    if (streq (command, "SET-CURVE")) {
-        char *cert = zmsg_popstr (msg);
-        char *dir = zmsg_popstr (msg);
-        zstr_sendx (self->gateway, command, cert, dir, NULL);
+    if (msg.id == SHIC_BUS_SET_CURVE) {
+        zstr_sendx (self->gateway, shic_bus_command (msg.id), msg.cert, msg.clients, NULL);
         int rc = -1;
         shic_recv (self->gateway, "i", &rc);
-        zsock_send (self->pipe, "i", rc);
-        zstr_free (&cert);
-        zstr_free (&dir);
+        s_reply (self, rc, NULL);
     }
     else
-    if (streq (command, "BIND-GATEWAY") || streq (command, "BIND-EVENTS")) {
-        char *endpoint = zmsg_popstr (msg);
-        zstr_sendx (self->gateway, command, endpoint, NULL);
+    if (msg.id == SHIC_BUS_BIND_GATEWAY || msg.id == SHIC_BUS_BIND_EVENTS) {
+        zstr_sendx (self->gateway, shic_bus_command (msg.id), msg.endpoint, NULL);
         int rc = -1;
         shic_recv (self->gateway, "i", &rc);
-        zsock_send (self->pipe, "i", rc);
-        zstr_free (&endpoint);
+        s_reply (self, rc, NULL);
     }
     else
-        zsys_error ("supervisor: invalid command '%s'", command);
-    zstr_free (&command);
-    zmsg_destroy (&msg);
+        zsys_error ("supervisor: unexpected '%s' on its pipe", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
 }
 
 static void
@@ -385,20 +373,22 @@ shic_supervisor_actor (zsock_t *pipe, void *args)
     char *status = self.gateway? shic_recv_str (self.gateway): NULL;
     if (!status || !streq (status, "READY")) {
         zstr_free (&status);
-        zstr_send (pipe, "FAILED");
+        shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = -1 });
         zactor_destroy (&self.gateway);
         zlistx_destroy (&self.backends);
         zlistx_destroy (&self.children);
         //  Wait for $TERM so the facade's destroy completes
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
+        shic_bus_t msg = { 0 };
+        while (shic_bus_recv (&msg, pipe, SHIC_BUS_ROLE_SUPERVISOR) != -1 && msg.id != SHIC_BUS_TERM)
+            shic_bus_reset (&msg);
+        shic_bus_reset (&msg);
         return;
     }
     zstr_free (&status);
     self.pool = zactor_new (shic_lease_pool_actor, (void *) self.settings);
     self.poller = zpoller_new (pipe, self.gateway, NULL);
     zpoller_set_nonstop (self.poller, true);
-    zstr_send (pipe, "READY");
+    shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = 0 });
 
     while (!self.terminated) {
         void *which = zpoller_wait (self.poller, -1);
