@@ -6,7 +6,7 @@
     supervisor does only after every instance of the backend has ended.
 
     Accepts on its pipe:   $TERM
-    Sends on its pipe:     "isp" rc, error message, backend state (once)
+    Sends on its pipe:     STATE {rc, message?} [state], once (messages/shic_bus.c)
     =========================================================================
 */
 
@@ -39,21 +39,13 @@ shic_backend_actor (zsock_t *pipe, void *args_)
     int rc = 0;
     if (ops->init)
         rc = ops->init (args->config, &state, &err);
-    zsock_send (pipe, "isp", rc == 0? 0: -1,
-                err.message? err.message: (rc == 0? "": "init failed"), state);
+    shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STATE, .rc = rc == 0? 0: -1, .state = state,
+                                         .message = err.message? err.message: (rc == 0? NULL: "init failed") });
     shic_error_clear (&err);
     free (args);
 
     //  Nothing to do but wait for the end
-    while (true) {
-        char *command = zstr_recv (pipe);
-        if (!command)
-            break;                  //  interrupted
-        bool term = streq (command, "$TERM");
-        zstr_free (&command);
-        if (term)
-            break;
-    }
+    shic_bus_wait_term (pipe, SHIC_BUS_ROLE_BACKEND);
     if (rc == 0 && ops->destroy)
         ops->destroy (&state);
 }

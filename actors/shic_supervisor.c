@@ -130,19 +130,18 @@ s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconf
         s_reply (self, -1, "cannot start the backend actor");
         return;
     }
-    int rc = -1;
-    char *message = NULL;
-    void *state = NULL;
+    shic_bus_t init = { 0 };
     zsock_set_rcvtimeo (actor, 30000);
-    if (shic_recv (actor, "isp", &rc, &message, &state) == -1)
-        rc = -1;
-    if (rc != 0) {
-        s_reply (self, -1, message? message: "backend init timed out");
-        zstr_free (&message);
+    if (shic_bus_recv (&init, actor, SHIC_BUS_ROLE_SUPERVISOR) != 0 || init.id != SHIC_BUS_STATE)
+        init.rc = -1;
+    void *state = init.state;
+    if (init.rc != 0) {
+        s_reply (self, -1, init.message? init.message: "backend init timed out");
+        shic_bus_reset (&init);
         zactor_destroy (&actor);
         return;
     }
-    zstr_free (&message);
+    shic_bus_reset (&init);
     //  The manifest is checked here, before the gateway trusts it
     shic_val_t *raw = ops->manifest (state);
     //  Registered under a name of its own: the manifest says that name
@@ -378,10 +377,7 @@ shic_supervisor_actor (zsock_t *pipe, void *args)
         zlistx_destroy (&self.backends);
         zlistx_destroy (&self.children);
         //  Wait for $TERM so the facade's destroy completes
-        shic_bus_t msg = { 0 };
-        while (shic_bus_recv (&msg, pipe, SHIC_BUS_ROLE_SUPERVISOR) != -1 && msg.id != SHIC_BUS_TERM)
-            shic_bus_reset (&msg);
-        shic_bus_reset (&msg);
+        shic_bus_wait_term (pipe, SHIC_BUS_ROLE_SUPERVISOR);
         return;
     }
     zstr_free (&status);

@@ -471,6 +471,15 @@ shic_bus_recv (shic_bus_t *self, void *sock, shic_bus_role_t receiver)
     return rc;
 }
 
+void
+shic_bus_wait_term (void *pipe, shic_bus_role_t receiver)
+{
+    shic_bus_t msg = { 0 };
+    while (shic_bus_recv (&msg, pipe, receiver) != -1 && msg.id != SHIC_BUS_TERM)
+        shic_bus_reset (&msg);
+    shic_bus_reset (&msg);
+}
+
 shic_val_t *
 shic_bus_take (shic_bus_t *self, shic_val_t **field_p)
 {
@@ -711,6 +720,12 @@ shic_bus_test (bool verbose)
     shic_bus_t bus = { 0 };
     rc = shic_bus_recv (&bus, reader, SHIC_BUS_ROLE_INSTANCE);
     assert (rc == 0 && bus.id == SHIC_BUS_TERM);
+
+    //  Waiting for $TERM drops what comes before it
+    shic_bus_send (writer, &(shic_bus_t) { .id = SHIC_BUS_DONE });
+    zstr_send (writer, "$TERM");
+    shic_bus_wait_term (reader, SHIC_BUS_ROLE_SUPERVISOR);
+    assert (!(zsock_events (reader) & ZMQ_POLLIN));
 
     //  A required tree of any type may be nil
     shic_bus_t stopped = { .id = SHIC_BUS_STOPPED };

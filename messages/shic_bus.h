@@ -159,6 +159,10 @@ int shic_bus_decode (shic_bus_t *self, zmsg_t *msg, shic_bus_role_t receiver);
 //  context terminated), -2 refused.
 int shic_bus_recv (shic_bus_t *self, void *sock, shic_bus_role_t receiver);
 
+//  Waits on an actor's pipe for $TERM, dropping anything else, or until
+//  the receive ends
+void shic_bus_wait_term (void *pipe, shic_bus_role_t receiver);
+
 //  Hands out a tree of a received message: *field_p is one of self's tree
 //  members; it is detached from the body and nulled. Fresh or NULL.
 shic_val_t *shic_bus_take (shic_bus_t *self, shic_val_t **field_p);
