@@ -17,9 +17,10 @@
         GAVE_UP {exit, restarts, retry_after_ms}
         STOPPED {exit}                    stopped on request
     From the gateway:  STOP {}
-    To the supervisor (pipe): EXITED {uptime_ms}, DONE
-    From the supervisor:      RESTART {delay_ms}, FAIL {retry_after_ms},
-                              STOP, $TERM
+    To the supervisor (pipe): EXITED {uptime_ms}, DONE {}
+    From the supervisor:      RESTART {delay_ms, restarts},
+                              FAIL {retry_after_ms, restarts}, STOP {}, $TERM
+    Every message is a row of messages/shic_bus.c.
     =========================================================================
 */
 
@@ -181,7 +182,7 @@ s_finish (self_t *self)
     self->ctx.pid = 0;
     if (self->phase != PHASE_DONE) {
         self->phase = PHASE_DONE;
-        zstr_send (self->pipe, "DONE");
+        shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_DONE });
     }
 }
 
@@ -274,9 +275,8 @@ s_crashed (self_t *self)
     self->last_exit = s_exit_map (self);
     self->ctx.pid = 0;
     self->phase = PHASE_DECIDING;
-    shic_val_t *body = shic_val_new_map ();
-    shic_val_set_int (body, "uptime_ms", zclock_mono () - self->ctx.started_at_ms);
-    shic_msg_send (self->pipe, "EXITED", &body);
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_EXITED,
+                                               .uptime_ms = zclock_mono () - self->ctx.started_at_ms });
 }
 
 static void
@@ -396,47 +396,33 @@ s_stop (self_t *self)
 static void
 s_handle_pipe (self_t *self, bool *terminated)
 {
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_INSTANCE);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
         *terminated = true;
-        return;
-    }
-    //  $TERM and STOP come as one frame; the others as [command][body]
-    if (zmsg_size (msg) == 1) {
-        command = zmsg_popstr (msg);
-        if (streq (command, "$TERM"))
-            *terminated = true;
-        else
-        if (streq (command, "STOP"))
-            s_stop (self);
+    else
+    if (msg.id == SHIC_BUS_STOP)
+        s_stop (self);
+    else
+    if (msg.id == SHIC_BUS_RESTART && self->phase == PHASE_DECIDING) {
+        shic_val_t *event = shic_val_new_map ();
+        shic_val_set_dup (event, "exit", self->last_exit);
+        shic_val_set_int (event, "delay_ms", msg.delay_ms);
+        shic_val_set_int (event, "restarts", msg.restarts);
+        s_send (self, "RESTARTING", &event);
+        self->phase = PHASE_BACKOFF;
+        self->restart_at = zclock_mono () + msg.delay_ms;
     }
     else
-    if (shic_msg_decode (msg, &command, &body) == 0) {
-        if (streq (command, "RESTART") && self->phase == PHASE_DECIDING) {
-            int64_t delay = shic_val_int (shic_val_get (body, "delay_ms"));
-            shic_val_t *event = shic_val_new_map ();
-            shic_val_set_dup (event, "exit", self->last_exit);
-            shic_val_set_int (event, "delay_ms", delay);
-            shic_val_set_int (event, "restarts", shic_val_int (shic_val_get (body, "restarts")));
-            s_send (self, "RESTARTING", &event);
-            self->phase = PHASE_BACKOFF;
-            self->restart_at = zclock_mono () + delay;
-        }
-        else
-        if (streq (command, "FAIL") && self->phase == PHASE_DECIDING) {
-            shic_val_t *event = shic_val_new_map ();
-            shic_val_set_dup (event, "exit", self->last_exit);
-            shic_val_set_int (event, "restarts", shic_val_int (shic_val_get (body, "restarts")));
-            shic_val_set_int (event, "retry_after_ms", shic_val_int (shic_val_get (body, "retry_after_ms")));
-            s_send (self, "GAVE_UP", &event);
-            s_finish (self);
-        }
+    if (msg.id == SHIC_BUS_FAIL && self->phase == PHASE_DECIDING) {
+        shic_val_t *event = shic_val_new_map ();
+        shic_val_set_dup (event, "exit", self->last_exit);
+        shic_val_set_int (event, "restarts", msg.restarts);
+        shic_val_set_int (event, "retry_after_ms", msg.retry_after_ms);
+        s_send (self, "GAVE_UP", &event);
+        s_finish (self);
     }
-    zstr_free (&command);
-    shic_val_destroy (&body);
-    zmsg_destroy (&msg);
+    shic_bus_reset (&msg);
 }
 
 static int

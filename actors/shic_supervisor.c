@@ -248,38 +248,33 @@ s_child_find (self_t *self, void *actor)
 static void
 s_handle_child (self_t *self, s_child_t *child)
 {
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    if (shic_msg_recv (child->actor, &command, &body) != 0)
+    shic_bus_t msg = { 0 };
+    if (shic_bus_recv (&msg, child->actor, SHIC_BUS_ROLE_SUPERVISOR) != 0)
         return;
-    if (streq (command, "EXITED")) {
+    if (msg.id == SHIC_BUS_EXITED) {
         //  The restart policy decides
-        int64_t uptime = shic_val_int (shic_val_get (body, "uptime_ms"));
         int64_t retry_after = 0;
         int64_t delay = shic_restart_policy_on_exit (child->policy, zclock_mono (),
-                                                     uptime, &retry_after);
-        shic_val_t *reply = shic_val_new_map ();
-        shic_val_set_int (reply, "restarts", shic_restart_policy_restarts (child->policy));
-        if (delay >= 0) {
-            shic_val_set_int (reply, "delay_ms", delay);
-            shic_msg_send (child->actor, "RESTART", &reply);
-        }
-        else {
-            shic_val_set_int (reply, "retry_after_ms", retry_after);
+                                                     msg.uptime_ms, &retry_after);
+        shic_bus_t reply = { .id = SHIC_BUS_RESTART, .delay_ms = delay,
+                             .restarts = shic_restart_policy_restarts (child->policy) };
+        if (delay < 0) {
+            reply.id = SHIC_BUS_FAIL;
+            reply.delay_ms = 0;
+            reply.retry_after_ms = retry_after;
             shic_restart_policy_reset (child->policy);
-            shic_msg_send (child->actor, "FAIL", &reply);
         }
+        shic_bus_send (child->actor, &reply);
     }
     else
-    if (streq (command, "DONE")) {
+    if (msg.id == SHIC_BUS_DONE) {
         zlistx_delete (self->children, zlistx_cursor (self->children));
         s_child_destroy (self, &child);
         s_backends_reap (self);
     }
     else
-        zsys_error ("supervisor: unexpected '%s' from an instance", command);
-    zstr_free (&command);
-    shic_val_destroy (&body);
+        zsys_error ("supervisor: unexpected '%s' from an instance", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
 }
 
 static void
@@ -340,7 +335,7 @@ s_shutdown (self_t *self)
     //  Every instance stops its service at once; then each is joined
     s_child_t *child = (s_child_t *) zlistx_first (self->children);
     while (child) {
-        zstr_send (child->actor, "STOP");
+        shic_bus_send (child->actor, &(shic_bus_t) { .id = SHIC_BUS_STOP });
         child = (s_child_t *) zlistx_next (self->children);
     }
     while ((child = (s_child_t *) zlistx_last (self->children))) {
