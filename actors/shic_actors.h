@@ -62,4 +62,10 @@ int shic_recv (void *sock, const char *picture, ...);
 //  The same for a single string frame; fresh string or NULL
 char *shic_recv_str (void *sock);
 
+//  One turn of an actor's loop: zmq_poll over items for up to timeout_ms
+//  (-1 = until something comes; longer waits are cut to INT_MAX). A turn
+//  a signal interrupts (EINTR) returns 0 events, so the loop goes round;
+//  -1 only when the context is being terminated.
+int shic_poll (zmq_pollitem_t *items, int count, int64_t timeout_ms);
+
 #endif

@@ -72,6 +72,19 @@ shic_recv_str (void *sock)
     }
 }
 
+int
+shic_poll (zmq_pollitem_t *items, int count, int64_t timeout_ms)
+{
+    long timeout = timeout_ms < 0? -1: timeout_ms > INT_MAX? INT_MAX: (long) timeout_ms;
+    int rc = zmq_poll (items, count, timeout);
+    if (rc == -1 && errno == EINTR) {
+        for (int index = 0; index < count; index++)
+            items [index].revents = 0;
+        rc = 0;
+    }
+    return rc;
+}
+
 int64_t
 shic_config_int (zconfig_t *config, const char *key, int64_t dflt)
 {

@@ -29,6 +29,7 @@
 
 void *shic_backend_args_new (const shic_backend_ops_t *ops, zconfig_t *config);
 
+//  A registered backend
 typedef struct {
     char *name;                     //  backend id
     zactor_t *actor;                //  its actor
@@ -38,21 +39,25 @@ typedef struct {
     bool removed;                   //  unregistered; destroy when unused
 } s_backend_t;
 
+//  A running instance actor
 typedef struct {
     int seq;                        //  instance number
     zactor_t *actor;                //  its actor
     s_backend_t *backend;           //  its backend
     shic_restart_policy_t *policy;  //  restart history
+    void *handle;                   //  its place in self->children
 } s_child_t;
 
 typedef struct {
     zsock_t *pipe;                  //  to the runtime facade
     const shic_settings_t *settings; //  runtime settings
-    zpoller_t *poller;              //  pipe, gateway and instance actors
     zactor_t *gateway;              //  the gateway actor
     zactor_t *pool;                 //  the lease pool actor
     zlistx_t *backends;             //  s_backend_t, in start order
     zlistx_t *children;             //  s_child_t, in start order
+    zmq_pollitem_t *items;          //  poll set: pipe, gateway, then children
+    s_child_t **polled;             //  the child of items [2 + i]
+    size_t items_max;               //  items allocated
     bool terminated;                //  $TERM seen
 } self_t;
 
@@ -66,6 +71,85 @@ s_backend_destroy (s_backend_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+static void
+s_child_destroy (s_child_t **self_p)
+{
+    if (*self_p) {
+        s_child_t *self = *self_p;
+        zactor_destroy (&self->actor);
+        self->backend->instances--;
+        shic_restart_policy_destroy (&self->policy);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const shic_settings_t *settings)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->settings = settings;
+    self->backends = zlistx_new ();
+    self->children = zlistx_new ();
+    assert (self->backends && self->children);
+    return self;
+}
+
+//  Stops the children in reverse order of start, then frees
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    //  New requests are refused; waiting ones are told
+    if (self->gateway)
+        zstr_send (self->gateway, "DRAIN");
+    zactor_destroy (&self->pool);
+    //  Every instance stops its service at once; then each is joined
+    s_child_t *child = (s_child_t *) zlistx_first (self->children);
+    while (child) {
+        shic_bus_send (child->actor, &(shic_bus_t) { .id = SHIC_BUS_STOP });
+        child = (s_child_t *) zlistx_next (self->children);
+    }
+    while ((child = (s_child_t *) zlistx_last (self->children))) {
+        zlistx_delete (self->children, child->handle);
+        s_child_destroy (&child);
+    }
+    s_backend_t *backend;
+    while ((backend = (s_backend_t *) zlistx_last (self->backends))) {
+        zlistx_delete (self->backends, zlistx_cursor (self->backends));
+        s_backend_destroy (&backend);
+    }
+    zactor_destroy (&self->gateway);
+    zlistx_destroy (&self->backends);
+    zlistx_destroy (&self->children);
+    free (self->items);
+    free (self->polled);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Starts the gateway, then the lease pool; returns 0, or -1 when the
+//  gateway did not start
+static int
+s_self_start (self_t *self)
+{
+    self->gateway = zactor_new (shic_gateway_actor, (void *) self->settings);
+    char *status = self->gateway? shic_recv_str (self->gateway): NULL;
+    bool ok = status && streq (status, "READY");
+    zstr_free (&status);
+    if (!ok) {
+        zactor_destroy (&self->gateway);
+        return -1;
+    }
+    self->pool = zactor_new (shic_lease_pool_actor, (void *) self->settings);
+    assert (self->pool);
+    return 0;
 }
 
 static s_backend_t *
@@ -93,20 +177,6 @@ s_backends_reap (self_t *self)
         }
         else
             backend = (s_backend_t *) zlistx_next (self->backends);
-    }
-}
-
-static void
-s_child_destroy (self_t *self, s_child_t **child_p)
-{
-    s_child_t *child = *child_p;
-    if (child) {
-        zpoller_remove (self->poller, child->actor);
-        zactor_destroy (&child->actor);
-        child->backend->instances--;
-        shic_restart_policy_destroy (&child->policy);
-        free (child);
-        *child_p = NULL;
     }
 }
 
@@ -224,57 +294,12 @@ s_spawn (self_t *self, zmsg_t *msg)
         child->actor = zactor_new (shic_instance_actor, args);
         assert (child->actor);
         backend->instances++;
-        zlistx_add_end (self->children, child);
-        zpoller_add (self->poller, child->actor);
+        child->handle = zlistx_add_end (self->children, child);
     }
     zframe_destroy (&frame);
     zstr_free (&seq);
     zstr_free (&instance_id);
     zstr_free (&name);
-}
-
-static s_child_t *
-s_child_find (self_t *self, void *actor)
-{
-    s_child_t *child = (s_child_t *) zlistx_first (self->children);
-    while (child) {
-        if (child->actor == actor)
-            return child;
-        child = (s_child_t *) zlistx_next (self->children);
-    }
-    return NULL;
-}
-
-static void
-s_handle_child (self_t *self, s_child_t *child)
-{
-    shic_bus_t msg = { 0 };
-    if (shic_bus_recv (&msg, child->actor, SHIC_BUS_ROLE_SUPERVISOR) != 0)
-        return;
-    if (msg.id == SHIC_BUS_EXITED) {
-        //  The restart policy decides
-        int64_t retry_after = 0;
-        int64_t delay = shic_restart_policy_on_exit (child->policy, zclock_mono (),
-                                                     msg.uptime_ms, &retry_after);
-        shic_bus_t reply = { .id = SHIC_BUS_RESTART, .delay_ms = delay,
-                             .restarts = shic_restart_policy_restarts (child->policy) };
-        if (delay < 0) {
-            reply.id = SHIC_BUS_FAIL;
-            reply.delay_ms = 0;
-            reply.retry_after_ms = retry_after;
-            shic_restart_policy_reset (child->policy);
-        }
-        shic_bus_send (child->actor, &reply);
-    }
-    else
-    if (msg.id == SHIC_BUS_DONE) {
-        zlistx_delete (self->children, zlistx_cursor (self->children));
-        s_child_destroy (self, &child);
-        s_backends_reap (self);
-    }
-    else
-        zsys_error ("supervisor: unexpected '%s' from an instance", shic_bus_command (msg.id));
-    shic_bus_reset (&msg);
 }
 
 static void
@@ -325,81 +350,89 @@ s_handle_gateway (self_t *self)
     zmsg_destroy (&msg);
 }
 
-//  Stop children in reverse order of start
 static void
-s_shutdown (self_t *self)
+s_handle_child (self_t *self, s_child_t *child)
 {
-    //  New requests are refused; waiting ones are told
-    zstr_send (self->gateway, "DRAIN");
-    zactor_destroy (&self->pool);
-    //  Every instance stops its service at once; then each is joined
+    shic_bus_t msg = { 0 };
+    if (shic_bus_recv (&msg, child->actor, SHIC_BUS_ROLE_SUPERVISOR) != 0)
+        return;
+    if (msg.id == SHIC_BUS_EXITED) {
+        //  The restart policy decides
+        int64_t retry_after = 0;
+        int64_t delay = shic_restart_policy_on_exit (child->policy, zclock_mono (),
+                                                     msg.uptime_ms, &retry_after);
+        shic_bus_t reply = { .id = SHIC_BUS_RESTART, .delay_ms = delay,
+                             .restarts = shic_restart_policy_restarts (child->policy) };
+        if (delay < 0) {
+            reply.id = SHIC_BUS_FAIL;
+            reply.delay_ms = 0;
+            reply.retry_after_ms = retry_after;
+            shic_restart_policy_reset (child->policy);
+        }
+        shic_bus_send (child->actor, &reply);
+    }
+    else
+    if (msg.id == SHIC_BUS_DONE) {
+        zlistx_delete (self->children, child->handle);
+        s_child_destroy (&child);
+        s_backends_reap (self);
+    }
+    else
+        zsys_error ("supervisor: unexpected '%s' from an instance", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
+}
+
+//  The poll set: the pipe, the gateway, then every instance actor
+static int
+s_poll_set (self_t *self)
+{
+    size_t count = 2 + zlistx_size (self->children);
+    if (count > self->items_max) {
+        self->items_max = count * 2;
+        self->items = (zmq_pollitem_t *) realloc (self->items, self->items_max * sizeof (zmq_pollitem_t));
+        self->polled = (s_child_t **) realloc (self->polled, self->items_max * sizeof (s_child_t *));
+        assert (self->items && self->polled);
+    }
+    self->items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
+    self->items [1] = (zmq_pollitem_t) { zsock_resolve (self->gateway), 0, ZMQ_POLLIN, 0 };
+    size_t index = 2;
     s_child_t *child = (s_child_t *) zlistx_first (self->children);
     while (child) {
-        shic_bus_send (child->actor, &(shic_bus_t) { .id = SHIC_BUS_STOP });
+        self->polled [index - 2] = child;
+        self->items [index++] = (zmq_pollitem_t) { zsock_resolve (child->actor), 0, ZMQ_POLLIN, 0 };
         child = (s_child_t *) zlistx_next (self->children);
     }
-    while ((child = (s_child_t *) zlistx_last (self->children))) {
-        zlistx_delete (self->children, zlistx_cursor (self->children));
-        s_child_destroy (self, &child);
-    }
-    s_backend_t *backend;
-    while ((backend = (s_backend_t *) zlistx_last (self->backends))) {
-        zlistx_delete (self->backends, zlistx_cursor (self->backends));
-        s_backend_destroy (&backend);
-    }
-    zactor_destroy (&self->gateway);
+    return (int) count;
 }
 
 void
 shic_supervisor_actor (zsock_t *pipe, void *args)
 {
-    self_t self = { 0 };
-    self.pipe = pipe;
-    self.settings = (const shic_settings_t *) args;
-    self.backends = zlistx_new ();
-    self.children = zlistx_new ();
+    self_t *self = s_self_new (pipe, (const shic_settings_t *) args);
     zsock_signal (pipe, 0);
 #ifdef __linux__
     pthread_setname_np (pthread_self (), "shic-supervisor");
 #endif
     //  Start-up happens after the handshake; its outcome reaches the facade
-    self.gateway = zactor_new (shic_gateway_actor, (void *) self.settings);
-    char *status = self.gateway? shic_recv_str (self.gateway): NULL;
-    if (!status || !streq (status, "READY")) {
-        zstr_free (&status);
-        shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = -1 });
-        zactor_destroy (&self.gateway);
-        zlistx_destroy (&self.backends);
-        zlistx_destroy (&self.children);
+    int rc = s_self_start (self);
+    shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = rc });
+    if (rc != 0)
         //  Wait for $TERM so the facade's destroy completes
         shic_bus_wait_term (pipe, SHIC_BUS_ROLE_SUPERVISOR);
-        return;
-    }
-    zstr_free (&status);
-    self.pool = zactor_new (shic_lease_pool_actor, (void *) self.settings);
-    self.poller = zpoller_new (pipe, self.gateway, NULL);
-    zpoller_set_nonstop (self.poller, true);
-    shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = 0 });
 
-    while (!self.terminated) {
-        void *which = zpoller_wait (self.poller, -1);
-        if (which == pipe)
-            s_handle_pipe (&self);
-        else
-        if (which == self.gateway)
-            s_handle_gateway (&self);
-        else
-        if (which) {
-            s_child_t *child = s_child_find (&self, which);
-            if (child)
-                s_handle_child (&self, child);
-        }
-        else
-        if (zpoller_terminated (self.poller))
+    while (rc == 0 && !self->terminated) {
+        int count = s_poll_set (self);
+        if (shic_poll (self->items, count, -1) == -1)
             break;
+        if (self->items [0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+        if (self->terminated)
+            break;
+        if (self->items [1].revents & ZMQ_POLLIN)
+            s_handle_gateway (self);
+        for (int index = 2; index < count; index++)
+            if (self->items [index].revents & ZMQ_POLLIN)
+                s_handle_child (self, self->polled [index - 2]);
     }
-    s_shutdown (&self);
-    zpoller_destroy (&self.poller);
-    zlistx_destroy (&self.backends);
-    zlistx_destroy (&self.children);
+    s_self_destroy (&self);
 }
