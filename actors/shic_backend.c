@@ -17,6 +17,15 @@ typedef struct {
     zconfig_t *config;              //  the backend's section, borrowed
 } shic_backend_args_t;
 
+typedef struct {
+    zsock_t *pipe;                  //  to the supervisor
+    const shic_backend_ops_t *ops;  //  the ops table, borrowed
+    zconfig_t *config;              //  the backend's section, borrowed
+    void *state;                    //  what ops->init made, owned
+    bool live;                      //  ops->init succeeded: destroy the state
+    bool terminated;                //  $TERM seen
+} self_t;
+
 //  Builds the args the supervisor passes; freed by the actor
 void *
 shic_backend_args_new (const shic_backend_ops_t *ops, zconfig_t *config)
@@ -27,25 +36,69 @@ shic_backend_args_new (const shic_backend_ops_t *ops, zconfig_t *config)
     return args;
 }
 
-void
-shic_backend_actor (zsock_t *pipe, void *args_)
+//  Takes the args
+static self_t *
+s_self_new (zsock_t *pipe, shic_backend_args_t *args)
 {
-    shic_backend_args_t *args = (shic_backend_args_t *) args_;
-    const shic_backend_ops_t *ops = args->ops;
-    zsock_signal (pipe, 0);
-
-    void *state = NULL;
-    shic_error_t err = { 0 };
-    int rc = 0;
-    if (ops->init)
-        rc = ops->init (args->config, &state, &err);
-    shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STATE, .rc = rc == 0? 0: -1, .state = state,
-                                         .message = err.message? err.message: (rc == 0? NULL: "init failed") });
-    shic_error_clear (&err);
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->ops = args->ops;
+    self->config = args->config;
     free (args);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (self) {
+        if (self->live && self->ops->destroy)
+            self->ops->destroy (&self->state);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Runs ops->init and tells the supervisor how it went
+static void
+s_self_start (self_t *self)
+{
+    shic_error_t err = { 0 };
+    int rc = self->ops->init? self->ops->init (self->config, &self->state, &err): 0;
+    self->live = rc == 0;
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_STATE, .rc = rc == 0? 0: -1,
+                                               .state = self->state,
+                                               .message = err.message? err.message:
+                                                          rc == 0? NULL: "init failed" });
+    shic_error_clear (&err);
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_BACKEND);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
+        self->terminated = true;
+    shic_bus_reset (&msg);
+}
+
+void
+shic_backend_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (shic_backend_args_t *) args);
+    zsock_signal (pipe, 0);
+    s_self_start (self);
 
     //  Nothing to do but wait for the end
-    shic_bus_wait_term (pipe, SHIC_BUS_ROLE_BACKEND);
-    if (rc == 0 && ops->destroy)
-        ops->destroy (&state);
+    while (!self->terminated) {
+        zmq_pollitem_t items [] = { { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 } };
+        if (shic_poll (items, 1, -1) == -1)
+            break;
+        if (items [0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+    }
+    s_self_destroy (&self);
 }
