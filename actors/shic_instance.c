@@ -57,7 +57,64 @@ typedef struct {
     int unavailable_count;          //  consecutive unavailable checks
     shic_val_t *last_probe;         //  what the last readiness probe said
     shic_val_t *last_exit;          //  the last exit, as a map
+    char identity [16];             //  routing id on the bus, "I<seq>"
+    bool terminated;                //  $TERM seen
 } self_t;
+
+static void s_progress (void *kernel, shic_val_t **body_p);
+static void s_stop_process (self_t *self);
+
+//  Takes the args
+static self_t *
+s_self_new (zsock_t *pipe, shic_instance_args_t *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->args = args;
+    self->ops = args->ops;
+    self->ctx.instance_id = args->instance_id;
+    self->ctx.plan = args->plan;
+    self->ctx.backend = args->backend_state;
+    self->ctx.verbose = args->settings->verbose;
+    self->ctx.progress = s_progress;
+    self->ctx.kernel = self;
+    self->transport = shic_val_get (args->plan, "transport");
+    if (shic_val_type (self->transport) != SHIC_VAL_MAP)
+        self->transport = NULL;
+    self->ready_pattern = self->transport? shic_val_str (shic_val_get (self->transport, "ready_pattern")): NULL;
+    snprintf (self->identity, sizeof (self->identity), "I%d", args->seq);
+    self->bus = zsock_new (ZMQ_DEALER);
+    assert (self->bus);
+    zsock_set_identity (self->bus, self->identity);
+    zsock_set_sndtimeo (self->bus, 1000);
+    int rc = zsock_connect (self->bus, "%s", args->settings->bus);
+    assert (rc == 0);
+    return self;
+}
+
+//  Whatever still runs is stopped
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->phase != PHASE_DONE) {
+        if (!self->shut && self->ops->shutdown)
+            self->ops->shutdown (&self->ctx);
+        s_stop_process (self);
+    }
+    shic_proc_destroy (&self->proc);
+    zsock_destroy (&self->bus);
+    shic_val_destroy (&self->last_probe);
+    shic_val_destroy (&self->last_exit);
+    shic_val_destroy (&self->args->plan);
+    free (self->args->instance_id);
+    free (self->args);
+    free (self);
+    *self_p = NULL;
+}
 
 static int64_t
 s_plan_int (self_t *self, const char *key)
@@ -352,31 +409,6 @@ s_health (self_t *self)
         self->unavailable_count = 0;
 }
 
-//  The process exited (pidfd readable)
-static void
-s_handle_exit (self_t *self)
-{
-    if (!shic_proc_reap (self->proc))
-        return;
-    s_drain_output (self);
-    self->ctx.pid = 0;
-    if (self->phase == PHASE_STARTING && !self->ever_ready) {
-        shic_val_t *details = s_exit_map (self);
-        int code = (int) shic_val_int (shic_val_get (details, "code"));
-        int signal = (int) shic_val_int (shic_val_get (details, "signal"));
-        shic_error_t err = { 0 };
-        shic_error_set (&err, SHIC_E_BACKEND_EXIT, &details,
-                        signal? "the service died by signal %d before it was ready":
-                                "the service exited with code %d before it was ready",
-                        signal? signal: code);
-        s_fail (self, &err);
-        shic_error_clear (&err);
-    }
-    else
-    if (self->phase == PHASE_STARTING || self->phase == PHASE_READY)
-        s_crashed (self);
-}
-
 static void
 s_stop (self_t *self)
 {
@@ -393,36 +425,23 @@ s_stop (self_t *self)
     s_finish (self);
 }
 
+//  No ready within ready_timeout_ms
 static void
-s_handle_pipe (self_t *self, bool *terminated)
+s_readiness_timeout (self_t *self)
 {
-    shic_bus_t msg = { 0 };
-    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_INSTANCE);
-    if (rc == -1 || msg.id == SHIC_BUS_TERM)
-        *terminated = true;
-    else
-    if (msg.id == SHIC_BUS_STOP)
-        s_stop (self);
-    else
-    if (msg.id == SHIC_BUS_RESTART && self->phase == PHASE_DECIDING) {
-        shic_val_t *event = shic_val_new_map ();
-        shic_val_set_dup (event, "exit", self->last_exit);
-        shic_val_set_int (event, "delay_ms", msg.delay_ms);
-        shic_val_set_int (event, "restarts", msg.restarts);
-        s_send (self, "RESTARTING", &event);
-        self->phase = PHASE_BACKOFF;
-        self->restart_at = zclock_mono () + msg.delay_ms;
+    if (self->ever_ready) {
+        s_crashed (self);
+        return;
     }
-    else
-    if (msg.id == SHIC_BUS_FAIL && self->phase == PHASE_DECIDING) {
-        shic_val_t *event = shic_val_new_map ();
-        shic_val_set_dup (event, "exit", self->last_exit);
-        shic_val_set_int (event, "restarts", msg.restarts);
-        shic_val_set_int (event, "retry_after_ms", msg.retry_after_ms);
-        s_send (self, "GAVE_UP", &event);
-        s_finish (self);
-    }
-    shic_bus_reset (&msg);
+    shic_error_t error = { 0 };
+    shic_val_t *details = shic_val_new_map ();
+    shic_val_set_dup (details, "last_probe", self->last_probe);
+    shic_val_set_int (details, "ready_timeout_ms", s_plan_int (self, "ready_timeout_ms"));
+    shic_error_set (&error, SHIC_E_READINESS_TIMEOUT, &details,
+                    "the instance was not ready within %lld ms",
+                    (long long) s_plan_int (self, "ready_timeout_ms"));
+    s_fail (self, &error);
+    shic_error_clear (&error);
 }
 
 static int
@@ -449,122 +468,147 @@ s_timeout (self_t *self)
     return next <= now? 0: (int) (next - now);
 }
 
-void
-shic_instance_actor (zsock_t *pipe, void *args_)
+static void
+s_handle_pipe (self_t *self)
 {
-    self_t self = { 0 };
-    self.pipe = pipe;
-    self.args = (shic_instance_args_t *) args_;
-    self.ops = self.args->ops;
-    self.ctx.instance_id = self.args->instance_id;
-    self.ctx.plan = self.args->plan;
-    self.ctx.backend = self.args->backend_state;
-    self.ctx.verbose = self.args->settings->verbose;
-    self.ctx.progress = s_progress;
-    self.ctx.kernel = &self;
-    self.transport = shic_val_get (self.args->plan, "transport");
-    if (shic_val_type (self.transport) != SHIC_VAL_MAP)
-        self.transport = NULL;
-    self.ready_pattern = self.transport? shic_val_str (shic_val_get (self.transport, "ready_pattern")): NULL;
-    self.bus = zsock_new (ZMQ_DEALER);
-    char identity [32];
-    snprintf (identity, sizeof (identity), "I%d", self.args->seq);
-    zsock_set_identity (self.bus, identity);
-    zsock_set_sndtimeo (self.bus, 1000);
-    int rc = zsock_connect (self.bus, "%s", self.args->settings->bus);
-    assert (rc == 0);
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_INSTANCE);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
+        self->terminated = true;
+    else
+    if (msg.id == SHIC_BUS_STOP)
+        s_stop (self);
+    else
+    if (msg.id == SHIC_BUS_RESTART && self->phase == PHASE_DECIDING) {
+        shic_val_t *event = shic_val_new_map ();
+        shic_val_set_dup (event, "exit", self->last_exit);
+        shic_val_set_int (event, "delay_ms", msg.delay_ms);
+        shic_val_set_int (event, "restarts", msg.restarts);
+        s_send (self, "RESTARTING", &event);
+        self->phase = PHASE_BACKOFF;
+        self->restart_at = zclock_mono () + msg.delay_ms;
+    }
+    else
+    if (msg.id == SHIC_BUS_FAIL && self->phase == PHASE_DECIDING) {
+        shic_val_t *event = shic_val_new_map ();
+        shic_val_set_dup (event, "exit", self->last_exit);
+        shic_val_set_int (event, "restarts", msg.restarts);
+        shic_val_set_int (event, "retry_after_ms", msg.retry_after_ms);
+        s_send (self, "GAVE_UP", &event);
+        s_finish (self);
+    }
+    shic_bus_reset (&msg);
+}
+
+//  From the gateway
+static void
+s_handle_bus (self_t *self)
+{
+    char *command = NULL;
+    shic_val_t *body = NULL;
+    if (shic_msg_recv (self->bus, &command, &body) == 0 && streq (command, "STOP"))
+        s_stop (self);
+    zstr_free (&command);
+    shic_val_destroy (&body);
+}
+
+//  The process wrote to stdout or stderr
+static void
+s_handle_output (self_t *self, int fd)
+{
+    shic_proc_read (self->proc, fd, s_on_line, self);
+}
+
+//  The process exited (pidfd readable)
+static void
+s_handle_exit (self_t *self)
+{
+    if (!shic_proc_reap (self->proc))
+        return;
+    s_drain_output (self);
+    self->ctx.pid = 0;
+    if (self->phase == PHASE_STARTING && !self->ever_ready) {
+        shic_val_t *details = s_exit_map (self);
+        int code = (int) shic_val_int (shic_val_get (details, "code"));
+        int signal = (int) shic_val_int (shic_val_get (details, "signal"));
+        shic_error_t err = { 0 };
+        shic_error_set (&err, SHIC_E_BACKEND_EXIT, &details,
+                        signal? "the service died by signal %d before it was ready":
+                                "the service exited with code %d before it was ready",
+                        signal? signal: code);
+        s_fail (self, &err);
+        shic_error_clear (&err);
+    }
+    else
+    if (self->phase == PHASE_STARTING || self->phase == PHASE_READY)
+        s_crashed (self);
+}
+
+//  Readiness probes and deadline, health checks, the restart after backoff
+static void
+s_handle_timers (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (self->phase == PHASE_STARTING) {
+        if (self->probe_now || now >= self->next_probe)
+            s_probe (self);
+        if (self->phase == PHASE_STARTING && now >= self->ready_deadline)
+            s_readiness_timeout (self);
+    }
+    else
+    if (self->phase == PHASE_READY && self->next_health && now >= self->next_health)
+        s_health (self);
+    else
+    if (self->phase == PHASE_BACKOFF && now >= self->restart_at)
+        s_start (self);
+}
+
+void
+shic_instance_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (shic_instance_args_t *) args);
     zsock_signal (pipe, 0);
 #ifdef __linux__
-    pthread_setname_np (pthread_self (), identity);
+    pthread_setname_np (pthread_self (), self->identity);
 #endif
     //  Forked from this thread, which lives as long as the service should:
     //  the parent-death signal is tied to it
-    s_start (&self);
+    s_start (self);
 
-    bool terminated = false;
-    while (!terminated) {
-        zmq_pollitem_t items [5];
-        int count = 0;
-        items [count++] = (zmq_pollitem_t) { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        items [count++] = (zmq_pollitem_t) { zsock_resolve (self.bus), 0, ZMQ_POLLIN, 0 };
-        int pidfd = -1, out = -1, err = -1;
-        if (self.proc && self.phase != PHASE_DONE) {
-            pidfd = shic_proc_pidfd (self.proc);
-            out = shic_proc_stdout_fd (self.proc);
-            err = shic_proc_stderr_fd (self.proc);
-        }
-        int first_fd = count;
-        if (out >= 0)
-            items [count++] = (zmq_pollitem_t) { NULL, out, ZMQ_POLLIN, 0 };
-        if (err >= 0)
-            items [count++] = (zmq_pollitem_t) { NULL, err, ZMQ_POLLIN, 0 };
-        int pid_item = -1;
-        if (pidfd >= 0) {
-            pid_item = count;
-            items [count++] = (zmq_pollitem_t) { NULL, pidfd, ZMQ_POLLIN, 0 };
-        }
-        int timeout = self.phase == PHASE_DONE? -1: s_timeout (&self);
-        rc = zmq_poll (items, count, timeout);
-        if (rc == -1 && errno != EINTR)
+    while (!self->terminated) {
+        //  The pipe, the bus, then the process's output and its pidfd
+        zmq_pollitem_t items [5] = {
+            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 }
+        };
+        int count = 2;
+        bool watched = self->proc && self->phase != PHASE_DONE;
+        int fds [3] = {
+            watched? shic_proc_stdout_fd (self->proc): -1,
+            watched? shic_proc_stderr_fd (self->proc): -1,
+            watched? shic_proc_pidfd (self->proc): -1
+        };
+        for (int index = 0; index < 3; index++)
+            if (fds [index] >= 0)
+                items [count++] = (zmq_pollitem_t) { NULL, fds [index], ZMQ_POLLIN, 0 };
+        if (shic_poll (items, count, self->phase == PHASE_DONE? -1: s_timeout (self)) == -1)
             break;
         if (items [0].revents & ZMQ_POLLIN)
-            s_handle_pipe (&self, &terminated);
-        if (terminated)
+            s_handle_pipe (self);
+        if (self->terminated)
             break;
-        if (items [1].revents & ZMQ_POLLIN) {
-            char *command = NULL;
-            shic_val_t *body = NULL;
-            if (shic_msg_recv (self.bus, &command, &body) == 0 && streq (command, "STOP"))
-                s_stop (&self);
-            zstr_free (&command);
-            shic_val_destroy (&body);
-        }
-        for (int i = first_fd; i < count; i++) {
-            if (i == pid_item || !(items [i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+        if (items [1].revents & ZMQ_POLLIN)
+            s_handle_bus (self);
+        for (int index = 2; index < count; index++) {
+            if (!(items [index].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
                 continue;
-            shic_proc_read (self.proc, items [i].fd, s_on_line, &self);
+            if (items [index].fd != fds [2])
+                s_handle_output (self, items [index].fd);
+            else
+            if (self->phase != PHASE_DONE)
+                s_handle_exit (self);
         }
-        if (pid_item >= 0 && (items [pid_item].revents & ZMQ_POLLIN) && self.phase != PHASE_DONE)
-            s_handle_exit (&self);
-
-        int64_t now = zclock_mono ();
-        if (self.phase == PHASE_STARTING) {
-            if (self.probe_now || now >= self.next_probe)
-                s_probe (&self);
-            if (self.phase == PHASE_STARTING && now >= self.ready_deadline) {
-                if (self.ever_ready)
-                    s_crashed (&self);
-                else {
-                    shic_error_t error = { 0 };
-                    shic_val_t *details = shic_val_new_map ();
-                    shic_val_set_dup (details, "last_probe", self.last_probe);
-                    shic_val_set_int (details, "ready_timeout_ms", s_plan_int (&self, "ready_timeout_ms"));
-                    shic_error_set (&error, SHIC_E_READINESS_TIMEOUT, &details,
-                                    "the instance was not ready within %lld ms",
-                                    (long long) s_plan_int (&self, "ready_timeout_ms"));
-                    s_fail (&self, &error);
-                    shic_error_clear (&error);
-                }
-            }
-        }
-        else
-        if (self.phase == PHASE_READY && self.next_health && now >= self.next_health)
-            s_health (&self);
-        else
-        if (self.phase == PHASE_BACKOFF && now >= self.restart_at)
-            s_start (&self);
+        s_handle_timers (self);
     }
-    //  $TERM: whatever runs is stopped
-    if (self.phase != PHASE_DONE) {
-        if (!self.shut && self.ops->shutdown)
-            self.ops->shutdown (&self.ctx);
-        s_stop_process (&self);
-    }
-    shic_proc_destroy (&self.proc);
-    zsock_destroy (&self.bus);
-    shic_val_destroy (&self.last_probe);
-    shic_val_destroy (&self.last_exit);
-    shic_val_destroy (&self.args->plan);
-    free (self.args->instance_id);
-    free (self.args);
+    s_self_destroy (&self);
 }
