@@ -54,14 +54,6 @@ typedef struct {
     int doorbell;                   //  write end of the pool's doorbell
 } shic_lease_args_t;
 
-//  zsock_recv that a signal does not cut short: a receive interrupted by
-//  a signal (EINTR) is retried, so a host's signal handlers (timers,
-//  profilers) never make the facade give up on a reply that is coming.
-//  The socket's receive timeout still ends the wait (-1, EAGAIN).
-int shic_recv (void *sock, const char *picture, ...);
-//  The same for a single string frame; fresh string or NULL
-char *shic_recv_str (void *sock);
-
 //  One turn of an actor's loop: zmq_poll over items for up to timeout_ms
 //  (-1 = until something comes; longer waits are cut to INT_MAX). A turn
 //  a signal interrupts (EINTR) returns 0 events, so the loop goes round;

@@ -18,13 +18,14 @@
     waiter on its instance; replies go out in whatever order outcomes
     arrive.
 
-    Pipe, from the supervisor:
-        BACKEND manifest ops state config -> "OK"
-        UNREGISTER name                  -> "OK"
-        SET-CURVE cert clients           -> "i" rc
-        BIND-GATEWAY endpoint / BIND-EVENTS endpoint -> "i" port
-        DRAIN, $TERM
-    Pipe, to the supervisor:  SPAWN seq instance_id backend plan
+    Pipe, from the supervisor (messages/shic_bus.c):
+        BACKEND {manifest} [ops][state][config] -> REPLY {rc}
+        UNREGISTER {name}                  -> REPLY {rc}
+        SET-CURVE {cert, clients}          -> REPLY {rc}
+        BIND-GATEWAY / BIND-EVENTS {endpoint} -> REPLY {rc: port}
+        DRAIN {}, $TERM
+    Pipe, to the supervisor:  STARTUP {rc} once;
+        SPAWN {seq, instance_id, backend, plan}
     Bus, from instances ("I<n>"): STARTED, PROGRESS, READY, FAILED, HEALTH,
         RESTARTING, GAVE_UP, STOPPED (shic_instance.c); to them: STOP
     Bus, from the lease pool ("P"): BOUND, EXPIRED, POOL; to it: GRANT,
@@ -247,20 +248,11 @@ s_instance_stop (self_t *self, shic_record_t *instance)
 static void
 s_instance_spawn (self_t *self, shic_record_t *instance)
 {
-    const char *backend = instance->backend;
     shic_stats_instance_started (self->stats);
-    void *data = NULL;
-    size_t size = 0;
-    int rc = shic_val_encode (instance->plan, &data, &size);
-    assert (rc == 0);
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, "SPAWN");
-    zmsg_addstrf (msg, "%d", instance->seq);
-    zmsg_addstr (msg, instance->id);
-    zmsg_addstr (msg, backend);
-    zmsg_addmem (msg, data, size);
-    free (data);
-    zmsg_send (&msg, self->pipe);
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_SPAWN, .seq = instance->seq,
+                                               .instance_id = instance->id,
+                                               .backend = instance->backend,
+                                               .plan = instance->plan });
 }
 
 //  A lease ended (the lease book tells us): its instance may become idle
@@ -794,28 +786,21 @@ s_set_curve (self_t *self, const char *cert_path, const char *clients)
 
 //  BACKEND: a registered backend (its manifest checked by the supervisor)
 static void
-s_add_backend (self_t *self, zmsg_t *msg)
+s_add_backend (self_t *self, shic_bus_t *msg)
 {
-    shic_val_t *manifest = NULL;
-    char *unused = NULL;
-    //  The command frame was popped; put it back for shic_msg_decode
-    zmsg_pushstr (msg, "BACKEND");
-    int rc = shic_msg_decode (msg, &unused, &manifest);
-    assert (rc == 0);
-    zstr_free (&unused);
-    zframe_t *ops = zmsg_pop (msg);
-    zframe_t *state = zmsg_pop (msg);
-    zframe_t *config = zmsg_pop (msg);
-    const shic_backend_ops_t *backend_ops = *(const shic_backend_ops_t **) zframe_data (ops);
+    const shic_backend_ops_t *ops = (const shic_backend_ops_t *) msg->ops;
+    shic_val_t *manifest = shic_bus_take (msg, &msg->manifest);
     //  The registered name, which the supervisor wrote into the manifest
     char *name = strdup (shic_val_str (shic_val_get (manifest, "backend")));
-    shic_registry_backend_add (self->registry, name, backend_ops,
-                               *(void **) zframe_data (state),
-                               *(zconfig_t **) zframe_data (config), &manifest);
+    shic_registry_backend_add (self->registry, name, ops, msg->state, msg->config, &manifest);
     free (name);
-    zframe_destroy (&ops);
-    zframe_destroy (&state);
-    zframe_destroy (&config);
+}
+
+//  REPLY to the supervisor
+static void
+s_reply (self_t *self, int rc)
+{
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_REPLY, .rc = rc });
 }
 
 //  UNREGISTER: the backend goes; its instances stop
@@ -833,16 +818,12 @@ s_remove_backend (self_t *self, const char *name)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        self->terminated = true;
-        return;
-    }
-    char *command = zmsg_popstr (msg);
-    if (streq (command, "$TERM"))
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_GATEWAY);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
         self->terminated = true;
     else
-    if (streq (command, "DRAIN")) {
+    if (msg.id == SHIC_BUS_DRAIN) {
         self->draining = true;
         shic_error_t err = { 0 };
         shic_error_set (&err, SHIC_E_SHUTTING_DOWN, NULL, "the runtime is stopping");
@@ -852,43 +833,31 @@ s_handle_pipe (self_t *self)
         shic_error_clear (&err);
     }
     else
-    if (streq (command, "BACKEND")) {
-        s_add_backend (self, msg);
-        zstr_send (self->pipe, "OK");
+    if (msg.id == SHIC_BUS_BACKEND) {
+        s_add_backend (self, &msg);
+        s_reply (self, 0);
     }
     else
-    if (streq (command, "UNREGISTER")) {
-        char *name = zmsg_popstr (msg);
-        s_remove_backend (self, name);
-        zstr_free (&name);
-        zstr_send (self->pipe, "OK");
+    if (msg.id == SHIC_BUS_UNREGISTER) {
+        s_remove_backend (self, msg.name);
+        s_reply (self, 0);
     }
     else
-    if (streq (command, "SET-CURVE")) {
-        char *cert_path = zmsg_popstr (msg);
-        char *clients = zmsg_popstr (msg);
-        zsock_send (self->pipe, "i", s_set_curve (self, cert_path, clients));
-        zstr_free (&cert_path);
-        zstr_free (&clients);
-    }
+    if (msg.id == SHIC_BUS_SET_CURVE)
+        s_reply (self, s_set_curve (self, msg.cert, msg.clients));
     else
-    if (streq (command, "BIND-GATEWAY")) {
-        char *endpoint = zmsg_popstr (msg);
+    if (msg.id == SHIC_BUS_BIND_GATEWAY) {
         if (!self->public_router)
             self->public_router = s_router_new (self->settings->max_frame);
-        zsock_send (self->pipe, "i", s_bind (self->public_router, endpoint));
-        zstr_free (&endpoint);
+        s_reply (self, s_bind (self->public_router, msg.endpoint));
     }
     else
-    if (streq (command, "BIND-EVENTS")) {
-        char *endpoint = zmsg_popstr (msg);
-        zsock_send (self->pipe, "i", shic_events_bind (self->events, endpoint));
-        zstr_free (&endpoint);
-    }
+    if (msg.id == SHIC_BUS_BIND_EVENTS)
+        s_reply (self, shic_events_bind (self->events, msg.endpoint));
     else
-        zsys_error ("gateway: invalid command '%s'", command);
-    zstr_free (&command);
-    zmsg_destroy (&msg);
+    if (rc == 0)
+        zsys_error ("gateway: unexpected '%s' on its pipe", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
 }
 
 //  --------------------------------------------------------------------------
@@ -968,7 +937,7 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     bool ok = self->events
            && s_bind (self->trusted, self->settings->gateway) == 0
            && s_bind (self->bus, self->settings->bus) == 0;
-    zstr_send (pipe, ok? "READY": "FAILED");
+    shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = ok? 0: -1 });
 
     while (ok && !self->terminated) {
         int64_t next = s_timers (self, zclock_mono ());

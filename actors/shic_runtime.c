@@ -28,17 +28,9 @@ static int
 s_ask (shic_runtime_t *self, const shic_bus_t *request, char **message_p)
 {
     shic_bus_t reply = { 0 };
-    int rc = -1;
-    if (shic_bus_send (self->supervisor, request) == 0
-    &&  shic_bus_recv (&reply, self->supervisor, SHIC_BUS_ROLE_FACADE) == 0
-    &&  reply.id == SHIC_BUS_REPLY) {
-        rc = (int) reply.rc;
-        if (message_p && reply.message)
-            *message_p = strdup (reply.message);
-    }
-    else
-    if (message_p)
-        *message_p = strdup ("the supervisor did not answer");
+    int rc = shic_bus_ask (self->supervisor, request, SHIC_BUS_ROLE_FACADE, &reply);
+    if (message_p && (reply.message || reply.id != SHIC_BUS_REPLY))
+        *message_p = strdup (reply.message? reply.message: "the supervisor did not answer");
     shic_bus_reset (&reply);
     return rc;
 }
@@ -47,29 +39,6 @@ int64_t
 shic_now_ms (void)
 {
     return zclock_time ();
-}
-
-int
-shic_recv (void *sock, const char *picture, ...)
-{
-    while (true) {
-        va_list args;
-        va_start (args, picture);
-        int rc = zsock_vrecv (sock, picture, args);
-        va_end (args);
-        if (rc == 0 || errno != EINTR)
-            return rc;
-    }
-}
-
-char *
-shic_recv_str (void *sock)
-{
-    while (true) {
-        char *string = zstr_recv (sock);
-        if (string || errno != EINTR)
-            return string;
-    }
 }
 
 int

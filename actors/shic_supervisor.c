@@ -17,7 +17,9 @@
         SET-CURVE {cert, clients} -> REPLY {rc}
         $TERM
     Sends STARTUP {rc} on its pipe once its children started (or not).
-    From the gateway:  SPAWN seq instance_id backend plan(msgpack)
+    To the gateway:    BACKEND {manifest} [ops][state][config], UNREGISTER,
+                       BIND-*, SET-CURVE (relayed) -> REPLY {rc}; DRAIN
+    From the gateway:  STARTUP {rc} once; SPAWN {seq, instance_id, backend, plan}
     From instances:    EXITED {uptime_ms} -> RESTART {delay_ms, restarts}
                                            | FAIL {retry_after_ms, restarts}
                        DONE
@@ -25,6 +27,9 @@
 */
 
 #include "shic_actors.h"
+
+//  The gateway answers its pipe at once; a longer silence means it is stuck
+#define GATEWAY_TIMEOUT_MS 10000
 #include "shic_msg.h"
 
 void *shic_backend_args_new (const shic_backend_ops_t *ops, zconfig_t *config);
@@ -108,7 +113,7 @@ s_self_destroy (self_t **self_p)
         return;
     //  New requests are refused; waiting ones are told
     if (self->gateway)
-        zstr_send (self->gateway, "DRAIN");
+        shic_bus_send (self->gateway, &(shic_bus_t) { .id = SHIC_BUS_DRAIN });
     zactor_destroy (&self->pool);
     //  Every instance stops its service at once; then each is joined
     s_child_t *child = (s_child_t *) zlistx_first (self->children);
@@ -140,9 +145,13 @@ static int
 s_self_start (self_t *self)
 {
     self->gateway = zactor_new (shic_gateway_actor, (void *) self->settings);
-    char *status = self->gateway? shic_recv_str (self->gateway): NULL;
-    bool ok = status && streq (status, "READY");
-    zstr_free (&status);
+    shic_bus_t startup = { 0 };
+    if (self->gateway) {
+        zsock_set_rcvtimeo (self->gateway, GATEWAY_TIMEOUT_MS);
+        shic_bus_recv (&startup, self->gateway, SHIC_BUS_ROLE_SUPERVISOR);
+    }
+    bool ok = startup.id == SHIC_BUS_STARTUP && startup.rc == 0;
+    shic_bus_reset (&startup);
     if (!ok) {
         zactor_destroy (&self->gateway);
         return -1;
@@ -185,6 +194,16 @@ static void
 s_reply (self_t *self, int rc, const char *message)
 {
     shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_REPLY, .rc = rc, .message = message });
+}
+
+//  A request to the gateway; returns its REPLY's rc, or -1 when none came
+static int
+s_ask_gateway (self_t *self, const shic_bus_t *request)
+{
+    shic_bus_t reply = { 0 };
+    int rc = shic_bus_ask (self->gateway, request, SHIC_BUS_ROLE_SUPERVISOR, &reply);
+    shic_bus_reset (&reply);
+    return rc;
 }
 
 //  REGISTER: start the backend's actor and wait for its init
@@ -236,70 +255,52 @@ s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconf
     backend->state = state;
     zlistx_add_end (self->backends, backend);
     //  The gateway learns of it before the caller does
-    zmsg_t *msg = shic_msg_new ("BACKEND", &manifest);
-    zmsg_addmem (msg, &ops, sizeof (ops));
-    zmsg_addmem (msg, &state, sizeof (state));
-    zmsg_addmem (msg, &config, sizeof (config));
-    zmsg_send (&msg, self->gateway);
-    char *ack = shic_recv_str (self->gateway);
-    zstr_free (&ack);
+    s_ask_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_BACKEND, .manifest = manifest,
+                                         .ops = ops, .state = state, .config = config });
+    shic_val_destroy (&manifest);
     s_reply (self, 0, NULL);
 }
 
+//  UNREGISTER, relayed to the gateway
 static void
-s_unregister (self_t *self, const char *name)
+s_unregister (self_t *self, const shic_bus_t *request)
 {
-    s_backend_t *backend = s_backend_find (self, name);
+    s_backend_t *backend = s_backend_find (self, request->name);
     if (!backend) {
         s_reply (self, -1, NULL);
         return;
     }
     backend->removed = true;
-    zstr_sendx (self->gateway, "UNREGISTER", name, NULL);
-    char *ack = shic_recv_str (self->gateway);
-    zstr_free (&ack);
+    s_ask_gateway (self, request);
     s_backends_reap (self);
     s_reply (self, 0, NULL);
 }
 
 //  SPAWN from the gateway: start an instance actor
 static void
-s_spawn (self_t *self, zmsg_t *msg)
+s_spawn (self_t *self, shic_bus_t *msg)
 {
-    char *seq = zmsg_popstr (msg);
-    char *instance_id = zmsg_popstr (msg);
-    char *name = zmsg_popstr (msg);
-    zframe_t *frame = zmsg_pop (msg);
-    shic_val_t *plan = NULL;
-    int rc = frame? shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &plan, NULL): -2;
-    s_backend_t *backend = name? s_backend_find (self, name): NULL;
-    assert (rc == 0 && seq && instance_id);
+    s_backend_t *backend = s_backend_find (self, msg->backend);
     if (!backend) {
         //  Unregistered meanwhile: tell the gateway the start failed
-        zsys_warning ("supervisor: SPAWN for unknown backend '%s'", name? name: "");
-        shic_val_destroy (&plan);
+        zsys_warning ("supervisor: SPAWN for unknown backend '%s'", msg->backend);
+        return;
     }
-    else {
-        shic_instance_args_t *args = (shic_instance_args_t *) zmalloc (sizeof (shic_instance_args_t));
-        args->settings = self->settings;
-        args->seq = atoi (seq);
-        args->instance_id = strdup (instance_id);
-        args->plan = plan;
-        args->ops = backend->ops;
-        args->backend_state = backend->state;
-        s_child_t *child = (s_child_t *) zmalloc (sizeof (s_child_t));
-        child->seq = args->seq;
-        child->backend = backend;
-        child->policy = shic_restart_policy_new (&self->settings->restart);
-        child->actor = zactor_new (shic_instance_actor, args);
-        assert (child->actor);
-        backend->instances++;
-        child->handle = zlistx_add_end (self->children, child);
-    }
-    zframe_destroy (&frame);
-    zstr_free (&seq);
-    zstr_free (&instance_id);
-    zstr_free (&name);
+    shic_instance_args_t *args = (shic_instance_args_t *) zmalloc (sizeof (shic_instance_args_t));
+    args->settings = self->settings;
+    args->seq = (int) msg->seq;
+    args->instance_id = strdup (msg->instance_id);
+    args->plan = shic_bus_take (msg, &msg->plan);
+    args->ops = backend->ops;
+    args->backend_state = backend->state;
+    s_child_t *child = (s_child_t *) zmalloc (sizeof (s_child_t));
+    child->seq = args->seq;
+    child->backend = backend;
+    child->policy = shic_restart_policy_new (&self->settings->restart);
+    child->actor = zactor_new (shic_instance_actor, args);
+    assert (child->actor);
+    backend->instances++;
+    child->handle = zlistx_add_end (self->children, child);
 }
 
 static void
@@ -315,21 +316,12 @@ s_handle_pipe (self_t *self)
         s_register (self, msg.name, (const shic_backend_ops_t *) msg.ops, msg.config);
     else
     if (msg.id == SHIC_BUS_UNREGISTER)
-        s_unregister (self, msg.name);
+        s_unregister (self, &msg);
     else
-    if (msg.id == SHIC_BUS_SET_CURVE) {
-        zstr_sendx (self->gateway, shic_bus_command (msg.id), msg.cert, msg.clients, NULL);
-        int rc = -1;
-        shic_recv (self->gateway, "i", &rc);
-        s_reply (self, rc, NULL);
-    }
-    else
-    if (msg.id == SHIC_BUS_BIND_GATEWAY || msg.id == SHIC_BUS_BIND_EVENTS) {
-        zstr_sendx (self->gateway, shic_bus_command (msg.id), msg.endpoint, NULL);
-        int rc = -1;
-        shic_recv (self->gateway, "i", &rc);
-        s_reply (self, rc, NULL);
-    }
+    if (msg.id == SHIC_BUS_SET_CURVE
+    ||  msg.id == SHIC_BUS_BIND_GATEWAY
+    ||  msg.id == SHIC_BUS_BIND_EVENTS)
+        s_reply (self, s_ask_gateway (self, &msg), NULL);
     else
         zsys_error ("supervisor: unexpected '%s' on its pipe", shic_bus_command (msg.id));
     shic_bus_reset (&msg);
@@ -338,16 +330,14 @@ s_handle_pipe (self_t *self)
 static void
 s_handle_gateway (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->gateway);
-    if (!msg)
+    shic_bus_t msg = { 0 };
+    if (shic_bus_recv (&msg, self->gateway, SHIC_BUS_ROLE_SUPERVISOR) != 0)
         return;
-    char *command = zmsg_popstr (msg);
-    if (streq (command, "SPAWN"))
-        s_spawn (self, msg);
+    if (msg.id == SHIC_BUS_SPAWN)
+        s_spawn (self, &msg);
     else
-        zsys_error ("supervisor: unexpected '%s' from the gateway", command);
-    zstr_free (&command);
-    zmsg_destroy (&msg);
+        zsys_error ("supervisor: unexpected '%s' from the gateway", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
 }
 
 static void

@@ -471,6 +471,18 @@ shic_bus_recv (shic_bus_t *self, void *sock, shic_bus_role_t receiver)
     return rc;
 }
 
+int
+shic_bus_ask (void *sock, const shic_bus_t *request, shic_bus_role_t asker, shic_bus_t *reply)
+{
+    assert (reply);
+    if (shic_bus_send (sock, request) == 0
+    &&  shic_bus_recv (reply, sock, asker) == 0
+    &&  reply->id == SHIC_BUS_REPLY)
+        return (int) reply->rc;
+    shic_bus_reset (reply);
+    return -1;
+}
+
 void
 shic_bus_wait_term (void *pipe, shic_bus_role_t receiver)
 {
@@ -720,6 +732,23 @@ shic_bus_test (bool verbose)
     shic_bus_t bus = { 0 };
     rc = shic_bus_recv (&bus, reader, SHIC_BUS_ROLE_INSTANCE);
     assert (rc == 0 && bus.id == SHIC_BUS_TERM);
+
+    //  A request and its REPLY
+    shic_bus_t question = { .id = SHIC_BUS_UNREGISTER, .name = "llama" };
+    rc = shic_bus_send (reader, &(shic_bus_t) { .id = SHIC_BUS_REPLY, .rc = 7, .message = "ok" });
+    assert (rc == 0);
+    rc = shic_bus_ask (writer, &question, SHIC_BUS_ROLE_FACADE, &bus);
+    assert (rc == 7 && streq (bus.message, "ok"));
+    shic_bus_reset (&bus);
+    rc = shic_bus_recv (&bus, reader, SHIC_BUS_ROLE_SUPERVISOR);
+    assert (rc == 0 && bus.id == SHIC_BUS_UNREGISTER && streq (bus.name, "llama"));
+    shic_bus_reset (&bus);
+    //  Anything but a REPLY is none
+    shic_bus_send (reader, &(shic_bus_t) { .id = SHIC_BUS_STARTUP });
+    assert (shic_bus_ask (writer, &question, SHIC_BUS_ROLE_FACADE, &bus) == -1);
+    assert (bus.id == SHIC_BUS_NONE);
+    rc = shic_bus_recv (&bus, reader, SHIC_BUS_ROLE_SUPERVISOR);
+    assert (rc == 0 && bus.id == SHIC_BUS_UNREGISTER);
 
     //  Waiting for $TERM drops what comes before it
     shic_bus_send (writer, &(shic_bus_t) { .id = SHIC_BUS_DONE });

@@ -154,10 +154,18 @@ int shic_bus_send_to (void *sock, const char *routing_id, const shic_bus_t *self
 //  caller's and unchanged) as a message for receiver. Resets self first.
 //  Returns 0, or -2 when the table refuses it (logged once, self cleared).
 int shic_bus_decode (shic_bus_t *self, zmsg_t *msg, shic_bus_role_t receiver);
-//  Receives one message from sock and decodes it; a receive a signal
-//  interrupts is retried. Returns 0, -1 when the receive ended (timeout,
-//  context terminated), -2 refused.
+//  Receives one message from sock and decodes it. A receive a signal
+//  interrupts (EINTR) is retried, so a host's signal handlers (timers,
+//  profilers) never make anyone give up on a reply that is coming; the
+//  socket's receive timeout still ends the wait. Returns 0, -1 when the
+//  receive ended (timeout, context terminated), -2 refused.
 int shic_bus_recv (shic_bus_t *self, void *sock, shic_bus_role_t receiver);
+
+//  A request on a pipe: sends request, then waits (up to sock's receive
+//  timeout) for the REPLY, which lands in reply (reset it after). Returns
+//  the reply's rc, or -1 when none came.
+int shic_bus_ask (void *sock, const shic_bus_t *request, shic_bus_role_t asker,
+                  shic_bus_t *reply);
 
 //  Waits on an actor's pipe for $TERM, dropping anything else, or until
 //  the receive ends
