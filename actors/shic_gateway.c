@@ -223,17 +223,15 @@ s_waiters_expire (self_t *self, shic_record_t *instance, int64_t now, int64_t *n
 //  --------------------------------------------------------------------------
 //  Instances
 
-//  Sends a bare command to an instance actor
+//  STOP to an instance actor
 static void
-s_instance_send (self_t *self, shic_record_t *instance, const char *command)
+s_instance_send_stop (self_t *self, shic_record_t *instance)
 {
-    zmsg_t *msg = shic_msg_new (command, NULL);
-    zmsg_pushstrf (msg, "I%d", instance->seq);
-    if (zmsg_send (&msg, self->bus) == -1) {
-        if (!self->draining)
-            zsys_warning ("gateway: cannot send %s to %s", command, instance->id);
-        zmsg_destroy (&msg);
-    }
+    char identity [16];
+    snprintf (identity, sizeof (identity), "I%d", instance->seq);
+    if (shic_bus_send_to (self->bus, identity, &(shic_bus_t) { .id = SHIC_BUS_STOP }) == -1
+    &&  !self->draining)
+        zsys_warning ("gateway: cannot send STOP to %s", instance->id);
 }
 
 //  Stops an instance whose actor still runs
@@ -241,7 +239,7 @@ static void
 s_instance_stop (self_t *self, shic_record_t *instance)
 {
     shic_registry_set_status (self->registry, instance, SHIC_LIFECYCLE_STOPPING, NULL);
-    s_instance_send (self, instance, "STOP");
+    s_instance_send_stop (self, instance);
 }
 
 //  Asks the supervisor for a new record's instance actor
@@ -588,21 +586,19 @@ s_instance_restart_for_waiters (self_t *self, shic_record_t *instance)
 
 //  READY: the instance's endpoint is built from what its probe found
 static void
-s_on_ready (self_t *self, shic_record_t *instance, shic_val_t *body)
+s_on_ready (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
     if (instance->status == SHIC_LIFECYCLE_STOPPING)
         return;
     shic_error_t err = { 0 };
-    shic_val_t *endpoint = shic_endpoint_build (instance->id, instance->plan,
-                                                shic_val_get (body, "fields"), &err);
+    shic_val_t *endpoint = shic_endpoint_build (instance->id, instance->plan, msg->fields, &err);
     if (endpoint) {
-        shic_registry_ready (self->registry, instance, &endpoint,
-                             (int) shic_val_int (shic_val_get (body, "pid")));
+        shic_registry_ready (self->registry, instance, &endpoint, (int) msg->pid);
         s_waiters_grant (self, instance);
     }
     else {
         //  A readiness failure, not a crash
-        s_instance_send (self, instance, "STOP");
+        s_instance_send_stop (self, instance);
         s_instance_failed (self, instance, &err, self->settings->start_failure_hold_ms);
     }
     shic_error_clear (&err);
@@ -610,12 +606,12 @@ s_on_ready (self_t *self, shic_record_t *instance, shic_val_t *body)
 
 //  GAVE_UP: the service keeps crashing; restarts stop for retry_after_ms
 static void
-s_on_gave_up (self_t *self, shic_record_t *instance, shic_val_t *body)
+s_on_gave_up (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
     instance->actor_live = false;
-    instance->restarts = (int) shic_val_int (shic_val_get (body, "restarts"));
-    shic_registry_set_exit (instance, shic_val_get (body, "exit"));
-    int64_t retry_after = shic_val_int (shic_val_get (body, "retry_after_ms"));
+    instance->restarts = (int) msg->restarts;
+    shic_registry_set_exit (instance, msg->exit);
+    int64_t retry_after = msg->retry_after_ms;
     shic_error_t err = { 0 };
     shic_val_t *details = shic_val_new_map ();
     shic_val_set_dup (details, "last_exit", instance->last_exit);
@@ -631,13 +627,12 @@ s_on_gave_up (self_t *self, shic_record_t *instance, shic_val_t *body)
 //  STOPPED: stopped on request; its leases end; requests that arrived
 //  while it stopped start it again
 static void
-s_on_stopped (self_t *self, shic_record_t *instance, shic_val_t *body)
+s_on_stopped (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
     instance->actor_live = false;
     instance->retire_at = zclock_mono () + self->settings->retention_ms;
-    shic_val_t *exit = shic_val_get (body, "exit");
-    if (exit && shic_val_type (exit) == SHIC_VAL_MAP)
-        shic_registry_set_exit (instance, exit);
+    if (shic_val_type (msg->exit) == SHIC_VAL_MAP)
+        shic_registry_set_exit (instance, msg->exit);
     shic_lease_book_end_instance (self->book, instance->id, "instance_stopped");
     shic_registry_set_status (self->registry, instance, SHIC_LIFECYCLE_STOPPED, NULL);
     if (zlistx_size (instance->waiters))
@@ -646,20 +641,20 @@ s_on_stopped (self_t *self, shic_record_t *instance, shic_val_t *body)
 
 //  What an instance actor reports on the bus
 static void
-s_handle_instance (self_t *self, shic_record_t *instance, const char *command, shic_val_t *body)
+s_handle_instance (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
-    if (streq (command, "STARTED"))
-        instance->pid = (int) shic_val_int (shic_val_get (body, "pid"));
+    if (msg->id == SHIC_BUS_STARTED)
+        instance->pid = (int) msg->pid;
     else
-    if (streq (command, "PROGRESS"))
-        shic_registry_progress (self->registry, instance, body);
+    if (msg->id == SHIC_BUS_PROGRESS)
+        shic_registry_progress (self->registry, instance, msg->progress);
     else
-    if (streq (command, "READY"))
-        s_on_ready (self, instance, body);
+    if (msg->id == SHIC_BUS_READY)
+        s_on_ready (self, instance, msg);
     else
-    if (streq (command, "FAILED")) {
+    if (msg->id == SHIC_BUS_FAILED) {
         shic_error_t err = { 0 };
-        shic_error_from_val (&err, shic_val_get (body, "error"));
+        shic_error_from_val (&err, msg->error);
         instance->actor_live = false;
         if (streq (err.code, SHIC_E_BACKEND_EXIT))
             shic_registry_set_exit (instance, err.details);
@@ -667,50 +662,45 @@ s_handle_instance (self_t *self, shic_record_t *instance, const char *command, s
         shic_error_clear (&err);
     }
     else
-    if (streq (command, "HEALTH")) {
-        shic_registry_set_health (self->registry, instance,
-                                  shic_val_str (shic_val_get (body, "health_status")),
-                                  shic_val_get (body, "details"));
+    if (msg->id == SHIC_BUS_HEALTH) {
+        shic_registry_set_health (self->registry, instance, msg->health_status, msg->details);
         if (instance->status == SHIC_LIFECYCLE_READY)
             s_waiters_grant (self, instance);
     }
     else
-    if (streq (command, "RESTARTING")) {
+    if (msg->id == SHIC_BUS_RESTARTING) {
         if (instance->status != SHIC_LIFECYCLE_STOPPING)
-            shic_registry_restarting (self->registry, instance, shic_val_get (body, "exit"),
-                                      shic_val_get (body, "delay_ms"),
-                                      (int) shic_val_int (shic_val_get (body, "restarts")));
+            shic_registry_restarting (self->registry, instance, msg->exit, msg->delay_ms,
+                                      (int) msg->restarts);
     }
     else
-    if (streq (command, "GAVE_UP"))
-        s_on_gave_up (self, instance, body);
+    if (msg->id == SHIC_BUS_GAVE_UP)
+        s_on_gave_up (self, instance, msg);
     else
-    if (streq (command, "STOPPED"))
-        s_on_stopped (self, instance, body);
+    if (msg->id == SHIC_BUS_STOPPED)
+        s_on_stopped (self, instance, msg);
     else
-        zsys_error ("gateway: unexpected '%s' from instance %s", command, instance->id);
+        zsys_error ("gateway: unexpected '%s' from instance %s",
+                    shic_bus_command (msg->id), instance->id);
 }
 
 //  What the lease pool reports on the bus
 static void
-s_handle_pool (self_t *self, const char *command, shic_val_t *body)
+s_handle_pool (self_t *self, const shic_bus_t *msg)
 {
-    const char *ref = shic_val_str (shic_val_get (body, "lease_ref"));
-    if (streq (command, "BOUND") && ref)
-        shic_lease_book_bound (self->book, ref, shic_val_str (shic_val_get (body, "actor")));
+    if (msg->id == SHIC_BUS_BOUND)
+        shic_lease_book_bound (self->book, msg->lease_ref, msg->actor);
     else
-    if (streq (command, "EXPIRED") && ref)
-        shic_lease_book_expired (self->book, ref,
-                                 shic_val_int (shic_val_get (body, "expires_at_ms")));
+    if (msg->id == SHIC_BUS_EXPIRED)
+        shic_lease_book_expired (self->book, msg->lease_ref, msg->expires_at_ms);
     else
-    if (streq (command, "POOL"))
-        shic_lease_book_pool_counts (self->book,
-                                     (size_t) shic_val_int (shic_val_get (body, "idle")),
-                                     (size_t) shic_val_int (shic_val_get (body, "actors")));
+    if (msg->id == SHIC_BUS_POOL)
+        shic_lease_book_pool_counts (self->book, (size_t) msg->idle, (size_t) msg->actors);
     else
-        zsys_error ("gateway: unexpected '%s' from the lease pool", command);
+        zsys_error ("gateway: unexpected '%s' from the lease pool", shic_bus_command (msg->id));
 }
 
+//  [routing id][command][body]: "P" is the lease pool, "I<n>" an instance
 static void
 s_handle_bus (self_t *self)
 {
@@ -718,21 +708,18 @@ s_handle_bus (self_t *self)
     if (!msg)
         return;
     char *identity = zmsg_popstr (msg);
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    if (!identity || shic_msg_decode (msg, &command, &body) != 0)
-        zsys_error ("gateway: bad message on the bus");
-    else
-    if (streq (identity, "P"))
-        s_handle_pool (self, command, body);
-    else {
-        shic_record_t *instance = shic_registry_lookup_seq (self->registry, identity);
-        if (instance)
-            s_handle_instance (self, instance, command, body);
+    shic_bus_t bus = { 0 };
+    if (identity && shic_bus_decode (&bus, msg, SHIC_BUS_ROLE_GATEWAY) == 0) {
+        if (streq (identity, "P"))
+            s_handle_pool (self, &bus);
+        else {
+            shic_record_t *instance = shic_registry_lookup_seq (self->registry, identity);
+            if (instance)
+                s_handle_instance (self, instance, &bus);
+        }
     }
+    shic_bus_reset (&bus);
     zstr_free (&identity);
-    zstr_free (&command);
-    shic_val_destroy (&body);
     zmsg_destroy (&msg);
 }
 

@@ -9,10 +9,10 @@
 
     On the bus, to the gateway:
         STARTED {pid}                     the service process is running
-        PROGRESS {...}                    a backend's progress (instance.progress)
+        PROGRESS {progress}               a backend's progress (instance.progress)
         READY {fields, pid}               ready; fields for the endpoint
         FAILED {error}                    start failure before the first ready
-        HEALTH {health_status, details}   health changed
+        HEALTH {health_status, details?}  health changed
         RESTARTING {exit, delay_ms, restarts}
         GAVE_UP {exit, restarts, retry_after_ms}
         STOPPED {exit}                    stopped on request
@@ -25,7 +25,6 @@
 */
 
 #include "shic_actors.h"
-#include "shic_msg.h"
 #include <poll.h>
 
 typedef enum {
@@ -122,12 +121,6 @@ s_plan_int (self_t *self, const char *key)
     return shic_val_int (shic_val_get (self->args->plan, key));
 }
 
-static void
-s_send (self_t *self, const char *command, shic_val_t **body_p)
-{
-    shic_msg_send (self->bus, command, body_p);
-}
-
 //  The exit of the process as a map {status, code, signal, stderr_tail}
 static shic_val_t *
 s_exit_map (self_t *self)
@@ -155,11 +148,9 @@ static void
 s_progress (void *kernel, shic_val_t **body_p)
 {
     self_t *self = (self_t *) kernel;
-    if (!*body_p || shic_val_type (*body_p) != SHIC_VAL_MAP) {
-        shic_val_destroy (body_p);
-        return;
-    }
-    s_send (self, "PROGRESS", body_p);
+    if (shic_val_type (*body_p) == SHIC_VAL_MAP)
+        shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_PROGRESS, .progress = *body_p });
+    shic_val_destroy (body_p);
 }
 
 static void
@@ -246,10 +237,9 @@ s_finish (self_t *self)
 static void
 s_fail (self_t *self, shic_error_t *err)
 {
-    shic_val_t *body = shic_val_new_map ();
     shic_val_t *error = shic_error_to_val (err);
-    shic_val_set (body, "error", &error);
-    s_send (self, "FAILED", &body);
+    shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_FAILED, .error = error });
+    shic_val_destroy (&error);
     s_finish (self);
 }
 
@@ -315,9 +305,7 @@ s_start (self_t *self)
         return -1;
     }
     self->ctx.pid = shic_proc_pid (self->proc);
-    shic_val_t *body = shic_val_new_map ();
-    shic_val_set_int (body, "pid", self->ctx.pid);
-    s_send (self, "STARTED", &body);
+    shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_STARTED, .pid = self->ctx.pid });
     return 0;
 }
 
@@ -352,12 +340,13 @@ s_probe (self_t *self)
         self->unavailable_count = 0;
         int64_t interval = s_plan_int (self, "health_interval_ms");
         self->next_health = interval > 0 && self->ops->health_check? zclock_mono () + interval: 0;
-        shic_val_t *body = shic_val_new_map ();
-        if (!fields)
+        //  Fields that are not a map have nothing for the endpoint
+        if (!shic_val_is (fields, SHIC_VAL_MAP)) {
+            shic_val_destroy (&fields);
             fields = shic_val_new_map ();
-        shic_val_set (body, "fields", &fields);
-        shic_val_set_int (body, "pid", self->ctx.pid);
-        s_send (self, "READY", &body);
+        }
+        shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_READY, .fields = fields,
+                                                  .pid = self->ctx.pid });
     }
     else
     if (rc == SHIC_PROBE_FAILED) {
@@ -386,14 +375,11 @@ s_health (self_t *self)
     self->next_health = zclock_mono () + s_plan_int (self, "health_interval_ms");
     if (health != self->health) {
         self->health = health;
-        shic_val_t *body = shic_val_new_map ();
-        shic_val_set_str (body, "health_status",
-                          health == SHIC_HEALTH_IS_HEALTHY? SHIC_HEALTH_HEALTHY:
-                          health == SHIC_HEALTH_IS_DEGRADED? SHIC_HEALTH_DEGRADED:
-                                                             SHIC_HEALTH_UNAVAILABLE);
-        if (details)
-            shic_val_set (body, "details", &details);
-        s_send (self, "HEALTH", &body);
+        shic_bus_send (self->bus, &(shic_bus_t) {
+            .id = SHIC_BUS_HEALTH, .details = details,
+            .health_status = health == SHIC_HEALTH_IS_HEALTHY? SHIC_HEALTH_HEALTHY:
+                             health == SHIC_HEALTH_IS_DEGRADED? SHIC_HEALTH_DEGRADED:
+                                                                SHIC_HEALTH_UNAVAILABLE });
     }
     shic_val_destroy (&details);
     //  A live but broken spawned service is restarted (contract §6)
@@ -418,10 +404,10 @@ s_stop (self_t *self)
         self->ops->shutdown (&self->ctx);
     self->shut = true;
     s_stop_process (self);
-    shic_val_t *body = shic_val_new_map ();
-    shic_val_t *exit = self->proc && shic_proc_exited (self->proc)? s_exit_map (self): shic_val_new_nil ();
-    shic_val_set (body, "exit", &exit);
-    s_send (self, "STOPPED", &body);
+    //  A process that never ran has no exit: nil
+    shic_val_t *exit = self->proc && shic_proc_exited (self->proc)? s_exit_map (self): NULL;
+    shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_STOPPED, .exit = exit });
+    shic_val_destroy (&exit);
     s_finish (self);
 }
 
@@ -480,21 +466,17 @@ s_handle_pipe (self_t *self)
         s_stop (self);
     else
     if (msg.id == SHIC_BUS_RESTART && self->phase == PHASE_DECIDING) {
-        shic_val_t *event = shic_val_new_map ();
-        shic_val_set_dup (event, "exit", self->last_exit);
-        shic_val_set_int (event, "delay_ms", msg.delay_ms);
-        shic_val_set_int (event, "restarts", msg.restarts);
-        s_send (self, "RESTARTING", &event);
+        shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_RESTARTING, .exit = self->last_exit,
+                                                  .delay_ms = msg.delay_ms,
+                                                  .restarts = msg.restarts });
         self->phase = PHASE_BACKOFF;
         self->restart_at = zclock_mono () + msg.delay_ms;
     }
     else
     if (msg.id == SHIC_BUS_FAIL && self->phase == PHASE_DECIDING) {
-        shic_val_t *event = shic_val_new_map ();
-        shic_val_set_dup (event, "exit", self->last_exit);
-        shic_val_set_int (event, "restarts", msg.restarts);
-        shic_val_set_int (event, "retry_after_ms", msg.retry_after_ms);
-        s_send (self, "GAVE_UP", &event);
+        shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_GAVE_UP, .exit = self->last_exit,
+                                                  .restarts = msg.restarts,
+                                                  .retry_after_ms = msg.retry_after_ms });
         s_finish (self);
     }
     shic_bus_reset (&msg);
@@ -504,12 +486,11 @@ s_handle_pipe (self_t *self)
 static void
 s_handle_bus (self_t *self)
 {
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    if (shic_msg_recv (self->bus, &command, &body) == 0 && streq (command, "STOP"))
+    shic_bus_t msg = { 0 };
+    shic_bus_recv (&msg, self->bus, SHIC_BUS_ROLE_INSTANCE);
+    if (msg.id == SHIC_BUS_STOP)
         s_stop (self);
-    zstr_free (&command);
-    shic_val_destroy (&body);
+    shic_bus_reset (&msg);
 }
 
 //  The process wrote to stdout or stderr

@@ -108,10 +108,8 @@ shic_lease_actor (zsock_t *pipe, void *args_)
         else
         if (rc == 0 && self.lease_ref && !self.fired
         &&  shic_now_ms () >= self.expires_at_ms) {
-            shic_val_t *body = shic_val_new_map ();
-            shic_val_set_str (body, "lease_ref", self.lease_ref);
-            shic_val_set_int (body, "expires_at_ms", self.expires_at_ms);
-            shic_msg_send (pipe, "EXPIRED", &body);
+            shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_EXPIRED, .lease_ref = self.lease_ref,
+                                                 .expires_at_ms = self.expires_at_ms });
             //  Ring after the message is queued: the pool reads it then
             uint32_t number = (uint32_t) self.number;
             while (write (self.doorbell, &number, sizeof (number)) == -1 && errno == EINTR)

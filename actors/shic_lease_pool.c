@@ -108,12 +108,11 @@ s_self_destroy (self_t **self_p)
     }
 }
 
-//  Sends [command][body] to the gateway; takes the body
 static void
-s_to_gateway (self_t *self, const char *command, shic_val_t **body_p)
+s_to_gateway (self_t *self, const shic_bus_t *msg)
 {
-    if (shic_msg_send (self->bus, command, body_p) == -1)
-        zsys_warning ("lease pool: cannot send %s", command);
+    if (shic_bus_send (self->bus, msg) == -1)
+        zsys_warning ("lease pool: cannot send %s", shic_bus_command (msg->id));
 }
 
 //  Sends [command][body] to lease actor number; takes the body
@@ -147,12 +146,9 @@ s_bind (self_t *self, size_t number, const char *ref, int64_t expires_at_ms)
     zhashx_insert (self->bound, ref, (void *) (uintptr_t) number);
     if (expires_at_ms)
         s_tell_grant (self, number, expires_at_ms);
-    shic_val_t *bound = shic_val_new_map ();
-    shic_val_set_str (bound, "lease_ref", ref);
     char actor [32];
     snprintf (actor, sizeof (actor), "L%zu", number);
-    shic_val_set_str (bound, "actor", actor);
-    s_to_gateway (self, "BOUND", &bound);
+    s_to_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_BOUND, .lease_ref = ref, .actor = actor });
 }
 
 //  Actor number is free (new or released): it takes the oldest lease that
@@ -321,10 +317,8 @@ static void
 s_report (self_t *self)
 {
     if (self->grow == 0 && self->idle_count != self->told_idle) {
-        shic_val_t *counts = shic_val_new_map ();
-        shic_val_set_int (counts, "idle", (int64_t) self->idle_count);
-        shic_val_set_int (counts, "actors", (int64_t) self->count);
-        s_to_gateway (self, "POOL", &counts);
+        s_to_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_POOL, .idle = (int64_t) self->idle_count,
+                                            .actors = (int64_t) self->count });
         self->told_idle = self->idle_count;
     }
 }
