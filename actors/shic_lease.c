@@ -9,10 +9,11 @@
     held at once, and a socket of its own to the bus would cost each one
     another inproc pipe (about 17 KB). The pool is its only peer.
 
-    On its pipe, from the pool:
-        GRANT {lease_ref, expires_at_ms}    arm the timer (a timed lease)
-        RENEW {expires_at_ms}               re-arm (0: disarm)
-        RELEASE {}                          back to idle
+    On its pipe, from the pool (as the gateway sent them to the pool; rows
+    of messages/shic_bus.c):
+        GRANT {lease_ref, ttl_ms, expires_at_ms}   arm the timer (a timed lease)
+        RENEW {lease_ref, ttl_ms, expires_at_ms}   re-arm (expiry 0: disarm)
+        RELEASE {lease_ref}                        back to idle
         $TERM
     To the pool, on its pipe:
         EXPIRED {lease_ref, expires_at_ms}  the timer fired; the lease stays
@@ -23,7 +24,6 @@
 */
 
 #include "shic_actors.h"
-#include "shic_msg.h"
 
 typedef struct {
     zsock_t *pipe;                  //  to the pool
@@ -38,46 +38,28 @@ typedef struct {
 static bool
 s_lease_handle_pipe (s_lease_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg)
-        return false;
-    if (zmsg_size (msg) == 1) {
-        char *command = zmsg_popstr (msg);
-        bool term = !command || streq (command, "$TERM");
-        if (!term)
-            zsys_error ("lease: unexpected '%s'", command);
-        zstr_free (&command);
-        zmsg_destroy (&msg);
-        return !term;
-    }
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    if (shic_msg_decode (msg, &command, &body) != 0)
-        zsys_error ("lease: bad message from the pool");
-    else
-    if (streq (command, "GRANT")) {
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_LEASE);
+    bool live = rc != -1 && msg.id != SHIC_BUS_TERM;
+    if (msg.id == SHIC_BUS_GRANT) {
         free (self->lease_ref);
-        self->lease_ref = strdup (shic_val_str (shic_val_get (body, "lease_ref")));
-        self->expires_at_ms = shic_val_int (shic_val_get (body, "expires_at_ms"));
+        self->lease_ref = strdup (msg.lease_ref);
+        self->expires_at_ms = msg.expires_at_ms;
         self->fired = false;
     }
     else
-    if (streq (command, "RENEW")) {
-        self->expires_at_ms = shic_val_int (shic_val_get (body, "expires_at_ms"));
+    if (msg.id == SHIC_BUS_RENEW) {
+        self->expires_at_ms = msg.expires_at_ms;
         self->fired = false;
     }
     else
-    if (streq (command, "RELEASE")) {
+    if (msg.id == SHIC_BUS_RELEASE) {
         zstr_free (&self->lease_ref);
         self->expires_at_ms = 0;
         self->fired = false;
     }
-    else
-        zsys_error ("lease: unexpected '%s'", command);
-    zstr_free (&command);
-    shic_val_destroy (&body);
-    zmsg_destroy (&msg);
-    return true;
+    shic_bus_reset (&msg);
+    return live;
 }
 
 void
