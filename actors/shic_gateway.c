@@ -30,11 +30,11 @@
         RESTARTING, GAVE_UP, STOPPED (shic_instance.c); to them: STOP
     Bus, from the lease pool ("P"): BOUND, EXPIRED, POOL; to it: GRANT,
         RENEW, RELEASE (shic_lease_pool.c, sent by the lease book)
+    Every message is a row of messages/shic_bus.c, with its body.
     =========================================================================
 */
 
 #include "shic_actors.h"
-#include "shic_msg.h"
 #include "shic_args.h"
 #include "shic_events.h"
 #include "shic_registry.h"
@@ -58,6 +58,47 @@ typedef struct {
     bool terminated;                //  $TERM seen
     shic_stats_t *stats;            //  counters for the stats op
 } self_t;
+
+static zsock_t *s_router_new (size_t max_frame);
+static void s_lease_ended (void *arg, const char *instance_id);
+
+static self_t *
+s_self_new (zsock_t *pipe, const shic_settings_t *settings)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->settings = settings;
+    self->started_at = zclock_mono ();
+    self->trusted = s_router_new (settings->max_frame);
+    self->bus = zsock_new (ZMQ_ROUTER);
+    zsock_set_router_mandatory (self->bus, 1);
+    zsock_set_sndhwm (self->bus, 0);
+    zsock_set_rcvhwm (self->bus, 0);
+    self->events = shic_events_new (settings->events);
+    self->registry = shic_registry_new (self->events, (zlistx_destructor_fn *) shic_waiter_destroy);
+    self->book = shic_lease_book_new (settings, self->events, self->bus, s_lease_ended, self);
+    self->stats = shic_stats_new ();
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    if (*self_p) {
+        self_t *self = *self_p;
+        shic_stats_destroy (&self->stats);
+        shic_lease_book_destroy (&self->book);
+        shic_registry_destroy (&self->registry);
+        zsock_destroy (&self->trusted);
+        zsock_destroy (&self->public_router);
+        zactor_destroy (&self->auth);
+        zcert_destroy (&self->cert);
+        zsock_destroy (&self->bus);
+        shic_events_destroy (&self->events);
+        free (self);
+        *self_p = NULL;
+    }
+}
 
 //  One request being handled
 typedef struct {
@@ -875,44 +916,6 @@ s_timers (self_t *self, int64_t now)
 
 //  --------------------------------------------------------------------------
 
-static self_t *
-s_self_new (zsock_t *pipe, const shic_settings_t *settings)
-{
-    self_t *self = (self_t *) zmalloc (sizeof (self_t));
-    self->pipe = pipe;
-    self->settings = settings;
-    self->started_at = zclock_mono ();
-    self->trusted = s_router_new (settings->max_frame);
-    self->bus = zsock_new (ZMQ_ROUTER);
-    zsock_set_router_mandatory (self->bus, 1);
-    zsock_set_sndhwm (self->bus, 0);
-    zsock_set_rcvhwm (self->bus, 0);
-    self->events = shic_events_new (settings->events);
-    self->registry = shic_registry_new (self->events, (zlistx_destructor_fn *) shic_waiter_destroy);
-    self->book = shic_lease_book_new (settings, self->events, self->bus, s_lease_ended, self);
-    self->stats = shic_stats_new ();
-    return self;
-}
-
-static void
-s_self_destroy (self_t **self_p)
-{
-    if (*self_p) {
-        self_t *self = *self_p;
-        shic_stats_destroy (&self->stats);
-        shic_lease_book_destroy (&self->book);
-        shic_registry_destroy (&self->registry);
-        zsock_destroy (&self->trusted);
-        zsock_destroy (&self->public_router);
-        zactor_destroy (&self->auth);
-        zcert_destroy (&self->cert);
-        zsock_destroy (&self->bus);
-        shic_events_destroy (&self->events);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
 void
 shic_gateway_actor (zsock_t *pipe, void *args)
 {
@@ -928,9 +931,7 @@ shic_gateway_actor (zsock_t *pipe, void *args)
 
     while (ok && !self->terminated) {
         int64_t next = s_timers (self, zclock_mono ());
-        int64_t timeout = next < 0? -1: next - zclock_mono ();
-        if (next >= 0 && timeout < 0)
-            timeout = 0;
+        int64_t now = zclock_mono ();
         zmq_pollitem_t items [4] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
@@ -938,12 +939,8 @@ shic_gateway_actor (zsock_t *pipe, void *args)
             { self->public_router? zsock_resolve (self->public_router): NULL, 0, ZMQ_POLLIN, 0 }
         };
         int count = self->public_router? 4: 3;
-        int rc = zmq_poll (items, count, timeout > INT32_MAX? INT32_MAX: (long) timeout);
-        if (rc == -1) {
-            if (errno == EINTR)
-                continue;
+        if (shic_poll (items, count, next < 0? -1: next > now? next - now: 0) == -1)
             break;
-        }
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
         //  Drain each socket a bounded number of times per turn

@@ -287,12 +287,14 @@ s_handle_doorbell (self_t *self)
 static void
 s_handle_pipe (self_t *self)
 {
-    char *command = zstr_recv (self->pipe);
-    if (!command || streq (command, "$TERM"))
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_POOL);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
         self->terminated = true;
     else
-        zsys_error ("lease pool: unexpected '%s'", command);
-    zstr_free (&command);
+    if (rc == 0)
+        zsys_error ("lease pool: unexpected '%s' on its pipe", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
 }
 
 //  Tells the gateway its counts once it is done growing
@@ -330,12 +332,8 @@ shic_lease_pool_actor (zsock_t *pipe, void *args)
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
             { NULL, self->doorbell [0], ZMQ_POLLIN, 0 }
         };
-        int rc = zmq_poll (items, 3, growing? 0: -1);
-        if (rc == -1) {
-            if (errno == EINTR)
-                continue;
+        if (shic_poll (items, 3, growing? 0: -1) == -1)
             break;
-        }
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
         for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)

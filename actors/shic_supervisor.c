@@ -30,7 +30,6 @@
 
 //  The gateway answers its pipe at once; a longer silence means it is stuck
 #define GATEWAY_TIMEOUT_MS 10000
-#include "shic_msg.h"
 
 void *shic_backend_args_new (const shic_backend_ops_t *ops, zconfig_t *config);
 
