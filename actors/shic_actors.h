@@ -12,12 +12,14 @@
           +-- lease pool   keeps lease actors ready ahead of demand
                 +-- lease[*]  one per lease: owns its TTL timer
 
-    Pipes (zactor) carry lifecycle only: start, $TERM, and the restart
-    questions an instance asks its supervisor. Everything else travels as
-    [command][msgpack map] over the bus: each actor's DEALER carries a
-    routing id ("I<n>" instance, "L<n>" lease, "P" pool) and the gateway's
-    ROUTER addresses them by it. Pointers (ops tables, backend state) are
-    passed only on pipes, between threads of this process, never on a wire.
+    Pipes (zactor) carry lifecycle and requests: start, $TERM, the
+    facade's requests, and the restart questions an instance asks its
+    supervisor. Everything else travels over the bus: each actor's DEALER
+    carries a routing id ("I<n>" instance, "P" pool) and the gateway's
+    ROUTER addresses them by it. Every message on either is a row of
+    messages/shic_bus.c, framed [command][msgpack map][pointer]*. Pointers
+    (ops tables, backend state) are passed only on pipes, between threads
+    of this process, never on a wire.
     =========================================================================
 */
 

@@ -3,14 +3,28 @@
 
     The table below is the protocol. A row per message: its command frame,
     who sends it, who receives it, its body fields and its pointer frames.
-    A message a relay passes on unchanged (the supervisor relays BIND-* to
-    the gateway, the lease pool relays GRANT to a lease actor) is one row
-    naming both hops, so that both hops carry the same body and one decoder
-    checks both. Command strings are unique, so a command names one row.
+    Command strings are unique, so a command names one row; a receiver
+    accepts only the rows addressed to its role.
 
-    Every body is a map whose keys the row declares (PROGRESS carries the
-    backend's free-form report as its one field, progress), so a typo in a
-    key is refused where it is made instead of being read as absent.
+    Choices, and why:
+    - One shic_bus_t with a member per field of the whole protocol, read
+      and written through the table (offsetof), rather than a struct or a
+      send function per message: a send is one designated initializer, a
+      receive one call, and nothing but the table has to change with it.
+      Encoding streams the members (shic_val_writer), without a tree.
+    - A message a relay passes on unchanged is one row naming both hops:
+      the supervisor relays UNREGISTER, BIND-* and SET-CURVE to the gateway,
+      the pool relays GRANT, RENEW, RELEASE to a lease actor and EXPIRED to
+      the gateway. Both hops then carry the same body (the lease actor gets
+      lease_ref and ttl_ms too, and ignores ttl_ms), and one decoder checks
+      both.
+    - Every body is a map whose keys the row declares, so a typo in a key
+      is refused where it is made instead of being read as absent; PROGRESS
+      therefore carries the backend's free-form report as one field.
+    - The start-up outcome after czmq's handshake is one message, STARTUP
+      {rc}, instead of the words READY / FAILED (which the instance uses for
+      other things); synchronous answers are REPLY {rc, message?}; a
+      backend actor's init outcome, which hands out a pointer, is STATE.
     =========================================================================
 */
 
