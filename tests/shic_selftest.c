@@ -11,7 +11,6 @@
 #include "shic.h"
 #include "shic_actors.h"
 #include "shic_http.h"
-#include "shic_msg.h"
 #include "shic_schema.h"
 #include "shic_kernel_test.h"
 #include "shic_args.h"
@@ -46,7 +45,6 @@ static s_test_t s_tests [] = {
     { "error", shic_error_test },
     { "json", shic_json_test },
     { "wire", shic_wire_test },
-    { "msg", shic_msg_test },
     { "sha256", shic_sha256_test },
     { "schema", shic_schema_test },
     { "contract", shic_contract_test },
