@@ -12,12 +12,14 @@
           +-- lease pool   keeps lease actors ready ahead of demand
                 +-- lease[*]  one per lease: owns its TTL timer
 
-    Pipes (zactor) carry lifecycle only: start, $TERM, and the restart
-    questions an instance asks its supervisor. Everything else travels as
-    [command][msgpack map] over the bus: each actor's DEALER carries a
-    routing id ("I<n>" instance, "L<n>" lease, "P" pool) and the gateway's
-    ROUTER addresses them by it. Pointers (ops tables, backend state) are
-    passed only on pipes, between threads of this process, never on a wire.
+    Pipes (zactor) carry lifecycle and requests: start, $TERM, the
+    facade's requests, and the restart questions an instance asks its
+    supervisor. Everything else travels over the bus: each actor's DEALER
+    carries a routing id ("I<n>" instance, "P" pool) and the gateway's
+    ROUTER addresses them by it. Every message on either is a row of
+    messages/shic_bus.c, framed [command][msgpack map][pointer]*. Pointers
+    (ops tables, backend state) are passed only on pipes, between threads
+    of this process, never on a wire.
     =========================================================================
 */
 
@@ -25,6 +27,7 @@
 #define SHIC_ACTORS_H_INCLUDED
 
 #include "shic.h"
+#include "shic_bus.h"
 #include "shic_proc.h"
 #include "shic_restart_policy.h"
 #include "shic_kernel.h"
@@ -53,12 +56,10 @@ typedef struct {
     int doorbell;                   //  write end of the pool's doorbell
 } shic_lease_args_t;
 
-//  zsock_recv that a signal does not cut short: a receive interrupted by
-//  a signal (EINTR) is retried, so a host's signal handlers (timers,
-//  profilers) never make the facade give up on a reply that is coming.
-//  The socket's receive timeout still ends the wait (-1, EAGAIN).
-int shic_recv (void *sock, const char *picture, ...);
-//  The same for a single string frame; fresh string or NULL
-char *shic_recv_str (void *sock);
+//  One turn of an actor's loop: zmq_poll over items for up to timeout_ms
+//  (-1 = until something comes; longer waits are cut to INT_MAX). A turn
+//  a signal interrupts (EINTR) returns 0 events, so the loop goes round;
+//  -1 only when the context is being terminated.
+int shic_poll (zmq_pollitem_t *items, int count, int64_t timeout_ms);
 
 #endif

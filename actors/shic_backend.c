@@ -6,7 +6,7 @@
     supervisor does only after every instance of the backend has ended.
 
     Accepts on its pipe:   $TERM
-    Sends on its pipe:     "isp" rc, error message, backend state (once)
+    Sends on its pipe:     STATE {rc, message?} [state], once (messages/shic_bus.c)
     =========================================================================
 */
 
@@ -16,6 +16,15 @@ typedef struct {
     const shic_backend_ops_t *ops;  //  the ops table, borrowed
     zconfig_t *config;              //  the backend's section, borrowed
 } shic_backend_args_t;
+
+typedef struct {
+    zsock_t *pipe;                  //  to the supervisor
+    const shic_backend_ops_t *ops;  //  the ops table, borrowed
+    zconfig_t *config;              //  the backend's section, borrowed
+    void *state;                    //  what ops->init made, owned
+    bool live;                      //  ops->init succeeded: destroy the state
+    bool terminated;                //  $TERM seen
+} self_t;
 
 //  Builds the args the supervisor passes; freed by the actor
 void *
@@ -27,33 +36,69 @@ shic_backend_args_new (const shic_backend_ops_t *ops, zconfig_t *config)
     return args;
 }
 
-void
-shic_backend_actor (zsock_t *pipe, void *args_)
+//  Takes the args
+static self_t *
+s_self_new (zsock_t *pipe, shic_backend_args_t *args)
 {
-    shic_backend_args_t *args = (shic_backend_args_t *) args_;
-    const shic_backend_ops_t *ops = args->ops;
-    zsock_signal (pipe, 0);
-
-    void *state = NULL;
-    shic_error_t err = { 0 };
-    int rc = 0;
-    if (ops->init)
-        rc = ops->init (args->config, &state, &err);
-    zsock_send (pipe, "isp", rc == 0? 0: -1,
-                err.message? err.message: (rc == 0? "": "init failed"), state);
-    shic_error_clear (&err);
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->ops = args->ops;
+    self->config = args->config;
     free (args);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (self) {
+        if (self->live && self->ops->destroy)
+            self->ops->destroy (&self->state);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Runs ops->init and tells the supervisor how it went
+static void
+s_self_start (self_t *self)
+{
+    shic_error_t err = { 0 };
+    int rc = self->ops->init? self->ops->init (self->config, &self->state, &err): 0;
+    self->live = rc == 0;
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_STATE, .rc = rc == 0? 0: -1,
+                                               .state = self->state,
+                                               .message = err.message? err.message:
+                                                          rc == 0? NULL: "init failed" });
+    shic_error_clear (&err);
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_BACKEND);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
+        self->terminated = true;
+    shic_bus_reset (&msg);
+}
+
+void
+shic_backend_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (shic_backend_args_t *) args);
+    zsock_signal (pipe, 0);
+    s_self_start (self);
 
     //  Nothing to do but wait for the end
-    while (true) {
-        char *command = zstr_recv (pipe);
-        if (!command)
-            break;                  //  interrupted
-        bool term = streq (command, "$TERM");
-        zstr_free (&command);
-        if (term)
+    while (!self->terminated) {
+        zmq_pollitem_t items [] = { { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 } };
+        if (shic_poll (items, 1, -1) == -1)
             break;
+        if (items [0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
     }
-    if (rc == 0 && ops->destroy)
-        ops->destroy (&state);
+    s_self_destroy (&self);
 }

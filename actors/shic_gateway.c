@@ -18,22 +18,23 @@
     waiter on its instance; replies go out in whatever order outcomes
     arrive.
 
-    Pipe, from the supervisor:
-        BACKEND manifest ops state config -> "OK"
-        UNREGISTER name                  -> "OK"
-        SET-CURVE cert clients           -> "i" rc
-        BIND-GATEWAY endpoint / BIND-EVENTS endpoint -> "i" port
-        DRAIN, $TERM
-    Pipe, to the supervisor:  SPAWN seq instance_id backend plan
+    Pipe, from the supervisor (messages/shic_bus.c):
+        BACKEND {manifest} [ops][state][config] -> REPLY {rc}
+        UNREGISTER {name}                  -> REPLY {rc}
+        SET-CURVE {cert, clients}          -> REPLY {rc}
+        BIND-GATEWAY / BIND-EVENTS {endpoint} -> REPLY {rc: port}
+        DRAIN {}, $TERM
+    Pipe, to the supervisor:  STARTUP {rc} once;
+        SPAWN {seq, instance_id, backend, plan}
     Bus, from instances ("I<n>"): STARTED, PROGRESS, READY, FAILED, HEALTH,
         RESTARTING, GAVE_UP, STOPPED (shic_instance.c); to them: STOP
     Bus, from the lease pool ("P"): BOUND, EXPIRED, POOL; to it: GRANT,
         RENEW, RELEASE (shic_lease_pool.c, sent by the lease book)
+    Every message is a row of messages/shic_bus.c, with its body.
     =========================================================================
 */
 
 #include "shic_actors.h"
-#include "shic_msg.h"
 #include "shic_args.h"
 #include "shic_events.h"
 #include "shic_registry.h"
@@ -57,6 +58,47 @@ typedef struct {
     bool terminated;                //  $TERM seen
     shic_stats_t *stats;            //  counters for the stats op
 } self_t;
+
+static zsock_t *s_router_new (size_t max_frame);
+static void s_lease_ended (void *arg, const char *instance_id);
+
+static self_t *
+s_self_new (zsock_t *pipe, const shic_settings_t *settings)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->settings = settings;
+    self->started_at = zclock_mono ();
+    self->trusted = s_router_new (settings->max_frame);
+    self->bus = zsock_new (ZMQ_ROUTER);
+    zsock_set_router_mandatory (self->bus, 1);
+    zsock_set_sndhwm (self->bus, 0);
+    zsock_set_rcvhwm (self->bus, 0);
+    self->events = shic_events_new (settings->events);
+    self->registry = shic_registry_new (self->events, (zlistx_destructor_fn *) shic_waiter_destroy);
+    self->book = shic_lease_book_new (settings, self->events, self->bus, s_lease_ended, self);
+    self->stats = shic_stats_new ();
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    if (*self_p) {
+        self_t *self = *self_p;
+        shic_stats_destroy (&self->stats);
+        shic_lease_book_destroy (&self->book);
+        shic_registry_destroy (&self->registry);
+        zsock_destroy (&self->trusted);
+        zsock_destroy (&self->public_router);
+        zactor_destroy (&self->auth);
+        zcert_destroy (&self->cert);
+        zsock_destroy (&self->bus);
+        shic_events_destroy (&self->events);
+        free (self);
+        *self_p = NULL;
+    }
+}
 
 //  One request being handled
 typedef struct {
@@ -222,17 +264,15 @@ s_waiters_expire (self_t *self, shic_record_t *instance, int64_t now, int64_t *n
 //  --------------------------------------------------------------------------
 //  Instances
 
-//  Sends a bare command to an instance actor
+//  STOP to an instance actor
 static void
-s_instance_send (self_t *self, shic_record_t *instance, const char *command)
+s_instance_send_stop (self_t *self, shic_record_t *instance)
 {
-    zmsg_t *msg = shic_msg_new (command, NULL);
-    zmsg_pushstrf (msg, "I%d", instance->seq);
-    if (zmsg_send (&msg, self->bus) == -1) {
-        if (!self->draining)
-            zsys_warning ("gateway: cannot send %s to %s", command, instance->id);
-        zmsg_destroy (&msg);
-    }
+    char identity [16];
+    snprintf (identity, sizeof (identity), "I%d", instance->seq);
+    if (shic_bus_send_to (self->bus, identity, &(shic_bus_t) { .id = SHIC_BUS_STOP }) == -1
+    &&  !self->draining)
+        zsys_warning ("gateway: cannot send STOP to %s", instance->id);
 }
 
 //  Stops an instance whose actor still runs
@@ -240,27 +280,18 @@ static void
 s_instance_stop (self_t *self, shic_record_t *instance)
 {
     shic_registry_set_status (self->registry, instance, SHIC_LIFECYCLE_STOPPING, NULL);
-    s_instance_send (self, instance, "STOP");
+    s_instance_send_stop (self, instance);
 }
 
 //  Asks the supervisor for a new record's instance actor
 static void
 s_instance_spawn (self_t *self, shic_record_t *instance)
 {
-    const char *backend = instance->backend;
     shic_stats_instance_started (self->stats);
-    void *data = NULL;
-    size_t size = 0;
-    int rc = shic_val_encode (instance->plan, &data, &size);
-    assert (rc == 0);
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, "SPAWN");
-    zmsg_addstrf (msg, "%d", instance->seq);
-    zmsg_addstr (msg, instance->id);
-    zmsg_addstr (msg, backend);
-    zmsg_addmem (msg, data, size);
-    free (data);
-    zmsg_send (&msg, self->pipe);
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_SPAWN, .seq = instance->seq,
+                                               .instance_id = instance->id,
+                                               .backend = instance->backend,
+                                               .plan = instance->plan });
 }
 
 //  A lease ended (the lease book tells us): its instance may become idle
@@ -596,21 +627,19 @@ s_instance_restart_for_waiters (self_t *self, shic_record_t *instance)
 
 //  READY: the instance's endpoint is built from what its probe found
 static void
-s_on_ready (self_t *self, shic_record_t *instance, shic_val_t *body)
+s_on_ready (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
     if (instance->status == SHIC_LIFECYCLE_STOPPING)
         return;
     shic_error_t err = { 0 };
-    shic_val_t *endpoint = shic_endpoint_build (instance->id, instance->plan,
-                                                shic_val_get (body, "fields"), &err);
+    shic_val_t *endpoint = shic_endpoint_build (instance->id, instance->plan, msg->fields, &err);
     if (endpoint) {
-        shic_registry_ready (self->registry, instance, &endpoint,
-                             (int) shic_val_int (shic_val_get (body, "pid")));
+        shic_registry_ready (self->registry, instance, &endpoint, (int) msg->pid);
         s_waiters_grant (self, instance);
     }
     else {
         //  A readiness failure, not a crash
-        s_instance_send (self, instance, "STOP");
+        s_instance_send_stop (self, instance);
         s_instance_failed (self, instance, &err, self->settings->start_failure_hold_ms);
     }
     shic_error_clear (&err);
@@ -618,12 +647,12 @@ s_on_ready (self_t *self, shic_record_t *instance, shic_val_t *body)
 
 //  GAVE_UP: the service keeps crashing; restarts stop for retry_after_ms
 static void
-s_on_gave_up (self_t *self, shic_record_t *instance, shic_val_t *body)
+s_on_gave_up (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
     instance->actor_live = false;
-    instance->restarts = (int) shic_val_int (shic_val_get (body, "restarts"));
-    shic_registry_set_exit (instance, shic_val_get (body, "exit"));
-    int64_t retry_after = shic_val_int (shic_val_get (body, "retry_after_ms"));
+    instance->restarts = (int) msg->restarts;
+    shic_registry_set_exit (instance, msg->exit);
+    int64_t retry_after = msg->retry_after_ms;
     shic_error_t err = { 0 };
     shic_val_t *details = shic_val_new_map ();
     shic_val_set_dup (details, "last_exit", instance->last_exit);
@@ -639,13 +668,12 @@ s_on_gave_up (self_t *self, shic_record_t *instance, shic_val_t *body)
 //  STOPPED: stopped on request; its leases end; requests that arrived
 //  while it stopped start it again
 static void
-s_on_stopped (self_t *self, shic_record_t *instance, shic_val_t *body)
+s_on_stopped (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
     instance->actor_live = false;
     instance->retire_at = zclock_mono () + self->settings->retention_ms;
-    shic_val_t *exit = shic_val_get (body, "exit");
-    if (exit && shic_val_type (exit) == SHIC_VAL_MAP)
-        shic_registry_set_exit (instance, exit);
+    if (shic_val_type (msg->exit) == SHIC_VAL_MAP)
+        shic_registry_set_exit (instance, msg->exit);
     shic_lease_book_end_instance (self->book, instance->id, "instance_stopped");
     shic_registry_set_status (self->registry, instance, SHIC_LIFECYCLE_STOPPED, NULL);
     if (zlistx_size (instance->waiters))
@@ -654,20 +682,20 @@ s_on_stopped (self_t *self, shic_record_t *instance, shic_val_t *body)
 
 //  What an instance actor reports on the bus
 static void
-s_handle_instance (self_t *self, shic_record_t *instance, const char *command, shic_val_t *body)
+s_handle_instance (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
-    if (streq (command, "STARTED"))
-        instance->pid = (int) shic_val_int (shic_val_get (body, "pid"));
+    if (msg->id == SHIC_BUS_STARTED)
+        instance->pid = (int) msg->pid;
     else
-    if (streq (command, "PROGRESS"))
-        shic_registry_progress (self->registry, instance, body);
+    if (msg->id == SHIC_BUS_PROGRESS)
+        shic_registry_progress (self->registry, instance, msg->progress);
     else
-    if (streq (command, "READY"))
-        s_on_ready (self, instance, body);
+    if (msg->id == SHIC_BUS_READY)
+        s_on_ready (self, instance, msg);
     else
-    if (streq (command, "FAILED")) {
+    if (msg->id == SHIC_BUS_FAILED) {
         shic_error_t err = { 0 };
-        shic_error_from_val (&err, shic_val_get (body, "error"));
+        shic_error_from_val (&err, msg->error);
         instance->actor_live = false;
         if (streq (err.code, SHIC_E_BACKEND_EXIT))
             shic_registry_set_exit (instance, err.details);
@@ -675,50 +703,45 @@ s_handle_instance (self_t *self, shic_record_t *instance, const char *command, s
         shic_error_clear (&err);
     }
     else
-    if (streq (command, "HEALTH")) {
-        shic_registry_set_health (self->registry, instance,
-                                  shic_val_str (shic_val_get (body, "health_status")),
-                                  shic_val_get (body, "details"));
+    if (msg->id == SHIC_BUS_HEALTH) {
+        shic_registry_set_health (self->registry, instance, msg->health_status, msg->details);
         if (instance->status == SHIC_LIFECYCLE_READY)
             s_waiters_grant (self, instance);
     }
     else
-    if (streq (command, "RESTARTING")) {
+    if (msg->id == SHIC_BUS_RESTARTING) {
         if (instance->status != SHIC_LIFECYCLE_STOPPING)
-            shic_registry_restarting (self->registry, instance, shic_val_get (body, "exit"),
-                                      shic_val_get (body, "delay_ms"),
-                                      (int) shic_val_int (shic_val_get (body, "restarts")));
+            shic_registry_restarting (self->registry, instance, msg->exit, msg->delay_ms,
+                                      (int) msg->restarts);
     }
     else
-    if (streq (command, "GAVE_UP"))
-        s_on_gave_up (self, instance, body);
+    if (msg->id == SHIC_BUS_GAVE_UP)
+        s_on_gave_up (self, instance, msg);
     else
-    if (streq (command, "STOPPED"))
-        s_on_stopped (self, instance, body);
+    if (msg->id == SHIC_BUS_STOPPED)
+        s_on_stopped (self, instance, msg);
     else
-        zsys_error ("gateway: unexpected '%s' from instance %s", command, instance->id);
+        zsys_error ("gateway: unexpected '%s' from instance %s",
+                    shic_bus_command (msg->id), instance->id);
 }
 
 //  What the lease pool reports on the bus
 static void
-s_handle_pool (self_t *self, const char *command, shic_val_t *body)
+s_handle_pool (self_t *self, const shic_bus_t *msg)
 {
-    const char *ref = shic_val_str (shic_val_get (body, "lease_ref"));
-    if (streq (command, "BOUND") && ref)
-        shic_lease_book_bound (self->book, ref, shic_val_str (shic_val_get (body, "actor")));
+    if (msg->id == SHIC_BUS_BOUND)
+        shic_lease_book_bound (self->book, msg->lease_ref, msg->actor);
     else
-    if (streq (command, "EXPIRED") && ref)
-        shic_lease_book_expired (self->book, ref,
-                                 shic_val_int (shic_val_get (body, "expires_at_ms")));
+    if (msg->id == SHIC_BUS_EXPIRED)
+        shic_lease_book_expired (self->book, msg->lease_ref, msg->expires_at_ms);
     else
-    if (streq (command, "POOL"))
-        shic_lease_book_pool_counts (self->book,
-                                     (size_t) shic_val_int (shic_val_get (body, "idle")),
-                                     (size_t) shic_val_int (shic_val_get (body, "actors")));
+    if (msg->id == SHIC_BUS_POOL)
+        shic_lease_book_pool_counts (self->book, (size_t) msg->idle, (size_t) msg->actors);
     else
-        zsys_error ("gateway: unexpected '%s' from the lease pool", command);
+        zsys_error ("gateway: unexpected '%s' from the lease pool", shic_bus_command (msg->id));
 }
 
+//  [routing id][command][body]: "P" is the lease pool, "I<n>" an instance
 static void
 s_handle_bus (self_t *self)
 {
@@ -726,21 +749,18 @@ s_handle_bus (self_t *self)
     if (!msg)
         return;
     char *identity = zmsg_popstr (msg);
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    if (!identity || shic_msg_decode (msg, &command, &body) != 0)
-        zsys_error ("gateway: bad message on the bus");
-    else
-    if (streq (identity, "P"))
-        s_handle_pool (self, command, body);
-    else {
-        shic_record_t *instance = shic_registry_lookup_seq (self->registry, identity);
-        if (instance)
-            s_handle_instance (self, instance, command, body);
+    shic_bus_t bus = { 0 };
+    if (identity && shic_bus_decode (&bus, msg, SHIC_BUS_ROLE_GATEWAY) == 0) {
+        if (streq (identity, "P"))
+            s_handle_pool (self, &bus);
+        else {
+            shic_record_t *instance = shic_registry_lookup_seq (self->registry, identity);
+            if (instance)
+                s_handle_instance (self, instance, &bus);
+        }
     }
+    shic_bus_reset (&bus);
     zstr_free (&identity);
-    zstr_free (&command);
-    shic_val_destroy (&body);
     zmsg_destroy (&msg);
 }
 
@@ -794,28 +814,21 @@ s_set_curve (self_t *self, const char *cert_path, const char *clients)
 
 //  BACKEND: a registered backend (its manifest checked by the supervisor)
 static void
-s_add_backend (self_t *self, zmsg_t *msg)
+s_add_backend (self_t *self, shic_bus_t *msg)
 {
-    shic_val_t *manifest = NULL;
-    char *unused = NULL;
-    //  The command frame was popped; put it back for shic_msg_decode
-    zmsg_pushstr (msg, "BACKEND");
-    int rc = shic_msg_decode (msg, &unused, &manifest);
-    assert (rc == 0);
-    zstr_free (&unused);
-    zframe_t *ops = zmsg_pop (msg);
-    zframe_t *state = zmsg_pop (msg);
-    zframe_t *config = zmsg_pop (msg);
-    const shic_backend_ops_t *backend_ops = *(const shic_backend_ops_t **) zframe_data (ops);
+    const shic_backend_ops_t *ops = (const shic_backend_ops_t *) msg->ops;
+    shic_val_t *manifest = shic_bus_take (msg, &msg->manifest);
     //  The registered name, which the supervisor wrote into the manifest
     char *name = strdup (shic_val_str (shic_val_get (manifest, "backend")));
-    shic_registry_backend_add (self->registry, name, backend_ops,
-                               *(void **) zframe_data (state),
-                               *(zconfig_t **) zframe_data (config), &manifest);
+    shic_registry_backend_add (self->registry, name, ops, msg->state, msg->config, &manifest);
     free (name);
-    zframe_destroy (&ops);
-    zframe_destroy (&state);
-    zframe_destroy (&config);
+}
+
+//  REPLY to the supervisor
+static void
+s_reply (self_t *self, int rc)
+{
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_REPLY, .rc = rc });
 }
 
 //  UNREGISTER: the backend goes; its instances stop
@@ -833,16 +846,12 @@ s_remove_backend (self_t *self, const char *name)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        self->terminated = true;
-        return;
-    }
-    char *command = zmsg_popstr (msg);
-    if (streq (command, "$TERM"))
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_GATEWAY);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
         self->terminated = true;
     else
-    if (streq (command, "DRAIN")) {
+    if (msg.id == SHIC_BUS_DRAIN) {
         self->draining = true;
         shic_error_t err = { 0 };
         shic_error_set (&err, SHIC_E_SHUTTING_DOWN, NULL, "the runtime is stopping");
@@ -852,43 +861,31 @@ s_handle_pipe (self_t *self)
         shic_error_clear (&err);
     }
     else
-    if (streq (command, "BACKEND")) {
-        s_add_backend (self, msg);
-        zstr_send (self->pipe, "OK");
+    if (msg.id == SHIC_BUS_BACKEND) {
+        s_add_backend (self, &msg);
+        s_reply (self, 0);
     }
     else
-    if (streq (command, "UNREGISTER")) {
-        char *name = zmsg_popstr (msg);
-        s_remove_backend (self, name);
-        zstr_free (&name);
-        zstr_send (self->pipe, "OK");
+    if (msg.id == SHIC_BUS_UNREGISTER) {
+        s_remove_backend (self, msg.name);
+        s_reply (self, 0);
     }
     else
-    if (streq (command, "SET-CURVE")) {
-        char *cert_path = zmsg_popstr (msg);
-        char *clients = zmsg_popstr (msg);
-        zsock_send (self->pipe, "i", s_set_curve (self, cert_path, clients));
-        zstr_free (&cert_path);
-        zstr_free (&clients);
-    }
+    if (msg.id == SHIC_BUS_SET_CURVE)
+        s_reply (self, s_set_curve (self, msg.cert, msg.clients));
     else
-    if (streq (command, "BIND-GATEWAY")) {
-        char *endpoint = zmsg_popstr (msg);
+    if (msg.id == SHIC_BUS_BIND_GATEWAY) {
         if (!self->public_router)
             self->public_router = s_router_new (self->settings->max_frame);
-        zsock_send (self->pipe, "i", s_bind (self->public_router, endpoint));
-        zstr_free (&endpoint);
+        s_reply (self, s_bind (self->public_router, msg.endpoint));
     }
     else
-    if (streq (command, "BIND-EVENTS")) {
-        char *endpoint = zmsg_popstr (msg);
-        zsock_send (self->pipe, "i", shic_events_bind (self->events, endpoint));
-        zstr_free (&endpoint);
-    }
+    if (msg.id == SHIC_BUS_BIND_EVENTS)
+        s_reply (self, shic_events_bind (self->events, msg.endpoint));
     else
-        zsys_error ("gateway: invalid command '%s'", command);
-    zstr_free (&command);
-    zmsg_destroy (&msg);
+    if (rc == 0)
+        zsys_error ("gateway: unexpected '%s' on its pipe", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
 }
 
 //  --------------------------------------------------------------------------
@@ -919,44 +916,6 @@ s_timers (self_t *self, int64_t now)
 
 //  --------------------------------------------------------------------------
 
-static self_t *
-s_self_new (zsock_t *pipe, const shic_settings_t *settings)
-{
-    self_t *self = (self_t *) zmalloc (sizeof (self_t));
-    self->pipe = pipe;
-    self->settings = settings;
-    self->started_at = zclock_mono ();
-    self->trusted = s_router_new (settings->max_frame);
-    self->bus = zsock_new (ZMQ_ROUTER);
-    zsock_set_router_mandatory (self->bus, 1);
-    zsock_set_sndhwm (self->bus, 0);
-    zsock_set_rcvhwm (self->bus, 0);
-    self->events = shic_events_new (settings->events);
-    self->registry = shic_registry_new (self->events, (zlistx_destructor_fn *) shic_waiter_destroy);
-    self->book = shic_lease_book_new (settings, self->events, self->bus, s_lease_ended, self);
-    self->stats = shic_stats_new ();
-    return self;
-}
-
-static void
-s_self_destroy (self_t **self_p)
-{
-    if (*self_p) {
-        self_t *self = *self_p;
-        shic_stats_destroy (&self->stats);
-        shic_lease_book_destroy (&self->book);
-        shic_registry_destroy (&self->registry);
-        zsock_destroy (&self->trusted);
-        zsock_destroy (&self->public_router);
-        zactor_destroy (&self->auth);
-        zcert_destroy (&self->cert);
-        zsock_destroy (&self->bus);
-        shic_events_destroy (&self->events);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
 void
 shic_gateway_actor (zsock_t *pipe, void *args)
 {
@@ -968,13 +927,11 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     bool ok = self->events
            && s_bind (self->trusted, self->settings->gateway) == 0
            && s_bind (self->bus, self->settings->bus) == 0;
-    zstr_send (pipe, ok? "READY": "FAILED");
+    shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = ok? 0: -1 });
 
     while (ok && !self->terminated) {
         int64_t next = s_timers (self, zclock_mono ());
-        int64_t timeout = next < 0? -1: next - zclock_mono ();
-        if (next >= 0 && timeout < 0)
-            timeout = 0;
+        int64_t now = zclock_mono ();
         zmq_pollitem_t items [4] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
@@ -982,12 +939,8 @@ shic_gateway_actor (zsock_t *pipe, void *args)
             { self->public_router? zsock_resolve (self->public_router): NULL, 0, ZMQ_POLLIN, 0 }
         };
         int count = self->public_router? 4: 3;
-        int rc = zmq_poll (items, count, timeout > INT32_MAX? INT32_MAX: (long) timeout);
-        if (rc == -1) {
-            if (errno == EINTR)
-                continue;
+        if (shic_poll (items, count, next < 0? -1: next > now? next - now: 0) == -1)
             break;
-        }
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
         //  Drain each socket a bounded number of times per turn

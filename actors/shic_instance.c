@@ -9,22 +9,22 @@
 
     On the bus, to the gateway:
         STARTED {pid}                     the service process is running
-        PROGRESS {...}                    a backend's progress (instance.progress)
+        PROGRESS {progress}               a backend's progress (instance.progress)
         READY {fields, pid}               ready; fields for the endpoint
         FAILED {error}                    start failure before the first ready
-        HEALTH {health_status, details}   health changed
+        HEALTH {health_status, details?}  health changed
         RESTARTING {exit, delay_ms, restarts}
         GAVE_UP {exit, restarts, retry_after_ms}
         STOPPED {exit}                    stopped on request
     From the gateway:  STOP {}
-    To the supervisor (pipe): EXITED {uptime_ms}, DONE
-    From the supervisor:      RESTART {delay_ms}, FAIL {retry_after_ms},
-                              STOP, $TERM
+    To the supervisor (pipe): EXITED {uptime_ms}, DONE {}
+    From the supervisor:      RESTART {delay_ms, restarts},
+                              FAIL {retry_after_ms, restarts}, STOP {}, $TERM
+    Every message is a row of messages/shic_bus.c.
     =========================================================================
 */
 
 #include "shic_actors.h"
-#include "shic_msg.h"
 #include <poll.h>
 
 typedef enum {
@@ -56,18 +56,69 @@ typedef struct {
     int unavailable_count;          //  consecutive unavailable checks
     shic_val_t *last_probe;         //  what the last readiness probe said
     shic_val_t *last_exit;          //  the last exit, as a map
+    char identity [16];             //  routing id on the bus, "I<seq>"
+    bool terminated;                //  $TERM seen
 } self_t;
+
+static void s_progress (void *kernel, shic_val_t **body_p);
+static void s_stop_process (self_t *self);
+
+//  Takes the args
+static self_t *
+s_self_new (zsock_t *pipe, shic_instance_args_t *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->args = args;
+    self->ops = args->ops;
+    self->ctx.instance_id = args->instance_id;
+    self->ctx.plan = args->plan;
+    self->ctx.backend = args->backend_state;
+    self->ctx.verbose = args->settings->verbose;
+    self->ctx.progress = s_progress;
+    self->ctx.kernel = self;
+    self->transport = shic_val_get (args->plan, "transport");
+    if (shic_val_type (self->transport) != SHIC_VAL_MAP)
+        self->transport = NULL;
+    self->ready_pattern = self->transport? shic_val_str (shic_val_get (self->transport, "ready_pattern")): NULL;
+    snprintf (self->identity, sizeof (self->identity), "I%d", args->seq);
+    self->bus = zsock_new (ZMQ_DEALER);
+    assert (self->bus);
+    zsock_set_identity (self->bus, self->identity);
+    zsock_set_sndtimeo (self->bus, 1000);
+    int rc = zsock_connect (self->bus, "%s", args->settings->bus);
+    assert (rc == 0);
+    return self;
+}
+
+//  Whatever still runs is stopped
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->phase != PHASE_DONE) {
+        if (!self->shut && self->ops->shutdown)
+            self->ops->shutdown (&self->ctx);
+        s_stop_process (self);
+    }
+    shic_proc_destroy (&self->proc);
+    zsock_destroy (&self->bus);
+    shic_val_destroy (&self->last_probe);
+    shic_val_destroy (&self->last_exit);
+    shic_val_destroy (&self->args->plan);
+    free (self->args->instance_id);
+    free (self->args);
+    free (self);
+    *self_p = NULL;
+}
 
 static int64_t
 s_plan_int (self_t *self, const char *key)
 {
     return shic_val_int (shic_val_get (self->args->plan, key));
-}
-
-static void
-s_send (self_t *self, const char *command, shic_val_t **body_p)
-{
-    shic_msg_send (self->bus, command, body_p);
 }
 
 //  The exit of the process as a map {status, code, signal, stderr_tail}
@@ -97,11 +148,9 @@ static void
 s_progress (void *kernel, shic_val_t **body_p)
 {
     self_t *self = (self_t *) kernel;
-    if (!*body_p || shic_val_type (*body_p) != SHIC_VAL_MAP) {
-        shic_val_destroy (body_p);
-        return;
-    }
-    s_send (self, "PROGRESS", body_p);
+    if (shic_val_type (*body_p) == SHIC_VAL_MAP)
+        shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_PROGRESS, .progress = *body_p });
+    shic_val_destroy (body_p);
 }
 
 static void
@@ -181,17 +230,16 @@ s_finish (self_t *self)
     self->ctx.pid = 0;
     if (self->phase != PHASE_DONE) {
         self->phase = PHASE_DONE;
-        zstr_send (self->pipe, "DONE");
+        shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_DONE });
     }
 }
 
 static void
 s_fail (self_t *self, shic_error_t *err)
 {
-    shic_val_t *body = shic_val_new_map ();
     shic_val_t *error = shic_error_to_val (err);
-    shic_val_set (body, "error", &error);
-    s_send (self, "FAILED", &body);
+    shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_FAILED, .error = error });
+    shic_val_destroy (&error);
     s_finish (self);
 }
 
@@ -257,9 +305,7 @@ s_start (self_t *self)
         return -1;
     }
     self->ctx.pid = shic_proc_pid (self->proc);
-    shic_val_t *body = shic_val_new_map ();
-    shic_val_set_int (body, "pid", self->ctx.pid);
-    s_send (self, "STARTED", &body);
+    shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_STARTED, .pid = self->ctx.pid });
     return 0;
 }
 
@@ -274,9 +320,8 @@ s_crashed (self_t *self)
     self->last_exit = s_exit_map (self);
     self->ctx.pid = 0;
     self->phase = PHASE_DECIDING;
-    shic_val_t *body = shic_val_new_map ();
-    shic_val_set_int (body, "uptime_ms", zclock_mono () - self->ctx.started_at_ms);
-    shic_msg_send (self->pipe, "EXITED", &body);
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_EXITED,
+                                               .uptime_ms = zclock_mono () - self->ctx.started_at_ms });
 }
 
 static void
@@ -295,12 +340,13 @@ s_probe (self_t *self)
         self->unavailable_count = 0;
         int64_t interval = s_plan_int (self, "health_interval_ms");
         self->next_health = interval > 0 && self->ops->health_check? zclock_mono () + interval: 0;
-        shic_val_t *body = shic_val_new_map ();
-        if (!fields)
+        //  Fields that are not a map have nothing for the endpoint
+        if (!shic_val_is (fields, SHIC_VAL_MAP)) {
+            shic_val_destroy (&fields);
             fields = shic_val_new_map ();
-        shic_val_set (body, "fields", &fields);
-        shic_val_set_int (body, "pid", self->ctx.pid);
-        s_send (self, "READY", &body);
+        }
+        shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_READY, .fields = fields,
+                                                  .pid = self->ctx.pid });
     }
     else
     if (rc == SHIC_PROBE_FAILED) {
@@ -329,14 +375,11 @@ s_health (self_t *self)
     self->next_health = zclock_mono () + s_plan_int (self, "health_interval_ms");
     if (health != self->health) {
         self->health = health;
-        shic_val_t *body = shic_val_new_map ();
-        shic_val_set_str (body, "health_status",
-                          health == SHIC_HEALTH_IS_HEALTHY? SHIC_HEALTH_HEALTHY:
-                          health == SHIC_HEALTH_IS_DEGRADED? SHIC_HEALTH_DEGRADED:
-                                                             SHIC_HEALTH_UNAVAILABLE);
-        if (details)
-            shic_val_set (body, "details", &details);
-        s_send (self, "HEALTH", &body);
+        shic_bus_send (self->bus, &(shic_bus_t) {
+            .id = SHIC_BUS_HEALTH, .details = details,
+            .health_status = health == SHIC_HEALTH_IS_HEALTHY? SHIC_HEALTH_HEALTHY:
+                             health == SHIC_HEALTH_IS_DEGRADED? SHIC_HEALTH_DEGRADED:
+                                                                SHIC_HEALTH_UNAVAILABLE });
     }
     shic_val_destroy (&details);
     //  A live but broken spawned service is restarted (contract §6)
@@ -350,6 +393,111 @@ s_health (self_t *self)
     }
     else
         self->unavailable_count = 0;
+}
+
+static void
+s_stop (self_t *self)
+{
+    if (self->phase == PHASE_DONE)
+        return;
+    if (!self->shut && self->ops->shutdown)
+        self->ops->shutdown (&self->ctx);
+    self->shut = true;
+    s_stop_process (self);
+    //  A process that never ran has no exit: nil
+    shic_val_t *exit = self->proc && shic_proc_exited (self->proc)? s_exit_map (self): NULL;
+    shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_STOPPED, .exit = exit });
+    shic_val_destroy (&exit);
+    s_finish (self);
+}
+
+//  No ready within ready_timeout_ms
+static void
+s_readiness_timeout (self_t *self)
+{
+    if (self->ever_ready) {
+        s_crashed (self);
+        return;
+    }
+    shic_error_t error = { 0 };
+    shic_val_t *details = shic_val_new_map ();
+    shic_val_set_dup (details, "last_probe", self->last_probe);
+    shic_val_set_int (details, "ready_timeout_ms", s_plan_int (self, "ready_timeout_ms"));
+    shic_error_set (&error, SHIC_E_READINESS_TIMEOUT, &details,
+                    "the instance was not ready within %lld ms",
+                    (long long) s_plan_int (self, "ready_timeout_ms"));
+    s_fail (self, &error);
+    shic_error_clear (&error);
+}
+
+static int
+s_timeout (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    int64_t next = -1;
+    #define CONSIDER(t) do { if ((t) > 0 && (next < 0 || (t) < next)) next = (t); } while (0)
+    if (self->phase == PHASE_STARTING) {
+        CONSIDER (self->next_probe);
+        CONSIDER (self->ready_deadline);
+    }
+    else
+    if (self->phase == PHASE_READY)
+        CONSIDER (self->next_health);
+    else
+    if (self->phase == PHASE_BACKOFF)
+        CONSIDER (self->restart_at);
+    #undef CONSIDER
+    if (self->probe_now && self->phase == PHASE_STARTING)
+        return 0;
+    if (next < 0)
+        return -1;
+    return next <= now? 0: (int) (next - now);
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_INSTANCE);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
+        self->terminated = true;
+    else
+    if (msg.id == SHIC_BUS_STOP)
+        s_stop (self);
+    else
+    if (msg.id == SHIC_BUS_RESTART && self->phase == PHASE_DECIDING) {
+        shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_RESTARTING, .exit = self->last_exit,
+                                                  .delay_ms = msg.delay_ms,
+                                                  .restarts = msg.restarts });
+        self->phase = PHASE_BACKOFF;
+        self->restart_at = zclock_mono () + msg.delay_ms;
+    }
+    else
+    if (msg.id == SHIC_BUS_FAIL && self->phase == PHASE_DECIDING) {
+        shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_GAVE_UP, .exit = self->last_exit,
+                                                  .restarts = msg.restarts,
+                                                  .retry_after_ms = msg.retry_after_ms });
+        s_finish (self);
+    }
+    shic_bus_reset (&msg);
+}
+
+//  From the gateway
+static void
+s_handle_bus (self_t *self)
+{
+    shic_bus_t msg = { 0 };
+    shic_bus_recv (&msg, self->bus, SHIC_BUS_ROLE_INSTANCE);
+    if (msg.id == SHIC_BUS_STOP)
+        s_stop (self);
+    shic_bus_reset (&msg);
+}
+
+//  The process wrote to stdout or stderr
+static void
+s_handle_output (self_t *self, int fd)
+{
+    shic_proc_read (self->proc, fd, s_on_line, self);
 }
 
 //  The process exited (pidfd readable)
@@ -377,208 +525,71 @@ s_handle_exit (self_t *self)
         s_crashed (self);
 }
 
+//  Readiness probes and deadline, health checks, the restart after backoff
 static void
-s_stop (self_t *self)
-{
-    if (self->phase == PHASE_DONE)
-        return;
-    if (!self->shut && self->ops->shutdown)
-        self->ops->shutdown (&self->ctx);
-    self->shut = true;
-    s_stop_process (self);
-    shic_val_t *body = shic_val_new_map ();
-    shic_val_t *exit = self->proc && shic_proc_exited (self->proc)? s_exit_map (self): shic_val_new_nil ();
-    shic_val_set (body, "exit", &exit);
-    s_send (self, "STOPPED", &body);
-    s_finish (self);
-}
-
-static void
-s_handle_pipe (self_t *self, bool *terminated)
-{
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        *terminated = true;
-        return;
-    }
-    //  $TERM and STOP come as one frame; the others as [command][body]
-    if (zmsg_size (msg) == 1) {
-        command = zmsg_popstr (msg);
-        if (streq (command, "$TERM"))
-            *terminated = true;
-        else
-        if (streq (command, "STOP"))
-            s_stop (self);
-    }
-    else
-    if (shic_msg_decode (msg, &command, &body) == 0) {
-        if (streq (command, "RESTART") && self->phase == PHASE_DECIDING) {
-            int64_t delay = shic_val_int (shic_val_get (body, "delay_ms"));
-            shic_val_t *event = shic_val_new_map ();
-            shic_val_set_dup (event, "exit", self->last_exit);
-            shic_val_set_int (event, "delay_ms", delay);
-            shic_val_set_int (event, "restarts", shic_val_int (shic_val_get (body, "restarts")));
-            s_send (self, "RESTARTING", &event);
-            self->phase = PHASE_BACKOFF;
-            self->restart_at = zclock_mono () + delay;
-        }
-        else
-        if (streq (command, "FAIL") && self->phase == PHASE_DECIDING) {
-            shic_val_t *event = shic_val_new_map ();
-            shic_val_set_dup (event, "exit", self->last_exit);
-            shic_val_set_int (event, "restarts", shic_val_int (shic_val_get (body, "restarts")));
-            shic_val_set_int (event, "retry_after_ms", shic_val_int (shic_val_get (body, "retry_after_ms")));
-            s_send (self, "GAVE_UP", &event);
-            s_finish (self);
-        }
-    }
-    zstr_free (&command);
-    shic_val_destroy (&body);
-    zmsg_destroy (&msg);
-}
-
-static int
-s_timeout (self_t *self)
+s_handle_timers (self_t *self)
 {
     int64_t now = zclock_mono ();
-    int64_t next = -1;
-    #define CONSIDER(t) do { if ((t) > 0 && (next < 0 || (t) < next)) next = (t); } while (0)
     if (self->phase == PHASE_STARTING) {
-        CONSIDER (self->next_probe);
-        CONSIDER (self->ready_deadline);
+        if (self->probe_now || now >= self->next_probe)
+            s_probe (self);
+        if (self->phase == PHASE_STARTING && now >= self->ready_deadline)
+            s_readiness_timeout (self);
     }
     else
-    if (self->phase == PHASE_READY)
-        CONSIDER (self->next_health);
+    if (self->phase == PHASE_READY && self->next_health && now >= self->next_health)
+        s_health (self);
     else
-    if (self->phase == PHASE_BACKOFF)
-        CONSIDER (self->restart_at);
-    #undef CONSIDER
-    if (self->probe_now && self->phase == PHASE_STARTING)
-        return 0;
-    if (next < 0)
-        return -1;
-    return next <= now? 0: (int) (next - now);
+    if (self->phase == PHASE_BACKOFF && now >= self->restart_at)
+        s_start (self);
 }
 
 void
-shic_instance_actor (zsock_t *pipe, void *args_)
+shic_instance_actor (zsock_t *pipe, void *args)
 {
-    self_t self = { 0 };
-    self.pipe = pipe;
-    self.args = (shic_instance_args_t *) args_;
-    self.ops = self.args->ops;
-    self.ctx.instance_id = self.args->instance_id;
-    self.ctx.plan = self.args->plan;
-    self.ctx.backend = self.args->backend_state;
-    self.ctx.verbose = self.args->settings->verbose;
-    self.ctx.progress = s_progress;
-    self.ctx.kernel = &self;
-    self.transport = shic_val_get (self.args->plan, "transport");
-    if (shic_val_type (self.transport) != SHIC_VAL_MAP)
-        self.transport = NULL;
-    self.ready_pattern = self.transport? shic_val_str (shic_val_get (self.transport, "ready_pattern")): NULL;
-    self.bus = zsock_new (ZMQ_DEALER);
-    char identity [32];
-    snprintf (identity, sizeof (identity), "I%d", self.args->seq);
-    zsock_set_identity (self.bus, identity);
-    zsock_set_sndtimeo (self.bus, 1000);
-    int rc = zsock_connect (self.bus, "%s", self.args->settings->bus);
-    assert (rc == 0);
+    self_t *self = s_self_new (pipe, (shic_instance_args_t *) args);
     zsock_signal (pipe, 0);
 #ifdef __linux__
-    pthread_setname_np (pthread_self (), identity);
+    pthread_setname_np (pthread_self (), self->identity);
 #endif
     //  Forked from this thread, which lives as long as the service should:
     //  the parent-death signal is tied to it
-    s_start (&self);
+    s_start (self);
 
-    bool terminated = false;
-    while (!terminated) {
-        zmq_pollitem_t items [5];
-        int count = 0;
-        items [count++] = (zmq_pollitem_t) { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        items [count++] = (zmq_pollitem_t) { zsock_resolve (self.bus), 0, ZMQ_POLLIN, 0 };
-        int pidfd = -1, out = -1, err = -1;
-        if (self.proc && self.phase != PHASE_DONE) {
-            pidfd = shic_proc_pidfd (self.proc);
-            out = shic_proc_stdout_fd (self.proc);
-            err = shic_proc_stderr_fd (self.proc);
-        }
-        int first_fd = count;
-        if (out >= 0)
-            items [count++] = (zmq_pollitem_t) { NULL, out, ZMQ_POLLIN, 0 };
-        if (err >= 0)
-            items [count++] = (zmq_pollitem_t) { NULL, err, ZMQ_POLLIN, 0 };
-        int pid_item = -1;
-        if (pidfd >= 0) {
-            pid_item = count;
-            items [count++] = (zmq_pollitem_t) { NULL, pidfd, ZMQ_POLLIN, 0 };
-        }
-        int timeout = self.phase == PHASE_DONE? -1: s_timeout (&self);
-        rc = zmq_poll (items, count, timeout);
-        if (rc == -1 && errno != EINTR)
+    while (!self->terminated) {
+        //  The pipe, the bus, then the process's output and its pidfd
+        zmq_pollitem_t items [5] = {
+            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 }
+        };
+        int count = 2;
+        bool watched = self->proc && self->phase != PHASE_DONE;
+        int fds [3] = {
+            watched? shic_proc_stdout_fd (self->proc): -1,
+            watched? shic_proc_stderr_fd (self->proc): -1,
+            watched? shic_proc_pidfd (self->proc): -1
+        };
+        for (int index = 0; index < 3; index++)
+            if (fds [index] >= 0)
+                items [count++] = (zmq_pollitem_t) { NULL, fds [index], ZMQ_POLLIN, 0 };
+        if (shic_poll (items, count, self->phase == PHASE_DONE? -1: s_timeout (self)) == -1)
             break;
         if (items [0].revents & ZMQ_POLLIN)
-            s_handle_pipe (&self, &terminated);
-        if (terminated)
+            s_handle_pipe (self);
+        if (self->terminated)
             break;
-        if (items [1].revents & ZMQ_POLLIN) {
-            char *command = NULL;
-            shic_val_t *body = NULL;
-            if (shic_msg_recv (self.bus, &command, &body) == 0 && streq (command, "STOP"))
-                s_stop (&self);
-            zstr_free (&command);
-            shic_val_destroy (&body);
-        }
-        for (int i = first_fd; i < count; i++) {
-            if (i == pid_item || !(items [i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+        if (items [1].revents & ZMQ_POLLIN)
+            s_handle_bus (self);
+        for (int index = 2; index < count; index++) {
+            if (!(items [index].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
                 continue;
-            shic_proc_read (self.proc, items [i].fd, s_on_line, &self);
+            if (items [index].fd != fds [2])
+                s_handle_output (self, items [index].fd);
+            else
+            if (self->phase != PHASE_DONE)
+                s_handle_exit (self);
         }
-        if (pid_item >= 0 && (items [pid_item].revents & ZMQ_POLLIN) && self.phase != PHASE_DONE)
-            s_handle_exit (&self);
-
-        int64_t now = zclock_mono ();
-        if (self.phase == PHASE_STARTING) {
-            if (self.probe_now || now >= self.next_probe)
-                s_probe (&self);
-            if (self.phase == PHASE_STARTING && now >= self.ready_deadline) {
-                if (self.ever_ready)
-                    s_crashed (&self);
-                else {
-                    shic_error_t error = { 0 };
-                    shic_val_t *details = shic_val_new_map ();
-                    shic_val_set_dup (details, "last_probe", self.last_probe);
-                    shic_val_set_int (details, "ready_timeout_ms", s_plan_int (&self, "ready_timeout_ms"));
-                    shic_error_set (&error, SHIC_E_READINESS_TIMEOUT, &details,
-                                    "the instance was not ready within %lld ms",
-                                    (long long) s_plan_int (&self, "ready_timeout_ms"));
-                    s_fail (&self, &error);
-                    shic_error_clear (&error);
-                }
-            }
-        }
-        else
-        if (self.phase == PHASE_READY && self.next_health && now >= self.next_health)
-            s_health (&self);
-        else
-        if (self.phase == PHASE_BACKOFF && now >= self.restart_at)
-            s_start (&self);
+        s_handle_timers (self);
     }
-    //  $TERM: whatever runs is stopped
-    if (self.phase != PHASE_DONE) {
-        if (!self.shut && self.ops->shutdown)
-            self.ops->shutdown (&self.ctx);
-        s_stop_process (&self);
-    }
-    shic_proc_destroy (&self.proc);
-    zsock_destroy (&self.bus);
-    shic_val_destroy (&self.last_probe);
-    shic_val_destroy (&self.last_exit);
-    shic_val_destroy (&self.args->plan);
-    free (self.args->instance_id);
-    free (self.args);
+    s_self_destroy (&self);
 }

@@ -9,10 +9,11 @@
     held at once, and a socket of its own to the bus would cost each one
     another inproc pipe (about 17 KB). The pool is its only peer.
 
-    On its pipe, from the pool:
-        GRANT {lease_ref, expires_at_ms}    arm the timer (a timed lease)
-        RENEW {expires_at_ms}               re-arm (0: disarm)
-        RELEASE {}                          back to idle
+    On its pipe, from the pool (as the gateway sent them to the pool; rows
+    of messages/shic_bus.c):
+        GRANT {lease_ref, ttl_ms, expires_at_ms}   arm the timer (a timed lease)
+        RENEW {lease_ref, ttl_ms, expires_at_ms}   re-arm (expiry 0: disarm)
+        RELEASE {lease_ref}                        back to idle
         $TERM
     To the pool, on its pipe:
         EXPIRED {lease_ref, expires_at_ms}  the timer fired; the lease stays
@@ -23,7 +24,6 @@
 */
 
 #include "shic_actors.h"
-#include "shic_msg.h"
 
 typedef struct {
     zsock_t *pipe;                  //  to the pool
@@ -32,92 +32,102 @@ typedef struct {
     char *lease_ref;                //  the lease held, or NULL when idle
     int64_t expires_at_ms;          //  wall clock expiry, 0 = none
     bool fired;                     //  EXPIRED sent for this expiry
-} s_lease_t;
+    bool terminated;                //  $TERM seen
+} self_t;
 
-//  Handles one message from the pool; returns false on $TERM
-static bool
-s_lease_handle_pipe (s_lease_t *self)
+//  Takes the args
+static self_t *
+s_self_new (zsock_t *pipe, shic_lease_args_t *args)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg)
-        return false;
-    if (zmsg_size (msg) == 1) {
-        char *command = zmsg_popstr (msg);
-        bool term = !command || streq (command, "$TERM");
-        if (!term)
-            zsys_error ("lease: unexpected '%s'", command);
-        zstr_free (&command);
-        zmsg_destroy (&msg);
-        return !term;
-    }
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    if (shic_msg_decode (msg, &command, &body) != 0)
-        zsys_error ("lease: bad message from the pool");
-    else
-    if (streq (command, "GRANT")) {
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->number = args->number;
+    self->doorbell = args->doorbell;
+    free (args);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (self) {
         free (self->lease_ref);
-        self->lease_ref = strdup (shic_val_str (shic_val_get (body, "lease_ref")));
-        self->expires_at_ms = shic_val_int (shic_val_get (body, "expires_at_ms"));
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Milliseconds until the timer fires, or -1 when none is armed
+static int64_t
+s_timeout (self_t *self)
+{
+    if (!self->lease_ref || !self->expires_at_ms || self->fired)
+        return -1;
+    int64_t left = self->expires_at_ms - shic_now_ms ();
+    return left < 0? 0: left;
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_LEASE);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
+        self->terminated = true;
+    else
+    if (msg.id == SHIC_BUS_GRANT) {
+        free (self->lease_ref);
+        self->lease_ref = strdup (msg.lease_ref);
+        self->expires_at_ms = msg.expires_at_ms;
         self->fired = false;
     }
     else
-    if (streq (command, "RENEW")) {
-        self->expires_at_ms = shic_val_int (shic_val_get (body, "expires_at_ms"));
+    if (msg.id == SHIC_BUS_RENEW) {
+        self->expires_at_ms = msg.expires_at_ms;
         self->fired = false;
     }
     else
-    if (streq (command, "RELEASE")) {
+    if (msg.id == SHIC_BUS_RELEASE) {
         zstr_free (&self->lease_ref);
         self->expires_at_ms = 0;
         self->fired = false;
     }
-    else
-        zsys_error ("lease: unexpected '%s'", command);
-    zstr_free (&command);
-    shic_val_destroy (&body);
-    zmsg_destroy (&msg);
-    return true;
+    shic_bus_reset (&msg);
+}
+
+//  The timer fired: EXPIRED to the pool, then the doorbell
+static void
+s_handle_timer (self_t *self)
+{
+    if (s_timeout (self) != 0)
+        return;
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_EXPIRED, .lease_ref = self->lease_ref,
+                                               .expires_at_ms = self->expires_at_ms });
+    //  Ring after the message is queued: the pool reads it then
+    uint32_t number = (uint32_t) self->number;
+    while (write (self->doorbell, &number, sizeof (number)) == -1 && errno == EINTR)
+        ;
+    self->fired = true;
 }
 
 void
-shic_lease_actor (zsock_t *pipe, void *args_)
+shic_lease_actor (zsock_t *pipe, void *args)
 {
-    shic_lease_args_t *args = (shic_lease_args_t *) args_;
-    s_lease_t self = { 0 };
-    self.pipe = pipe;
-    self.number = args->number;
-    self.doorbell = args->doorbell;
-    free (args);
+    self_t *self = s_self_new (pipe, (shic_lease_args_t *) args);
     zsock_signal (pipe, 0);
 
-    while (true) {
-        int timeout = -1;
-        if (self.lease_ref && self.expires_at_ms && !self.fired) {
-            int64_t left = self.expires_at_ms - shic_now_ms ();
-            timeout = left < 0? 0: (int) (left > INT32_MAX? INT32_MAX: left);
-        }
-        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        int rc = zmq_poll (&item, 1, timeout);
-        if (rc == -1 && errno != EINTR)
+    while (!self->terminated) {
+        zmq_pollitem_t items [] = { { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 } };
+        int rc = shic_poll (items, 1, s_timeout (self));
+        if (rc == -1)
             break;
-        if (rc > 0) {
-            if (!s_lease_handle_pipe (&self))
-                break;
-        }
+        if (items [0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
         else
-        if (rc == 0 && self.lease_ref && !self.fired
-        &&  shic_now_ms () >= self.expires_at_ms) {
-            shic_val_t *body = shic_val_new_map ();
-            shic_val_set_str (body, "lease_ref", self.lease_ref);
-            shic_val_set_int (body, "expires_at_ms", self.expires_at_ms);
-            shic_msg_send (pipe, "EXPIRED", &body);
-            //  Ring after the message is queued: the pool reads it then
-            uint32_t number = (uint32_t) self.number;
-            while (write (self.doorbell, &number, sizeof (number)) == -1 && errno == EINTR)
-                ;
-            self.fired = true;
-        }
+        if (rc == 0)
+            s_handle_timer (self);
     }
-    free (self.lease_ref);
+    s_self_destroy (&self);
 }

@@ -17,12 +17,13 @@
         BOUND {lease_ref, actor}        actor "L<n>" now holds the lease
         EXPIRED {lease_ref, expires_at_ms}  relayed from the lease's actor
         POOL {idle, actors}             its counts changed (for stats)
-    On its pipe: $TERM.
+    To a lease actor, on its pipe: GRANT, RENEW, RELEASE with the bodies
+    above (a RENEW or RELEASE passes on the gateway's message unchanged).
+    On its pipe: $TERM. Every message is a row of messages/shic_bus.c.
     =========================================================================
 */
 
 #include "shic_actors.h"
-#include "shic_msg.h"
 #include <fcntl.h>
 
 //  One lease actor
@@ -108,51 +109,44 @@ s_self_destroy (self_t **self_p)
     }
 }
 
-//  Sends [command][body] to the gateway; takes the body
 static void
-s_to_gateway (self_t *self, const char *command, shic_val_t **body_p)
+s_to_gateway (self_t *self, const shic_bus_t *msg)
 {
-    if (shic_msg_send (self->bus, command, body_p) == -1)
-        zsys_warning ("lease pool: cannot send %s", command);
+    if (shic_bus_send (self->bus, msg) == -1)
+        zsys_warning ("lease pool: cannot send %s", shic_bus_command (msg->id));
 }
 
-//  Sends [command][body] to lease actor number; takes the body
 static void
-s_to_actor (self_t *self, size_t number, const char *command, shic_val_t **body_p)
+s_to_actor (self_t *self, size_t number, const shic_bus_t *msg)
 {
-    if (shic_msg_send (self->slots [number - 1].actor, command, body_p) == -1)
+    if (shic_bus_send (self->slots [number - 1].actor, msg) == -1)
         zsys_warning ("lease pool: cannot reach L%zu", number);
 }
 
 //  Arms actor number's timer for its lease
 static void
-s_tell_grant (self_t *self, size_t number, int64_t expires_at_ms)
+s_tell_grant (self_t *self, size_t number, int64_t ttl_ms, int64_t expires_at_ms)
 {
     s_slot_t *slot = &self->slots [number - 1];
-    shic_val_t *grant = shic_val_new_map ();
-    shic_val_set_str (grant, "lease_ref", slot->lease_ref);
-    shic_val_set_int (grant, "expires_at_ms", expires_at_ms);
-    s_to_actor (self, number, "GRANT", &grant);
+    s_to_actor (self, number, &(shic_bus_t) { .id = SHIC_BUS_GRANT, .lease_ref = slot->lease_ref,
+                                              .ttl_ms = ttl_ms, .expires_at_ms = expires_at_ms });
     slot->told = true;
 }
 
 //  Binds a lease to actor number and tells the gateway; an untimed lease
 //  gives the actor nothing to do, so it is not woken
 static void
-s_bind (self_t *self, size_t number, const char *ref, int64_t expires_at_ms)
+s_bind (self_t *self, size_t number, const char *ref, int64_t ttl_ms, int64_t expires_at_ms)
 {
     s_slot_t *slot = &self->slots [number - 1];
     slot->lease_ref = strdup (ref);
     slot->told = false;
     zhashx_insert (self->bound, ref, (void *) (uintptr_t) number);
     if (expires_at_ms)
-        s_tell_grant (self, number, expires_at_ms);
-    shic_val_t *bound = shic_val_new_map ();
-    shic_val_set_str (bound, "lease_ref", ref);
+        s_tell_grant (self, number, ttl_ms, expires_at_ms);
     char actor [32];
     snprintf (actor, sizeof (actor), "L%zu", number);
-    shic_val_set_str (bound, "actor", actor);
-    s_to_gateway (self, "BOUND", &bound);
+    s_to_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_BOUND, .lease_ref = ref, .actor = actor });
 }
 
 //  Actor number is free (new or released): it takes the oldest lease that
@@ -164,7 +158,7 @@ s_actor_free (self_t *self, size_t number)
     while ((ref = (char *) zlistx_detach (self->queue, NULL))) {
         s_waiting_t *waiting = (s_waiting_t *) zhashx_lookup (self->waiting, ref);
         if (waiting) {
-            s_bind (self, number, ref, waiting->expires_at_ms);
+            s_bind (self, number, ref, waiting->ttl_ms, waiting->expires_at_ms);
             zhashx_delete (self->waiting, ref);
             zstr_free (&ref);
             return;
@@ -199,54 +193,50 @@ s_start_one (self_t *self)
 }
 
 static void
-s_on_grant (self_t *self, const char *ref, const shic_val_t *body)
+s_on_grant (self_t *self, const shic_bus_t *msg)
 {
-    int64_t ttl_ms = shic_val_int (shic_val_get (body, "ttl_ms"));
-    int64_t expires_at_ms = shic_val_int (shic_val_get (body, "expires_at_ms"));
     if (self->idle_count)
-        s_bind (self, self->idle [--self->idle_count], ref, expires_at_ms);
+        s_bind (self, self->idle [--self->idle_count], msg->lease_ref, msg->ttl_ms,
+                msg->expires_at_ms);
     else {
         s_waiting_t *waiting = (s_waiting_t *) zmalloc (sizeof (s_waiting_t));
-        waiting->ttl_ms = ttl_ms;
-        waiting->expires_at_ms = expires_at_ms;
-        zhashx_update (self->waiting, ref, waiting);
-        zlistx_add_end (self->queue, strdup (ref));
+        waiting->ttl_ms = msg->ttl_ms;
+        waiting->expires_at_ms = msg->expires_at_ms;
+        zhashx_update (self->waiting, msg->lease_ref, waiting);
+        zlistx_add_end (self->queue, strdup (msg->lease_ref));
     }
     s_plan_growth (self);
 }
 
+//  An actor that holds the lease hears of it as the gateway said it
 static void
-s_on_renew (self_t *self, const char *ref, const shic_val_t *body)
+s_on_renew (self_t *self, const shic_bus_t *msg)
 {
-    int64_t ttl_ms = shic_val_int (shic_val_get (body, "ttl_ms"));
-    int64_t expires_at_ms = shic_val_int (shic_val_get (body, "expires_at_ms"));
-    size_t number = (size_t) (uintptr_t) zhashx_lookup (self->bound, ref);
+    size_t number = (size_t) (uintptr_t) zhashx_lookup (self->bound, msg->lease_ref);
     if (number) {
-        if (self->slots [number - 1].told) {
-            shic_val_t *renew = shic_val_new_map ();
-            shic_val_set_int (renew, "expires_at_ms", expires_at_ms);
-            s_to_actor (self, number, "RENEW", &renew);
-        }
+        if (self->slots [number - 1].told)
+            s_to_actor (self, number, msg);
         else
-        if (expires_at_ms)
-            s_tell_grant (self, number, expires_at_ms);
+        if (msg->expires_at_ms)
+            s_tell_grant (self, number, msg->ttl_ms, msg->expires_at_ms);
         return;
     }
-    s_waiting_t *waiting = (s_waiting_t *) zhashx_lookup (self->waiting, ref);
+    s_waiting_t *waiting = (s_waiting_t *) zhashx_lookup (self->waiting, msg->lease_ref);
     if (waiting) {
-        waiting->ttl_ms = ttl_ms;
-        waiting->expires_at_ms = expires_at_ms;
+        waiting->ttl_ms = msg->ttl_ms;
+        waiting->expires_at_ms = msg->expires_at_ms;
     }
 }
 
 static void
-s_on_release (self_t *self, const char *ref)
+s_on_release (self_t *self, const shic_bus_t *msg)
 {
+    const char *ref = msg->lease_ref;
     size_t number = (size_t) (uintptr_t) zhashx_lookup (self->bound, ref);
     if (number) {
         s_slot_t *slot = &self->slots [number - 1];
         if (slot->told)
-            s_to_actor (self, number, "RELEASE", NULL);
+            s_to_actor (self, number, msg);
         zhashx_delete (self->bound, ref);
         zstr_free (&slot->lease_ref);
         slot->told = false;
@@ -260,28 +250,17 @@ s_on_release (self_t *self, const char *ref)
 static void
 s_handle_bus (self_t *self)
 {
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    if (shic_msg_recv (self->bus, &command, &body) != 0) {
-        zsys_error ("lease pool: bad message from the gateway");
-        return;
-    }
-    const char *ref = shic_val_str (shic_val_get (body, "lease_ref"));
-    if (!ref)
-        zsys_error ("lease pool: '%s' without a lease_ref", command);
+    shic_bus_t msg = { 0 };
+    shic_bus_recv (&msg, self->bus, SHIC_BUS_ROLE_POOL);
+    if (msg.id == SHIC_BUS_GRANT)
+        s_on_grant (self, &msg);
     else
-    if (streq (command, "GRANT"))
-        s_on_grant (self, ref, body);
+    if (msg.id == SHIC_BUS_RENEW)
+        s_on_renew (self, &msg);
     else
-    if (streq (command, "RENEW"))
-        s_on_renew (self, ref, body);
-    else
-    if (streq (command, "RELEASE"))
-        s_on_release (self, ref);
-    else
-        zsys_error ("lease pool: unexpected '%s'", command);
-    zstr_free (&command);
-    shic_val_destroy (&body);
+    if (msg.id == SHIC_BUS_RELEASE)
+        s_on_release (self, &msg);
+    shic_bus_reset (&msg);
 }
 
 //  The doorbell rang: relays what the actors it names have said
@@ -308,12 +287,14 @@ s_handle_doorbell (self_t *self)
 static void
 s_handle_pipe (self_t *self)
 {
-    char *command = zstr_recv (self->pipe);
-    if (!command || streq (command, "$TERM"))
+    shic_bus_t msg = { 0 };
+    int rc = shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_POOL);
+    if (rc == -1 || msg.id == SHIC_BUS_TERM)
         self->terminated = true;
     else
-        zsys_error ("lease pool: unexpected '%s'", command);
-    zstr_free (&command);
+    if (rc == 0)
+        zsys_error ("lease pool: unexpected '%s' on its pipe", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
 }
 
 //  Tells the gateway its counts once it is done growing
@@ -321,10 +302,8 @@ static void
 s_report (self_t *self)
 {
     if (self->grow == 0 && self->idle_count != self->told_idle) {
-        shic_val_t *counts = shic_val_new_map ();
-        shic_val_set_int (counts, "idle", (int64_t) self->idle_count);
-        shic_val_set_int (counts, "actors", (int64_t) self->count);
-        s_to_gateway (self, "POOL", &counts);
+        s_to_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_POOL, .idle = (int64_t) self->idle_count,
+                                            .actors = (int64_t) self->count });
         self->told_idle = self->idle_count;
     }
 }
@@ -353,12 +332,8 @@ shic_lease_pool_actor (zsock_t *pipe, void *args)
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
             { NULL, self->doorbell [0], ZMQ_POLLIN, 0 }
         };
-        int rc = zmq_poll (items, 3, growing? 0: -1);
-        if (rc == -1) {
-            if (errno == EINTR)
-                continue;
+        if (shic_poll (items, 3, growing? 0: -1) == -1)
             break;
-        }
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
         for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)

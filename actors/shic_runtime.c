@@ -21,6 +21,20 @@ struct _shic_runtime_t {
 
 static size_t s_init_max_leases = 0;
 
+//  Sends a request to the supervisor and waits for its REPLY. Returns its
+//  rc, or -1 when none came; *message_p (when not NULL) gets a fresh copy
+//  of its message, or of why there was none
+static int
+s_ask (shic_runtime_t *self, const shic_bus_t *request, char **message_p)
+{
+    shic_bus_t reply = { 0 };
+    int rc = shic_bus_ask (self->supervisor, request, SHIC_BUS_ROLE_FACADE, &reply);
+    if (message_p && (reply.message || reply.id != SHIC_BUS_REPLY))
+        *message_p = strdup (reply.message? reply.message: "the supervisor did not answer");
+    shic_bus_reset (&reply);
+    return rc;
+}
+
 int64_t
 shic_now_ms (void)
 {
@@ -28,26 +42,16 @@ shic_now_ms (void)
 }
 
 int
-shic_recv (void *sock, const char *picture, ...)
+shic_poll (zmq_pollitem_t *items, int count, int64_t timeout_ms)
 {
-    while (true) {
-        va_list args;
-        va_start (args, picture);
-        int rc = zsock_vrecv (sock, picture, args);
-        va_end (args);
-        if (rc == 0 || errno != EINTR)
-            return rc;
+    long timeout = timeout_ms < 0? -1: timeout_ms > INT_MAX? INT_MAX: (long) timeout_ms;
+    int rc = zmq_poll (items, count, timeout);
+    if (rc == -1 && errno == EINTR) {
+        for (int index = 0; index < count; index++)
+            items [index].revents = 0;
+        rc = 0;
     }
-}
-
-char *
-shic_recv_str (void *sock)
-{
-    while (true) {
-        char *string = zstr_recv (sock);
-        if (string || errno != EINTR)
-            return string;
-    }
+    return rc;
 }
 
 int64_t
@@ -146,9 +150,10 @@ shic_runtime_new (zconfig_t *config)
     if (self->supervisor) {
         //  The supervisor reports whether its children started
         zsock_set_rcvtimeo (self->supervisor, FACADE_TIMEOUT_MS);
-        char *status = shic_recv_str (self->supervisor);
-        bool ok = status && streq (status, "READY");
-        zstr_free (&status);
+        shic_bus_t startup = { 0 };
+        bool ok = shic_bus_recv (&startup, self->supervisor, SHIC_BUS_ROLE_FACADE) == 0
+               && startup.id == SHIC_BUS_STARTUP && startup.rc == 0;
+        shic_bus_reset (&startup);
         if (ok)
             return self;
         zsys_error ("runtime: supervisor did not start");
@@ -191,13 +196,9 @@ shic_runtime_register_as (shic_runtime_t *self, const char *name, const shic_bac
     }
     //  The name travels beside the table; the supervisor applies it to
     //  the manifest, the gateway to instance keys
-    zsock_send (self->supervisor, "sspp", "REGISTER", name, ops, config);
     char *message = NULL;
-    int rc = -1;
-    if (shic_recv (self->supervisor, "is", &rc, &message) == -1) {
-        rc = -1;
-        message = strdup ("the supervisor did not answer");
-    }
+    int rc = s_ask (self, &(shic_bus_t) { .id = SHIC_BUS_REGISTER, .name = name, .ops = ops,
+                                          .config = config }, &message);
     if (rc != 0 && err)
         shic_error_set (err, SHIC_E_INTERNAL, NULL, "%s", message? message: "registration failed");
     zstr_free (&message);
@@ -208,11 +209,8 @@ int
 shic_runtime_unregister (shic_runtime_t *self, const char *backend)
 {
     assert (self);
-    zsock_send (self->supervisor, "ss", "UNREGISTER", backend? backend: "");
-    int rc = -1;
-    if (shic_recv (self->supervisor, "i", &rc) == -1)
-        rc = -1;
-    return rc;
+    return s_ask (self, &(shic_bus_t) { .id = SHIC_BUS_UNREGISTER, .name = backend? backend: "" },
+                  NULL);
 }
 
 const char *
@@ -228,34 +226,26 @@ shic_runtime_events_endpoint (shic_runtime_t *self)
 }
 
 static int
-s_bind (shic_runtime_t *self, const char *command, const char *endpoint)
+s_bind (shic_runtime_t *self, shic_bus_id_t command, const char *endpoint)
 {
-    zsock_send (self->supervisor, "ss", command, endpoint? endpoint: "");
-    int rc = -1;
-    if (shic_recv (self->supervisor, "i", &rc) == -1)
-        rc = -1;
-    return rc;
+    return s_ask (self, &(shic_bus_t) { .id = command, .endpoint = endpoint? endpoint: "" }, NULL);
 }
 
 int
 shic_runtime_bind_gateway (shic_runtime_t *self, const char *endpoint)
 {
-    return s_bind (self, "BIND-GATEWAY", endpoint);
+    return s_bind (self, SHIC_BUS_BIND_GATEWAY, endpoint);
 }
 
 int
 shic_runtime_set_curve (shic_runtime_t *self, const char *server_cert, const char *clients_dir)
 {
-    zsock_send (self->supervisor, "sss", "SET-CURVE", server_cert? server_cert: "",
-                clients_dir? clients_dir: "");
-    int rc = -1;
-    if (shic_recv (self->supervisor, "i", &rc) == -1)
-        rc = -1;
-    return rc;
+    return s_ask (self, &(shic_bus_t) { .id = SHIC_BUS_SET_CURVE, .cert = server_cert? server_cert: "",
+                                         .clients = clients_dir? clients_dir: "" }, NULL);
 }
 
 int
 shic_runtime_bind_events (shic_runtime_t *self, const char *endpoint)
 {
-    return s_bind (self, "BIND-EVENTS", endpoint);
+    return s_bind (self, SHIC_BUS_BIND_EVENTS, endpoint);
 }

@@ -9,14 +9,17 @@
     instances (all asked to stop at once, then joined), then backends, then
     the gateway.
 
-    Accepts on its pipe (from the runtime facade):
-        REGISTER name ops config  -> "is" rc, message
-        UNREGISTER name           -> "i" rc
-        BIND-GATEWAY endpoint     -> "i" port / 0 / -1
-        BIND-EVENTS endpoint      -> "i" port / 0 / -1
-        SET-CURVE cert clients    -> "i" rc
+    Accepts on its pipe (from the runtime facade), messages/shic_bus.c:
+        REGISTER {name} [ops][config] -> REPLY {rc, message?}
+        UNREGISTER {name}         -> REPLY {rc}
+        BIND-GATEWAY {endpoint}   -> REPLY {rc: port / 0 / -1}
+        BIND-EVENTS {endpoint}    -> REPLY {rc: port / 0 / -1}
+        SET-CURVE {cert, clients} -> REPLY {rc}
         $TERM
-    From the gateway:  SPAWN seq instance_id backend plan(msgpack)
+    Sends STARTUP {rc} on its pipe once its children started (or not).
+    To the gateway:    BACKEND {manifest} [ops][state][config], UNREGISTER,
+                       BIND-*, SET-CURVE (relayed) -> REPLY {rc}; DRAIN
+    From the gateway:  STARTUP {rc} once; SPAWN {seq, instance_id, backend, plan}
     From instances:    EXITED {uptime_ms} -> RESTART {delay_ms, restarts}
                                            | FAIL {retry_after_ms, restarts}
                        DONE
@@ -24,10 +27,13 @@
 */
 
 #include "shic_actors.h"
-#include "shic_msg.h"
+
+//  The gateway answers its pipe at once; a longer silence means it is stuck
+#define GATEWAY_TIMEOUT_MS 10000
 
 void *shic_backend_args_new (const shic_backend_ops_t *ops, zconfig_t *config);
 
+//  A registered backend
 typedef struct {
     char *name;                     //  backend id
     zactor_t *actor;                //  its actor
@@ -37,21 +43,25 @@ typedef struct {
     bool removed;                   //  unregistered; destroy when unused
 } s_backend_t;
 
+//  A running instance actor
 typedef struct {
     int seq;                        //  instance number
     zactor_t *actor;                //  its actor
     s_backend_t *backend;           //  its backend
     shic_restart_policy_t *policy;  //  restart history
+    void *handle;                   //  its place in self->children
 } s_child_t;
 
 typedef struct {
     zsock_t *pipe;                  //  to the runtime facade
     const shic_settings_t *settings; //  runtime settings
-    zpoller_t *poller;              //  pipe, gateway and instance actors
     zactor_t *gateway;              //  the gateway actor
     zactor_t *pool;                 //  the lease pool actor
     zlistx_t *backends;             //  s_backend_t, in start order
     zlistx_t *children;             //  s_child_t, in start order
+    zmq_pollitem_t *items;          //  poll set: pipe, gateway, then children
+    s_child_t **polled;             //  the child of items [2 + i]
+    size_t items_max;               //  items allocated
     bool terminated;                //  $TERM seen
 } self_t;
 
@@ -65,6 +75,89 @@ s_backend_destroy (s_backend_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+static void
+s_child_destroy (s_child_t **self_p)
+{
+    if (*self_p) {
+        s_child_t *self = *self_p;
+        zactor_destroy (&self->actor);
+        self->backend->instances--;
+        shic_restart_policy_destroy (&self->policy);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const shic_settings_t *settings)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->settings = settings;
+    self->backends = zlistx_new ();
+    self->children = zlistx_new ();
+    assert (self->backends && self->children);
+    return self;
+}
+
+//  Stops the children in reverse order of start, then frees
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    //  New requests are refused; waiting ones are told
+    if (self->gateway)
+        shic_bus_send (self->gateway, &(shic_bus_t) { .id = SHIC_BUS_DRAIN });
+    zactor_destroy (&self->pool);
+    //  Every instance stops its service at once; then each is joined
+    s_child_t *child = (s_child_t *) zlistx_first (self->children);
+    while (child) {
+        shic_bus_send (child->actor, &(shic_bus_t) { .id = SHIC_BUS_STOP });
+        child = (s_child_t *) zlistx_next (self->children);
+    }
+    while ((child = (s_child_t *) zlistx_last (self->children))) {
+        zlistx_delete (self->children, child->handle);
+        s_child_destroy (&child);
+    }
+    s_backend_t *backend;
+    while ((backend = (s_backend_t *) zlistx_last (self->backends))) {
+        zlistx_delete (self->backends, zlistx_cursor (self->backends));
+        s_backend_destroy (&backend);
+    }
+    zactor_destroy (&self->gateway);
+    zlistx_destroy (&self->backends);
+    zlistx_destroy (&self->children);
+    free (self->items);
+    free (self->polled);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Starts the gateway, then the lease pool; returns 0, or -1 when the
+//  gateway did not start
+static int
+s_self_start (self_t *self)
+{
+    self->gateway = zactor_new (shic_gateway_actor, (void *) self->settings);
+    shic_bus_t startup = { 0 };
+    if (self->gateway) {
+        zsock_set_rcvtimeo (self->gateway, GATEWAY_TIMEOUT_MS);
+        shic_bus_recv (&startup, self->gateway, SHIC_BUS_ROLE_SUPERVISOR);
+    }
+    bool ok = startup.id == SHIC_BUS_STARTUP && startup.rc == 0;
+    shic_bus_reset (&startup);
+    if (!ok) {
+        zactor_destroy (&self->gateway);
+        return -1;
+    }
+    self->pool = zactor_new (shic_lease_pool_actor, (void *) self->settings);
+    assert (self->pool);
+    return 0;
 }
 
 static s_backend_t *
@@ -95,18 +188,21 @@ s_backends_reap (self_t *self)
     }
 }
 
+//  REPLY to the facade
 static void
-s_child_destroy (self_t *self, s_child_t **child_p)
+s_reply (self_t *self, int rc, const char *message)
 {
-    s_child_t *child = *child_p;
-    if (child) {
-        zpoller_remove (self->poller, child->actor);
-        zactor_destroy (&child->actor);
-        child->backend->instances--;
-        shic_restart_policy_destroy (&child->policy);
-        free (child);
-        *child_p = NULL;
-    }
+    shic_bus_send (self->pipe, &(shic_bus_t) { .id = SHIC_BUS_REPLY, .rc = rc, .message = message });
+}
+
+//  A request to the gateway; returns its REPLY's rc, or -1 when none came
+static int
+s_ask_gateway (self_t *self, const shic_bus_t *request)
+{
+    shic_bus_t reply = { 0 };
+    int rc = shic_bus_ask (self->gateway, request, SHIC_BUS_ROLE_SUPERVISOR, &reply);
+    shic_bus_reset (&reply);
+    return rc;
 }
 
 //  REGISTER: start the backend's actor and wait for its init
@@ -114,27 +210,26 @@ static void
 s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconfig_t *config)
 {
     if (s_backend_find (self, name)) {
-        zsock_send (self->pipe, "is", -1, "a backend with that name is registered");
+        s_reply (self, -1, "a backend with that name is registered");
         return;
     }
     zactor_t *actor = zactor_new (shic_backend_actor, shic_backend_args_new (ops, config));
     if (!actor) {
-        zsock_send (self->pipe, "is", -1, "cannot start the backend actor");
+        s_reply (self, -1, "cannot start the backend actor");
         return;
     }
-    int rc = -1;
-    char *message = NULL;
-    void *state = NULL;
+    shic_bus_t init = { 0 };
     zsock_set_rcvtimeo (actor, 30000);
-    if (shic_recv (actor, "isp", &rc, &message, &state) == -1)
-        rc = -1;
-    if (rc != 0) {
-        zsock_send (self->pipe, "is", -1, message? message: "backend init timed out");
-        zstr_free (&message);
+    if (shic_bus_recv (&init, actor, SHIC_BUS_ROLE_SUPERVISOR) != 0 || init.id != SHIC_BUS_STATE)
+        init.rc = -1;
+    void *state = init.state;
+    if (init.rc != 0) {
+        s_reply (self, -1, init.message? init.message: "backend init timed out");
+        shic_bus_reset (&init);
         zactor_destroy (&actor);
         return;
     }
-    zstr_free (&message);
+    shic_bus_reset (&init);
     //  The manifest is checked here, before the gateway trusts it
     shic_val_t *raw = ops->manifest (state);
     //  Registered under a name of its own: the manifest says that name
@@ -146,8 +241,7 @@ s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconf
     shic_val_t *manifest = shic_backend_manifest_normalize (raw, &err);
     shic_val_destroy (&raw);
     if (!manifest || !streq (shic_val_str (shic_val_get (manifest, "backend")), name)) {
-        zsock_send (self->pipe, "is", -1, err.message? err.message:
-                    "the manifest's backend differs from the ops name");
+        s_reply (self, -1, err.message? err.message: "the manifest's backend differs from the ops name");
         shic_error_clear (&err);
         shic_val_destroy (&manifest);
         zactor_destroy (&actor);
@@ -160,265 +254,174 @@ s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconf
     backend->state = state;
     zlistx_add_end (self->backends, backend);
     //  The gateway learns of it before the caller does
-    zmsg_t *msg = shic_msg_new ("BACKEND", &manifest);
-    zmsg_addmem (msg, &ops, sizeof (ops));
-    zmsg_addmem (msg, &state, sizeof (state));
-    zmsg_addmem (msg, &config, sizeof (config));
-    zmsg_send (&msg, self->gateway);
-    char *ack = shic_recv_str (self->gateway);
-    zstr_free (&ack);
-    zsock_send (self->pipe, "is", 0, "");
+    s_ask_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_BACKEND, .manifest = manifest,
+                                         .ops = ops, .state = state, .config = config });
+    shic_val_destroy (&manifest);
+    s_reply (self, 0, NULL);
 }
 
+//  UNREGISTER, relayed to the gateway
 static void
-s_unregister (self_t *self, const char *name)
+s_unregister (self_t *self, const shic_bus_t *request)
 {
-    s_backend_t *backend = s_backend_find (self, name);
+    s_backend_t *backend = s_backend_find (self, request->name);
     if (!backend) {
-        zsock_send (self->pipe, "i", -1);
+        s_reply (self, -1, NULL);
         return;
     }
     backend->removed = true;
-    zstr_sendx (self->gateway, "UNREGISTER", name, NULL);
-    char *ack = shic_recv_str (self->gateway);
-    zstr_free (&ack);
+    s_ask_gateway (self, request);
     s_backends_reap (self);
-    zsock_send (self->pipe, "i", 0);
+    s_reply (self, 0, NULL);
 }
 
 //  SPAWN from the gateway: start an instance actor
 static void
-s_spawn (self_t *self, zmsg_t *msg)
+s_spawn (self_t *self, shic_bus_t *msg)
 {
-    char *seq = zmsg_popstr (msg);
-    char *instance_id = zmsg_popstr (msg);
-    char *name = zmsg_popstr (msg);
-    zframe_t *frame = zmsg_pop (msg);
-    shic_val_t *plan = NULL;
-    int rc = frame? shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &plan, NULL): -2;
-    s_backend_t *backend = name? s_backend_find (self, name): NULL;
-    assert (rc == 0 && seq && instance_id);
+    s_backend_t *backend = s_backend_find (self, msg->backend);
     if (!backend) {
         //  Unregistered meanwhile: tell the gateway the start failed
-        zsys_warning ("supervisor: SPAWN for unknown backend '%s'", name? name: "");
-        shic_val_destroy (&plan);
-    }
-    else {
-        shic_instance_args_t *args = (shic_instance_args_t *) zmalloc (sizeof (shic_instance_args_t));
-        args->settings = self->settings;
-        args->seq = atoi (seq);
-        args->instance_id = strdup (instance_id);
-        args->plan = plan;
-        args->ops = backend->ops;
-        args->backend_state = backend->state;
-        s_child_t *child = (s_child_t *) zmalloc (sizeof (s_child_t));
-        child->seq = args->seq;
-        child->backend = backend;
-        child->policy = shic_restart_policy_new (&self->settings->restart);
-        child->actor = zactor_new (shic_instance_actor, args);
-        assert (child->actor);
-        backend->instances++;
-        zlistx_add_end (self->children, child);
-        zpoller_add (self->poller, child->actor);
-    }
-    zframe_destroy (&frame);
-    zstr_free (&seq);
-    zstr_free (&instance_id);
-    zstr_free (&name);
-}
-
-static s_child_t *
-s_child_find (self_t *self, void *actor)
-{
-    s_child_t *child = (s_child_t *) zlistx_first (self->children);
-    while (child) {
-        if (child->actor == actor)
-            return child;
-        child = (s_child_t *) zlistx_next (self->children);
-    }
-    return NULL;
-}
-
-static void
-s_handle_child (self_t *self, s_child_t *child)
-{
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    if (shic_msg_recv (child->actor, &command, &body) != 0)
+        zsys_warning ("supervisor: SPAWN for unknown backend '%s'", msg->backend);
         return;
-    if (streq (command, "EXITED")) {
-        //  The restart policy decides
-        int64_t uptime = shic_val_int (shic_val_get (body, "uptime_ms"));
-        int64_t retry_after = 0;
-        int64_t delay = shic_restart_policy_on_exit (child->policy, zclock_mono (),
-                                                     uptime, &retry_after);
-        shic_val_t *reply = shic_val_new_map ();
-        shic_val_set_int (reply, "restarts", shic_restart_policy_restarts (child->policy));
-        if (delay >= 0) {
-            shic_val_set_int (reply, "delay_ms", delay);
-            shic_msg_send (child->actor, "RESTART", &reply);
-        }
-        else {
-            shic_val_set_int (reply, "retry_after_ms", retry_after);
-            shic_restart_policy_reset (child->policy);
-            shic_msg_send (child->actor, "FAIL", &reply);
-        }
     }
-    else
-    if (streq (command, "DONE")) {
-        zlistx_delete (self->children, zlistx_cursor (self->children));
-        s_child_destroy (self, &child);
-        s_backends_reap (self);
-    }
-    else
-        zsys_error ("supervisor: unexpected '%s' from an instance", command);
-    zstr_free (&command);
-    shic_val_destroy (&body);
+    shic_instance_args_t *args = (shic_instance_args_t *) zmalloc (sizeof (shic_instance_args_t));
+    args->settings = self->settings;
+    args->seq = (int) msg->seq;
+    args->instance_id = strdup (msg->instance_id);
+    args->plan = shic_bus_take (msg, &msg->plan);
+    args->ops = backend->ops;
+    args->backend_state = backend->state;
+    s_child_t *child = (s_child_t *) zmalloc (sizeof (s_child_t));
+    child->seq = args->seq;
+    child->backend = backend;
+    child->policy = shic_restart_policy_new (&self->settings->restart);
+    child->actor = zactor_new (shic_instance_actor, args);
+    assert (child->actor);
+    backend->instances++;
+    child->handle = zlistx_add_end (self->children, child);
 }
 
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg)
+    shic_bus_t msg = { 0 };
+    if (shic_bus_recv (&msg, self->pipe, SHIC_BUS_ROLE_SUPERVISOR) != 0)
         return;
-    char *command = zmsg_popstr (msg);
-    if (streq (command, "$TERM"))
+    if (msg.id == SHIC_BUS_TERM)
         self->terminated = true;
     else
-    if (streq (command, "REGISTER")) {
-        char *name = zmsg_popstr (msg);
-        zframe_t *ops = zmsg_pop (msg);
-        zframe_t *config = zmsg_pop (msg);
-        s_register (self, name, *(const shic_backend_ops_t **) zframe_data (ops),
-                    *(zconfig_t **) zframe_data (config));
-        zstr_free (&name);
-        zframe_destroy (&ops);
-        zframe_destroy (&config);
-    }
+    if (msg.id == SHIC_BUS_REGISTER)
+        s_register (self, msg.name, (const shic_backend_ops_t *) msg.ops, msg.config);
     else
-    if (streq (command, "UNREGISTER")) {
-        char *name = zmsg_popstr (msg);
-        s_unregister (self, name);
-        zstr_free (&name);
-    }
+    if (msg.id == SHIC_BUS_UNREGISTER)
+        s_unregister (self, &msg);
     else
-    if (streq (command, "SET-CURVE")) {
-        char *cert = zmsg_popstr (msg);
-        char *dir = zmsg_popstr (msg);
-        zstr_sendx (self->gateway, command, cert, dir, NULL);
-        int rc = -1;
-        shic_recv (self->gateway, "i", &rc);
-        zsock_send (self->pipe, "i", rc);
-        zstr_free (&cert);
-        zstr_free (&dir);
-    }
+    if (msg.id == SHIC_BUS_SET_CURVE
+    ||  msg.id == SHIC_BUS_BIND_GATEWAY
+    ||  msg.id == SHIC_BUS_BIND_EVENTS)
+        s_reply (self, s_ask_gateway (self, &msg), NULL);
     else
-    if (streq (command, "BIND-GATEWAY") || streq (command, "BIND-EVENTS")) {
-        char *endpoint = zmsg_popstr (msg);
-        zstr_sendx (self->gateway, command, endpoint, NULL);
-        int rc = -1;
-        shic_recv (self->gateway, "i", &rc);
-        zsock_send (self->pipe, "i", rc);
-        zstr_free (&endpoint);
-    }
-    else
-        zsys_error ("supervisor: invalid command '%s'", command);
-    zstr_free (&command);
-    zmsg_destroy (&msg);
+        zsys_error ("supervisor: unexpected '%s' on its pipe", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
 }
 
 static void
 s_handle_gateway (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->gateway);
-    if (!msg)
+    shic_bus_t msg = { 0 };
+    if (shic_bus_recv (&msg, self->gateway, SHIC_BUS_ROLE_SUPERVISOR) != 0)
         return;
-    char *command = zmsg_popstr (msg);
-    if (streq (command, "SPAWN"))
-        s_spawn (self, msg);
+    if (msg.id == SHIC_BUS_SPAWN)
+        s_spawn (self, &msg);
     else
-        zsys_error ("supervisor: unexpected '%s' from the gateway", command);
-    zstr_free (&command);
-    zmsg_destroy (&msg);
+        zsys_error ("supervisor: unexpected '%s' from the gateway", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
 }
 
-//  Stop children in reverse order of start
 static void
-s_shutdown (self_t *self)
+s_handle_child (self_t *self, s_child_t *child)
 {
-    //  New requests are refused; waiting ones are told
-    zstr_send (self->gateway, "DRAIN");
-    zactor_destroy (&self->pool);
-    //  Every instance stops its service at once; then each is joined
+    shic_bus_t msg = { 0 };
+    if (shic_bus_recv (&msg, child->actor, SHIC_BUS_ROLE_SUPERVISOR) != 0)
+        return;
+    if (msg.id == SHIC_BUS_EXITED) {
+        //  The restart policy decides
+        int64_t retry_after = 0;
+        int64_t delay = shic_restart_policy_on_exit (child->policy, zclock_mono (),
+                                                     msg.uptime_ms, &retry_after);
+        shic_bus_t reply = { .id = SHIC_BUS_RESTART, .delay_ms = delay,
+                             .restarts = shic_restart_policy_restarts (child->policy) };
+        if (delay < 0) {
+            reply.id = SHIC_BUS_FAIL;
+            reply.delay_ms = 0;
+            reply.retry_after_ms = retry_after;
+            shic_restart_policy_reset (child->policy);
+        }
+        shic_bus_send (child->actor, &reply);
+    }
+    else
+    if (msg.id == SHIC_BUS_DONE) {
+        zlistx_delete (self->children, child->handle);
+        s_child_destroy (&child);
+        s_backends_reap (self);
+    }
+    else
+        zsys_error ("supervisor: unexpected '%s' from an instance", shic_bus_command (msg.id));
+    shic_bus_reset (&msg);
+}
+
+//  The poll set: the pipe, the gateway, then every instance actor
+static int
+s_poll_set (self_t *self)
+{
+    size_t count = 2 + zlistx_size (self->children);
+    if (count > self->items_max) {
+        self->items_max = count * 2;
+        self->items = (zmq_pollitem_t *) realloc (self->items, self->items_max * sizeof (zmq_pollitem_t));
+        self->polled = (s_child_t **) realloc (self->polled, self->items_max * sizeof (s_child_t *));
+        assert (self->items && self->polled);
+    }
+    self->items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
+    self->items [1] = (zmq_pollitem_t) { zsock_resolve (self->gateway), 0, ZMQ_POLLIN, 0 };
+    size_t index = 2;
     s_child_t *child = (s_child_t *) zlistx_first (self->children);
     while (child) {
-        zstr_send (child->actor, "STOP");
+        self->polled [index - 2] = child;
+        self->items [index++] = (zmq_pollitem_t) { zsock_resolve (child->actor), 0, ZMQ_POLLIN, 0 };
         child = (s_child_t *) zlistx_next (self->children);
     }
-    while ((child = (s_child_t *) zlistx_last (self->children))) {
-        zlistx_delete (self->children, zlistx_cursor (self->children));
-        s_child_destroy (self, &child);
-    }
-    s_backend_t *backend;
-    while ((backend = (s_backend_t *) zlistx_last (self->backends))) {
-        zlistx_delete (self->backends, zlistx_cursor (self->backends));
-        s_backend_destroy (&backend);
-    }
-    zactor_destroy (&self->gateway);
+    return (int) count;
 }
 
 void
 shic_supervisor_actor (zsock_t *pipe, void *args)
 {
-    self_t self = { 0 };
-    self.pipe = pipe;
-    self.settings = (const shic_settings_t *) args;
-    self.backends = zlistx_new ();
-    self.children = zlistx_new ();
+    self_t *self = s_self_new (pipe, (const shic_settings_t *) args);
     zsock_signal (pipe, 0);
 #ifdef __linux__
     pthread_setname_np (pthread_self (), "shic-supervisor");
 #endif
     //  Start-up happens after the handshake; its outcome reaches the facade
-    self.gateway = zactor_new (shic_gateway_actor, (void *) self.settings);
-    char *status = self.gateway? shic_recv_str (self.gateway): NULL;
-    if (!status || !streq (status, "READY")) {
-        zstr_free (&status);
-        zstr_send (pipe, "FAILED");
-        zactor_destroy (&self.gateway);
-        zlistx_destroy (&self.backends);
-        zlistx_destroy (&self.children);
+    int rc = s_self_start (self);
+    shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = rc });
+    if (rc != 0)
         //  Wait for $TERM so the facade's destroy completes
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
-        return;
-    }
-    zstr_free (&status);
-    self.pool = zactor_new (shic_lease_pool_actor, (void *) self.settings);
-    self.poller = zpoller_new (pipe, self.gateway, NULL);
-    zpoller_set_nonstop (self.poller, true);
-    zstr_send (pipe, "READY");
+        shic_bus_wait_term (pipe, SHIC_BUS_ROLE_SUPERVISOR);
 
-    while (!self.terminated) {
-        void *which = zpoller_wait (self.poller, -1);
-        if (which == pipe)
-            s_handle_pipe (&self);
-        else
-        if (which == self.gateway)
-            s_handle_gateway (&self);
-        else
-        if (which) {
-            s_child_t *child = s_child_find (&self, which);
-            if (child)
-                s_handle_child (&self, child);
-        }
-        else
-        if (zpoller_terminated (self.poller))
+    while (rc == 0 && !self->terminated) {
+        int count = s_poll_set (self);
+        if (shic_poll (self->items, count, -1) == -1)
             break;
+        if (self->items [0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+        if (self->terminated)
+            break;
+        if (self->items [1].revents & ZMQ_POLLIN)
+            s_handle_gateway (self);
+        for (int index = 2; index < count; index++)
+            if (self->items [index].revents & ZMQ_POLLIN)
+                s_handle_child (self, self->polled [index - 2]);
     }
-    s_shutdown (&self);
-    zpoller_destroy (&self.poller);
-    zlistx_destroy (&self.backends);
-    zlistx_destroy (&self.children);
+    s_self_destroy (&self);
 }

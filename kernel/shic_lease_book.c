@@ -12,7 +12,7 @@
 */
 
 #include "shic_lease_book.h"
-#include "shic_msg.h"
+#include "shic_bus.h"
 #include "shic_kernel.h"
 
 //  The pool's batch waits until requests and replies pause for
@@ -118,27 +118,14 @@ shic_lease_book_actors_idle (shic_lease_book_t *self)
     return self->actors_idle;
 }
 
-//  Sends [P][command][body] on the bus; takes the body
+//  GRANT, RENEW or RELEASE of a lease to the pool ("P" on the bus)
 static void
-s_pool_send (shic_lease_book_t *self, const char *command, shic_val_t **body_p)
+s_pool_send (shic_lease_book_t *self, shic_bus_id_t id, shic_lease_t *lease)
 {
-    zmsg_t *msg = shic_msg_new (command, body_p);
-    zmsg_pushstr (msg, "P");
-    if (zmsg_send (&msg, self->bus) == -1) {
-        zsys_warning ("gateway: cannot send %s to the lease pool", command);
-        zmsg_destroy (&msg);
-    }
-}
-
-//  {lease_ref, ttl_ms, expires_at_ms}, for GRANT and RENEW
-static void
-s_pool_send_lease (shic_lease_book_t *self, const char *command, shic_lease_t *lease)
-{
-    shic_val_t *body = shic_val_new_map ();
-    shic_val_set_str (body, "lease_ref", lease->ref);
-    shic_val_set_int (body, "ttl_ms", lease->ttl_ms);
-    shic_val_set_int (body, "expires_at_ms", lease->expires_at_ms);
-    s_pool_send (self, command, &body);
+    shic_bus_t msg = { .id = id, .lease_ref = lease->ref, .ttl_ms = lease->ttl_ms,
+                       .expires_at_ms = lease->expires_at_ms };
+    if (shic_bus_send_to (self->bus, "P", &msg) == -1)
+        zsys_warning ("gateway: cannot send %s to the lease pool", shic_bus_command (id));
 }
 
 shic_lease_t *
@@ -194,7 +181,7 @@ shic_lease_book_renew (shic_lease_book_t *self, shic_lease_t *lease, int64_t ttl
     lease->ttl_ms = ttl_ms;
     lease->expires_at_ms = ttl_ms > 0? shic_now_ms () + ttl_ms: 0;
     if (lease->pooled)
-        s_pool_send_lease (self, "RENEW", lease);
+        s_pool_send (self, SHIC_BUS_RENEW, lease);
     else
     if (ttl_ms > 0 && ttl_ms < CHORES_URGENT_TTL_MS)
         self->chores_urgent = true;     //  its GRANT, still to go, carries it
@@ -206,11 +193,8 @@ void
 shic_lease_book_end (shic_lease_book_t *self, shic_lease_t *lease, const char *topic,
                      const char *reason)
 {
-    if (lease->pooled) {
-        shic_val_t *body = shic_val_new_map ();
-        shic_val_set_str (body, "lease_ref", lease->ref);
-        s_pool_send (self, "RELEASE", &body);
-    }
+    if (lease->pooled)
+        s_pool_send (self, SHIC_BUS_RELEASE, lease);
     //  (a lease the pool never heard of leaves its ref in to_pool; it is
     //  skipped there once the lease is gone)
     s_client_unpin (self, lease);
@@ -387,7 +371,7 @@ shic_lease_book_chores (shic_lease_book_t *self, int64_t now)
         shic_lease_t *lease = shic_lease_book_lookup (self, ref);
         zstr_free (&ref);
         if (lease && !lease->pooled) {
-            s_pool_send_lease (self, "GRANT", lease);
+            s_pool_send (self, SHIC_BUS_GRANT, lease);
             lease->pooled = true;
         }
     }
@@ -405,17 +389,18 @@ s_test_on_end (void *arg, const char *instance_id)
     (*(int *) arg)++;
 }
 
-//  The next message the fake pool got: its command, and the body's lease_ref
-static char *
+//  The next message the fake pool got, and its lease_ref
+static shic_bus_id_t
 s_test_recv (zsock_t *pool, char **ref_p)
 {
-    char *command = NULL;
-    shic_val_t *body = NULL;
-    if (shic_msg_recv (pool, &command, &body) != 0)
-        return NULL;
-    *ref_p = strdup (shic_val_str (shic_val_get (body, "lease_ref")));
-    shic_val_destroy (&body);
-    return command;
+    shic_bus_t msg = { 0 };
+    shic_bus_id_t id = SHIC_BUS_NONE;
+    if (shic_bus_recv (&msg, pool, SHIC_BUS_ROLE_POOL) == 0) {
+        id = msg.id;
+        *ref_p = strdup (msg.lease_ref);
+    }
+    shic_bus_reset (&msg);
+    return id;
 }
 
 void
@@ -463,9 +448,8 @@ shic_lease_book_test (bool verbose)
     char *ref = strdup (lease->ref);
     assert (shic_lease_book_chores (book, zclock_mono () + 1000) == -1);
     char *got = NULL;
-    char *command = s_test_recv (pool, &got);
-    assert (command && streq (command, "GRANT") && streq (got, ref));
-    zstr_free (&command);
+    shic_bus_id_t id = s_test_recv (pool, &got);
+    assert (id == SHIC_BUS_GRANT && streq (got, ref));
     zstr_free (&got);
     assert (lease->pooled);
     shic_lease_book_bound (book, ref, "L7");
@@ -476,27 +460,24 @@ shic_lease_book_test (bool verbose)
     shic_val_destroy (&list);
     shic_lease_book_renew (book, lease, 60000);
     assert (lease->expires_at_ms > 0 && lease->client == NULL);
-    command = s_test_recv (pool, &got);
-    assert (command && streq (command, "RENEW") && streq (got, ref));
-    zstr_free (&command);
+    id = s_test_recv (pool, &got);
+    assert (id == SHIC_BUS_RENEW && streq (got, ref));
     zstr_free (&got);
     //  An expiry that a renewal crossed is ignored; the current one ends it
     shic_lease_book_expired (book, ref, lease->expires_at_ms - 1);
     assert (shic_lease_book_size (book) == 1);
     shic_lease_book_expired (book, ref, lease->expires_at_ms);
     assert (shic_lease_book_size (book) == 0 && ended == 2);
-    command = s_test_recv (pool, &got);
-    assert (command && streq (command, "RELEASE") && streq (got, ref));
-    zstr_free (&command);
+    id = s_test_recv (pool, &got);
+    assert (id == SHIC_BUS_RELEASE && streq (got, ref));
     zstr_free (&got);
     free (ref);
 
     //  A short timed lease goes to the pool at once
     lease = shic_lease_book_grant (book, "i-2", NULL, 500, "c2", true);
     assert (shic_lease_book_chores (book, zclock_mono ()) == -1);
-    command = s_test_recv (pool, &got);
-    assert (command && streq (command, "GRANT") && streq (got, lease->ref));
-    zstr_free (&command);
+    id = s_test_recv (pool, &got);
+    assert (id == SHIC_BUS_GRANT && streq (got, lease->ref));
     zstr_free (&got);
 
     //  The limit, and a silent client's untimed leases

@@ -446,13 +446,13 @@ shic_registry_ready (shic_registry_t *self, shic_record_t *record, shic_val_t **
 
 void
 shic_registry_restarting (shic_registry_t *self, shic_record_t *record,
-                          const shic_val_t *exit, const shic_val_t *delay_ms, int restarts)
+                          const shic_val_t *exit, int64_t delay_ms, int restarts)
 {
     record->restarts = restarts;
     shic_registry_set_exit (record, exit);
     shic_val_t *extra = shic_val_new_map ();
     shic_val_set_dup (extra, "exit", record->last_exit);
-    shic_val_set_dup (extra, "delay_ms", delay_ms);
+    shic_val_set_int (extra, "delay_ms", delay_ms);
     shic_val_set_int (extra, "restarts", record->restarts);
     shic_registry_set_status (self, record, SHIC_LIFECYCLE_RESTARTING, &extra);
 }

@@ -138,16 +138,16 @@ void shic_registry_set_status (shic_registry_t *self, shic_record_t *record,
 void shic_registry_ready (shic_registry_t *self, shic_record_t *record,
                           shic_val_t **endpoint_p, int pid);
 //  The instance's service exited and restarts after delay_ms: published as
-//  instance.restarting {exit, delay_ms, restarts}; exit and delay_ms borrowed
+//  instance.restarting {exit, delay_ms, restarts}; exit borrowed
 void shic_registry_restarting (shic_registry_t *self, shic_record_t *record,
-                               const shic_val_t *exit, const shic_val_t *delay_ms,
-                               int restarts);
+                               const shic_val_t *exit, int64_t delay_ms, int restarts);
 //  Remembers the last exit of the instance's service (copied; NULL forgets)
 void shic_registry_set_exit (shic_record_t *record, const shic_val_t *exit);
 //  Sets the health and publishes instance.health {health_status, details}
 void shic_registry_set_health (shic_registry_t *self, shic_record_t *record,
                                const char *health, const shic_val_t *details);
-//  Publishes instance.progress: body's pairs, instance_id, lifecycle_status
+//  Publishes instance.progress: the pairs of the backend's report (body),
+//  instance_id, lifecycle_status
 void shic_registry_progress (shic_registry_t *self, shic_record_t *record,
                              const shic_val_t *body);
 //  A lease of the instance began, or ended (an idle spawned instance is

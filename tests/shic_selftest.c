@@ -1,9 +1,10 @@
 /*  =========================================================================
     shic_selftest - runs the self tests, one per ctest entry
 
-    Usage: shic_selftest [--list] [--test NAME] [-v]
+    Usage: shic_selftest [--list] [--test NAME] [-v] | --bus-table
     With no --test it runs them all. Prints a closing line
-    "N passed, 0 failed" (a failing test aborts).
+    "N passed, 0 failed" (a failing test aborts). --bus-table prints the
+    bus table for guides/architecture.md.
     =========================================================================
 */
 
@@ -12,7 +13,6 @@
 #include "shic_selftest.h"
 #include "shic_sha256.h"
 #include "shic_http.h"
-#include "shic_msg.h"
 #include "shic_schema.h"
 #include "shic_kernel_test.h"
 #include "shic_args.h"
@@ -25,6 +25,7 @@
 #include "shic_pools.h"
 
 void shic_generic_test (bool verbose);
+void shic_bus_guide_test (bool verbose);
 void shic_contract_test (bool verbose);
 
 void shic_ollama_test (bool verbose);
@@ -46,7 +47,6 @@ static s_test_t s_tests [] = {
     { "error", shic_error_test },
     { "json", shic_json_test },
     { "wire", shic_wire_test },
-    { "msg", shic_msg_test },
     { "sha256", shic_sha256_test },
     { "schema", shic_schema_test },
     { "contract", shic_contract_test },
@@ -58,6 +58,8 @@ static s_test_t s_tests [] = {
     { "waiter", shic_waiter_test },
     { "placement", shic_placement_test },
     { "pools", shic_pools_test },
+    { "bus", shic_bus_test },
+    { "bus_guide", shic_bus_guide_test },
     { "proc", shic_proc_test },
     { "http", shic_http_test },
     { "restart_policy", shic_restart_policy_test },
@@ -106,13 +108,20 @@ main (int argc, char *argv [])
         if (streq (argv [i], "--test") && i + 1 < argc)
             only = argv [++i];
         else
+        if (streq (argv [i], "--bus-table")) {
+            char *table = shic_bus_table ();
+            fputs (table, stdout);
+            free (table);
+            return 0;
+        }
+        else
         if (streq (argv [i], "--list")) {
             for (s_test_t *test = s_tests; test->name; test++)
                 puts (test->name);
             return 0;
         }
         else {
-            printf ("usage: %s [--list] [--test NAME] [-v]\n", argv [0]);
+            printf ("usage: %s [--list] [--test NAME] [-v] | --bus-table\n", argv [0]);
             return 1;
         }
     }

@@ -8,7 +8,8 @@
     ops->init): heap-use-after-free. Any host with a signal handler (here a
     SIGALRM timer, as libFuzzer's -timeout has) could hit it. Fixed: the
     facade and the supervisor now retry a receive a signal interrupted
-    (shic_recv). Kept as a regression check; not in CI.
+    (shic_recv then, shic_bus_recv now). Kept as a regression check; not
+    in CI.
     Build against an ASan build and run:
         clang -g -fsanitize=address,undefined -Iinclude -Imessages -Ibackends \
             fuzz/repro/eintr_register.c build-asan/libshic.a \
