@@ -41,6 +41,7 @@
 #include "shic_lease_book.h"
 #include "shic_stats.h"
 #include "shic_waiter.h"
+#include "shic_admission.h"
 
 typedef struct {
     zsock_t *pipe;                  //  to the supervisor
@@ -53,14 +54,20 @@ typedef struct {
     shic_events_t *events;          //  the events PUB
     shic_registry_t *registry;      //  backends, instances, resolutions
     shic_lease_book_t *book;        //  leases and their clients
+    shic_admission_t *admission;    //  memory: footprints, the queue
     int64_t started_at;             //  monotonic start time
     bool draining;                  //  shutting down
+    bool placement_due;             //  memory or leases changed: decide again
     bool terminated;                //  $TERM seen
     shic_stats_t *stats;            //  counters for the stats op
 } self_t;
 
 static zsock_t *s_router_new (size_t max_frame);
 static void s_lease_ended (void *arg, const char *instance_id);
+static const shic_admission_effects_t s_admission_effects;
+static void s_park (self_t *self, shic_record_t *instance, shic_waiter_t *waiter);
+static void s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter,
+                            shic_error_t *err);
 
 static self_t *
 s_self_new (zsock_t *pipe, const shic_settings_t *settings)
@@ -78,6 +85,9 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     self->registry = shic_registry_new (self->events, (zlistx_destructor_fn *) shic_waiter_destroy);
     self->book = shic_lease_book_new (settings, self->events, self->bus, s_lease_ended, self);
     self->stats = shic_stats_new ();
+    self->admission = shic_admission_new (settings->pools, self->registry, self->events, settings,
+                                          (zlistx_destructor_fn *) shic_waiter_destroy,
+                                          &s_admission_effects, self);
     return self;
 }
 
@@ -87,6 +97,7 @@ s_self_destroy (self_t **self_p)
     if (*self_p) {
         self_t *self = *self_p;
         shic_stats_destroy (&self->stats);
+        shic_admission_destroy (&self->admission);
         shic_lease_book_destroy (&self->book);
         shic_registry_destroy (&self->registry);
         zsock_destroy (&self->trusted);
@@ -145,7 +156,31 @@ s_waiter_new (s_call_t *call, shic_record_t *instance, shic_val_t *compatibility
     waiter->reused = reused;
     waiter->deadline = zclock_mono () + call->args.wait_ms;
     waiter->started = started;
+    waiter->priority = (int) call->args.priority;
+    waiter->preemptible = call->args.preemptible;
     return waiter;
+}
+
+//  The reply's placement {pool, footprint_bytes, footprint_source,
+//  evicted, queued_ms}
+static void
+s_placement_write (shic_val_writer_t *writer, shic_record_t *instance, shic_waiter_t *waiter)
+{
+    shic_val_writer_str (writer, "placement");
+    shic_val_writer_map (writer, 5);
+    shic_val_writer_str (writer, "pool");
+    shic_val_writer_str (writer, instance->pool);
+    shic_val_writer_str (writer, "footprint_bytes");
+    shic_val_writer_int (writer, (int64_t) instance->footprint);
+    shic_val_writer_str (writer, "footprint_source");
+    shic_val_writer_str (writer, instance->footprint_source);
+    shic_val_writer_str (writer, "evicted");
+    if (waiter->evicted)
+        shic_val_writer_val (writer, waiter->evicted);
+    else
+        shic_val_writer_array (writer, 0);
+    shic_val_writer_str (writer, "queued_ms");
+    shic_val_writer_int (writer, waiter->queued_ms);
 }
 
 //  Grants a lease for a waiter whose instance is ready, replies, and
@@ -171,14 +206,17 @@ s_grant (self_t *self, shic_waiter_t **waiter_p)
     bool tracked = !waiter->trusted || self->settings->inproc_client_timeout;
     shic_lease_t *lease = shic_lease_book_grant (self->book, instance->id, waiter->owner_ref,
                                                  waiter->ttl_ms, waiter->client, tracked);
+    lease->preemptible = waiter->preemptible;
+    lease->priority = waiter->priority;
     shic_registry_lease_added (self->registry, instance);
 
     //  The reply is streamed from the instance's endpoint and the waiter's
     //  compatibility as they are: no copy of either per grant
-    //  {endpoint (with lease_ref), compatibility, lease, instance_id, reused}
+    //  {endpoint (with lease_ref), compatibility, lease, instance_id, reused,
+    //  placement (when its memory is counted)}
     shic_val_writer_t *writer = shic_wire_reply_ok_begin (waiter->id);
     if (writer) {
-        shic_val_writer_map (writer, 5);
+        shic_val_writer_map (writer, instance->pool? 6: 5);
         shic_val_writer_str (writer, "endpoint");
         bool has_ref = shic_val_get (instance->endpoint, "lease_ref") != NULL;
         shic_val_writer_map (writer, shic_val_size (instance->endpoint) + (has_ref? 0: 1));
@@ -195,6 +233,8 @@ s_grant (self_t *self, shic_waiter_t **waiter_p)
         shic_val_writer_str (writer, instance->id);
         shic_val_writer_str (writer, "reused");
         shic_val_writer_bool (writer, waiter->reused);
+        if (instance->pool)
+            s_placement_write (writer, instance, waiter);
     }
     zframe_t *frame = shic_wire_frame_take (&writer);
     if (frame)
@@ -300,6 +340,7 @@ s_lease_ended (void *arg, const char *instance_id)
 {
     self_t *self = (self_t *) arg;
     shic_registry_lease_ended (self->registry, instance_id);
+    self->placement_due = true;
 }
 
 //  The instance failed: its waiters get err, its leases end
@@ -320,10 +361,156 @@ s_instance_failed (self_t *self, shic_record_t *instance, shic_error_t *err, int
 }
 
 //  --------------------------------------------------------------------------
+//  What placement has the gateway do (shic_admission_effects_t)
+
+//  A start that waited for memory fits now: its record, its waiters
+static void
+s_admit_start (void *arg, shic_pending_t *pending)
+{
+    self_t *self = (self_t *) arg;
+    bool created = false;
+    shic_error_t err = { 0 };
+    shic_record_t *instance = shic_registry_claim (self->registry, &pending->plan,
+                                                   self->settings->max_instances, &created, &err);
+    shic_waiter_t *waiter;
+    if (!instance) {
+        while ((waiter = (shic_waiter_t *) zlistx_detach (pending->waiters, NULL))) {
+            s_waiter_fail (self, waiter, &err);
+            shic_waiter_destroy (&waiter);
+        }
+        shic_error_clear (&err);
+        return;
+    }
+    shic_admission_placed (self->admission, instance, &pending->need);
+    if (created)
+        s_instance_spawn (self, instance);
+    int64_t queued_ms = zclock_mono () - pending->queued_at;
+    while ((waiter = (shic_waiter_t *) zlistx_detach (pending->waiters, NULL))) {
+        waiter->queued_ms = queued_ms;
+        waiter->evicted = shic_val_dup (pending->evicted);
+        waiter->reused = !created;
+        s_park (self, instance, waiter);
+    }
+}
+
+static void
+s_admit_stop (void *arg, shic_record_t *record)
+{
+    self_t *self = (self_t *) arg;
+    if (record->actor_live && record->status != SHIC_LIFECYCLE_STOPPING)
+        s_instance_stop (self, record);
+}
+
+static void
+s_admit_revoking (void *arg, shic_record_t *record, int64_t grace_ms)
+{
+    self_t *self = (self_t *) arg;
+    shic_lease_book_revoking (self->book, record->id, grace_ms);
+}
+
+static void
+s_admit_revoke (void *arg, shic_record_t *record)
+{
+    self_t *self = (self_t *) arg;
+    shic_lease_book_end_instance (self->book, record->id, "preempted");
+}
+
+static void
+s_admit_holders (void *arg, shic_record_t *record, bool want_owners, shic_holders_t *out)
+{
+    self_t *self = (self_t *) arg;
+    out->owners = want_owners? shic_val_new_array (): NULL;
+    shic_lease_book_holders (self->book, record->id, &out->leases, &out->preemptible,
+                             &out->priority, &out->earliest_expiry_ms, out->owners);
+}
+
+static void
+s_admit_fail (void *arg, void *waiter, const shic_error_t *err)
+{
+    self_t *self = (self_t *) arg;
+    s_waiter_fail (self, (shic_waiter_t *) waiter, err);
+    shic_waiter_destroy ((shic_waiter_t **) &waiter);
+}
+
+static const shic_admission_effects_t s_admission_effects = {
+    s_admit_start, s_admit_stop, s_admit_revoking, s_admit_revoke, s_admit_holders, s_admit_fail
+};
+
+//  --------------------------------------------------------------------------
 //  Operations: each returns its result, or NULL with err set, or NULL
 //  without err when it replied (or parked the request) itself
 
 typedef shic_val_t *(s_op_fn) (self_t *self, s_call_t *call, shic_error_t *err);
+
+//  Parks a waiter on a live instance, or grants it a lease at once
+static void
+s_park (self_t *self, shic_record_t *instance, shic_waiter_t *waiter)
+{
+    waiter->instance = instance;
+    bool ready = instance->status == SHIC_LIFECYCLE_READY;
+    if (ready && streq (instance->health, SHIC_HEALTH_UNAVAILABLE))
+        waiter->want_healthy = true;
+    if (ready && !waiter->want_healthy)
+        s_grant (self, &waiter);
+    else
+        zlistx_add_end (instance->waiters, waiter);
+}
+
+//  A resolved ensure (plan taken, waiter taken): joins the live instance or
+//  the start waiting for memory, else starts it when its memory is not
+//  counted, else queues it for placement (which starts it at once when it
+//  fits). The waiter is answered on err.
+static void
+s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter, shic_error_t *err)
+{
+    const char *key = shic_val_str (shic_val_get (*plan_p, "instance_key"));
+    shic_record_t *instance = shic_registry_lookup (self->registry, key);
+    bool live = instance && instance->status != SHIC_LIFECYCLE_STOPPED
+             && instance->status != SHIC_LIFECYCLE_FAILED;
+    //  A failed start answers its failure until its retry time (the claim)
+    bool held = instance && instance->status == SHIC_LIFECYCLE_FAILED
+             && zclock_mono () < instance->retire_at;
+    shic_pending_t *pending = live || held? NULL: shic_admission_pending (self->admission, key);
+    shic_need_t need = { 0 };
+    if (!live && !held && !pending && shic_admission_need (self->admission, *plan_p, &need, err) == 0
+    &&  need.source) {
+        if (!waiter->priority && need.priority)
+            waiter->priority = need.priority;
+        pending = shic_admission_enqueue (self->admission, plan_p, &need, waiter->priority, err);
+        if (!pending)
+            goto fail;
+        waiter->reused = false;
+        zlistx_add_end (pending->waiters, waiter);
+        shic_admission_run (self->admission);
+        goto done;
+    }
+    if (err->code)
+        goto fail;
+    if (pending) {
+        waiter->reused = false;
+        shic_admission_joined (self->admission, pending, waiter->priority);
+        zlistx_add_end (pending->waiters, waiter);
+        goto done;
+    }
+    bool created = false;
+    instance = shic_registry_claim (self->registry, plan_p, self->settings->max_instances,
+                                    &created, err);
+    if (!instance)
+        goto fail;
+    if (created)
+        s_instance_spawn (self, instance);
+    waiter->reused = !created;
+    s_park (self, instance, waiter);
+    goto done;
+fail:
+    s_waiter_fail (self, waiter, err);
+    shic_error_clear (err);
+    shic_waiter_destroy (&waiter);
+    //  (answered here: the op replies nothing more)
+done:
+    shic_need_reset (&need);
+    shic_val_destroy (plan_p);
+}
 
 static shic_val_t *
 s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
@@ -349,26 +536,16 @@ s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
         return NULL;
     }
     shic_val_t *compatibility = NULL;
-    bool created = false;
     shic_val_t *plan = shic_registry_resolve (self->registry, args->consumer, args->request,
                                               args->context, call->trusted, &compatibility, err);
-    instance = plan? shic_registry_claim (self->registry, &plan, self->settings->max_instances,
-                                          &created, err): NULL;
-    if (created)
-        s_instance_spawn (self, instance);
-    if (instance) {
+    if (plan) {
         if (memo_key)
-            shic_registry_memo_add (self->registry, memo_key, instance->id, compatibility);
-        //  Park or grant
-        shic_waiter_t *waiter = s_waiter_new (call, instance, compatibility, !created, started);
+            shic_registry_memo_add (self->registry, memo_key,
+                                    shic_val_str (shic_val_get (plan, "instance_key")),
+                                    compatibility);
+        shic_waiter_t *waiter = s_waiter_new (call, NULL, compatibility, true, started);
         compatibility = NULL;
-        bool ready = instance->status == SHIC_LIFECYCLE_READY;
-        if (ready && streq (instance->health, SHIC_HEALTH_UNAVAILABLE))
-            waiter->want_healthy = true;
-        if (ready && !waiter->want_healthy)
-            s_grant (self, &waiter);
-        else
-            zlistx_add_end (instance->waiters, waiter);
+        s_ensure_place (self, &plan, waiter, err);
     }
     free (memo_key);
     shic_val_destroy (&compatibility);
@@ -481,6 +658,13 @@ s_op_stop_instance (self_t *self, s_call_t *call, shic_error_t *err)
 }
 
 static shic_val_t *
+s_op_resources (self_t *self, s_call_t *call, shic_error_t *err)
+{
+    (void) call; (void) err;
+    return shic_admission_resources (self->admission);
+}
+
+static shic_val_t *
 s_op_stats (self_t *self, s_call_t *call, shic_error_t *err)
 {
     (void) call; (void) err;
@@ -516,6 +700,7 @@ static const struct {
     { "list_leases", s_op_list_leases },
     { "stop_instance", s_op_stop_instance },
     { "stats", s_op_stats },
+    { "resources", s_op_resources },
 };
 
 //  Decodes the op's arguments and runs it; replies unless it did
@@ -606,7 +791,8 @@ s_handle_client (self_t *self, zsock_t *router, bool trusted)
     zmsg_destroy (&msg);
 }
 
-//  A STOPPED instance that requests arrived for meanwhile starts again
+//  A STOPPED instance that requests arrived for meanwhile starts again,
+//  through placement like any start
 static void
 s_instance_restart_for_waiters (self_t *self, shic_record_t *instance)
 {
@@ -618,11 +804,27 @@ s_instance_restart_for_waiters (self_t *self, shic_record_t *instance)
         shic_error_clear (&err);
         return;
     }
-    shic_record_t *fresh = shic_registry_renew (self->registry, instance);
-    s_instance_spawn (self, fresh);
-    for (shic_waiter_t *waiter = (shic_waiter_t *) zlistx_first (fresh->waiters); waiter;
-         waiter = (shic_waiter_t *) zlistx_next (fresh->waiters))
-        waiter->instance = fresh;
+    zlistx_t *waiters = instance->waiters;
+    instance->waiters = zlistx_new ();
+    zlistx_set_destructor (instance->waiters, (zlistx_destructor_fn *) shic_waiter_destroy);
+    shic_val_t *plan = shic_val_dup (instance->plan);
+    shic_waiter_t *waiter;
+    while ((waiter = (shic_waiter_t *) zlistx_detach (waiters, NULL))) {
+        shic_val_t *copy = shic_val_dup (plan);
+        shic_error_t err = { 0 };
+        s_ensure_place (self, &copy, waiter, &err);
+    }
+    shic_val_destroy (&plan);
+    zlistx_destroy (&waiters);
+}
+
+//  The instance's process is gone: its memory is free for the queue
+static void
+s_reaped (self_t *self, shic_record_t *instance)
+{
+    instance->actor_live = false;
+    shic_admission_reaped (self->admission, instance);
+    self->placement_due = true;
 }
 
 //  READY: the instance's endpoint is built from what its probe found
@@ -635,6 +837,7 @@ s_on_ready (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
     shic_val_t *endpoint = shic_endpoint_build (instance->id, instance->plan, msg->fields, &err);
     if (endpoint) {
         shic_registry_ready (self->registry, instance, &endpoint, (int) msg->pid);
+        shic_admission_measured (self->admission, instance, msg->measured);
         s_waiters_grant (self, instance);
     }
     else {
@@ -649,7 +852,7 @@ s_on_ready (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 static void
 s_on_gave_up (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
-    instance->actor_live = false;
+    s_reaped (self, instance);
     instance->restarts = (int) msg->restarts;
     shic_registry_set_exit (instance, msg->exit);
     int64_t retry_after = msg->retry_after_ms;
@@ -670,7 +873,7 @@ s_on_gave_up (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 static void
 s_on_stopped (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
 {
-    instance->actor_live = false;
+    s_reaped (self, instance);
     instance->retire_at = zclock_mono () + self->settings->retention_ms;
     if (shic_val_type (msg->exit) == SHIC_VAL_MAP)
         shic_registry_set_exit (instance, msg->exit);
@@ -696,7 +899,10 @@ s_handle_instance (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
     if (msg->id == SHIC_BUS_FAILED) {
         shic_error_t err = { 0 };
         shic_error_from_val (&err, msg->error);
-        instance->actor_live = false;
+        //  Out of memory: the error says what was reserved for it
+        if (shic_val_bool (shic_val_get (err.details, "oom")) && instance->pool)
+            shic_val_set_int (err.details, "reserved_bytes", (int64_t) instance->footprint);
+        s_reaped (self, instance);
         if (streq (err.code, SHIC_E_BACKEND_EXIT))
             shic_registry_set_exit (instance, err.details);
         s_instance_failed (self, instance, &err, self->settings->start_failure_hold_ms);
@@ -858,6 +1064,7 @@ s_handle_pipe (self_t *self)
         for (shic_record_t *instance = shic_registry_first (self->registry); instance;
              instance = shic_registry_next (self->registry))
             s_waiters_fail (self, instance, &err);
+        shic_admission_drain (self->admission, &err);
         shic_error_clear (&err);
     }
     else
@@ -908,6 +1115,13 @@ s_timers (self_t *self, int64_t now)
     }
     zlistx_destroy (&idle);
     shic_lease_book_clients_expire (self->book, now, &next);
+    if (self->placement_due) {
+        self->placement_due = false;
+        shic_admission_run (self->admission);
+    }
+    int64_t placement = shic_admission_timers (self->admission, now);
+    if (placement >= 0 && (next < 0 || placement < next))
+        next = placement;
     int64_t chores = shic_lease_book_chores (self->book, now);
     if (chores >= 0 && (next < 0 || chores < next))
         next = chores;

@@ -25,6 +25,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_footprint.h"
 #include <poll.h>
 
 typedef enum {
@@ -58,6 +59,12 @@ typedef struct {
     shic_val_t *last_exit;          //  the last exit, as a map
     char identity [16];             //  routing id on the bus, "I<seq>"
     bool terminated;                //  $TERM seen
+    bool placed;                    //  the plan has resources: its memory counts
+    shic_footprint_t measured;      //  buffers the service reported loading
+    bool measured_any;              //  it reported at least one
+    bool ever_ready_reported;       //  the measured buffers went out
+    bool oom;                       //  it said it ran out of memory
+    int64_t oom_bytes;              //  what it failed to allocate, 0 unknown
 } self_t;
 
 static void s_progress (void *kernel, shic_val_t **body_p);
@@ -79,6 +86,7 @@ s_self_new (zsock_t *pipe, shic_instance_args_t *args)
     self->ctx.progress = s_progress;
     self->ctx.kernel = self;
     self->transport = shic_val_get (args->plan, "transport");
+    self->placed = shic_val_size (shic_val_get (args->plan, "resources")) > 0;
     if (shic_val_type (self->transport) != SHIC_VAL_MAP)
         self->transport = NULL;
     self->ready_pattern = self->transport? shic_val_str (shic_val_get (self->transport, "ready_pattern")): NULL;
@@ -153,10 +161,28 @@ s_progress (void *kernel, shic_val_t **body_p)
     shic_val_destroy (body_p);
 }
 
+//  What a loading service says about memory: its buffers (llama-server's
+//  "... buffer size = N MiB" lines), and that an allocation failed
+static void
+s_memory_line (self_t *self, const char *line)
+{
+    if (shic_footprint_add_line (&self->measured, line) != SHIC_FOOTPRINT_NONE)
+        self->measured_any = true;
+    if (strstr (line, "failed to allocate") || strstr (line, "out of memory")
+    ||  strstr (line, "cudaMalloc failed")) {
+        self->oom = true;
+        const char *size = strstr (line, "of size ");
+        if (size && !self->oom_bytes)
+            self->oom_bytes = strtoll (size + 8, NULL, 10);
+    }
+}
+
 static void
 s_on_line (void *arg, int stream, const char *line)
 {
     self_t *self = (self_t *) arg;
+    if (self->placed && !self->ever_ready)
+        s_memory_line (self, line);
     int port = self->ctx.port;
     if (self->ops->on_output_line && self->ops->on_output_line (&self->ctx, stream, line) == 1)
         self->probe_now = true;
@@ -345,8 +371,17 @@ s_probe (self_t *self)
             shic_val_destroy (&fields);
             fields = shic_val_new_map ();
         }
+        shic_val_t *measured = NULL;
+        if (self->measured_any && !self->ever_ready_reported) {
+            measured = shic_val_new_map ();
+            shic_val_set_int (measured, "device_bytes",
+                              (int64_t) self->measured.device.total_bytes);
+            shic_val_set_int (measured, "host_bytes", (int64_t) self->measured.host.total_bytes);
+            self->ever_ready_reported = true;
+        }
         shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_READY, .fields = fields,
-                                                  .pid = self->ctx.pid });
+                                                  .pid = self->ctx.pid, .measured = measured });
+        shic_val_destroy (&measured);
     }
     else
     if (rc == SHIC_PROBE_FAILED) {
@@ -512,6 +547,14 @@ s_handle_exit (self_t *self)
         shic_val_t *details = s_exit_map (self);
         int code = (int) shic_val_int (shic_val_get (details, "code"));
         int signal = (int) shic_val_int (shic_val_get (details, "signal"));
+        if (self->oom) {
+            //  Out of memory: said once, with what it tried to take
+            shic_val_set_bool (details, "oom", true);
+            if (self->oom_bytes > 0)
+                shic_val_set_int (details, "requested_bytes", self->oom_bytes);
+            else
+                shic_val_set_nil (details, "requested_bytes");
+        }
         shic_error_t err = { 0 };
         shic_error_set (&err, SHIC_E_BACKEND_EXIT, &details,
                         signal? "the service died by signal %d before it was ready":

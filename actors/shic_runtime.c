@@ -9,6 +9,7 @@
 
 #include "shic_actors.h"
 #include <sys/resource.h>
+#include "shic_pools.h"
 
 struct _shic_runtime_t {
     zactor_t *supervisor;           //  the root actor
@@ -95,6 +96,8 @@ shic_settings_load (shic_settings_t *self, zconfig_t *config)
     self->max_frame = (size_t) shic_config_int (config, "max_frame", 1024 * 1024);
     self->liveness_failures = (int) shic_config_int (config, "liveness_failures", 3);
     self->verbose = shic_config_int (config, "verbose", 0) != 0;
+    self->max_queue = (size_t) shic_config_int (config, "max_queue", 1024);
+    self->preempt_grace_ms = shic_config_int (config, "preempt_grace_ms", 10000);
     shic_restart_settings_default (&self->restart);
     shic_restart_settings_t *r = &self->restart;
     r->backoff_initial_ms = shic_config_int (config, "restart_backoff_ms", r->backoff_initial_ms);
@@ -145,6 +148,15 @@ shic_runtime_new (zconfig_t *config)
         return NULL;
     }
     shic_settings_load (self->settings, config);
+    //  The memory pools: configured, or this machine's RAM and GPUs
+    self->settings->pools = shic_pools_new ();
+    shic_error_t err = { 0 };
+    if (shic_pools_load (self->settings->pools, config, &err) != 0) {
+        zsys_error ("runtime: %s", err.message? err.message: "bad memory pools");
+        shic_error_clear (&err);
+        shic_runtime_destroy (&self);
+        return NULL;
+    }
     shic_init (self->settings->max_leases);
     self->supervisor = zactor_new (shic_supervisor_actor, self->settings);
     if (self->supervisor) {
@@ -169,6 +181,7 @@ shic_runtime_destroy (shic_runtime_t **self_p)
     shic_runtime_t *self = *self_p;
     if (self) {
         zactor_destroy (&self->supervisor);
+        shic_pools_destroy (&self->settings->pools);
         free (self->settings);
         free (self);
         *self_p = NULL;

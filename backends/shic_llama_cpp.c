@@ -31,7 +31,9 @@ typedef enum {
     S_HOST,                         //  host name or address, no '/'
     S_KEY,                          //  printable string without spaces
     S_LIST,                         //  array of strings
-    S_ENV                           //  map of strings, keys without '='
+    S_ENV,                          //  map of strings, keys without '='
+    S_SIZE,                         //  bytes: integer > 0, or a string like "6GiB"
+    S_POOL                          //  a memory pool name: letters, digits, '_'
 } s_kind_t;
 
 //  Who may set an option, and where it goes
@@ -39,7 +41,9 @@ typedef enum {
     S_KNOB,                         //  launch option any client may set
     S_TIMING,                       //  plan timing any client may set
     S_HOST_KNOB,                    //  launch option for the embedding host only
-    S_HOST_TIMING                   //  plan timing for the embedding host only
+    S_HOST_TIMING,                  //  plan timing for the embedding host only
+    S_HOST_PLACE                    //  placement, for the configuration and the
+                                    //  embedding host: not a launch option
 } s_class_t;
 
 typedef struct {
@@ -76,6 +80,10 @@ static const s_option_t s_options [] = {
     { "env",                   S_ENV,    S_HOST_KNOB,   0, 0,         NULL },
     { "api_key",               S_KEY,    S_HOST_KNOB,   0, 0,         NULL },
     { "api_key_file",          S_STR,    S_HOST_KNOB,   0, 0,         NULL },
+    { "device",                S_POOL,   S_HOST_KNOB,   0, 0,         NULL },
+    { "needs",                 S_SIZE,   S_HOST_PLACE,  1, INT64_MAX, NULL },
+    { "priority",              S_INT,    S_HOST_PLACE,  -1000, 1000,  NULL },
+    { "pinned",                S_BOOL,   S_HOST_PLACE,  0, 0,         NULL },
     { NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -220,6 +228,25 @@ s_option_check (const s_option_t *option, const shic_val_t *value, const char *f
             shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, field,
                                   "%s must be a map of strings", field);
             return -1;
+        case S_SIZE:
+            if ((type == SHIC_VAL_INT && shic_val_int (value) >= option->min)
+            ||  (s_printable (text, false) && strlen (text) <= 32 && isdigit ((unsigned char) *text)))
+                return 0;
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, field,
+                                  "%s must be a size: bytes, or a number with a unit (\"6GiB\")",
+                                  field);
+            return -1;
+        case S_POOL:
+            if (text && *text && strlen (text) <= 32) {
+                const char *c = text;
+                while (isalnum ((unsigned char) *c) || *c == '_')
+                    c++;
+                if (!*c)
+                    return 0;
+            }
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, field,
+                                  "%s must name a memory pool (\"gpu0\", \"ram\")", field);
+            return -1;
     }
     return -1;
 }
@@ -243,7 +270,8 @@ s_options_take (const shic_val_t *src, const char *prefix, bool trusted,
                                   S_BACKEND " has no option '%s'", field);
             return -1;
         }
-        if (!trusted && (option->class_ == S_HOST_KNOB || option->class_ == S_HOST_TIMING)) {
+        if (!trusted && (option->class_ == S_HOST_KNOB || option->class_ == S_HOST_TIMING
+                     ||  option->class_ == S_HOST_PLACE)) {
             shic_error_set_field (err, SHIC_E_FORBIDDEN, field,
                                   "%s may only be set by the embedding host", field);
             return -1;
@@ -514,6 +542,16 @@ s_argv (const shic_val_t *launch)
              : shic_val_new_str (shic_val_str (value));
         shic_val_push (argv, &item);
     }
+    //  The device: a GPU pool "gpuN" is CUDA device N, the "ram" pool none
+    const char *pool = shic_val_str (shic_val_get (launch, "device"));
+    if (pool) {
+        s_push_str (argv, "-dev");
+        if (strncmp (pool, "gpu", 3) == 0 && isdigit ((unsigned char) pool [3]))
+            item = shic_val_new_printf ("CUDA%s", pool + 3);
+        else
+            item = shic_val_new_str (streq (pool, "ram")? "none": pool);
+        shic_val_push (argv, &item);
+    }
     //  A key file keeps the key out of the server's command line
     const char *api_key_file = shic_val_str (shic_val_get (launch, "api_key_file"));
     const char *api_key = shic_val_str (shic_val_get (launch, "api_key"));
@@ -537,6 +575,10 @@ s_identity (const char *model, const shic_val_t *launch)
 {
     shic_val_t *identity = shic_val_dup (launch);
     shic_val_set_str (identity, "model", model);
+    //  Placement does not change the process
+    for (const s_option_t *option = s_options; option->name; option++)
+        if (option->class_ == S_HOST_PLACE)
+            shic_val_remove (identity, option->name);
     const char *api_key = shic_val_str (shic_val_get (launch, "api_key"));
     if (api_key) {
         uint8_t digest [32];
@@ -610,6 +652,50 @@ s_key_file_read (const char *path, shic_error_t *err)
     return strdup (line);
 }
 
+//  What placement needs to know is rendered explicitly, so that the
+//  footprint the kernel reserves is the one the server allocates: the
+//  memory pool (device), -c, -np and -ngl. A model with no device lives in
+//  "ram" unless it offloads layers (then "gpu0"); the context defaults to
+//  llama-server's own 4096, one slot, and all layers on a GPU, none in ram.
+static void
+s_placement_defaults (shic_val_t *launch)
+{
+    const shic_val_t *layers = shic_val_get (launch, "gpu_layers");
+    if (!shic_val_get (launch, "device")) {
+        bool offload = layers && !(shic_val_type (layers) == SHIC_VAL_INT
+                                   && shic_val_int (layers) == 0);
+        shic_val_set_str (launch, "device", offload? "gpu0": "ram");
+    }
+    bool ram = streq (shic_val_str (shic_val_get (launch, "device")), "ram");
+    if (!shic_val_get (launch, "ctx_size"))
+        shic_val_set_int (launch, "ctx_size", 4096);
+    if (!shic_val_get (launch, "parallel"))
+        shic_val_set_int (launch, "parallel", 1);
+    if (!layers) {
+        if (ram)
+            shic_val_set_int (launch, "gpu_layers", 0);
+        else
+            shic_val_set_str (launch, "gpu_layers", "all");
+    }
+}
+
+//  The plan's resources: what the kernel's placement reads to reserve
+//  memory (the pool, the model file and the settings the footprint
+//  depends on, and a declared need, priority or pin)
+static shic_val_t *
+s_resources (const shic_val_t *launch)
+{
+    shic_val_t *resources = shic_val_new_map ();
+    shic_val_set_dup (resources, "pool", shic_val_get (launch, "device"));
+    shic_val_set_dup (resources, "model_path", shic_val_get (launch, "model_path"));
+    const char *keys [] = { "ctx_size", "parallel", "gpu_layers", "flash_attn",
+                            "needs", "priority", "pinned", NULL };
+    for (int i = 0; keys [i]; i++)
+        if (shic_val_get (launch, keys [i]))
+            shic_val_set_dup (resources, keys [i], shic_val_get (launch, keys [i]));
+    return resources;
+}
+
 static shic_val_t *
 s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
 {
@@ -671,6 +757,7 @@ s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t 
     }
     const char *alias = shic_val_str (shic_val_get (launch, "alias"));
     const char *api_key = shic_val_str (shic_val_get (launch, "api_key"));
+    s_placement_defaults (launch);
 
     plan = shic_val_new_map ();
     shic_val_t *identity = s_identity (model, launch);
@@ -709,6 +796,8 @@ s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t 
     shic_val_set_bool (caps, "embeddings?", shic_val_bool (shic_val_get (launch, "embeddings")));
     shic_val_set (template_, "capabilities", &caps);
     shic_val_set (plan, "endpoint_template", &template_);
+
+    shic_val_set (plan, "resources", &(shic_val_t *) { s_resources (launch) });
 
     shic_val_t *metadata = shic_val_new_map ();
     shic_val_set_str (metadata, "model", model);

@@ -44,6 +44,9 @@ extern "C" {
 #define SHIC_E_LEASE_NOT_FOUND           "lease_not_found"
 #define SHIC_E_SHUTTING_DOWN             "shutting_down"
 #define SHIC_E_INTERNAL                  "internal"
+//  Placement (issue 12), added after the table of wire.md
+#define SHIC_E_INSUFFICIENT_RESOURCES    "insufficient_resources"
+#define SHIC_E_QUEUE_FULL                "queue_full"
 
 //  A typed error: a code of the table above, one sentence, structured details
 typedef struct {

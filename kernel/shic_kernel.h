@@ -13,6 +13,9 @@
 #include "shic.h"
 #include "shic_restart_policy.h"
 
+//  placement/shic_pools, which the kernel's settings carry but never read
+typedef struct _shic_pools_t shic_pools_t;
+
 //  Settings of one runtime, read once from the configuration; every actor
 //  gets a read-only pointer. Lives as long as the runtime.
 typedef struct {
@@ -30,6 +33,10 @@ typedef struct {
     int liveness_failures;          //  unavailable health checks before restart
     shic_restart_settings_t restart; //  the supervisor's restart policy
     bool verbose;                   //  trace actors
+    size_t max_queue;               //  ensures that may wait for memory
+    int64_t preempt_grace_ms;       //  revoked leases end after it
+    shic_pools_t *pools;            //  the memory pools (the gateway's alone;
+                                    //  owned by the runtime)
 } shic_settings_t;
 
 //  Reads settings from config (may be NULL) into self; endpoints are made

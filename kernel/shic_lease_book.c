@@ -14,6 +14,7 @@
 #include "shic_lease_book.h"
 #include "shic_bus.h"
 #include "shic_kernel.h"
+#include <limits.h>
 
 //  The pool's batch waits until requests and replies pause for
 //  CHORES_IDLE_MS, at most CHORES_MAX_MS: waking the pool's threads in
@@ -153,6 +154,46 @@ shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
     if (ttl_ms > 0 && ttl_ms < CHORES_URGENT_TTL_MS)
         self->chores_urgent = true;
     return lease;
+}
+
+void
+shic_lease_book_holders (shic_lease_book_t *self, const char *instance_id, size_t *leases,
+                         size_t *preemptible, int *priority, int64_t *earliest_expiry_ms,
+                         shic_val_t *owners)
+{
+    *leases = *preemptible = 0;
+    *priority = INT_MIN;
+    *earliest_expiry_ms = 0;
+    for (shic_lease_t *lease = (shic_lease_t *) zhashx_first (self->leases); lease;
+         lease = (shic_lease_t *) zhashx_next (self->leases)) {
+        if (!streq (lease->instance_id, instance_id))
+            continue;
+        (*leases)++;
+        *preemptible += lease->preemptible? 1: 0;
+        if (lease->priority > *priority)
+            *priority = lease->priority;
+        if (lease->expires_at_ms
+        && (!*earliest_expiry_ms || lease->expires_at_ms < *earliest_expiry_ms))
+            *earliest_expiry_ms = lease->expires_at_ms;
+        if (owners)
+            shic_val_push (owners, &(shic_val_t *) { shic_val_dup (lease->owner_ref) });
+    }
+}
+
+void
+shic_lease_book_revoking (shic_lease_book_t *self, const char *instance_id, int64_t grace_ms)
+{
+    for (shic_lease_t *lease = (shic_lease_t *) zhashx_first (self->leases); lease;
+         lease = (shic_lease_t *) zhashx_next (self->leases)) {
+        if (!streq (lease->instance_id, instance_id))
+            continue;
+        shic_val_t *event = shic_val_new_map ();
+        shic_val_set_str (event, "instance_id", instance_id);
+        shic_val_set_str (event, "lease_ref", lease->ref);
+        shic_val_set_dup (event, "owner_ref", lease->owner_ref);
+        shic_val_set_int (event, "grace_ms", grace_ms);
+        shic_events_publish (self->events, "lease.revoking", &event);
+    }
 }
 
 shic_lease_t *

@@ -29,6 +29,9 @@ typedef struct {
                                     //  said so, else NULL
     char *client;                   //  client key when untimed and tracked
     bool pooled;                    //  the pool has heard of it
+    bool preemptible;               //  may be revoked for a waiter of higher
+                                    //  priority
+    int priority;                   //  its holder's priority
 } shic_lease_t;
 
 //  Called when a lease ends, before its event is published (the gateway
@@ -56,6 +59,16 @@ size_t shic_lease_book_actors_idle (shic_lease_book_t *self);
 shic_lease_t *shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
                                      const shic_val_t *owner_ref, int64_t ttl_ms,
                                      const char *client, bool tracked);
+//  The leases of an instance: how many, how many preemptible, the highest
+//  priority among them, the earliest expiry (0 = none), and, when owners is
+//  not NULL, their owner_refs pushed onto it
+void shic_lease_book_holders (shic_lease_book_t *self, const char *instance_id,
+                              size_t *leases, size_t *preemptible, int *priority,
+                              int64_t *earliest_expiry_ms, shic_val_t *owners);
+//  Tells the holders of an instance's leases that they are revoked after
+//  grace_ms (lease.revoking {instance_id, lease_ref, owner_ref, grace_ms})
+void shic_lease_book_revoking (shic_lease_book_t *self, const char *instance_id,
+                               int64_t grace_ms);
 //  The live lease of a ref, or NULL
 shic_lease_t *shic_lease_book_lookup (shic_lease_book_t *self, const char *ref);
 //  Gives a lease a new TTL from now (0 = untimed) and publishes lease.renewed

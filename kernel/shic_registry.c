@@ -78,6 +78,8 @@ s_record_destroy (shic_record_t **self_p)
         shic_val_destroy (&self->last_exit);
         zlistx_destroy (&self->waiters);
         shic_error_clear (&self->error);
+        free (self->pool);
+        free (self->learn_key);
         free (self);
         *self_p = NULL;
     }
@@ -324,21 +326,6 @@ shic_registry_states (shic_registry_t *self, int64_t *restarts)
 }
 
 shic_record_t *
-shic_registry_renew (shic_registry_t *self, shic_record_t *record)
-{
-    shic_val_t *plan = shic_val_dup (record->plan);
-    char *id = strdup (record->id);
-    zlistx_t *waiters = record->waiters;
-    record->waiters = NULL;
-    shic_registry_forget (self, record);
-    shic_record_t *fresh = shic_registry_add (self, &plan, id);
-    free (id);
-    zlistx_destroy (&fresh->waiters);
-    fresh->waiters = waiters;
-    return fresh;
-}
-
-shic_record_t *
 shic_registry_claim (shic_registry_t *self, shic_val_t **plan_p, size_t max_instances,
                      bool *created, shic_error_t *err)
 {
@@ -492,6 +479,7 @@ shic_registry_lease_added (shic_registry_t *self, shic_record_t *record)
     (void) self;
     record->lease_count++;
     record->idle_at = 0;
+    record->last_used = zclock_mono ();
 }
 
 void
@@ -500,6 +488,7 @@ shic_registry_lease_ended (shic_registry_t *self, const char *instance_id)
     shic_record_t *record = shic_registry_lookup (self, instance_id);
     if (record && record->lease_count) {
         record->lease_count--;
+        record->last_used = zclock_mono ();
         if (record->lease_count == 0 && record->spawned
         &&  record->status == SHIC_LIFECYCLE_READY)
             record->idle_at = zclock_mono ()
@@ -796,19 +785,23 @@ shic_registry_test (bool verbose)
     assert (shic_registry_memo_lookup (registry, key, &remembered) == record);
     assert (shic_val_bool (remembered));
     assert (shic_registry_memo_lookup (registry, other, &remembered) == NULL);
-    //  A stopped record is renewed with its waiters; a claim of its plan
-    //  finds the fresh one
-    shic_registry_set_status (registry, record, SHIC_LIFECYCLE_STOPPED, NULL);
-    shic_record_t *fresh = shic_registry_renew (registry, record);
-    assert (fresh != record && streq (fresh->id, "alpha-1"));
-    assert (zlistx_size (fresh->waiters) == 1 && fresh->status == SHIC_LIFECYCLE_STARTING);
-    record = fresh;
+    //  A claim of its plan finds the live record; a failed one past its
+    //  hold is replaced by a fresh record
+    shic_registry_set_status (registry, record, SHIC_LIFECYCLE_READY, NULL);
     plan = shic_val_dup (record->plan);
     shic_val_set_str (plan, "instance_key", "alpha-1");
     bool created = true;
     shic_error_t err = { 0 };
     assert (shic_registry_claim (registry, &plan, 10, &created, &err) == record);
     assert (!created && plan == NULL);
+    shic_registry_set_status (registry, record, SHIC_LIFECYCLE_FAILED, NULL);
+    record->retire_at = zclock_mono () - 1;
+    plan = shic_val_dup (record->plan);
+    shic_val_set_str (plan, "instance_key", "alpha-1");
+    shic_record_t *fresh = shic_registry_claim (registry, &plan, 10, &created, &err);
+    assert (fresh && fresh != record && created && fresh->status == SHIC_LIFECYCLE_STARTING);
+    record = fresh;
+    zlistx_add_end (record->waiters, strdup ("a waiter"));
     //  Past max_instances, a new instance is capacity
     plan = shic_val_dup (record->plan);
     shic_val_set_str (plan, "instance_key", "alpha-2");

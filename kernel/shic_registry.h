@@ -61,6 +61,15 @@ typedef struct {
     int64_t idle_at;                //  monotonic idle stop time, 0 = none
     int64_t retire_at;              //  monotonic time a tombstone goes, 0 = none
     shic_error_t error;             //  what a failed instance answers
+    //  Placement (placement/shic_admission), when its memory is counted
+    char *pool;                     //  the memory pool it is charged to, or NULL
+    uint64_t footprint;             //  bytes charged to the pool
+    const char *footprint_source;   //  "declared", "learned" or "estimated"
+    char *learn_key;                //  what its measured buffers are learned as
+    int priority;                   //  its default priority
+    bool pinned;                    //  never evicted
+    bool evicting;                  //  being evicted or preempted
+    int64_t last_used;              //  monotonic; its last lease began or ended
 } shic_record_t;
 
 typedef struct _shic_registry_t shic_registry_t;
@@ -99,9 +108,6 @@ shic_record_t *shic_registry_add (shic_registry_t *self, shic_val_t **plan_p, co
 //  would pass max_instances (capacity). Takes *plan_p.
 shic_record_t *shic_registry_claim (shic_registry_t *self, shic_val_t **plan_p,
                                     size_t max_instances, bool *created, shic_error_t *err);
-//  A fresh record with the same plan and id in place of a stopped one, its
-//  waiters moved over (published as instance.starting)
-shic_record_t *shic_registry_renew (shic_registry_t *self, shic_record_t *record);
 //  The record of an instance id, or of a bus routing id "I<seq>"; NULL
 shic_record_t *shic_registry_lookup (shic_registry_t *self, const char *id);
 shic_record_t *shic_registry_lookup_seq (shic_registry_t *self, const char *identity);

@@ -34,6 +34,7 @@ shic_waiter_destroy (shic_waiter_t **self_p)
         shic_val_destroy (&self->id);
         shic_val_destroy (&self->owner_ref);
         shic_val_destroy (&self->compatibility);
+        shic_val_destroy (&self->evicted);
         free (self);
         *self_p = NULL;
     }

@@ -27,6 +27,10 @@ typedef struct {
     bool want_healthy;              //  waits for an unavailable one to recover
     int64_t deadline;               //  monotonic; await_timeout after it
     int64_t started;                //  microseconds, for the latency histogram
+    int priority;                   //  its place in the memory queue
+    bool preemptible;               //  its lease may be revoked
+    int64_t queued_ms;              //  how long it waited for memory
+    shic_val_t *evicted;            //  instances stopped to make room for it
 } shic_waiter_t;
 
 //  A waiter for request id (copied) on router; takes *envelope_p and

@@ -14,7 +14,9 @@
 typedef enum {
     ARG_STR,                        //  a string
     ARG_MS,                         //  whole milliseconds, 0 .. SHIC_ARGS_MS_MAX
-    ARG_VAL                         //  any value, checked later by the contract
+    ARG_VAL,                        //  any value, checked later by the contract
+    ARG_PRIORITY,                   //  a whole number in the priority range
+    ARG_BOOL                        //  true or false
 } s_kind_t;
 
 typedef struct {
@@ -31,12 +33,15 @@ typedef struct {
 #define MS(key, dflt)       { #key, ARG_MS, false, dflt, offsetof (shic_args_t, key), \
                               offsetof (shic_args_t, has_##key) }
 #define MS_NOFLAG(key, dflt) { #key, ARG_MS, false, dflt, offsetof (shic_args_t, key), 0 }
+#define PRIORITY(key)       { #key, ARG_PRIORITY, false, 0, offsetof (shic_args_t, key), \
+                              offsetof (shic_args_t, has_##key) }
+#define BOOL(key)           { #key, ARG_BOOL, false, 0, offsetof (shic_args_t, key), 0 }
 #define END                 { NULL, ARG_STR, false, 0, 0, 0 }
 
 //  In the order their errors are reported
 static const s_rule_t s_ensure [] = {
     MS (ttl_ms, 0), MS_NOFLAG (wait_ms, 120000), STR (owner_ref, false),
-    VAL (consumer), VAL (request), VAL (context), END
+    VAL (consumer), VAL (request), VAL (context), PRIORITY (priority), BOOL (preemptible), END
 };
 static const s_rule_t s_compatibility [] = { STR (backend, true), VAL (consumer), END };
 static const s_rule_t s_renew [] = { STR (lease_ref, true), MS (ttl_ms, 0), END };
@@ -87,6 +92,28 @@ shic_args_decode (const char *op, const shic_val_t *args, shic_args_t *out, shic
                 return -1;
             }
             *(const char **) field = absent? NULL: shic_val_str (val);
+            continue;
+        }
+        if (rule->kind == ARG_BOOL) {
+            if (!absent && shic_val_type (val) != SHIC_VAL_BOOL) {
+                shic_error_set_field (err, SHIC_E_INVALID_ARGS, rule->key,
+                                      "%s must be true or false", rule->key);
+                return -1;
+            }
+            *(bool *) field = !absent && shic_val_bool (val);
+            continue;
+        }
+        if (rule->kind == ARG_PRIORITY) {
+            if (!absent && (shic_val_type (val) != SHIC_VAL_INT
+                        ||  shic_val_int (val) < SHIC_ARGS_PRIORITY_MIN
+                        ||  shic_val_int (val) > SHIC_ARGS_PRIORITY_MAX)) {
+                shic_error_set_field (err, SHIC_E_INVALID_ARGS, rule->key,
+                                      "%s must be a whole number from %d to %d", rule->key,
+                                      SHIC_ARGS_PRIORITY_MIN, SHIC_ARGS_PRIORITY_MAX);
+                return -1;
+            }
+            *(int64_t *) field = absent? 0: shic_val_int (val);
+            *(bool *) ((char *) out + rule->given) = !absent;
             continue;
         }
         //  ARG_MS
@@ -167,6 +194,16 @@ shic_args_test (bool verbose)
     assert (out.instance_id == NULL);
     assert (streq (s_try ("compatibility", "{\"consumer\":{}}", &out, &field), "invalid_args"));
     assert (streq (field, "backend"));
+    //  Placement: priority in its range, preemptible a bool
+    assert (streq (s_try ("ensure_endpoint", "{\"priority\":5,\"preemptible\":true}", &out,
+                          &field), "ok"));
+    assert (out.priority == 5 && out.has_priority && out.preemptible);
+    assert (streq (s_try ("ensure_endpoint", "{\"priority\":1001}", &out, &field),
+                   "invalid_args"));
+    assert (streq (field, "priority"));
+    assert (streq (s_try ("ensure_endpoint", "{\"preemptible\":1}", &out, &field),
+                   "invalid_args"));
+    assert (streq (field, "preemptible"));
     //  Ops without a table take nothing
     assert (streq (s_try ("ping", "{\"anything\":1}", &out, &field), "ok"));
     assert (streq (s_try ("no_such_op", NULL, &out, &field), "ok"));

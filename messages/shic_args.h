@@ -26,7 +26,15 @@ typedef struct {
     const shic_val_t *consumer;     //  ConsumerManifest, unchecked, or NULL
     const shic_val_t *request;      //  the ensure request, or NULL
     const shic_val_t *context;      //  the ensure context, or NULL
+    int64_t priority;               //  an ensure's place in the memory queue
+    bool has_priority;              //  priority was given (else the model's)
+    bool preemptible;               //  its lease may be revoked for a waiter
+                                    //  of higher priority
 } shic_args_t;
+
+//  The range of an ensure's priority
+#define SHIC_ARGS_PRIORITY_MIN (-1000)
+#define SHIC_ARGS_PRIORITY_MAX 1000
 
 //  Largest duration an argument may have (2^40 ms, about 35 years)
 #define SHIC_ARGS_MS_MAX ((int64_t) 1 << 40)

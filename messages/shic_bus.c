@@ -47,7 +47,7 @@ typedef enum {
     F_TTL_MS, F_EXPIRES_AT_MS, F_IDLE, F_ACTORS,
     F_MESSAGE, F_NAME, F_ENDPOINT, F_CERT, F_CLIENTS, F_INSTANCE_ID, F_BACKEND,
     F_HEALTH_STATUS, F_LEASE_REF, F_ACTOR,
-    F_MANIFEST, F_PLAN, F_FIELDS, F_ERROR, F_DETAILS, F_EXIT, F_PROGRESS,
+    F_MANIFEST, F_PLAN, F_FIELDS, F_ERROR, F_DETAILS, F_EXIT, F_PROGRESS, F_MEASURED,
     F_OPS, F_STATE, F_CONFIG,
     F_COUNT
 } s_field_id_t;
@@ -89,6 +89,7 @@ static const s_field_t s_fields [F_COUNT] = {
     [F_DETAILS]         = FIELD (details, T_ANY),
     [F_EXIT]            = FIELD (exit, T_ANY),
     [F_PROGRESS]        = FIELD (progress, T_MAP),
+    [F_MEASURED]        = FIELD (measured, T_MAP),
     [F_OPS]             = FIELD (ops, T_PTR),
     [F_STATE]           = FIELD (state, T_PTR),
     [F_CONFIG]          = FIELD (config, T_PTR)
@@ -186,7 +187,7 @@ static const s_row_t s_rows [SHIC_BUS_COUNT] = {
         .fields = { F_PROGRESS },
         .purpose = "the backend's progress report (event instance.progress)" },
     [SHIC_BUS_READY] = { "READY", INSTANCE, GATEWAY,
-        .fields = { F_FIELDS, F_PID },
+        .fields = { F_FIELDS, F_PID, F_MEASURED | OPTIONAL },
         .purpose = "ready; fields build the endpoint" },
     [SHIC_BUS_FAILED] = { "FAILED", INSTANCE, GATEWAY,
         .fields = { F_ERROR },

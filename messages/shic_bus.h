@@ -131,6 +131,8 @@ typedef struct {
     shic_val_t *details;            //  health details
     shic_val_t *exit;               //  exit map, or nil
     shic_val_t *progress;           //  the backend's progress report
+    shic_val_t *measured;           //  READY: buffers the service reported
+                                    //  {device_bytes, host_bytes}, or NULL
     //  Pointer frames (see the table for who owns each)
     const void *ops;                //  a backend's ops table
     void *state;                    //  a backend's state

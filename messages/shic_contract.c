@@ -152,6 +152,7 @@ static const shic_schema_field_t s_startup_plan_fields [] = {
       .dflt_ms = SHIC_DEFAULT_STOP_TIMEOUT_MS },
     { .name = "endpoint_template", .type = SHIC_SCHEMA_MAP },
     { .name = "metadata", .type = SHIC_SCHEMA_MAP },
+    { .name = "resources", .type = SHIC_SCHEMA_MAP },
     { .name = NULL }
 };
 

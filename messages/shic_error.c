@@ -37,6 +37,8 @@ const char *shic_error_codes [] = {
     SHIC_E_LEASE_NOT_FOUND,
     SHIC_E_SHUTTING_DOWN,
     SHIC_E_INTERNAL,
+    SHIC_E_INSUFFICIENT_RESOURCES,
+    SHIC_E_QUEUE_FULL,
     NULL
 };
 
@@ -180,7 +182,8 @@ shic_error_test (bool verbose)
     size_t count = 0;
     while (shic_error_codes [count])
         count++;
-    assert (count == 26);
+    assert (count == 28);
+    assert (streq (shic_error_codes [26], SHIC_E_INSUFFICIENT_RESOURCES));
     assert (streq (shic_error_codes [0], SHIC_E_MALFORMED));
     assert (streq (shic_error_codes [25], SHIC_E_INTERNAL));
     assert (shic_error_code_lookup ("capacity") == shic_error_codes [21]);

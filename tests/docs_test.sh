@@ -43,9 +43,9 @@ for macro in $macros; do
     fi
 done
 
-#  Event topics: literal "instance.x" / "lease.x" / "backend.x" strings, and
+#  Event topics: literal "instance.x" / "lease.x" / "backend.x" / "ensure.x" strings, and
 #  "instance.%s" built from a lifecycle status (SHIC_STATUS_* values)
-topics=$(grep -rhoE '"(instance|lease|backend)\.[a-z_]+"' "$root/kernel" "$root/actors" --include=*.c \
+topics=$(grep -rhoE '"(instance|lease|backend|ensure)\.[a-z_]+"' "$root/kernel" "$root/actors" "$root/placement" --include=*.c \
          | tr -d '"' | sort -u)
 if grep -rqF '"instance.%s"' "$root/kernel" "$root/actors" --include=*.c; then
     for status in $(grep -hoE '^#define SHIC_STATUS_[A-Z]+ +"[a-z_]+"' "$root/include/shic_contract.h" \

@@ -370,20 +370,20 @@ shic_contract_test (bool verbose)
         "\"backend\":null,\"startup_kind\":null,\"management_mode\":null,"
         "\"transport\":null,\"ready_timeout_ms\":120000,\"readiness_interval_ms\":100,"
         "\"health_interval_ms\":1000,\"idle_shutdown_ms\":300000,"
-        "\"stop_timeout_ms\":5000,\"endpoint_template\":{},\"metadata\":{}}");
+        "\"stop_timeout_ms\":5000,\"endpoint_template\":{},\"metadata\":{},\"resources\":{}}");
     s_expect_normalize (shic_startup_plan_normalize,
         "{\"instance_key\":\"k\",\"backend\":\"llama\",\"startup_kind\":\"spawned\","
         "\"management_mode\":\"jido_managed\",\"transport\":{\"argv\":[\"llama-server\","
         "\"--port\",\"0\"],\"junk\":1},\"ready_timeout_ms\":5,\"readiness_interval_ms\":1,"
         "\"health_interval_ms\":0,\"idle_shutdown_ms\":0,\"stop_timeout_ms\":0,"
-        "\"endpoint_template\":{\"base_url\":\"http://x/v1\"},\"metadata\":{\"m\":1}}",
+        "\"endpoint_template\":{\"base_url\":\"http://x/v1\"},\"metadata\":{\"m\":1},\"resources\":{}}",
         "{\"contract_version\":\"inference.v1\",\"instance_key\":\"k\","
         "\"backend\":\"llama\",\"startup_kind\":\"spawned\","
         "\"management_mode\":\"jido_managed\",\"transport\":{\"argv\":[\"llama-server\","
         "\"--port\",\"0\"],\"env\":{},\"cwd\":null,\"ready_pattern\":null,"
         "\"execution_surface\":null},\"ready_timeout_ms\":5,\"readiness_interval_ms\":1,"
         "\"health_interval_ms\":0,\"idle_shutdown_ms\":0,\"stop_timeout_ms\":0,"
-        "\"endpoint_template\":{\"base_url\":\"http://x/v1\"},\"metadata\":{\"m\":1}}");
+        "\"endpoint_template\":{\"base_url\":\"http://x/v1\"},\"metadata\":{\"m\":1},\"resources\":{}}");
     //  Kind and mode are copied as given, even when illegal
     s_expect_normalize (shic_startup_plan_normalize,
         "{\"instance_key\":\"k\",\"startup_kind\":\"bogus\",\"management_mode\":\"x\","
@@ -395,7 +395,7 @@ shic_contract_test (bool verbose)
         "\"ready_pattern\":\"listening\",\"execution_surface\":\"local_subprocess\"},"
         "\"ready_timeout_ms\":120000,\"readiness_interval_ms\":100,"
         "\"health_interval_ms\":1000,\"idle_shutdown_ms\":300000,"
-        "\"stop_timeout_ms\":5000,\"endpoint_template\":{},\"metadata\":{}}");
+        "\"stop_timeout_ms\":5000,\"endpoint_template\":{},\"metadata\":{},\"resources\":{}}");
     {
         shic_error_t err = { NULL, NULL, NULL };
         assert (shic_startup_plan_normalize (NULL, &err) == NULL);

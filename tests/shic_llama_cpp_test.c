@@ -205,8 +205,12 @@ s_test_plans (void)
     assert (plan);
     s_json_is (plan, "transport/argv",
                "[\"/opt/llama/llama-server\",\"-m\",\"/models/tiny.gguf\",\"-a\",\"tiny\","
-               "\"--host\",\"127.0.0.1\",\"--port\",\"${PORT}\",\"-c\",\"1024\","
+               "\"--host\",\"127.0.0.1\",\"--port\",\"${PORT}\",\"-c\",\"1024\",\"-np\",\"1\","
+               "\"-ngl\",\"0\",\"-dev\",\"none\","
                "\"--api-key\",\"" S_KEY "\",\"--no-webui\",\"--metrics\"]");
+    //  What placement reads: the pool, the file and the settings
+    s_json_is (plan, "resources", "{\"pool\":\"ram\",\"model_path\":\"/models/tiny.gguf\","
+               "\"ctx_size\":1024,\"parallel\":1,\"gpu_layers\":0}");
     s_json_is (plan, "transport/env", "{\"OMP_NUM_THREADS\":\"2\"}");
     assert (streq (s_str (plan, "transport/ready_pattern"), "server is listening on http://"));
     assert (streq (s_str (plan, "startup_kind"), "spawned"));
@@ -245,8 +249,9 @@ s_test_plans (void)
     assert (plan);
     s_json_is (plan, "transport/argv",
                "[\"/opt/llama/llama-server\",\"-m\",\"/models/big.gguf\",\"-a\",\"big-chat\","
-               "\"--host\",\"127.0.0.1\",\"--port\",\"${PORT}\",\"-c\",\"1024\",\"-t\",\"4\","
-               "\"-ngl\",\"all\",\"-fa\",\"on\",\"--embeddings\",\"--jinja\","
+               "\"--host\",\"127.0.0.1\",\"--port\",\"${PORT}\",\"-c\",\"1024\",\"-np\",\"1\","
+               "\"-t\",\"4\",\"-ngl\",\"all\",\"-fa\",\"on\",\"--embeddings\",\"--jinja\","
+               "\"-dev\",\"CUDA0\","
                "\"--api-key\",\"" S_KEY "\",\"--no-webui\",\"--metrics\",\"--pooling\",\"mean\"]");
     assert (streq (s_str (plan, "endpoint_template/model_identity"), "big-chat"));
     assert (shic_val_int (shic_val_get (plan, "ready_timeout_ms")) == 5000);
@@ -361,7 +366,8 @@ s_test_plans (void)
     s_json_is (plan, "transport/argv",
                "[\"nice\",\"-n\",\"5\",\"/usr/local/bin/llama-server\","
                "\"-m\",\"/srv/models/qwen-0.5b.gguf\",\"-a\",\"qwen-0.5b\","
-               "\"--host\",\"::1\",\"--port\",\"18080\",\"-c\",\"1024\",\"-np\",\"2\",\"-fa\","
+               "\"--host\",\"::1\",\"--port\",\"18080\",\"-c\",\"1024\",\"-np\",\"2\",\"-ngl\",\"0\","
+               "\"-fa\",\"-dev\",\"none\","
                "\"--api-key\",\"" S_KEY "\",\"--slots\"]");
     s_json_is (plan, "transport/env", "{\"A\":\"1\"}");
     assert (strncmp (s_str (plan, "instance_key"), "llama_cpp:qwen-0.5b:", 20) == 0);

@@ -52,6 +52,11 @@
                                 in the same process group
         --term-exit C           on SIGTERM/SIGINT when ready, exit (C)
                                 instead of dying by SIGABRT
+        --buffers-mib M,K,C     at the end of loading, log llama-server's buffer
+                                lines: model M, KV K and compute C MiB (CPU)
+        --oom                   at the end of loading, log that a buffer could
+                                not be allocated and exit (1), as llama-server
+                                does when memory runs out
         --ready-file PATH       when ready and before the ready log line,
                                 write CLOCK_MONOTONIC nanoseconds (decimal,
                                 no newline) to PATH via temp file + rename
@@ -117,6 +122,9 @@ typedef struct {
     int timeout_s;                      //  Idle connection timeout
     int load_ms;                        //  Time from bind to ready
     bool exit_before_ready;             //  Fail at the end of loading
+    double buffers [3];                 //  MiB of the model, KV, compute buffers
+    bool buffers_set;                   //  log the buffer lines
+    bool oom;                           //  die of out-of-memory loading
     int exit_code;                      //  ... with this code, -1 = abort
     bool never_ready;                   //  Stay loading forever
     bool hang_health;                   //  Never answer /health when ready
@@ -332,7 +340,7 @@ s_config_parse (config_t *self, int argc, char *argv [])
         ||  IS ("--threads-http"))
             s_parse_long (flag, VALUE (), -1, INT_MAX);
         else
-        if (IS ("--pooling"))
+        if (IS ("--pooling") || IS ("-dev") || IS ("--device"))
             VALUE ();
         else
         if (IS ("--embeddings") || IS ("--embedding") || IS ("--jinja")
@@ -370,6 +378,19 @@ s_config_parse (config_t *self, int argc, char *argv [])
         //  Stand-in flags
         if (IS ("--load-ms"))
             self->load_ms = (int) s_parse_long (flag, VALUE (), 0, INT_MAX);
+        else
+        if (IS ("--buffers-mib")) {
+            const char *value = VALUE ();
+            if (sscanf (value, "%lf,%lf,%lf", &self->buffers [0], &self->buffers [1],
+                        &self->buffers [2]) != 3) {
+                fprintf (stderr, "error: --buffers-mib wants M,K,C\n");
+                exit (1);
+            }
+            self->buffers_set = true;
+        }
+        else
+        if (IS ("--oom"))
+            self->oom = true;
         else
         if (IS ("--exit-before-ready")) {
             const char *value = VALUE ();
@@ -1122,6 +1143,19 @@ static void
 s_finish_loading (server_t *self)
 {
     config_t *config = self->config;
+    if (config->buffers_set) {
+        s_log ("load_tensors:   CPU_Mapped model buffer size = %8.2f MiB", config->buffers [0]);
+        s_log ("llama_kv_cache_init:        CPU KV buffer size = %8.2f MiB", config->buffers [1]);
+        s_log ("llama_init_from_model:        CPU compute buffer size = %8.2f MiB",
+               config->buffers [2]);
+    }
+    if (config->oom) {
+        s_log ("ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size "
+               "%.0f", (config->buffers_set? config->buffers [2]: 1024.0) * 1048576.0);
+        s_log ("llama_init_from_model: failed to allocate compute buffers");
+        s_log ("main: exiting due to model loading error");
+        exit (1);
+    }
     if (config->exit_before_ready) {
         s_log ("llama_model_load: error loading model: stand-in failure");
         s_log ("main: exiting due to model loading error");
