@@ -34,6 +34,7 @@ static const char *s_help =
     "  backends            registered backends\n"
     "  stop INSTANCE       stop an instance (never stops an attached daemon)\n"
     "  watch [PREFIX]      print events as they come (Ctrl-C ends)\n"
+    "  resources           memory pools, what each instance holds, the queue\n"
     "  stats               counters and gauges\n"
     "  ping                is the daemon there\n"
     "\n"
@@ -54,7 +55,8 @@ static const char *s_help =
     "The protocol and the contract: docs/wire.md and docs/contract.md.\n";
 
 static const char *s_commands [] = {
-    "ensure", "release", "renew", "ps", "leases", "backends", "stop", "watch", "stats", "ping",
+    "ensure", "release", "renew", "ps", "leases", "backends", "stop", "watch", "resources",
+    "stats", "ping",
     "help", NULL
 };
 
@@ -274,6 +276,37 @@ s_model_of (const shic_val_t *item, const char *path)
     return model? model: "-";
 }
 
+//  Bytes for people: 512 B, 14.0 MiB, 23.5 GiB
+static void
+s_human_bytes (int64_t bytes, char *text, size_t size)
+{
+    const char *units [] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double value = (double) bytes;
+    int unit = 0;
+    while (value >= 1024 && unit < 4) {
+        value /= 1024;
+        unit++;
+    }
+    if (unit == 0)
+        snprintf (text, size, "%lld B", (long long) bytes);
+    else
+        snprintf (text, size, "%.1f %s", value, units [unit]);
+}
+
+//  The memory an instance holds, and its pool, or "-"
+static void
+s_memory_of (const shic_val_t *item, char *memory, size_t size, const char **pool)
+{
+    const shic_val_t *placement = shic_val_get (item, "placement");
+    *pool = shic_val_str (shic_val_get (placement, "pool"));
+    if (*pool)
+        s_human_bytes (shic_val_int (shic_val_get (placement, "footprint_bytes")), memory, size);
+    else {
+        snprintf (memory, size, "-");
+        *pool = "-";
+    }
+}
+
 static void
 s_print_instances (const shic_val_t *list, bool wide)
 {
@@ -286,20 +319,23 @@ s_print_instances (const shic_val_t *list, bool wide)
     int backend_width = s_widest (list, s_str, "backend", 7);
     int model_width = s_widest (list, s_model_of, NULL, 5);
     char id [256];
-    printf ("%-*s  %-*s  %-*s  %-10s %-11s %6s %8s %7s  %s\n", id_width, "INSTANCE",
+    printf ("%-*s  %-*s  %-*s  %-10s %-11s %6s %8s %7s %10s %-6s  %s\n", id_width, "INSTANCE",
             backend_width, "BACKEND", model_width, "MODEL", "STATUS", "HEALTH", "LEASES",
-            "RESTARTS", "PID", "ENDPOINT");
+            "RESTARTS", "PID", "MEMORY", "POOL", "ENDPOINT");
     for (size_t i = 0; i < count; i++) {
         const shic_val_t *item = shic_val_at (list, i);
         s_short_id (s_str (item, "instance_id"), wide, id, sizeof (id));
         char pid [24] = "-";
         if (shic_val_type (shic_val_get (item, "pid")) == SHIC_VAL_INT)
             snprintf (pid, sizeof (pid), "%lld", (long long) shic_val_int (shic_val_get (item, "pid")));
-        printf ("%-*s  %-*s  %-*s  %-10s %-11s %6lld %8lld %7s  %s\n", id_width, id,
+        char memory [32];
+        const char *pool;
+        s_memory_of (item, memory, sizeof (memory), &pool);
+        printf ("%-*s  %-*s  %-*s  %-10s %-11s %6lld %8lld %7s %10s %-6s  %s\n", id_width, id,
                 backend_width, s_str (item, "backend"), model_width, s_model_of (item, NULL),
                 s_str (item, "lifecycle_status"), s_str (item, "health_status"),
                 (long long) shic_val_int (shic_val_get (item, "lease_count")),
-                (long long) shic_val_int (shic_val_get (item, "restarts")), pid,
+                (long long) shic_val_int (shic_val_get (item, "restarts")), pid, memory, pool,
                 s_str (item, "endpoint/base_url"));
     }
     if (!wide)
@@ -333,6 +369,60 @@ s_print_leases (const shic_val_t *list, bool wide)
         printf ("%-*s  %-*s  %-*s  %6s  %s\n", lease_width, s_str (item, "lease_ref"), id_width, id,
                 owner_width, s_str (item, "owner_ref"), ttl, expires);
     }
+}
+
+//  The resources op: pools, then what each instance holds, then the queue
+static void
+s_print_resources (const shic_val_t *result, bool wide)
+{
+    const shic_val_t *pools = shic_val_get (result, "pools");
+    printf ("%-8s %-8s %10s %10s %10s %10s %10s\n", "POOL", "SOURCE", "CAPACITY", "RESERVE",
+            "RESERVED", "USED", "FREE");
+    for (size_t i = 0; i < shic_val_size (pools); i++) {
+        const shic_val_t *pool = shic_val_at (pools, i);
+        const char *keys [] = { "capacity_bytes", "reserve_bytes", "reserved_bytes", "used_bytes",
+                                "free_bytes" };
+        char cells [5][32];
+        for (int k = 0; k < 5; k++)
+            s_human_bytes (shic_val_int (shic_val_get (pool, keys [k])), cells [k], 32);
+        printf ("%-8s %-8s %10s %10s %10s %10s %10s\n", s_str (pool, "pool"), s_str (pool, "source"),
+                cells [0], cells [1], cells [2], cells [3], cells [4]);
+    }
+    const shic_val_t *instances = shic_val_get (result, "instances");
+    char id [256], bytes [32];
+    if (shic_val_size (instances)) {
+        int id_width = s_widest_id (instances, wide);
+        printf ("\n%-*s  %-6s %10s %-10s %-10s %6s\n", id_width, "INSTANCE", "POOL", "MEMORY",
+                "SOURCE", "STATUS", "LEASES");
+        for (size_t i = 0; i < shic_val_size (instances); i++) {
+            const shic_val_t *item = shic_val_at (instances, i);
+            s_short_id (s_str (item, "instance_id"), wide, id, sizeof (id));
+            s_human_bytes (shic_val_int (shic_val_get (item, "footprint_bytes")), bytes, 32);
+            printf ("%-*s  %-6s %10s %-10s %-10s %6lld%s\n", id_width, id, s_str (item, "pool"),
+                    bytes, s_str (item, "footprint_source"), s_str (item, "lifecycle_status"),
+                    (long long) shic_val_int (shic_val_get (item, "lease_count")),
+                    shic_val_bool (shic_val_get (item, "pinned"))? "  pinned": "");
+        }
+    }
+    const shic_val_t *queue = shic_val_get (result, "queue");
+    if (shic_val_size (queue)) {
+        int id_width = s_widest_id (queue, wide);
+        printf ("\n%-*s  %-6s %10s %8s %8s %7s %8s\n", id_width, "WAITING", "POOL", "NEEDS",
+                "PRIORITY", "POSITION", "CALLERS", "WAITED");
+        for (size_t i = 0; i < shic_val_size (queue); i++) {
+            const shic_val_t *item = shic_val_at (queue, i);
+            s_short_id (s_str (item, "instance_id"), wide, id, sizeof (id));
+            s_human_bytes (shic_val_int (shic_val_get (item, "need_bytes")), bytes, 32);
+            char waited [32];
+            s_human_duration (shic_val_int (shic_val_get (item, "queued_ms")), waited, 32);
+            printf ("%-*s  %-6s %10s %8lld %8lld %7lld %8s\n", id_width, id, s_str (item, "pool"),
+                    bytes, (long long) shic_val_int (shic_val_get (item, "priority")),
+                    (long long) shic_val_int (shic_val_get (item, "position")),
+                    (long long) shic_val_int (shic_val_get (item, "waiters")), waited);
+        }
+    }
+    else
+        printf ("\nno ensure waits for memory\n");
 }
 
 //  ensure with a live progress line fed by the events socket
@@ -485,7 +575,7 @@ main (int argc, char *argv [])
     static struct option options [] = {
         { "endpoint", required_argument, 0, 'E' }, { "events", required_argument, 0, 'N' },
         { "json", no_argument, 0, 'j' }, { "timeout", required_argument, 0, 't' },
-        { "ttl", required_argument, 0, 'T' }, { "wait", required_argument, 0, 'w' },
+        { "ttl", required_argument, 0, 'T' }, { "wait", required_argument, 0, 'A' },
         { "owner", required_argument, 0, 'o' }, { "backend", required_argument, 0, 'b' },
         { "instance", required_argument, 0, 'i' }, { "help", no_argument, 0, 'h' },
         { "server-key", required_argument, 0, 'K' }, { "client-cert", required_argument, 0, 'C' },
@@ -512,7 +602,7 @@ main (int argc, char *argv [])
             printf ("%s", s_help);
             return 0;
         }
-        else if (option == 't' || option == 'T' || option == 'w') {
+        else if (option == 't' || option == 'T' || option == 'A') {
             if ((value = s_duration (optarg)) < 0) {
                 fprintf (stderr, "shic: '%s' is not a duration\n", optarg);
                 return EXIT_USAGE;
@@ -609,6 +699,9 @@ main (int argc, char *argv [])
     if (streq (command, "stats"))
         op = "stats";
     else
+    if (streq (command, "resources"))
+        op = "resources";
+    else
     if (streq (command, "ping"))
         op = "ping";
     else
@@ -630,6 +723,9 @@ main (int argc, char *argv [])
         else
         if (streq (op, "list_leases"))
             s_print_leases (shic_val_get (result, "leases"), wide);
+        else
+        if (streq (op, "resources"))
+            s_print_resources (result, wide);
         else
         if (streq (op, "list_backends")) {
             const shic_val_t *list = shic_val_get (result, "backends");

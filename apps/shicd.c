@@ -94,7 +94,8 @@ s_check_config (zconfig_t *config, char **problem)
                                "retention_ms", "start_failure_hold_ms", "max_frame",
                                "liveness_failures", "restart_backoff_ms", "restart_backoff_max_ms",
                                "max_restarts", "restart_window_ms", "failed_cooldown_ms",
-                               "healthy_reset_ms", "verbose", "inproc_client_timeout", NULL };
+                               "healthy_reset_ms", "verbose", "inproc_client_timeout", "max_queue",
+                               "preempt_grace_ms", NULL };
     const char *sections [] = { "shicd", "runtime", NULL };
     for (int s = 0; sections [s]; s++) {
         zconfig_t *section = zconfig_locate (config, sections [s]);
@@ -103,7 +104,8 @@ s_check_config (zconfig_t *config, char **problem)
             const char *value = zconfig_value (item);
             snprintf (path, sizeof (path), "%s/%s", sections [s], name);
             bool known = streq (name, "gateway") || streq (name, "events")
-                      || streq (name, "curve_server_cert") || streq (name, "curve_clients");
+                      || streq (name, "curve_server_cert") || streq (name, "curve_clients")
+                      || streq (name, "resources");     //  checked by shic_pools_load
             for (int i = 0; numeric [i]; i++)
                 if (streq (name, numeric [i])) {
                     known = true;

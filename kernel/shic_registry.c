@@ -533,6 +533,14 @@ shic_registry_snapshot (shic_record_t *record)
     else
         shic_val_set_nil (snap, "pid");
     shic_val_set_dup (snap, "metadata", shic_val_get (record->plan, "metadata"));
+    if (record->pool) {
+        shic_val_t *placement = shic_val_new_map ();
+        shic_val_set_str (placement, "pool", record->pool);
+        shic_val_set_int (placement, "footprint_bytes", (int64_t) record->footprint);
+        shic_val_set_str (placement, "footprint_source", record->footprint_source);
+        shic_val_set_bool (placement, "pinned", record->pinned);
+        shic_val_set (snap, "placement", &placement);
+    }
     return snap;
 }
 
