@@ -95,19 +95,10 @@ s_prescan (const uint8_t *data, size_t size, int max_depth, size_t max_items,
             break;
         }
         else
-        if (byte == 0xc4 || byte == 0xd9) {
+        if ((byte >= 0xc4 && byte <= 0xc6) || (byte >= 0xd9 && byte <= 0xdb)) {
+            //  bin 8 / 16 / 32 and str 8 / 16 / 32: a 1, 2 or 4 byte length
             bytes = true;
-            width = 1;
-        }
-        else
-        if (byte == 0xc5 || byte == 0xda) {
-            bytes = true;
-            width = 2;
-        }
-        else
-        if (byte == 0xc6 || byte == 0xdb) {
-            bytes = true;
-            width = 4;
+            width = (size_t) 1 << (byte <= 0xc6? byte - 0xc4: byte - 0xd9);
         }
         else
         if ((byte >= 0xc7 && byte <= 0xc9) || (byte >= 0xd4 && byte <= 0xd8)) {
@@ -116,32 +107,17 @@ s_prescan (const uint8_t *data, size_t size, int max_depth, size_t max_items,
             break;
         }
         else
-        if (byte == 0xca)
-            payload = 4;
+        if (byte == 0xca || byte == 0xcb)
+            payload = byte == 0xca? 4: 8;   //  float 32 / 64
         else
-        if (byte == 0xcb)
-            payload = 8;
+        if (byte >= 0xcc && byte <= 0xd3)
+            //  uint 8 / 16 / 32 / 64, then int 8 / 16 / 32 / 64
+            payload = (size_t) 1 << ((byte - 0xcc) & 3);
         else
-        if (byte == 0xcc || byte == 0xd0)
-            payload = 1;
-        else
-        if (byte == 0xcd || byte == 0xd1)
-            payload = 2;
-        else
-        if (byte == 0xce || byte == 0xd2)
-            payload = 4;
-        else
-        if (byte == 0xcf || byte == 0xd3)
-            payload = 8;
-        else
-        if (byte == 0xdc || byte == 0xde) {
+        if (byte >= 0xdc && byte <= 0xdf) {
+            //  array 16 / 32, map 16 / 32: a 2 or 4 byte count
             container = true;
-            width = 2;
-        }
-        else
-        if (byte == 0xdd || byte == 0xdf) {
-            container = true;
-            width = 4;
+            width = (byte & 1)? 4: 2;
         }
 
         if (width > 0) {
@@ -462,15 +438,12 @@ s_pack (msgpack_packer *packer, const shic_val_t *self, bool canonical)
         case SHIC_VAL_FLOAT:
             return msgpack_pack_double (packer, self->u.f);
         case SHIC_VAL_STR:
-            if (self->u.s.len > UINT32_MAX
-            ||  msgpack_pack_str (packer, self->u.s.len)
-            ||  msgpack_pack_str_body (packer, self->u.s.data, self->u.s.len))
-                return -1;
-            return 0;
         case SHIC_VAL_BIN:
+            //  The two differ only in their header; the body is the raw bytes
             if (self->u.s.len > UINT32_MAX
-            ||  msgpack_pack_bin (packer, self->u.s.len)
-            ||  msgpack_pack_bin_body (packer, self->u.s.data, self->u.s.len))
+            ||  (self->type == SHIC_VAL_STR? msgpack_pack_str (packer, self->u.s.len)
+                                            : msgpack_pack_bin (packer, self->u.s.len))
+            ||  msgpack_pack_str_body (packer, self->u.s.data, self->u.s.len))
                 return -1;
             return 0;
         case SHIC_VAL_ARRAY:

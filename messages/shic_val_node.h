@@ -50,23 +50,6 @@ struct _shic_val_t {
     } u;
 };
 
-//  Makes room for one more item or pair; returns 0 / -1
-static inline int
-shic_val_node_grow (void **buffer, size_t *cap, size_t size, size_t item_size)
-{
-    if (size < *cap)
-        return 0;
-    size_t new_cap = *cap? *cap * 2: 4;
-    if (new_cap < *cap || new_cap > SIZE_MAX / item_size)
-        return -1;
-    void *grown = realloc (*buffer, new_cap * item_size);
-    if (!grown)
-        return -1;
-    *buffer = grown;
-    *cap = new_cap;
-    return 0;
-}
-
 //  Makes room for count items or pairs at once (sizes known in advance)
 static inline int
 shic_val_node_reserve (void **buffer, size_t *cap, size_t count, size_t item_size)
@@ -81,6 +64,18 @@ shic_val_node_reserve (void **buffer, size_t *cap, size_t count, size_t item_siz
     *buffer = grown;
     *cap = count;
     return 0;
+}
+
+//  Makes room for one more item or pair, doubling; returns 0 / -1
+static inline int
+shic_val_node_grow (void **buffer, size_t *cap, size_t size, size_t item_size)
+{
+    if (size < *cap)
+        return 0;
+    size_t new_cap = *cap? *cap * 2: 4;
+    if (new_cap < *cap)
+        return -1;
+    return shic_val_node_reserve (buffer, cap, new_cap, item_size);
 }
 
 //  Appends to a map without looking for an existing key; takes key and
