@@ -36,12 +36,6 @@ s_ask (shic_runtime_t *self, const shic_bus_t *request, char **message_p)
     return rc;
 }
 
-int64_t
-shic_now_ms (void)
-{
-    return zclock_time ();
-}
-
 int
 shic_poll (zmq_pollitem_t *items, int count, int64_t timeout_ms)
 {
@@ -53,61 +47,6 @@ shic_poll (zmq_pollitem_t *items, int count, int64_t timeout_ms)
         rc = 0;
     }
     return rc;
-}
-
-int64_t
-shic_config_int (zconfig_t *config, const char *key, int64_t dflt)
-{
-    if (!config)
-        return dflt;
-    char path [128];
-    const char *sections [] = { "runtime", "shicd" };
-    for (int i = 0; i < 2; i++) {
-        snprintf (path, sizeof (path), "%s/%s", sections [i], key);
-        char *value = zconfig_get (config, path, NULL);
-        if (value && *value) {
-            char *end = NULL;
-            long long number = strtoll (value, &end, 10);
-            if (end && *end == 0)
-                return number;
-            zsys_warning ("runtime: %s = '%s' is not a number, using %lld",
-                          path, value, (long long) dflt);
-        }
-    }
-    return dflt;
-}
-
-void
-shic_settings_load (shic_settings_t *self, zconfig_t *config)
-{
-    static int counter = 0;
-    int n = __atomic_add_fetch (&counter, 1, __ATOMIC_SEQ_CST);
-    memset (self, 0, sizeof (*self));
-    snprintf (self->bus, sizeof (self->bus), "inproc://shic-%d-%d-bus", getpid (), n);
-    snprintf (self->gateway, sizeof (self->gateway), "inproc://shic-%d-%d-gateway", getpid (), n);
-    snprintf (self->events, sizeof (self->events), "inproc://shic-%d-%d-events", getpid (), n);
-    self->max_leases = (size_t) shic_config_int (config, "max_leases", 4096);
-    self->max_instances = (size_t) shic_config_int (config, "max_instances", 256);
-    self->lease_spare = (size_t) shic_config_int (config, "lease_spare", 32);
-    self->client_timeout_ms = shic_config_int (config, "client_timeout_ms", 30000);
-    self->inproc_client_timeout = shic_config_int (config, "inproc_client_timeout", 0) != 0;
-    self->retention_ms = shic_config_int (config, "retention_ms", 30000);
-    self->start_failure_hold_ms = shic_config_int (config, "start_failure_hold_ms", 1000);
-    self->max_frame = (size_t) shic_config_int (config, "max_frame", 1024 * 1024);
-    self->liveness_failures = (int) shic_config_int (config, "liveness_failures", 3);
-    self->verbose = shic_config_int (config, "verbose", 0) != 0;
-    self->max_queue = (size_t) shic_config_int (config, "max_queue", 1024);
-    self->preempt_grace_ms = shic_config_int (config, "preempt_grace_ms", 10000);
-    shic_restart_settings_default (&self->restart);
-    shic_restart_settings_t *r = &self->restart;
-    r->backoff_initial_ms = shic_config_int (config, "restart_backoff_ms", r->backoff_initial_ms);
-    r->backoff_max_ms = shic_config_int (config, "restart_backoff_max_ms", r->backoff_max_ms);
-    r->max_restarts = (int) shic_config_int (config, "max_restarts", r->max_restarts);
-    r->restart_window_ms = shic_config_int (config, "restart_window_ms", r->restart_window_ms);
-    r->failed_cooldown_ms = shic_config_int (config, "failed_cooldown_ms", r->failed_cooldown_ms);
-    r->healthy_reset_ms = shic_config_int (config, "healthy_reset_ms", r->healthy_reset_ms);
-    if (self->lease_spare < 1)
-        self->lease_spare = 1;
 }
 
 //  --------------------------------------------------------------------------

@@ -7,7 +7,8 @@
     messages print trees with shic_val_to_json. Parsing and rendering are
     jansson's; this class only converts between jansson's trees and
     shic_val_t and holds the limits. It is the one file of shic that
-    includes <jansson.h>, as shic_val is the one that includes <msgpack.h>.
+    includes <jansson.h>, as shic_msgpack.c is the one that includes
+    <msgpack.h>.
     =========================================================================
 */
 

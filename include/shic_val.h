@@ -3,8 +3,9 @@
 
     Every structure that crosses a socket in shic (wire requests and replies,
     actor messages, contract structures) is a shic_val_t tree. This class is
-    the one place in the code base that packs or unpacks msgpack; nobody else
-    includes <msgpack.h>.
+    the one place in the code base that packs or unpacks msgpack: the tree
+    is messages/shic_val.c, the codec and the streaming writer are
+    messages/shic_msgpack.c, and nothing else includes <msgpack.h>.
 
     Decoding is where bad input dies: the size limit is checked first, the
     bytes are pre-scanned so that declared container and string sizes never

@@ -27,6 +27,7 @@
 void shic_generic_test (bool verbose);
 void shic_bus_guide_test (bool verbose);
 void shic_contract_test (bool verbose);
+void shic_msgpack_test (bool verbose);
 
 void shic_ollama_test (bool verbose);
 void shic_ollama_health_test (bool verbose);
@@ -44,6 +45,7 @@ typedef struct {
 
 static s_test_t s_tests [] = {
     { "val", shic_val_test },
+    { "msgpack", shic_msgpack_test },
     { "error", shic_error_test },
     { "json", shic_json_test },
     { "wire", shic_wire_test },
