@@ -23,6 +23,7 @@
 #include "shic_backends.h"
 #include "shic_command.h"
 #include "shic_openai_compat.h"
+#include "shic_backend_options.h"
 #include <dlfcn.h>
 #include <pthread.h>
 
@@ -167,6 +168,10 @@ s_entry_new (zconfig_t *section, shic_error_t *err)
             goto error;
         }
     }
+    //  The kernel applies these to every plan of the section, whatever
+    //  the backend: their ranges are checked here, for plugins too
+    if (shic_backend_config_timings (section, name, err))
+        goto error;
     self->config = s_config_copy (section, NULL);
     return self;
 error:
@@ -321,6 +326,16 @@ shic_backends_test (bool verbose)
                     "backends/vllm: stop_signal is not a signal");
     s_expect_error (runtime, "backends\n    openai_compat\n",
                     "backends/openai_compat: base_url is required");
+    //  The timings the kernel applies to every plan have ranges
+    s_expect_error (runtime, "backends\n    lms\n        type = openai_compat\n"
+                    "        base_url = http://x\n        idle_shutdown_ms = 9223372036854775807\n",
+                    "backends/lms: idle_shutdown_ms must be a whole number from 0 to 1099511627776");
+    s_expect_error (runtime, "backends\n    vllm\n        type = command\n"
+                    "        command = /bin/x\n        ready_timeout_ms = 0\n",
+                    "backends/vllm: ready_timeout_ms must be a whole number from 1 to");
+    s_expect_error (runtime, "backends\n    vllm\n        type = command\n"
+                    "        command = /bin/x\n        stop_timeout_ms = 99999999999999999999\n",
+                    "backends/vllm: stop_timeout_ms must be a whole number from 0 to 2147483647");
     s_expect_error (runtime, "backends\n    lms\n        type = openai_compat\n"
                     "        base_url = ftp://x\n",
                     "backends/lms: base_url must start with http://");

@@ -36,7 +36,6 @@ typedef enum {
 //  Who may set an option, and where it goes
 typedef enum {
     S_KNOB,                         //  launch option any client may set
-    S_TIMING,                       //  plan timing any client may set
     S_HOST_KNOB,                    //  launch option for the embedding host only
     S_HOST_TIMING                   //  plan timing for the embedding host only
 } s_class_t;
@@ -61,11 +60,13 @@ static const s_option_t s_options [] = {
     { "embeddings",            S_BOOL,   S_KNOB,        0, 0,         "--embeddings" },
     { "jinja",                 S_BOOL,   S_KNOB,        0, 0,         "--jinja" },
     { "alias",                 S_STR,    S_KNOB,        0, 0,         NULL },
-    { "ready_timeout_ms",      S_INT,    S_TIMING,      1, INT64_MAX, NULL },
-    { "idle_shutdown_ms",      S_INT,    S_TIMING,      0, INT64_MAX, NULL },
-    { "readiness_interval_ms", S_INT,    S_HOST_TIMING, 1, INT64_MAX, NULL },
-    { "health_interval_ms",    S_INT,    S_HOST_TIMING, 0, INT64_MAX, NULL },
-    { "stop_timeout_ms",       S_INT,    S_HOST_TIMING, 0, INT64_MAX, NULL },
+    //  Timings are not part of the instance key, and the instance is
+    //  shared: they belong to the configuration and the embedding host
+    { "ready_timeout_ms",      S_INT,    S_HOST_TIMING, 1, SHIC_DURATION_MAX_MS, NULL },
+    { "idle_shutdown_ms",      S_INT,    S_HOST_TIMING, 0, SHIC_DURATION_MAX_MS, NULL },
+    { "readiness_interval_ms", S_INT,    S_HOST_TIMING, 1, SHIC_DURATION_MAX_MS, NULL },
+    { "health_interval_ms",    S_INT,    S_HOST_TIMING, 0, SHIC_DURATION_MAX_MS, NULL },
+    { "stop_timeout_ms",       S_INT,    S_HOST_TIMING, 0, SHIC_STOP_TIMEOUT_MAX_MS, NULL },
     { "binary",                S_STR,    S_HOST_KNOB,   0, 0,         NULL },
     { "model_path",            S_STR,    S_HOST_KNOB,   0, 0,         NULL },
     { "host",                  S_HOST,   S_HOST_KNOB,   0, 0,         NULL },
@@ -251,7 +252,7 @@ s_options_take (const shic_val_t *src, const char *prefix, bool trusted,
             continue;               //  nil = not given
         if (s_option_check (option, value, field, err))
             return -1;
-        bool timing = option->class_ == S_TIMING || option->class_ == S_HOST_TIMING;
+        bool timing = option->class_ == S_HOST_TIMING;
         shic_val_set_dup (timing? timings: launch, option->name, value);
     }
     return 0;
@@ -334,7 +335,7 @@ s_config_take (zconfig_t *item, const char *section, bool merge, shic_val_t *lau
         shic_val_destroy (&value);
         return -1;
     }
-    if (option->class_ == S_TIMING || option->class_ == S_HOST_TIMING)
+    if (option->class_ == S_HOST_TIMING)
         shic_val_destroy (&value);  //  the kernel applies these itself
     else
     if (merge && option->kind == S_LIST) {

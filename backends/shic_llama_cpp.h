@@ -43,17 +43,27 @@
         ready_timeout_ms, readiness_interval_ms, health_interval_ms,
         idle_shutdown_ms, stop_timeout_ms   override every plan (kernel)
 
+    Timing ranges (milliseconds; outside is an error at init, or
+    invalid_backend_options {field} from the host): ready_timeout_ms and
+    readiness_interval_ms 1 .. 2^40, health_interval_ms and
+    idle_shutdown_ms 0 .. 2^40, stop_timeout_ms 0 .. 2^31-1.
+
     Backend options of ensure_endpoint: model_identity (a configured model
     name; required unless a trusted caller gives model_path) and the knobs
     ctx_size (int >= 0), parallel (1..1024), threads (1..1024),
     threads_batch (1..1024), gpu_layers (int >= 0, "auto" or "all"),
     embeddings (bool), jinja (bool), flash_attn (true = bare -fa for older
-    builds, or "on" / "off" / "auto" for newer ones), alias (string),
-    ready_timeout_ms (> 0), idle_shutdown_ms (>= 0). Those are all a
-    network (untrusted) client may set. The embedding host (trusted) may
+    builds, or "on" / "off" / "auto" for newer ones), alias (string).
+    Those are all a network (untrusted) client may set. The timings are
+    not: they are not part of the instance key, so one client's choice
+    would hold for every holder of the shared instance (a 1 ms readiness
+    deadline failing their start, an idle stop at once); they are
+    reserved to the configuration and the embedding host (forbidden
+    {field} from the network). The embedding host (trusted) may
     also set binary, model_path, host, port (0 = chosen by llama-server),
     launcher_args, extra_args (alias args), env, api_key, api_key_file,
-    readiness_interval_ms, health_interval_ms, stop_timeout_ms, and pass any
+    ready_timeout_ms, idle_shutdown_ms, readiness_interval_ms,
+    health_interval_ms, stop_timeout_ms, and pass any
     of these inside a boot_spec map (which wins over the top level; the
     names binary_path, model and environment are accepted there too).
 

@@ -241,7 +241,7 @@ s_test_plans (void)
 
     //  A model section: knobs in table order, model args after the backend's
     plan = s_plan (state, "{\"model_identity\":\"big\",\"embeddings\":true,\"ready_timeout_ms\":5000}",
-                   false, &err);
+                   true, &err);
     assert (plan);
     s_json_is (plan, "transport/argv",
                "[\"/opt/llama/llama-server\",\"-m\",\"/models/big.gguf\",\"-a\",\"big-chat\","
@@ -258,7 +258,7 @@ s_test_plans (void)
     char *base = s_key (state, "{\"model_identity\":\"tiny\"}", false);
     char *again = s_key (state, "{\"model_identity\":\"tiny\"}", false);
     char *timed = s_key (state, "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":1,"
-                                "\"idle_shutdown_ms\":5,\"alias\":null}", false);
+                                "\"idle_shutdown_ms\":5,\"alias\":null}", true);
     char *ctx = s_key (state, "{\"model_identity\":\"tiny\",\"ctx_size\":2048}", false);
     char *ctx_boot = s_key (state, "{\"model_identity\":\"tiny\",\"boot_spec\":{\"ctx_size\":2048}}",
                             false);
@@ -304,6 +304,9 @@ s_test_plans (void)
         { "{\"model_identity\":\"tiny\",\"host\":\"0.0.0.0\"}", "host" },
         { "{\"model_identity\":\"tiny\",\"port\":8080}", "port" },
         { "{\"model_identity\":\"tiny\",\"stop_timeout_ms\":1}", "stop_timeout_ms" },
+        //  Timings hold for every holder of the shared instance
+        { "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":1}", "ready_timeout_ms" },
+        { "{\"model_identity\":\"tiny\",\"idle_shutdown_ms\":0}", "idle_shutdown_ms" },
         { "{\"model_identity\":\"tiny\",\"boot_spec\":{\"model_path\":\"/x.gguf\"}}",
           "boot_spec.model_path" },
         { "{\"model_identity\":\"tiny\",\"boot_spec\":{\"binary\":\"/bin/sh\"}}", "boot_spec.binary" },
@@ -328,8 +331,6 @@ s_test_plans (void)
         { "{\"model_identity\":\"tiny\",\"jinja\":\"yes\"}", "jinja" },
         { "{\"model_identity\":\"tiny\",\"flash_attn\":\"sometimes\"}", "flash_attn" },
         { "{\"model_identity\":\"tiny\",\"alias\":\"\"}", "alias" },
-        { "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":0}", "ready_timeout_ms" },
-        { "{\"model_identity\":\"tiny\",\"idle_shutdown_ms\":-5}", "idle_shutdown_ms" },
         { NULL, NULL }
     };
     for (int i = 0; invalid [i][0]; i++)
@@ -344,6 +345,13 @@ s_test_plans (void)
         { "{\"model_identity\":\"tiny\",\"port\":70000}", "port" },
         { "{\"model_identity\":\"tiny\",\"binary\":\"\"}", "binary" },
         { "{\"boot_spec\":{\"model_path\":5}}", "boot_spec.model_path" },
+        { "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":0}", "ready_timeout_ms" },
+        { "{\"model_identity\":\"tiny\",\"idle_shutdown_ms\":-5}", "idle_shutdown_ms" },
+        //  Every duration has its range: a clock plus it never overflows
+        { "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":9223372036854775807}",
+          "ready_timeout_ms" },
+        { "{\"model_identity\":\"tiny\",\"idle_shutdown_ms\":1099511627777}", "idle_shutdown_ms" },
+        { "{\"model_identity\":\"tiny\",\"stop_timeout_ms\":2147483648}", "stop_timeout_ms" },
         { NULL, NULL }
     };
     for (int i = 0; invalid_trusted [i][0]; i++)

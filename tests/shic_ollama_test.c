@@ -346,6 +346,13 @@ s_unit_checks (void)
     s_plan_fails (state, "{}", true, SHIC_E_INVALID_BACKEND_OPTIONS, "model_identity");
     s_plan_fails (state, "{\"model_identity\":\"  \"}", true, SHIC_E_INVALID_BACKEND_OPTIONS, "model_identity");
     s_plan_fails (state, "{\"model_identity\":\"m\",\"colour\":1}", true, SHIC_E_INVALID_BACKEND_OPTIONS, "colour");
+    //  Durations have ranges, also for the host
+    s_plan_fails (state, "{\"model_identity\":\"m\",\"ready_timeout_ms\":9223372036854775807}", true,
+                  SHIC_E_INVALID_BACKEND_OPTIONS, "ready_timeout_ms");
+    s_plan_fails (state, "{\"model_identity\":\"m\",\"idle_shutdown_ms\":1099511627777}", true,
+                  SHIC_E_INVALID_BACKEND_OPTIONS, "idle_shutdown_ms");
+    s_plan_fails (state, "{\"model_identity\":\"m\",\"pull_timeout_ms\":2147483648}", true,
+                  SHIC_E_INVALID_BACKEND_OPTIONS, "pull_timeout_ms");
     s_plan_fails (state, "{\"model_identity\":\"m\",\"preload\":\"yes\"}", false, SHIC_E_INVALID_BACKEND_OPTIONS, "preload");
     s_plan_fails (state, "{\"model_identity\":\"m\",\"headers\":{\"x\":\"a\\r\\nb: c\"}}", true,
                   SHIC_E_INVALID_BACKEND_OPTIONS, "headers");
