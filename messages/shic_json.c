@@ -78,9 +78,8 @@ s_utf8_sequence (const uint8_t *data, size_t size)
     return length;
 }
 
-//  Bytes at the start of data that are valid UTF-8
-static size_t
-s_utf8_prefix (const char *data, size_t size)
+size_t
+shic_json_utf8_prefix (const char *data, size_t size)
 {
     size_t index = 0;
     while (index < size) {
@@ -106,7 +105,7 @@ s_utf8_repair (const char *data, size_t size, size_t *size_p)
     size_t used = 0;
     size_t index = 0;
     while (index < size) {
-        size_t step = s_utf8_prefix (data + index, size - index);
+        size_t step = shic_json_utf8_prefix (data + index, size - index);
         memcpy (copy + used, data + index, step);
         used += step;
         index += step;
@@ -129,7 +128,7 @@ s_utf8_repair (const char *data, size_t size, size_t *size_p)
 static json_t *
 s_string_new (const char *data, size_t size)
 {
-    if (s_utf8_prefix (data, size) == size)
+    if (shic_json_utf8_prefix (data, size) == size)
         return json_stringn_nocheck (data, size);
     size_t repaired_size;
     char *repaired = s_utf8_repair (data, size, &repaired_size);
@@ -144,7 +143,7 @@ static int
 s_object_set (json_t *object, const char *key, json_t *value)
 {
     size_t size = strlen (key);
-    if (s_utf8_prefix (key, size) == size)
+    if (shic_json_utf8_prefix (key, size) == size)
         return json_object_set_new_nocheck (object, key, value);
     char *repaired = s_utf8_repair (key, size, &size);
     int rc = repaired? json_object_set_new_nocheck (object, repaired, value): -1;
