@@ -17,6 +17,9 @@
 
 #define S_BACKEND       "llama_cpp"
 #define S_READY_LINE    "server is listening on http://"
+//  The server's own lines start with the name of its main function; the
+//  port is read only from those (a request line quotes what a client sent)
+#define S_MAIN_PREFIX   "main: "
 #define S_BOUND_LINE    "HTTP server is listening, hostname: "
 #define S_BIND_FAILED   "couldn't bind HTTP server socket"
 
@@ -727,25 +730,34 @@ done:
 //  --------------------------------------------------------------------------
 //  Output, readiness and health
 
+//  The port is learned once, before ready, from the server's own bound or
+//  ready line, and kept across restarts: nothing the server logs later (it
+//  logs request paths, which its HTTP clients choose) can move the
+//  endpoint. A known port is never replaced.
 static int
 s_on_output_line (shic_instance_ctx_t *ctx, int stream, const char *line)
 {
     (void) stream;
-    const char *bound = strstr (line, S_BOUND_LINE);
-    if (bound) {
+    bool own = strncmp (line, S_MAIN_PREFIX, strlen (S_MAIN_PREFIX)) == 0;
+    const char *text = line + (own? strlen (S_MAIN_PREFIX): 0);
+    if (own && strncmp (text, S_BOUND_LINE, strlen (S_BOUND_LINE)) == 0) {
         //  Bound, still loading: the port, and a probe at once. It sees 503
         //  (loading), and the probe after the ready line reuses the
         //  connection it opened, also after a restart on a known port
-        const char *port = strstr (bound, "port: ");
-        int number = port? atoi (port + 6): 0;
-        if (number > 0 && number < 65536)
-            ctx->port = number;
+        if (ctx->port <= 0) {
+            const char *port = strstr (text, ", port: ");
+            int number = port? atoi (port + 8): 0;
+            if (number > 0 && number < 65536)
+                ctx->port = number;
+        }
         return ctx->port > 0;
     }
     const char *ready = strstr (line, S_READY_LINE);
     if (ready) {
-        //  "...http://HOST:PORT - starting the main loop"
-        if (ctx->port <= 0) {
+        //  "main: server is listening on http://HOST:PORT - starting the
+        //  main loop"; any line with the words asks for a probe, which
+        //  checks the known port and nothing else
+        if (ctx->port <= 0 && own && ready == text) {
             const char *start = ready + strlen (S_READY_LINE);
             const char *end = strchr (start, ' ');
             if (!end)

@@ -68,8 +68,13 @@
     names binary_path, model and environment are accepted there too).
 
     Ports: the server is started with --port ${PORT}, i.e. --port 0 the
-    first time; the real port is read from its "HTTP server is listening"
-    log line and the kernel reuses it on restarts. A configured port_range
+    first time; the real port is read from its "main: HTTP server is
+    listening, hostname: H, port: P" log line (or, failing that, its
+    "main: server is listening on http://H:P" ready line) and the kernel
+    reuses it on restarts. The port is learned once, before ready, and only
+    from lines that start with the server's own "main: " prefix: the server
+    logs request paths, which its HTTP clients choose, so no later line can
+    move the endpoint or its health checks. A configured port_range
     is rejected at init: it is not supported yet, because llama-server sets
     SO_REUSEPORT and two servers handed the same port would silently share
     it.
