@@ -665,8 +665,21 @@ s_show (s_instance_t *self, shic_val_t *fields, int64_t timeout_ms)
     int rc = s_call (self, "POST", "/api/show", body, timeout_ms, &result);
     shic_val_destroy (&body);
     int found = -1;
-    if (rc == 0 && result.status == 200)
-        found = 1;
+    if (rc == 0 && result.status == 200) {
+        //  Ollama describes the model: a map with its details or
+        //  modelfile. An HTML page or a cut body is not that
+        shic_val_t *json = shic_val_from_json (result.body);
+        if (shic_val_is (shic_val_get (json, "details"), SHIC_VAL_MAP)
+        ||  shic_val_is (shic_val_get (json, "modelfile"), SHIC_VAL_STR))
+            found = 1;
+        else {
+            shic_ollama_answer_foreign (fields, "show", &result);
+            shic_val_set_str (fields, "model", self->model);
+        }
+        shic_val_destroy (&json);
+        shic_http_result_reset (&result);
+        return found;
+    }
     else
     if (rc == 0 && result.status == 404)
         found = 0;

@@ -526,6 +526,32 @@ shic_val_path (const shic_val_t *self, const char *path)
 }
 
 int
+shic_val_append (shic_val_t *self, const char *key, shic_val_t **value_p)
+{
+    shic_val_t *value = NULL;
+    if (value_p) {
+        value = *value_p;
+        *value_p = NULL;
+    }
+    if (!shic_val_is (self, SHIC_VAL_MAP) || !key) {
+        shic_val_destroy (&value);
+        return -1;
+    }
+    if (!value) {
+        value = shic_val_new_nil ();
+        if (!value)
+            return -1;
+    }
+    char *copy = s_strdup (key);
+    if (!copy || s_map_append (self, copy, value)) {
+        free (copy);
+        shic_val_destroy (&value);
+        return -1;
+    }
+    return 0;
+}
+
+int
 shic_val_set (shic_val_t *self, const char *key, shic_val_t **value_p)
 {
     shic_val_t *value = NULL;
