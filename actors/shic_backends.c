@@ -173,6 +173,32 @@ s_entry_new (zconfig_t *section, shic_error_t *err)
     if (shic_backend_config_timings (section, name, err))
         goto error;
     self->config = s_config_copy (section, NULL);
+    //  A built-in init is pure: run once here, its error keeps the key it
+    //  names (the registration reports a message only)
+    if (!self->handle && self->ops->init) {
+        void *state = NULL;
+        shic_error_t failure = { 0 };
+        if (self->ops->init (self->config, &state, &failure)) {
+            const char *field = shic_val_str (shic_val_get (failure.details, "field"));
+            const char *message = failure.message? failure.message: "invalid";
+            char *prefix = zsys_sprintf ("backends/%s:", name);
+            if (strncmp (message, prefix, strlen (prefix)) == 0)
+                shic_error_move (err, &failure);
+            else
+            if (field && strncmp (field, "backends/", 9)) {
+                char *path = zsys_sprintf ("backends/%s/%s", name, field);
+                shic_error_set_field (err, SHIC_E_INVALID_ARGS, path, "%s: %s", path, message);
+                zstr_free (&path);
+            }
+            else
+                s_fail (err, name, field? field: "type", "%s", message);
+            zstr_free (&prefix);
+            shic_error_clear (&failure);
+            goto error;
+        }
+        if (self->ops->destroy)
+            self->ops->destroy (&state);
+    }
     return self;
 error:
     s_entry_destroy (&self);
@@ -218,6 +244,7 @@ shic_backends_configure (shic_runtime_t *runtime, zconfig_t *config, shic_error_
             else {
                 shic_val_t *details = failure.details;
                 failure.details = NULL;
+
                 shic_error_set (err, failure.code? failure.code: SHIC_E_INTERNAL, &details,
                                 "backends/%s: %s", entry->name, message);
             }

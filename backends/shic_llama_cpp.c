@@ -392,6 +392,9 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
         if (streq (name, "models"))
             models = item;
         else
+        if (streq (name, "type"))
+            continue;               //  "type = llama_cpp", read by shic_backends
+        else
         if (streq (name, "port_range")) {
             shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "port_range",
                                   S_BACKEND ": port_range is not supported yet; ports are "

@@ -259,13 +259,33 @@ s_destroy (void **state_p)
     }
 }
 
+static bool s_in (const char *key, const char **list);
+
 static int
 s_init (zconfig_t *config, void **state_p, shic_error_t *err)
 {
     s_backend_t *self = (s_backend_t *) zmalloc (sizeof (s_backend_t));
     self->headers = shic_val_new_map ();
     self->health = shic_ollama_health_new ();
+    //  Every key of the section is known: a typo (rooturl) would silently
+    //  use the default address
+    const char *keys [] = { "type", "root_url", "api_key", "headers", "preload", "keep_alive",
+                            "pull_missing", "pull_timeout_ms", "preload_timeout_ms", NULL };
+    for (zconfig_t *item = config? zconfig_child (config): NULL; item; item = zconfig_next (item)) {
+        const char *name = zconfig_name (item);
+        if (!s_in (name, keys) && !s_in (name, s_timings)) {
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, name,
+                                  "ollama: unknown configuration key '%s'", name);
+            goto error;
+        }
+    }
     char *root = config? zconfig_get (config, "root_url", NULL): NULL;
+    if (root && *root && strstr (root, "://")
+    &&  strncasecmp (root, "http://", 7) && strncasecmp (root, "https://", 8)) {
+        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "root_url",
+                              "ollama: root_url '%s' is not http:// or https://", root);
+        goto error;
+    }
     if (root && *root) {
         self->root = shic_ollama_root_normalize (root, false);
         if (!self->root) {
