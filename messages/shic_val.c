@@ -554,32 +554,20 @@ shic_val_append (shic_val_t *self, const char *key, shic_val_t **value_p)
 int
 shic_val_set (shic_val_t *self, const char *key, shic_val_t **value_p)
 {
-    shic_val_t *value = NULL;
-    if (value_p) {
-        value = *value_p;
+    ptrdiff_t index = shic_val_is (self, SHIC_VAL_MAP) && key
+                    ? s_map_find (self, key, strlen (key)): -1;
+    if (index < 0)
+        return shic_val_append (self, key, value_p);
+    shic_val_t *value = value_p? *value_p: NULL;
+    if (value_p)
         *value_p = NULL;
-    }
-    if (!shic_val_is (self, SHIC_VAL_MAP) || !key) {
-        shic_val_destroy (&value);
-        return -1;
-    }
     if (!value) {
         value = shic_val_new_nil ();
         if (!value)
             return -1;
     }
-    ptrdiff_t index = s_map_find (self, key, strlen (key));
-    if (index >= 0) {
-        shic_val_destroy (&self->u.m.pairs [index].val);
-        self->u.m.pairs [index].val = value;
-        return 0;
-    }
-    char *copy = s_strdup (key);
-    if (!copy || s_map_append (self, copy, value)) {
-        free (copy);
-        shic_val_destroy (&value);
-        return -1;
-    }
+    shic_val_destroy (&self->u.m.pairs [index].val);
+    self->u.m.pairs [index].val = value;
     return 0;
 }
 

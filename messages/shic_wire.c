@@ -523,40 +523,40 @@ shic_wire_test (bool verbose)
     shic_wire_request_reset (&req);
 
     //  Strings are what they claim: a NUL inside or bad UTF-8 anywhere in
-    //  op, id or args is invalid_args naming the string
-    body = s_request_body ("{\"v\":1,\"id\":4}");
-    shic_val_set (body, "op", &(shic_val_t *) { shic_val_new_strn ("ping\0evil", 9) });
-    assert (s_decode_request (&body, &req, &err) == -1);
-    s_assert_error (&err, SHIC_E_INVALID_ARGS, "op");
-    assert (req.op == NULL && shic_val_int (req.id) == 4);
-    shic_wire_request_reset (&req);
-    body = s_request_body ("{\"v\":1,\"id\":4}");
-    shic_val_set (body, "op", &(shic_val_t *) { shic_val_new_strn ("pi\xffng", 5) });
-    assert (s_decode_request (&body, &req, &err) == -1);
-    s_assert_error (&err, SHIC_E_INVALID_ARGS, "op");
-    shic_wire_request_reset (&req);
-    body = s_request_body ("{\"v\":1,\"op\":\"ping\"}");
-    shic_val_set (body, "id", &(shic_val_t *) { shic_val_new_strn ("\xc3\x28", 2) });
-    assert (s_decode_request (&body, &req, &err) == -1);
-    s_assert_error (&err, SHIC_E_INVALID_ARGS, "id");
-    assert (req.id == NULL);            //  never echoed
-    shic_wire_request_reset (&req);
-    body = s_request_body ("{\"v\":1,\"id\":5,\"op\":\"ensure_endpoint\",\"args\":"
-                           "{\"request\":{\"target_preference\":{\"backend_options\":{}}}}}");
-    shic_val_t *options = shic_val_path (body, "args/request/target_preference/backend_options");
-    shic_val_set (options, "model_identity",
-                  &(shic_val_t *) { shic_val_new_strn ("tiny\0../../etc/passwd", 21) });
-    assert (s_decode_request (&body, &req, &err) == -1);
-    s_assert_error (&err, SHIC_E_INVALID_ARGS,
-                    "request.target_preference.backend_options.model_identity");
-    assert (shic_val_int (req.id) == 5);
-    shic_wire_request_reset (&req);
-    body = s_request_body ("{\"v\":1,\"id\":5,\"op\":\"ensure_endpoint\",\"args\":{\"list\":[\"a\"]}}");
-    shic_val_set (shic_val_get (body, "args"), "owner_ref",
-                  &(shic_val_t *) { shic_val_new_strn ("\xed\xa0\x80", 3) });     //  a surrogate
-    assert (s_decode_request (&body, &req, &err) == -1);
-    s_assert_error (&err, SHIC_E_INVALID_ARGS, "owner_ref");
-    shic_wire_request_reset (&req);
+    //  op, id or args is invalid_args naming the string (a bad id is not
+    //  echoed; the others keep theirs)
+    struct {
+        const char *json;           //  the request around the string
+        const char *map;            //  path of the map that gets it
+        const char *key;            //  its key there
+        const char *bytes;          //  the string
+        size_t size;                //  its bytes
+        const char *field;          //  the field of the error
+    } bad_strings [] = {
+        { "{\"v\":1,\"id\":4}", NULL, "op", "ping\0evil", 9, "op" },
+        { "{\"v\":1,\"id\":4}", NULL, "op", "pi\xffng", 5, "op" },
+        { "{\"v\":1,\"op\":\"ping\"}", NULL, "id", "\xc3\x28", 2, "id" },
+        { "{\"v\":1,\"id\":4,\"op\":\"ensure_endpoint\",\"args\":"
+          "{\"request\":{\"target_preference\":{\"backend_options\":{}}}}}",
+          "args/request/target_preference/backend_options", "model_identity",
+          "tiny\0../../etc/passwd", 21, "request.target_preference.backend_options.model_identity" },
+        { "{\"v\":1,\"id\":4,\"op\":\"ensure_endpoint\",\"args\":{}}", "args", "owner_ref",
+          "\xed\xa0\x80", 3, "owner_ref" },        //  a surrogate
+    };
+    for (index = 0; index < sizeof (bad_strings) / sizeof (bad_strings [0]); index++) {
+        body = s_request_body (bad_strings [index].json);
+        shic_val_t *map = bad_strings [index].map? shic_val_path (body, bad_strings [index].map): body;
+        shic_val_set (map, bad_strings [index].key, &(shic_val_t *) {
+            shic_val_new_strn (bad_strings [index].bytes, bad_strings [index].size) });
+        assert (s_decode_request (&body, &req, &err) == -1);
+        s_assert_error (&err, SHIC_E_INVALID_ARGS, bad_strings [index].field);
+        assert (req.op == NULL);
+        if (streq (bad_strings [index].field, "id"))
+            assert (req.id == NULL);
+        else
+            assert (shic_val_int (req.id) == 4);
+        shic_wire_request_reset (&req);
+    }
     body = s_request_body ("{\"v\":1,\"id\":5,\"op\":\"x\",\"args\":{\"list\":[\"a\"]}}");
     shic_val_push (shic_val_get (shic_val_get (body, "args"), "list"),
                    &(shic_val_t *) { shic_val_new_strn ("b\0", 2) });
