@@ -23,6 +23,7 @@
 #include "shic_backends.h"
 #include "shic_command.h"
 #include "shic_openai_compat.h"
+#include "shic_backend_options.h"
 #include <dlfcn.h>
 #include <pthread.h>
 
@@ -167,7 +168,37 @@ s_entry_new (zconfig_t *section, shic_error_t *err)
             goto error;
         }
     }
+    //  The kernel applies these to every plan of the section, whatever
+    //  the backend: their ranges are checked here, for plugins too
+    if (shic_backend_config_timings (section, name, err))
+        goto error;
     self->config = s_config_copy (section, NULL);
+    //  A built-in init is pure: run once here, its error keeps the key it
+    //  names (the registration reports a message only)
+    if (!self->handle && self->ops->init) {
+        void *state = NULL;
+        shic_error_t failure = { 0 };
+        if (self->ops->init (self->config, &state, &failure)) {
+            const char *field = shic_val_str (shic_val_get (failure.details, "field"));
+            const char *message = failure.message? failure.message: "invalid";
+            char *prefix = zsys_sprintf ("backends/%s:", name);
+            if (strncmp (message, prefix, strlen (prefix)) == 0)
+                shic_error_move (err, &failure);
+            else
+            if (field && strncmp (field, "backends/", 9)) {
+                char *path = zsys_sprintf ("backends/%s/%s", name, field);
+                shic_error_set_field (err, SHIC_E_INVALID_ARGS, path, "%s: %s", path, message);
+                zstr_free (&path);
+            }
+            else
+                s_fail (err, name, field? field: "type", "%s", message);
+            zstr_free (&prefix);
+            shic_error_clear (&failure);
+            goto error;
+        }
+        if (self->ops->destroy)
+            self->ops->destroy (&state);
+    }
     return self;
 error:
     s_entry_destroy (&self);
@@ -213,6 +244,7 @@ shic_backends_configure (shic_runtime_t *runtime, zconfig_t *config, shic_error_
             else {
                 shic_val_t *details = failure.details;
                 failure.details = NULL;
+
                 shic_error_set (err, failure.code? failure.code: SHIC_E_INTERNAL, &details,
                                 "backends/%s: %s", entry->name, message);
             }
@@ -321,6 +353,16 @@ shic_backends_test (bool verbose)
                     "backends/vllm: stop_signal is not a signal");
     s_expect_error (runtime, "backends\n    openai_compat\n",
                     "backends/openai_compat: base_url is required");
+    //  The timings the kernel applies to every plan have ranges
+    s_expect_error (runtime, "backends\n    lms\n        type = openai_compat\n"
+                    "        base_url = http://x\n        idle_shutdown_ms = 9223372036854775807\n",
+                    "backends/lms: idle_shutdown_ms must be a whole number from 0 to 1099511627776");
+    s_expect_error (runtime, "backends\n    vllm\n        type = command\n"
+                    "        command = /bin/x\n        ready_timeout_ms = 0\n",
+                    "backends/vllm: ready_timeout_ms must be a whole number from 1 to");
+    s_expect_error (runtime, "backends\n    vllm\n        type = command\n"
+                    "        command = /bin/x\n        stop_timeout_ms = 99999999999999999999\n",
+                    "backends/vllm: stop_timeout_ms must be a whole number from 0 to 2147483647");
     s_expect_error (runtime, "backends\n    lms\n        type = openai_compat\n"
                     "        base_url = ftp://x\n",
                     "backends/lms: base_url must start with http://");

@@ -27,6 +27,7 @@
 #include "shic_actors.h"
 #include "shic_footprint.h"
 #include <poll.h>
+#include <limits.h>
 
 typedef enum {
     PHASE_STARTING,                 //  waiting for the first (or next) ready
@@ -275,6 +276,8 @@ static int
 s_start (self_t *self)
 {
     self->phase = PHASE_STARTING;
+    //  The contract bounds every plan duration (SHIC_DURATION_MAX_MS), so
+    //  the sum cannot overflow
     self->ready_deadline = zclock_mono () + s_plan_int (self, "ready_timeout_ms");
     self->next_probe = zclock_mono ();
     self->ctx.started_at_ms = zclock_mono ();
@@ -486,7 +489,8 @@ s_timeout (self_t *self)
         return 0;
     if (next < 0)
         return -1;
-    return next <= now? 0: (int) (next - now);
+    //  A deadline may lie years ahead; poll waits an int of milliseconds
+    return next <= now? 0: next - now > INT_MAX? INT_MAX: (int) (next - now);
 }
 
 static void

@@ -113,6 +113,15 @@ shic_runtime_new (zconfig_t *config)
     return NULL;
 }
 
+int
+shic_runtime_check_resources (zconfig_t *config, shic_error_t *err)
+{
+    shic_pools_t *pools = shic_pools_new ();
+    int rc = shic_pools_load (pools, config, err);
+    shic_pools_destroy (&pools);
+    return rc;
+}
+
 void
 shic_runtime_destroy (shic_runtime_t **self_p)
 {

@@ -42,9 +42,10 @@ s_usage (FILE *out)
         DEFAULT_GATEWAY, DEFAULT_EVENTS);
 }
 
-//  The line of path (e.g. "backends/ollama/root_url") in a ZPL file, or 0
+//  The line of the nth item at path (e.g. "backends/ollama/root_url") in a
+//  ZPL file, or 0
 static int
-s_line_of (const char *file, const char *path)
+s_line_of_nth (const char *file, const char *path, int nth)
 {
     FILE *in = fopen (file, "r");
     if (!in)
@@ -76,7 +77,7 @@ s_line_of (const char *file, const char *path)
                 strcat (joined, "/");
             strncat (joined, stack [i], sizeof (joined) - strlen (joined) - 2);
         }
-        if (streq (joined, path))
+        if (streq (joined, path) && --nth == 0)
             found = number;
     }
     for (int i = 0; i < 16; i++)
@@ -85,17 +86,92 @@ s_line_of (const char *file, const char *path)
     return found;
 }
 
+static int
+s_line_of (const char *file, const char *path)
+{
+    return s_line_of_nth (file, path, 1);
+}
+
+//  The numeric keys of shicd and runtime, with their ranges
+static const struct {
+    const char *name;               //  the key
+    int64_t min;                    //  smallest value
+    int64_t max;                    //  largest value
+} s_numbers [] = {
+    { "client_timeout_ms",      1,      SHIC_DURATION_MAX_MS },
+    { "max_leases",             1,      1000000 },
+    { "max_instances",          1,      65536 },
+    { "lease_spare",            0,      65536 },
+    { "retention_ms",           0,      SHIC_DURATION_MAX_MS },
+    { "start_failure_hold_ms",  0,      SHIC_DURATION_MAX_MS },
+    { "max_frame",              1024,   (int64_t) 1 << 30 },
+    { "liveness_failures",      1,      1000 },
+    { "restart_backoff_ms",     0,      SHIC_DURATION_MAX_MS },
+    { "restart_backoff_max_ms", 0,      SHIC_DURATION_MAX_MS },
+    { "max_restarts",           0,      1000000 },
+    { "restart_window_ms",      0,      SHIC_DURATION_MAX_MS },
+    { "failed_cooldown_ms",     0,      SHIC_DURATION_MAX_MS },
+    { "healthy_reset_ms",       0,      SHIC_DURATION_MAX_MS },
+    { "verbose",                0,      1 },
+    { "inproc_client_timeout",  0,      1 },
+    { "max_queue",              0,      1000000 },
+    { "preempt_grace_ms",       0,      SHIC_DURATION_MAX_MS },
+    { NULL, 0, 0 }
+};
+
+//  A reason why endpoint cannot be bound as written, or NULL: a tcp
+//  endpoint needs a port of 0 .. 65535 or * (libzmq takes 99999 as another
+//  port)
+static char *
+s_endpoint_problem (const char *endpoint)
+{
+    if (!endpoint || !*endpoint)
+        return strdup ("an endpoint is required");
+    if (strncmp (endpoint, "tcp://", 6))
+        return strstr (endpoint, "://")? NULL
+             : zsys_sprintf ("'%s' is not an endpoint (tcp://HOST:PORT)", endpoint);
+    const char *colon = strrchr (endpoint + 6, ':');
+    if (!colon)
+        return zsys_sprintf ("'%s' has no port", endpoint);
+    const char *port = colon + 1;
+    if (streq (port, "*"))
+        return NULL;
+    char *end = NULL;
+    errno = 0;
+    long number = strtol (port, &end, 10);
+    if (!*port || *end || errno || number < 0 || number > 65535)
+        return zsys_sprintf ("port '%s' is not 0 .. 65535 or *", port);
+    return NULL;
+}
+
+//  Finds a name given twice among the children of item, at any depth;
+//  its path into path
+static bool
+s_duplicate (zconfig_t *item, const char *prefix, char *path, size_t size)
+{
+    for (zconfig_t *child = zconfig_child (item); child; child = zconfig_next (child)) {
+        char here [256];
+        snprintf (here, sizeof (here), "%s%s%s", prefix, *prefix? "/": "", zconfig_name (child));
+        for (zconfig_t *later = zconfig_next (child); later; later = zconfig_next (later))
+            if (streq (zconfig_name (later), zconfig_name (child))) {
+                snprintf (path, size, "%s", here);
+                return true;
+            }
+        if (s_duplicate (child, here, path, size))
+            return true;
+    }
+    return false;
+}
+
 //  Checks the keys shicd knows; returns the bad key's path or NULL
 static const char *
 s_check_config (zconfig_t *config, char **problem)
 {
     static char path [256];
-    const char *numeric [] = { "client_timeout_ms", "max_leases", "max_instances", "lease_spare",
-                               "retention_ms", "start_failure_hold_ms", "max_frame",
-                               "liveness_failures", "restart_backoff_ms", "restart_backoff_max_ms",
-                               "max_restarts", "restart_window_ms", "failed_cooldown_ms",
-                               "healthy_reset_ms", "verbose", "inproc_client_timeout", "max_queue",
-                               "preempt_grace_ms", NULL };
+    if (s_duplicate (config, "", path, sizeof (path))) {
+        *problem = strdup ("given twice (each key once per section)");
+        return path;
+    }
     const char *sections [] = { "shicd", "runtime", NULL };
     for (int s = 0; sections [s]; s++) {
         zconfig_t *section = zconfig_locate (config, sections [s]);
@@ -103,15 +179,25 @@ s_check_config (zconfig_t *config, char **problem)
             const char *name = zconfig_name (item);
             const char *value = zconfig_value (item);
             snprintf (path, sizeof (path), "%s/%s", sections [s], name);
-            bool known = streq (name, "gateway") || streq (name, "events")
-                      || streq (name, "curve_server_cert") || streq (name, "curve_clients")
-                      || streq (name, "resources");     //  checked by shic_pools_load
-            for (int i = 0; numeric [i]; i++)
-                if (streq (name, numeric [i])) {
+            if (streq (name, "gateway") || streq (name, "events")) {
+                if ((*problem = s_endpoint_problem (value)))
+                    return path;
+                continue;
+            }
+            //  Memory pools: checked by shic_pools_load (s_check_resources)
+            bool known = streq (name, "resources")
+                      || streq (name, "curve_server_cert") || streq (name, "curve_clients");
+            for (int i = 0; s_numbers [i].name; i++)
+                if (streq (name, s_numbers [i].name)) {
                     known = true;
                     char *end = NULL;
-                    if (!value || !*value || (strtoll (value, &end, 10), *end)) {
-                        *problem = zsys_sprintf ("'%s' is not a whole number", value? value: "");
+                    errno = 0;
+                    long long number = value? strtoll (value, &end, 10): 0;
+                    if (!value || !*value || *end || errno
+                    ||  number < s_numbers [i].min || number > s_numbers [i].max) {
+                        *problem = zsys_sprintf ("'%s' is not a whole number from %lld to %lld",
+                                                 value? value: "", (long long) s_numbers [i].min,
+                                                 (long long) s_numbers [i].max);
                         return path;
                     }
                 }
@@ -130,6 +216,107 @@ s_check_config (zconfig_t *config, char **problem)
         }
     }
     return NULL;
+}
+
+//  The memory pools of shicd/resources (or runtime/resources), read as the
+//  runtime will; the bad key's path with *problem, or NULL
+static const char *
+s_check_resources (zconfig_t *config, char **problem)
+{
+    static char path [256];
+    if (!zconfig_locate (config, "runtime/resources") && !zconfig_locate (config, "shicd/resources"))
+        return NULL;
+    shic_error_t err = { 0 };
+    const char *bad = NULL;
+    if (shic_runtime_check_resources (config, &err)) {
+        const char *field = shic_val_str (shic_val_get (err.details, "field"));
+        snprintf (path, sizeof (path), "%s", field? field: "shicd/resources");
+        *problem = strdup (err.message? err.message: "invalid");
+        bad = path;
+    }
+    shic_error_clear (&err);
+    return bad;
+}
+
+//  The model files of the llama_cpp backends (by name or type) must be
+//  there: the bad model's path with *problem, or NULL
+static const char *
+s_check_models (zconfig_t *config, char **problem)
+{
+    static char path [512];
+    zconfig_t *backends = zconfig_locate (config, "backends");
+    for (zconfig_t *section = backends? zconfig_child (backends): NULL; section;
+                    section = zconfig_next (section)) {
+        const char *type = zconfig_get (section, "type", NULL);
+        if (zconfig_get (section, "plugin", NULL)
+        ||  !streq (type && *type? type: zconfig_name (section), "llama_cpp"))
+            continue;
+        zconfig_t *models = zconfig_locate (section, "models");
+        for (zconfig_t *model = models? zconfig_child (models): NULL; model;
+                        model = zconfig_next (model)) {
+            const char *file = zconfig_value (model);
+            snprintf (path, sizeof (path), "backends/%s/models/%s", zconfig_name (section),
+                      zconfig_name (model));
+            zconfig_t *child = zconfig_locate (model, "path");
+            if (child) {
+                file = zconfig_value (child);
+                strncat (path, "/path", sizeof (path) - strlen (path) - 1);
+            }
+            if (!file || !*file)
+                continue;           //  the backend says "has no path"
+            struct stat info;
+            if (stat (file, &info) != 0 || access (file, R_OK) != 0) {
+                *problem = zsys_sprintf ("model file %s: %s", file, strerror (errno));
+                return path;
+            }
+            if (!S_ISREG (info.st_mode)) {
+                *problem = zsys_sprintf ("model file %s is not a file", file);
+                return path;
+            }
+        }
+    }
+    return NULL;
+}
+
+//  Loads a ZPL file; NULL with *line and *problem (fresh) set when it is
+//  not ZPL. czmq's parser reports the line of a syntax error only on
+//  stdout (zclock_log), so stdout is caught while it reads.
+static zconfig_t *
+s_config_load (const char *file, int *line, char **problem)
+{
+    fflush (stdout);
+    FILE *caught = tmpfile ();
+    int saved = caught? dup (STDOUT_FILENO): -1;
+    if (saved >= 0)
+        dup2 (fileno (caught), STDOUT_FILENO);
+    zconfig_t *config = zconfig_load (file);
+    fflush (stdout);
+    if (saved >= 0) {
+        dup2 (saved, STDOUT_FILENO);
+        close (saved);
+    }
+    *line = 0;
+    *problem = NULL;
+    char text [1024] = "";
+    if (caught) {
+        rewind (caught);
+        size_t size = fread (text, 1, sizeof (text) - 1, caught);
+        text [size] = 0;
+        fclose (caught);
+    }
+    //  "... E (zconfig): (LINE) REASON"
+    const char *where = config? NULL: strstr (text, "(zconfig): (");
+    if (where) {
+        where += strlen ("(zconfig): (");
+        *line = atoi (where);
+        const char *reason = strstr (where, ") ");
+        if (reason)
+            *problem = strndup (reason + 2, strcspn (reason + 2, "\n"));
+    }
+    else
+    if (*text)
+        fputs (text, stdout);       //  not ours to keep
+    return config;
 }
 
 //  The configuration used when none is given
@@ -226,21 +413,46 @@ main (int argc, char *argv [])
     }
     zsys_set_logident ("shicd");
     zsys_set_logstream (stderr);
+    const char *endpoints [][2] = { { "--gateway", gateway }, { "--events", events } };
+    for (int i = 0; i < 2; i++) {
+        char *problem = endpoints [i][1]? s_endpoint_problem (endpoints [i][1]): NULL;
+        if (problem) {
+            fprintf (stderr, "shicd: %s: %s\n", endpoints [i][0], problem);
+            free (problem);
+            return 2;
+        }
+    }
     zconfig_t *config = NULL;
     if (config_file) {
-        if (access (config_file, R_OK) != 0) {
-            fprintf (stderr, "shicd: %s: cannot read: %s\n", config_file, strerror (errno));
+        struct stat info;
+        if (access (config_file, R_OK) != 0 || stat (config_file, &info) != 0) {
+            fprintf (stderr, "shicd: %s:0: --config: cannot read: %s\n", config_file, strerror (errno));
             return 2;
         }
-        config = zconfig_load (config_file);
-        if (!config) {
-            fprintf (stderr, "shicd: %s: not valid ZPL (indent by 4 spaces; 'key = value')\n", config_file);
+        if (!S_ISREG (info.st_mode)) {
+            fprintf (stderr, "shicd: %s:0: --config: not a file%s\n", config_file,
+                     S_ISDIR (info.st_mode)? " (a directory)": "");
             return 2;
         }
+        int line = 0;
         char *problem = NULL;
+        config = s_config_load (config_file, &line, &problem);
+        if (!config) {
+            fprintf (stderr, "shicd: %s:%d: ZPL: %s (indent by 4 spaces; 'key = value')\n",
+                     config_file, line, problem? problem: "not valid ZPL");
+            free (problem);
+            return 2;
+        }
         const char *bad = s_check_config (config, &problem);
+        bool twice = bad && strstr (problem, "given twice");
+        if (!bad)
+            bad = s_check_resources (config, &problem);
+        if (!bad)
+            bad = s_check_models (config, &problem);
         if (bad) {
-            fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file, s_line_of (config_file, bad), bad, problem);
+            fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file,
+                     s_line_of_nth (config_file, bad, twice? 2: 1),
+                     bad, problem);
             free (problem);
             zconfig_destroy (&config);
             return 2;

@@ -4,6 +4,7 @@
 */
 
 #include "shic_backend_options.h"
+#include <errno.h>
 
 static const char *s_timings [] = {
     "ready_timeout_ms", "readiness_interval_ms", "health_interval_ms",
@@ -17,6 +18,27 @@ s_is_timing (const char *key)
         if (streq (key, s_timings [i]))
             return true;
     return false;
+}
+
+int64_t
+shic_backend_timing_min (const char *key)
+{
+    return streq (key, "ready_timeout_ms") || streq (key, "readiness_interval_ms")? 1: 0;
+}
+
+int64_t
+shic_backend_timing_max (const char *key)
+{
+    return streq (key, "stop_timeout_ms")? SHIC_STOP_TIMEOUT_MAX_MS: SHIC_DURATION_MAX_MS;
+}
+
+//  True when value is an integer in key's range
+static bool
+s_timing_valid (const char *key, const shic_val_t *value)
+{
+    return shic_val_type (value) == SHIC_VAL_INT
+        && shic_val_int (value) >= shic_backend_timing_min (key)
+        && shic_val_int (value) <= shic_backend_timing_max (key);
 }
 
 bool
@@ -34,9 +56,16 @@ shic_backend_options_check (const shic_val_t *options, const char *backend, bool
                                   backend, key);
             return false;
         }
-        if (!s_is_timing (key) || shic_val_type (value) != SHIC_VAL_INT || shic_val_int (value) < 0) {
+        if (!s_is_timing (key)) {
             shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, key,
-                                  "%s has no option '%s' of that type", backend, key);
+                                  "%s has no option '%s'", backend, key);
+            return false;
+        }
+        if (!s_timing_valid (key, value)) {
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, key,
+                                  "%s must be an integer from %lld to %lld", key,
+                                  (long long) shic_backend_timing_min (key),
+                                  (long long) shic_backend_timing_max (key));
             return false;
         }
     }
@@ -68,6 +97,29 @@ shic_backend_config_error (shic_error_t *err, const char *section, const char *k
     shic_error_set_field (err, SHIC_E_INVALID_ARGS, field, "backends/%s: %s", section, reason);
     zstr_free (&field);
     return -1;
+}
+
+int
+shic_backend_config_timings (zconfig_t *config, const char *section, shic_error_t *err)
+{
+    for (int i = 0; s_timings [i]; i++) {
+        const char *text = config? zconfig_get (config, s_timings [i], NULL): NULL;
+        if (!text)
+            continue;
+        char *end = NULL;
+        errno = 0;
+        long long number = strtoll (text, &end, 10);
+        int64_t min = shic_backend_timing_min (s_timings [i]);
+        int64_t max = shic_backend_timing_max (s_timings [i]);
+        if (!*text || *end || errno || number < min || number > max) {
+            char *reason = zsys_sprintf ("%s must be a whole number from %lld to %lld, not '%s'",
+                                         s_timings [i], (long long) min, (long long) max, text);
+            shic_backend_config_error (err, section, s_timings [i], reason);
+            zstr_free (&reason);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int

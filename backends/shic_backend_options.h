@@ -17,9 +17,21 @@
 //  sets *model_p (borrowed; NULL when absent or empty), or false with err
 //  set: forbidden {field} for a network client's option other than
 //  model_identity, invalid_backend_options {field} for an unknown option,
-//  a timing that is not an integer >= 0, or a model that is not a string.
+//  a timing that is not an integer in its range, or a model that is not a
+//  string.
 bool shic_backend_options_check (const shic_val_t *options, const char *backend, bool trusted,
                                  const char **model_p, shic_error_t *err);
+
+//  The range of a plan timing key (ready_timeout_ms and
+//  readiness_interval_ms 1 .. 2^40, health_interval_ms and idle_shutdown_ms
+//  0 .. 2^40, stop_timeout_ms 0 .. 2^31-1), in milliseconds
+int64_t shic_backend_timing_min (const char *key);
+int64_t shic_backend_timing_max (const char *key);
+
+//  Checks the timing keys of a backend's configuration section (the kernel
+//  applies them to every plan): each a whole number in its range. Returns
+//  0, or -1 with err set (shic_backend_config_error).
+int shic_backend_config_timings (zconfig_t *config, const char *section, shic_error_t *err);
 
 //  Copies the timing keys present in options into plan
 void shic_backend_options_timings (const shic_val_t *options, shic_val_t *plan);

@@ -285,6 +285,8 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     self->capabilities = shic_val_new_map ();
     if (shic_backend_config_capabilities (config, self->name, self->capabilities, err))
         goto error;
+    if (shic_backend_config_timings (config, self->name, err))
+        goto error;
     *state_p = self;
     return 0;
 error:

@@ -18,6 +18,9 @@
 
 #define S_BACKEND       "llama_cpp"
 #define S_READY_LINE    "server is listening on http://"
+//  The server's own lines start with the name of its main function; the
+//  port is read only from those (a request line quotes what a client sent)
+#define S_MAIN_PREFIX   "main: "
 #define S_BOUND_LINE    "HTTP server is listening, hostname: "
 #define S_BIND_FAILED   "couldn't bind HTTP server socket"
 
@@ -39,7 +42,6 @@ typedef enum {
 //  Who may set an option, and where it goes
 typedef enum {
     S_KNOB,                         //  launch option any client may set
-    S_TIMING,                       //  plan timing any client may set
     S_HOST_KNOB,                    //  launch option for the embedding host only
     S_HOST_TIMING,                  //  plan timing for the embedding host only
     S_HOST_PLACE                    //  placement, for the configuration and the
@@ -66,11 +68,13 @@ static const s_option_t s_options [] = {
     { "embeddings",            S_BOOL,   S_KNOB,        0, 0,         "--embeddings" },
     { "jinja",                 S_BOOL,   S_KNOB,        0, 0,         "--jinja" },
     { "alias",                 S_STR,    S_KNOB,        0, 0,         NULL },
-    { "ready_timeout_ms",      S_INT,    S_TIMING,      1, INT64_MAX, NULL },
-    { "idle_shutdown_ms",      S_INT,    S_TIMING,      0, INT64_MAX, NULL },
-    { "readiness_interval_ms", S_INT,    S_HOST_TIMING, 1, INT64_MAX, NULL },
-    { "health_interval_ms",    S_INT,    S_HOST_TIMING, 0, INT64_MAX, NULL },
-    { "stop_timeout_ms",       S_INT,    S_HOST_TIMING, 0, INT64_MAX, NULL },
+    //  Timings are not part of the instance key, and the instance is
+    //  shared: they belong to the configuration and the embedding host
+    { "ready_timeout_ms",      S_INT,    S_HOST_TIMING, 1, SHIC_DURATION_MAX_MS, NULL },
+    { "idle_shutdown_ms",      S_INT,    S_HOST_TIMING, 0, SHIC_DURATION_MAX_MS, NULL },
+    { "readiness_interval_ms", S_INT,    S_HOST_TIMING, 1, SHIC_DURATION_MAX_MS, NULL },
+    { "health_interval_ms",    S_INT,    S_HOST_TIMING, 0, SHIC_DURATION_MAX_MS, NULL },
+    { "stop_timeout_ms",       S_INT,    S_HOST_TIMING, 0, SHIC_STOP_TIMEOUT_MAX_MS, NULL },
     { "binary",                S_STR,    S_HOST_KNOB,   0, 0,         NULL },
     { "model_path",            S_STR,    S_HOST_KNOB,   0, 0,         NULL },
     { "host",                  S_HOST,   S_HOST_KNOB,   0, 0,         NULL },
@@ -280,7 +284,7 @@ s_options_take (const shic_val_t *src, const char *prefix, bool trusted,
             continue;               //  nil = not given
         if (s_option_check (option, value, field, err))
             return -1;
-        bool timing = option->class_ == S_TIMING || option->class_ == S_HOST_TIMING;
+        bool timing = option->class_ == S_HOST_TIMING;
         shic_val_set_dup (timing? timings: launch, option->name, value);
     }
     return 0;
@@ -363,7 +367,7 @@ s_config_take (zconfig_t *item, const char *section, bool merge, shic_val_t *lau
         shic_val_destroy (&value);
         return -1;
     }
-    if (option->class_ == S_TIMING || option->class_ == S_HOST_TIMING)
+    if (option->class_ == S_HOST_TIMING)
         shic_val_destroy (&value);  //  the kernel applies these itself
     else
     if (merge && option->kind == S_LIST) {
@@ -416,6 +420,9 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
         const char *name = zconfig_name (item);
         if (streq (name, "models"))
             models = item;
+        else
+        if (streq (name, "type"))
+            continue;               //  "type = llama_cpp", read by shic_backends
         else
         if (streq (name, "port_range")) {
             shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "port_range",
@@ -816,25 +823,34 @@ done:
 //  --------------------------------------------------------------------------
 //  Output, readiness and health
 
+//  The port is learned once, before ready, from the server's own bound or
+//  ready line, and kept across restarts: nothing the server logs later (it
+//  logs request paths, which its HTTP clients choose) can move the
+//  endpoint. A known port is never replaced.
 static int
 s_on_output_line (shic_instance_ctx_t *ctx, int stream, const char *line)
 {
     (void) stream;
-    const char *bound = strstr (line, S_BOUND_LINE);
-    if (bound) {
+    bool own = strncmp (line, S_MAIN_PREFIX, strlen (S_MAIN_PREFIX)) == 0;
+    const char *text = line + (own? strlen (S_MAIN_PREFIX): 0);
+    if (own && strncmp (text, S_BOUND_LINE, strlen (S_BOUND_LINE)) == 0) {
         //  Bound, still loading: the port, and a probe at once. It sees 503
         //  (loading), and the probe after the ready line reuses the
         //  connection it opened, also after a restart on a known port
-        const char *port = strstr (bound, "port: ");
-        int number = port? atoi (port + 6): 0;
-        if (number > 0 && number < 65536)
-            ctx->port = number;
+        if (ctx->port <= 0) {
+            const char *port = strstr (text, ", port: ");
+            int number = port? atoi (port + 8): 0;
+            if (number > 0 && number < 65536)
+                ctx->port = number;
+        }
         return ctx->port > 0;
     }
     const char *ready = strstr (line, S_READY_LINE);
     if (ready) {
-        //  "...http://HOST:PORT - starting the main loop"
-        if (ctx->port <= 0) {
+        //  "main: server is listening on http://HOST:PORT - starting the
+        //  main loop"; any line with the words asks for a probe, which
+        //  checks the known port and nothing else
+        if (ctx->port <= 0 && own && ready == text) {
             const char *start = ready + strlen (S_READY_LINE);
             const char *end = strchr (start, ' ');
             if (!end)

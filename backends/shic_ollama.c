@@ -18,7 +18,9 @@
 #include "shic_ollama_names.h"
 #include "shic_sha256.h"
 #include "shic_ollama_health.h"
+#include "shic_backend_options.h"
 #include <ctype.h>
+#include <errno.h>
 
 //  Timeouts of single requests (milliseconds)
 #define S_PROBE_TIMEOUT     500     //  version, show
@@ -58,6 +60,9 @@ typedef struct {
     bool pulled;                    //  a pull of ours succeeded
     shic_val_t *pull;               //  last pull progress {status, total, completed}
 } s_instance_t;
+
+//  An HTTP request's own timeout is an int of milliseconds
+#define S_REQUEST_MS_MAX ((int64_t) INT32_MAX)
 
 static const char *s_timings [] = {
     "ready_timeout_ms", "readiness_interval_ms", "health_interval_ms",
@@ -220,15 +225,25 @@ s_config_bool (zconfig_t *config, const char *key)
     return value && (streq (value, "1") || streq (value, "true") || streq (value, "yes"));
 }
 
-static int64_t
-s_config_ms (zconfig_t *config, const char *key, int64_t dflt)
+//  Reads an HTTP request's timeout (1 .. S_REQUEST_MS_MAX) into *ms, or
+//  leaves the default; -1 with err set for anything else
+static int
+s_config_ms (zconfig_t *config, const char *key, int64_t *ms, shic_error_t *err)
 {
     char *value = config? zconfig_get (config, key, NULL): NULL;
-    if (!value || !*value)
-        return dflt;
+    if (!value)
+        return 0;
     char *end = NULL;
+    errno = 0;
     long long number = strtoll (value, &end, 10);
-    return end && *end == 0 && number > 0? number: dflt;
+    if (!*value || *end || errno || number < 1 || number > S_REQUEST_MS_MAX) {
+        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, key,
+                              "ollama: %s must be a whole number from 1 to %lld, not '%s'",
+                              key, (long long) S_REQUEST_MS_MAX, value);
+        return -1;
+    }
+    *ms = number;
+    return 0;
 }
 
 static void
@@ -246,13 +261,33 @@ s_destroy (void **state_p)
     }
 }
 
+static bool s_in (const char *key, const char **list);
+
 static int
 s_init (zconfig_t *config, void **state_p, shic_error_t *err)
 {
     s_backend_t *self = (s_backend_t *) zmalloc (sizeof (s_backend_t));
     self->headers = shic_val_new_map ();
     self->health = shic_ollama_health_new ();
+    //  Every key of the section is known: a typo (rooturl) would silently
+    //  use the default address
+    const char *keys [] = { "type", "root_url", "api_key", "headers", "preload", "keep_alive",
+                            "pull_missing", "pull_timeout_ms", "preload_timeout_ms", NULL };
+    for (zconfig_t *item = config? zconfig_child (config): NULL; item; item = zconfig_next (item)) {
+        const char *name = zconfig_name (item);
+        if (!s_in (name, keys) && !s_in (name, s_timings)) {
+            shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, name,
+                                  "ollama: unknown configuration key '%s'", name);
+            goto error;
+        }
+    }
     char *root = config? zconfig_get (config, "root_url", NULL): NULL;
+    if (root && *root && strstr (root, "://")
+    &&  strncasecmp (root, "http://", 7) && strncasecmp (root, "https://", 8)) {
+        shic_error_set_field (err, SHIC_E_INVALID_BACKEND_OPTIONS, "root_url",
+                              "ollama: root_url '%s' is not http:// or https://", root);
+        goto error;
+    }
     if (root && *root) {
         self->root = shic_ollama_root_normalize (root, false);
         if (!self->root) {
@@ -277,8 +312,12 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     self->pull_missing = s_config_bool (config, "pull_missing");
     char *keep_alive = config? zconfig_get (config, "keep_alive", NULL): NULL;
     self->keep_alive = keep_alive && *keep_alive? strdup (keep_alive): NULL;
-    self->pull_timeout_ms = s_config_ms (config, "pull_timeout_ms", 30000);
-    self->preload_timeout_ms = s_config_ms (config, "preload_timeout_ms", 30000);
+    self->pull_timeout_ms = 30000;
+    self->preload_timeout_ms = 30000;
+    if (s_config_ms (config, "pull_timeout_ms", &self->pull_timeout_ms, err)
+    ||  s_config_ms (config, "preload_timeout_ms", &self->preload_timeout_ms, err)
+    ||  shic_backend_config_timings (config, config? zconfig_name (config): "ollama", err))
+        goto error;
     *state_p = self;
     return 0;
 error:
@@ -430,7 +469,11 @@ s_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t *err)
         else
         if (streq (key, "pull_timeout_ms") || streq (key, "preload_timeout_ms")
         ||  s_in (key, s_timings)) {
-            bad = shic_val_type (value) != SHIC_VAL_INT || shic_val_int (value) < 0;
+            bool own = !s_in (key, s_timings);
+            int64_t min = own? 1: shic_backend_timing_min (key);
+            int64_t max = own? S_REQUEST_MS_MAX: shic_backend_timing_max (key);
+            bad = shic_val_type (value) != SHIC_VAL_INT
+               || shic_val_int (value) < min || shic_val_int (value) > max;
             if (!bad && streq (key, "pull_timeout_ms"))
                 pull_timeout_ms = shic_val_int (value);
             else
@@ -644,8 +687,21 @@ s_show (s_instance_t *self, shic_val_t *fields, int64_t timeout_ms)
     int rc = s_call (self, "POST", "/api/show", body, timeout_ms, &result);
     shic_val_destroy (&body);
     int found = -1;
-    if (rc == 0 && result.status == 200)
-        found = 1;
+    if (rc == 0 && result.status == 200) {
+        //  Ollama describes the model: a map with its details or
+        //  modelfile. An HTML page or a cut body is not that
+        shic_val_t *json = shic_val_from_json (result.body);
+        if (shic_val_is (shic_val_get (json, "details"), SHIC_VAL_MAP)
+        ||  shic_val_is (shic_val_get (json, "modelfile"), SHIC_VAL_STR))
+            found = 1;
+        else {
+            shic_ollama_answer_foreign (fields, "show", &result);
+            shic_val_set_str (fields, "model", self->model);
+        }
+        shic_val_destroy (&json);
+        shic_http_result_reset (&result);
+        return found;
+    }
     else
     if (rc == 0 && result.status == 404)
         found = 0;

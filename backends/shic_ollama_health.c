@@ -88,6 +88,15 @@ shic_ollama_trim (const char *text)
     return strndup (text, size);
 }
 
+//  The first bytes of an answer's body that are text (at most 200, cut
+//  before a NUL or bad UTF-8: they travel to clients in details)
+static size_t
+s_excerpt (const shic_http_result_t *result)
+{
+    size_t size = result->body? strnlen (result->body, 200): 0;
+    return size? shic_json_utf8_prefix (result->body, size): 0;
+}
+
 void
 shic_ollama_answer_error (shic_val_t *fields, const shic_http_result_t *result)
 {
@@ -101,8 +110,18 @@ shic_ollama_answer_error (shic_val_t *fields, const shic_http_result_t *result)
         shic_val_set_str (fields, "error", text);
     else
         shic_val_set (fields, "error", &(shic_val_t *) {
-            shic_val_new_strn (result->body? result->body: "", result->body? strnlen (result->body, 200): 0) });
+            shic_val_new_strn (result->body? result->body: "", s_excerpt (result)) });
     shic_val_destroy (&json);
+}
+
+void
+shic_ollama_answer_foreign (shic_val_t *fields, const char *step, const shic_http_result_t *result)
+{
+    shic_val_set_str (fields, "step", step);
+    shic_val_set_int (fields, "http_status", result->status);
+    size_t size = s_excerpt (result);
+    shic_val_set (fields, "error", &(shic_val_t *) {
+        shic_val_new_printf ("not an answer of Ollama: %.*s", (int) size, size? result->body: "(empty)") });
 }
 
 int
@@ -111,10 +130,17 @@ shic_ollama_answer_version (int rc, const shic_http_result_t *result, shic_val_t
 {
     shic_val_set_bool (fields, "reachable", rc == 0);
     if (rc == 0 && result->status == 200) {
+        //  Anything may answer 200 (a proxy's HTML page, a truncated body):
+        //  only {"version": "<non-empty string>"} is Ollama's
         shic_val_t *json = shic_val_from_json (result->body);
         *version_p = shic_ollama_trim (shic_val_str (shic_val_get (json, "version")));
+        bool map = shic_val_is (json, SHIC_VAL_MAP);
         shic_val_destroy (&json);
-        return 0;
+        if (map && *version_p && **version_p)
+            return 0;
+        zstr_free (version_p);
+        shic_ollama_answer_foreign (fields, "version", result);
+        return -1;
     }
     if (rc == 0) {
         shic_val_set_str (fields, "step", "version");

@@ -95,8 +95,15 @@ char *shic_ollama_trim (const char *text);
 //  JSON answer, or the first bytes of the body
 void shic_ollama_answer_error (shic_val_t *fields, const shic_http_result_t *result);
 
-//  The answer of GET /api/version (rc from shic_http): on success returns 0
-//  and sets *version_p (fresh, may be NULL); else fills fields and returns -1
+//  Fills fields for a 200 answer of step that is not the shape Ollama
+//  gives: step, http_status, and error "not an answer of Ollama: <the
+//  first bytes>"
+void shic_ollama_answer_foreign (shic_val_t *fields, const char *step,
+                                 const shic_http_result_t *result);
+
+//  The answer of GET /api/version (rc from shic_http): on success, a JSON
+//  map with a non-empty "version" string, returns 0 and sets *version_p
+//  (fresh); else (anything else answering 200 too) fills fields, -1
 int shic_ollama_answer_version (int rc, const shic_http_result_t *result, shic_val_t *fields,
                                 char **version_p);
 

@@ -115,6 +115,8 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
     }
     if (shic_backend_config_capabilities (config, self->name, self->capabilities, err))
         goto error;
+    if (shic_backend_config_timings (config, self->name, err))
+        goto error;
     *state_p = self;
     return 0;
 error:

@@ -165,6 +165,11 @@ SHIC_EXPORT int shic_runtime_unregister (shic_runtime_t *self, const char *backe
 //  The inproc endpoint of the trusted gateway socket (wire protocol)
 SHIC_EXPORT const char *shic_runtime_endpoint (shic_runtime_t *self);
 
+//  Reads the memory pools of config (runtime/resources, else
+//  shicd/resources, else this machine's RAM and GPUs) as shic_runtime_new
+//  will. Returns 0, or -1 with err set (details.field names the key).
+SHIC_EXPORT int shic_runtime_check_resources (zconfig_t *config, shic_error_t *err);
+
 //  The inproc endpoint of the events PUB socket
 SHIC_EXPORT const char *shic_runtime_events_endpoint (shic_runtime_t *self);
 

@@ -53,6 +53,11 @@ extern "C" {
 #define SHIC_DEFAULT_HEALTH_INTERVAL_MS     1000
 #define SHIC_DEFAULT_IDLE_SHUTDOWN_MS       300000
 #define SHIC_DEFAULT_STOP_TIMEOUT_MS        5000
+//  The largest plan duration (2^40 ms, about 35 years, as wire arguments):
+//  a monotonic clock plus it never overflows
+#define SHIC_DURATION_MAX_MS                ((int64_t) 1 << 40)
+//  stop_timeout_ms is waited for in one poll (int milliseconds)
+#define SHIC_STOP_TIMEOUT_MAX_MS            ((int64_t) INT32_MAX)
 
 //  True when value is "spawned" or "attach_existing_service"
 SHIC_EXPORT bool shic_startup_kind_valid (const char *value);
@@ -101,7 +106,8 @@ SHIC_EXPORT shic_val_t *shic_instance_spec_normalize (const shic_val_t *in, shic
 //    readiness_interval_ms = 100, health_interval_ms = 1000 (0 = no health
 //    polling), idle_shutdown_ms = 300000, stop_timeout_ms = 5000,
 //    endpoint_template: map = {}, metadata: map = {}}. Every duration is an
-//    int >= 0 (readiness_interval_ms and ready_timeout_ms > 0). startup_kind
+//    int from 0 to SHIC_DURATION_MAX_MS (readiness_interval_ms and
+//    ready_timeout_ms > 0; stop_timeout_ms at most SHIC_STOP_TIMEOUT_MAX_MS). startup_kind
 //    and management_mode are copied as given (nil allowed): truthfulness,
 //    not normalization, judges them. Wrong types: err internal {field}.
 SHIC_EXPORT shic_val_t *shic_startup_plan_normalize (const shic_val_t *in, shic_error_t *err);

@@ -32,7 +32,8 @@
 extern "C" {
 #endif
 
-//  Most response body bytes kept; the rest is read and dropped
+//  Most response body bytes: a longer answer ends the transfer and the
+//  request fails (status 0, error "the answer is larger than 1 MiB")
 #define SHIC_HTTP_BODY_MAX      (1024 * 1024)
 
 //  A handle of its own (opaque)

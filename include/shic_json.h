@@ -40,6 +40,11 @@ SHIC_EXPORT char *shic_val_to_json (const shic_val_t *self);
 //  a fraction or exponent become INT, every other number FLOAT.
 SHIC_EXPORT shic_val_t *shic_val_from_json (const char *text);
 
+//  Bytes at the start of data (size bytes) that are valid UTF-8: no
+//  overlong forms, no surrogates, nothing above U+10FFFF (jansson's rules);
+//  size when all of it is
+SHIC_EXPORT size_t shic_json_utf8_prefix (const char *data, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

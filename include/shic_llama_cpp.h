@@ -43,23 +43,38 @@
         ready_timeout_ms, readiness_interval_ms, health_interval_ms,
         idle_shutdown_ms, stop_timeout_ms   override every plan (kernel)
 
+    Timing ranges (milliseconds; outside is an error at init, or
+    invalid_backend_options {field} from the host): ready_timeout_ms and
+    readiness_interval_ms 1 .. 2^40, health_interval_ms and
+    idle_shutdown_ms 0 .. 2^40, stop_timeout_ms 0 .. 2^31-1.
+
     Backend options of ensure_endpoint: model_identity (a configured model
     name; required unless a trusted caller gives model_path) and the knobs
     ctx_size (int >= 0), parallel (1..1024), threads (1..1024),
     threads_batch (1..1024), gpu_layers (int >= 0, "auto" or "all"),
     embeddings (bool), jinja (bool), flash_attn (true = bare -fa for older
-    builds, or "on" / "off" / "auto" for newer ones), alias (string),
-    ready_timeout_ms (> 0), idle_shutdown_ms (>= 0). Those are all a
-    network (untrusted) client may set. The embedding host (trusted) may
+    builds, or "on" / "off" / "auto" for newer ones), alias (string).
+    Those are all a network (untrusted) client may set. The timings are
+    not: they are not part of the instance key, so one client's choice
+    would hold for every holder of the shared instance (a 1 ms readiness
+    deadline failing their start, an idle stop at once); they are
+    reserved to the configuration and the embedding host (forbidden
+    {field} from the network). The embedding host (trusted) may
     also set binary, model_path, host, port (0 = chosen by llama-server),
     launcher_args, extra_args (alias args), env, api_key, api_key_file,
-    readiness_interval_ms, health_interval_ms, stop_timeout_ms, and pass any
+    ready_timeout_ms, idle_shutdown_ms, readiness_interval_ms,
+    health_interval_ms, stop_timeout_ms, and pass any
     of these inside a boot_spec map (which wins over the top level; the
     names binary_path, model and environment are accepted there too).
 
     Ports: the server is started with --port ${PORT}, i.e. --port 0 the
-    first time; the real port is read from its "HTTP server is listening"
-    log line and the kernel reuses it on restarts. A configured port_range
+    first time; the real port is read from its "main: HTTP server is
+    listening, hostname: H, port: P" log line (or, failing that, its
+    "main: server is listening on http://H:P" ready line) and the kernel
+    reuses it on restarts. The port is learned once, before ready, and only
+    from lines that start with the server's own "main: " prefix: the server
+    logs request paths, which its HTTP clients choose, so no later line can
+    move the endpoint or its health checks. A configured port_range
     is rejected at init: it is not supported yet, because llama-server sets
     SO_REUSEPORT and two servers handed the same port would silently share
     it.

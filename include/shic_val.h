@@ -117,6 +117,13 @@ SHIC_EXPORT shic_val_t *shic_val_path (const shic_val_t *self, const char *path)
 //  takes ownership of *value_p and nulls it. Returns 0, or -1 (value
 //  destroyed) when self is not a map.
 SHIC_EXPORT int shic_val_set (shic_val_t *self, const char *key, shic_val_t **value_p);
+//  Appends the pair key = *value_p without looking for key first (constant
+//  time, where shic_val_set searches the map): for a caller that knows the
+//  key is not in the map, e.g. a converter whose source refused duplicate
+//  keys. A duplicate appended anyway is a bug of the caller. Takes
+//  ownership of *value_p and nulls it; returns 0, or -1 (value destroyed)
+//  when self is not a map or memory ran out.
+SHIC_EXPORT int shic_val_append (shic_val_t *self, const char *key, shic_val_t **value_p);
 //  Convenience setters, each returns 0 / -1
 SHIC_EXPORT int shic_val_set_str (shic_val_t *self, const char *key, const char *value);
 SHIC_EXPORT int shic_val_set_int (shic_val_t *self, const char *key, int64_t value);

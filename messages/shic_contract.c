@@ -149,7 +149,7 @@ static const shic_schema_field_t s_startup_plan_fields [] = {
     { .name = "idle_shutdown_ms", .type = SHIC_SCHEMA_MS,
       .dflt_ms = SHIC_DEFAULT_IDLE_SHUTDOWN_MS },
     { .name = "stop_timeout_ms", .type = SHIC_SCHEMA_MS,
-      .dflt_ms = SHIC_DEFAULT_STOP_TIMEOUT_MS },
+      .dflt_ms = SHIC_DEFAULT_STOP_TIMEOUT_MS, .max_ms = SHIC_STOP_TIMEOUT_MAX_MS },
     { .name = "endpoint_template", .type = SHIC_SCHEMA_MAP },
     { .name = "metadata", .type = SHIC_SCHEMA_MAP },
     { .name = "resources", .type = SHIC_SCHEMA_MAP },

@@ -123,15 +123,16 @@ s_read_ms (const shic_val_t *value, const shic_schema_field_t *field,
            shic_val_t **value_p)
 {
     bool positive = (field->rules & SHIC_SCHEMA_POSITIVE) != 0;
+    int64_t max = field->max_ms > 0? field->max_ms: SHIC_SCHEMA_MS_MAX;
     if (shic_schema_absent (value)) {
         *value_p = shic_val_new_int (field->dflt_ms);
         return 0;
     }
     if (!shic_val_is (value, SHIC_VAL_INT)
-    ||  shic_val_int (value) < 0
-    ||  (positive && shic_val_int (value) == 0)) {
-        shic_error_set_field (err, code, name, "field %s must be an integer %s 0",
-                              name, positive? ">": ">=");
+    ||  shic_val_int (value) < (positive? 1: 0)
+    ||  shic_val_int (value) > max) {
+        shic_error_set_field (err, code, name, "field %s must be an integer from %d to %lld",
+                              name, positive? 1: 0, (long long) max);
         return -1;
     }
     *value_p = shic_val_new_int (shic_val_int (value));
@@ -242,6 +243,7 @@ static const shic_schema_field_t s_table [] = {
     { .name = "env", .type = SHIC_SCHEMA_MAP, .rules = SHIC_SCHEMA_STRING_VALUES },
     { .name = "surface", .type = SHIC_SCHEMA_SURFACE },
     { .name = "wait_ms", .type = SHIC_SCHEMA_MS, .dflt_ms = 100, .rules = SHIC_SCHEMA_POSITIVE },
+    { .name = "grace_ms", .type = SHIC_SCHEMA_MS, .dflt_ms = 7, .max_ms = 1000 },
     { .name = "inner", .type = SHIC_SCHEMA_STRUCT, .fields = s_inner },
     { .name = NULL }
 };
@@ -292,9 +294,9 @@ shic_schema_test (bool verbose)
     assert (text);
     shic_val_t *got = shic_val_from_json (text);
     shic_val_t *expected = shic_val_from_json ("{\"name\":\"n\",\"kind\":\"service\","
-        "\"tags\":[\"a\"],\"env\":{},\"surface\":null,\"wait_ms\":100,\"inner\":null}");
+        "\"tags\":[\"a\"],\"env\":{},\"surface\":null,\"wait_ms\":100,\"grace_ms\":7,\"inner\":null}");
     assert (shic_val_equal (got, expected));
-    assert (streq (shic_val_key_at (got, 6), "inner"));
+    assert (streq (shic_val_key_at (got, 7), "inner"));
     shic_val_destroy (&got);
     shic_val_destroy (&expected);
     zstr_free (&text);
@@ -320,7 +322,13 @@ shic_schema_test (bool verbose)
     s_expect_error ("{\"name\":\"n\",\"env\":{\"A\":1}}", "env", "field env must be a map of strings");
     s_expect_error ("{\"name\":\"n\",\"surface\":1}", "surface",
                     "field surface must be nil, a string or a map");
-    s_expect_error ("{\"name\":\"n\",\"wait_ms\":0}", "wait_ms", "field wait_ms must be an integer > 0");
+    s_expect_error ("{\"name\":\"n\",\"wait_ms\":0}", "wait_ms",
+                    "field wait_ms must be an integer from 1 to 1099511627776");
+    //  Durations end at 2^40 ms, or at the field's own bound
+    s_expect_error ("{\"name\":\"n\",\"wait_ms\":9223372036854775807}", "wait_ms",
+                    "field wait_ms must be an integer from 1 to 1099511627776");
+    s_expect_error ("{\"name\":\"n\",\"grace_ms\":1001}", "grace_ms",
+                    "field grace_ms must be an integer from 0 to 1000");
     s_expect_error ("{\"name\":\"n\",\"inner\":[]}", "inner", "field inner must be nil or a map, not array");
     s_expect_error ("{\"name\":\"n\",\"inner\":{}}", "inner.argv",
                     "field inner.argv must be a non-empty array of strings");

@@ -25,10 +25,14 @@ typedef enum {
     SHIC_SCHEMA_STRS,               //  array of strings; [dflt], or [] when NULL
     SHIC_SCHEMA_MAP,                //  map; {}
     SHIC_SCHEMA_SURFACE,            //  nil, a string or a map; nil
-    SHIC_SCHEMA_MS,                 //  milliseconds, an int >= 0; dflt_ms
+    SHIC_SCHEMA_MS,                 //  milliseconds, an int 0 .. max_ms; dflt_ms
     SHIC_SCHEMA_SIGNAL,             //  signal number 1..64; left out
     SHIC_SCHEMA_STRUCT              //  nil or a map read through fields; nil
 } shic_schema_type_t;
+
+//  The largest MS value unless a field says less (2^40 ms, as wire.md's
+//  durations): a clock plus it cannot overflow
+#define SHIC_SCHEMA_MS_MAX          ((int64_t) 1 << 40)
 
 //  Rules beyond the type, or-ed together
 #define SHIC_SCHEMA_NON_EMPTY       1   //  STR, STRS: not "" nor [] (nor absent, for STRS)
@@ -42,6 +46,7 @@ struct shic_schema_field_s {
     bool required;                  //  STR: absent is an error, not a default
     const char *dflt;               //  STR default, or STRS single default item
     int64_t dflt_ms;                //  MS default
+    int64_t max_ms;                 //  MS largest value; 0 = SHIC_SCHEMA_MS_MAX
     int rules;                      //  SHIC_SCHEMA_NON_EMPTY | ...
     const shic_schema_field_t *fields;  //  STRUCT: the nested table
 };

@@ -435,7 +435,7 @@ shic_val_path (const shic_val_t *self, const char *path)
 }
 
 int
-shic_val_set (shic_val_t *self, const char *key, shic_val_t **value_p)
+shic_val_append (shic_val_t *self, const char *key, shic_val_t **value_p)
 {
     shic_val_t *value = NULL;
     if (value_p) {
@@ -451,18 +451,32 @@ shic_val_set (shic_val_t *self, const char *key, shic_val_t **value_p)
         if (!value)
             return -1;
     }
-    ptrdiff_t index = s_map_find (self, key, strlen (key));
-    if (index >= 0) {
-        shic_val_destroy (&self->u.m.pairs [index].val);
-        self->u.m.pairs [index].val = value;
-        return 0;
-    }
     char *copy = s_strdup (key);
     if (!copy || shic_val_node_append_pair (self, copy, value)) {
         free (copy);
         shic_val_destroy (&value);
         return -1;
     }
+    return 0;
+}
+
+int
+shic_val_set (shic_val_t *self, const char *key, shic_val_t **value_p)
+{
+    ptrdiff_t index = shic_val_is (self, SHIC_VAL_MAP) && key
+                    ? s_map_find (self, key, strlen (key)): -1;
+    if (index < 0)
+        return shic_val_append (self, key, value_p);
+    shic_val_t *value = value_p? *value_p: NULL;
+    if (value_p)
+        *value_p = NULL;
+    if (!value) {
+        value = shic_val_new_nil ();
+        if (!value)
+            return -1;
+    }
+    shic_val_destroy (&self->u.m.pairs [index].val);
+    self->u.m.pairs [index].val = value;
     return 0;
 }
 

@@ -16,6 +16,14 @@
 //  ---------------------------------------------------------------------------
 //  Requests, server side
 
+//  True when a string is what it claims: UTF-8, and no NUL inside (which
+//  would cut it where C reads it)
+static bool
+s_text_valid (const char *text, size_t size)
+{
+    return strlen (text) == size && shic_json_utf8_prefix (text, size) == size;
+}
+
 //  An id is a uint or a string of at most SHIC_WIRE_ID_MAX bytes
 static bool
 s_id_valid (const shic_val_t *id)
@@ -23,8 +31,44 @@ s_id_valid (const shic_val_t *id)
     if (shic_val_is (id, SHIC_VAL_INT))
         return shic_val_int (id) >= 0;
     if (shic_val_is (id, SHIC_VAL_STR))
-        return shic_val_len (id) <= SHIC_WIRE_ID_MAX;
+        return shic_val_len (id) <= SHIC_WIRE_ID_MAX
+            && s_text_valid (shic_val_str (id), shic_val_len (id));
     return false;
+}
+
+//  Finds the first string (value or map key) under value that is not
+//  valid text; false with its path ("a.b.0", prefix first) in path. The
+//  depth is bounded by the decoder. Bins are bytes and are not looked at.
+static bool
+s_strings_valid (const shic_val_t *value, const char *prefix, char *path, size_t size)
+{
+    if (shic_val_is (value, SHIC_VAL_STR)) {
+        if (s_text_valid (shic_val_str (value), shic_val_len (value)))
+            return true;
+        snprintf (path, size, "%s", prefix);
+        return false;
+    }
+    bool map = shic_val_is (value, SHIC_VAL_MAP);
+    if (!map && !shic_val_is (value, SHIC_VAL_ARRAY))
+        return true;
+    for (size_t index = 0; index < shic_val_size (value); index++) {
+        char item [256];
+        if (map) {
+            const char *key = shic_val_key_at (value, index);
+            bool key_valid = s_text_valid (key, strlen (key));
+            snprintf (item, sizeof (item), "%s%s%s", prefix, *prefix? ".": "",
+                      key_valid? key: "(key)");
+            if (!key_valid) {
+                snprintf (path, size, "%s", item);
+                return false;
+            }
+        }
+        else
+            snprintf (item, sizeof (item), "%s%s%zu", prefix, *prefix? ".": "", index);
+        if (!s_strings_valid (shic_val_at (value, index), item, path, size))
+            return false;
+    }
+    return true;
 }
 
 int
@@ -75,17 +119,19 @@ shic_wire_request_decode (const void *data, size_t size, size_t max_bytes,
     if (!req->id) {
         if (id)
             shic_error_set_field (err, SHIC_E_INVALID_ARGS, "id",
-                "The request id must be a uint or a string of at most %d bytes.",
+                "The request id must be a uint or a UTF-8 string of at most %d bytes.",
                 SHIC_WIRE_ID_MAX);
         else
             shic_error_set_field (err, SHIC_E_INVALID_ARGS, "id",
                                   "The request has no id.");
         return -1;
     }
-    req->op = shic_val_str (shic_val_get (body, "op"));
-    if (!req->op) {
+    shic_val_t *op = shic_val_get (body, "op");
+    req->op = shic_val_str (op);
+    if (!req->op || !s_text_valid (req->op, shic_val_len (op))) {
+        req->op = NULL;
         shic_error_set_field (err, SHIC_E_INVALID_ARGS, "op",
-                              "The request op must be a string.");
+                              "The request op must be a UTF-8 string without NUL bytes.");
         return -1;
     }
     shic_val_t *args = shic_val_get (body, "args");
@@ -105,6 +151,16 @@ shic_wire_request_decode (const void *data, size_t size, size_t max_bytes,
         shic_error_set_field (err, SHIC_E_INVALID_ARGS, "args",
                               "The request args must be a map, not a %s.",
                               shic_val_type_name (args));
+        return -1;
+    }
+    //  Strings are stored, echoed and published; a NUL would cut one
+    //  ("tiny\0../x" read as "tiny"), bad UTF-8 breaks every client that
+    //  reads them back. Refused here, once, for every op.
+    char path [256];
+    if (!s_strings_valid (args, "", path, sizeof (path))) {
+        req->op = NULL;
+        shic_error_set_field (err, SHIC_E_INVALID_ARGS, path,
+                              "The string %s is not UTF-8 or holds a NUL byte.", path);
         return -1;
     }
     req->args = args;
@@ -464,6 +520,60 @@ shic_wire_test (bool verbose)
     body = s_request_body ("{\"v\":1,\"id\":4,\"op\":5}");
     assert (s_decode_request (&body, &req, &err) == -1);
     s_assert_error (&err, SHIC_E_INVALID_ARGS, "op");
+    shic_wire_request_reset (&req);
+
+    //  Strings are what they claim: a NUL inside or bad UTF-8 anywhere in
+    //  op, id or args is invalid_args naming the string (a bad id is not
+    //  echoed; the others keep theirs)
+    struct {
+        const char *json;           //  the request around the string
+        const char *map;            //  path of the map that gets it
+        const char *key;            //  its key there
+        const char *bytes;          //  the string
+        size_t size;                //  its bytes
+        const char *field;          //  the field of the error
+    } bad_strings [] = {
+        { "{\"v\":1,\"id\":4}", NULL, "op", "ping\0evil", 9, "op" },
+        { "{\"v\":1,\"id\":4}", NULL, "op", "pi\xffng", 5, "op" },
+        { "{\"v\":1,\"op\":\"ping\"}", NULL, "id", "\xc3\x28", 2, "id" },
+        { "{\"v\":1,\"id\":4,\"op\":\"ensure_endpoint\",\"args\":"
+          "{\"request\":{\"target_preference\":{\"backend_options\":{}}}}}",
+          "args/request/target_preference/backend_options", "model_identity",
+          "tiny\0../../etc/passwd", 21, "request.target_preference.backend_options.model_identity" },
+        { "{\"v\":1,\"id\":4,\"op\":\"ensure_endpoint\",\"args\":{}}", "args", "owner_ref",
+          "\xed\xa0\x80", 3, "owner_ref" },        //  a surrogate
+    };
+    for (index = 0; index < sizeof (bad_strings) / sizeof (bad_strings [0]); index++) {
+        body = s_request_body (bad_strings [index].json);
+        shic_val_t *map = bad_strings [index].map? shic_val_path (body, bad_strings [index].map): body;
+        shic_val_set (map, bad_strings [index].key, &(shic_val_t *) {
+            shic_val_new_strn (bad_strings [index].bytes, bad_strings [index].size) });
+        assert (s_decode_request (&body, &req, &err) == -1);
+        s_assert_error (&err, SHIC_E_INVALID_ARGS, bad_strings [index].field);
+        assert (req.op == NULL);
+        if (streq (bad_strings [index].field, "id"))
+            assert (req.id == NULL);
+        else
+            assert (shic_val_int (req.id) == 4);
+        shic_wire_request_reset (&req);
+    }
+    body = s_request_body ("{\"v\":1,\"id\":5,\"op\":\"x\",\"args\":{\"list\":[\"a\"]}}");
+    shic_val_push (shic_val_get (shic_val_get (body, "args"), "list"),
+                   &(shic_val_t *) { shic_val_new_strn ("b\0", 2) });
+    assert (s_decode_request (&body, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_INVALID_ARGS, "list.1");
+    shic_wire_request_reset (&req);
+    body = s_request_body ("{\"v\":1,\"id\":5,\"op\":\"x\",\"args\":{\"m\":{}}}");
+    shic_val_set_int (shic_val_get (shic_val_get (body, "args"), "m"), "k\xc0\xaf", 1);
+    assert (s_decode_request (&body, &req, &err) == -1);
+    s_assert_error (&err, SHIC_E_INVALID_ARGS, "m.(key)");
+    shic_wire_request_reset (&req);
+    //  Valid UTF-8 beyond ASCII, and bins, pass
+    body = s_request_body ("{\"v\":1,\"id\":\"\\u00e9\",\"op\":\"ping\","
+                           "\"args\":{\"owner_ref\":\"\\u65e5\\u672c \\ud83d\\ude00\"}}");
+    shic_val_set (shic_val_get (body, "args"), "blob",
+                  &(shic_val_t *) { shic_val_new_bin ("\0\xff", 2) });
+    assert (s_decode_request (&body, &req, &err) == 0);
     shic_wire_request_reset (&req);
 
     //  Args not a map

@@ -432,6 +432,10 @@ shic_contract_test (bool verbose)
         { "{\"instance_key\":\"k\",\"health_interval_ms\":-1}", "health_interval_ms" },
         { "{\"instance_key\":\"k\",\"idle_shutdown_ms\":1.5}", "idle_shutdown_ms" },
         { "{\"instance_key\":\"k\",\"stop_timeout_ms\":-5}", "stop_timeout_ms" },
+        //  Durations have a range: a clock plus one never overflows
+        { "{\"instance_key\":\"k\",\"ready_timeout_ms\":9223372036854775807}", "ready_timeout_ms" },
+        { "{\"instance_key\":\"k\",\"idle_shutdown_ms\":1099511627777}", "idle_shutdown_ms" },
+        { "{\"instance_key\":\"k\",\"stop_timeout_ms\":2147483648}", "stop_timeout_ms" },
         { "{\"instance_key\":\"k\",\"endpoint_template\":[]}", "endpoint_template" },
         { "{\"instance_key\":\"k\",\"metadata\":\"m\"}", "metadata" }
     };

@@ -245,7 +245,7 @@ s_test_plans (void)
 
     //  A model section: knobs in table order, model args after the backend's
     plan = s_plan (state, "{\"model_identity\":\"big\",\"embeddings\":true,\"ready_timeout_ms\":5000}",
-                   false, &err);
+                   true, &err);
     assert (plan);
     s_json_is (plan, "transport/argv",
                "[\"/opt/llama/llama-server\",\"-m\",\"/models/big.gguf\",\"-a\",\"big-chat\","
@@ -263,7 +263,7 @@ s_test_plans (void)
     char *base = s_key (state, "{\"model_identity\":\"tiny\"}", false);
     char *again = s_key (state, "{\"model_identity\":\"tiny\"}", false);
     char *timed = s_key (state, "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":1,"
-                                "\"idle_shutdown_ms\":5,\"alias\":null}", false);
+                                "\"idle_shutdown_ms\":5,\"alias\":null}", true);
     char *ctx = s_key (state, "{\"model_identity\":\"tiny\",\"ctx_size\":2048}", false);
     char *ctx_boot = s_key (state, "{\"model_identity\":\"tiny\",\"boot_spec\":{\"ctx_size\":2048}}",
                             false);
@@ -309,6 +309,9 @@ s_test_plans (void)
         { "{\"model_identity\":\"tiny\",\"host\":\"0.0.0.0\"}", "host" },
         { "{\"model_identity\":\"tiny\",\"port\":8080}", "port" },
         { "{\"model_identity\":\"tiny\",\"stop_timeout_ms\":1}", "stop_timeout_ms" },
+        //  Timings hold for every holder of the shared instance
+        { "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":1}", "ready_timeout_ms" },
+        { "{\"model_identity\":\"tiny\",\"idle_shutdown_ms\":0}", "idle_shutdown_ms" },
         { "{\"model_identity\":\"tiny\",\"boot_spec\":{\"model_path\":\"/x.gguf\"}}",
           "boot_spec.model_path" },
         { "{\"model_identity\":\"tiny\",\"boot_spec\":{\"binary\":\"/bin/sh\"}}", "boot_spec.binary" },
@@ -333,8 +336,6 @@ s_test_plans (void)
         { "{\"model_identity\":\"tiny\",\"jinja\":\"yes\"}", "jinja" },
         { "{\"model_identity\":\"tiny\",\"flash_attn\":\"sometimes\"}", "flash_attn" },
         { "{\"model_identity\":\"tiny\",\"alias\":\"\"}", "alias" },
-        { "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":0}", "ready_timeout_ms" },
-        { "{\"model_identity\":\"tiny\",\"idle_shutdown_ms\":-5}", "idle_shutdown_ms" },
         { NULL, NULL }
     };
     for (int i = 0; invalid [i][0]; i++)
@@ -349,6 +350,13 @@ s_test_plans (void)
         { "{\"model_identity\":\"tiny\",\"port\":70000}", "port" },
         { "{\"model_identity\":\"tiny\",\"binary\":\"\"}", "binary" },
         { "{\"boot_spec\":{\"model_path\":5}}", "boot_spec.model_path" },
+        { "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":0}", "ready_timeout_ms" },
+        { "{\"model_identity\":\"tiny\",\"idle_shutdown_ms\":-5}", "idle_shutdown_ms" },
+        //  Every duration has its range: a clock plus it never overflows
+        { "{\"model_identity\":\"tiny\",\"ready_timeout_ms\":9223372036854775807}",
+          "ready_timeout_ms" },
+        { "{\"model_identity\":\"tiny\",\"idle_shutdown_ms\":1099511627777}", "idle_shutdown_ms" },
+        { "{\"model_identity\":\"tiny\",\"stop_timeout_ms\":2147483648}", "stop_timeout_ms" },
         { NULL, NULL }
     };
     for (int i = 0; invalid_trusted [i][0]; i++)
@@ -413,6 +421,24 @@ s_test_lines (void)
     assert (ctx.port == 18081);
     assert (ops->on_output_line (&ctx, SHIC_STDERR,
             "main: couldn't bind HTTP server socket, hostname: 127.0.0.1, port: 9") == 0);
+    //  The port is learned once: a later bound line, or one of another
+    //  prefix (a logged request path), never moves it
+    assert (ops->on_output_line (&ctx, SHIC_STDERR,
+            "main: HTTP server is listening, hostname: 127.0.0.1, port: 9, http threads: 3") == 1);
+    assert (ctx.port == 18081);
+    assert (ops->on_output_line (&ctx, SHIC_STDERR,
+            "main: server is listening on http://127.0.0.1:9 - starting the main loop") == 1);
+    assert (ctx.port == 18081);
+    ctx.port = 0;
+    assert (ops->on_output_line (&ctx, SHIC_STDERR,
+            "srv  log_server_r: request: GET /main: HTTP server is listening, hostname: "
+            "127.0.0.1, port: 9 127.0.0.1 404") == 0);
+    assert (ops->on_output_line (&ctx, SHIC_STDERR,
+            "srv  log_server_r: request: GET /main: server is listening on http://127.0.0.1:9 "
+            "127.0.0.1 404") == 1);
+    assert (ops->on_output_line (&ctx, SHIC_STDERR,
+            "HTTP server is listening, hostname: 127.0.0.1, port: 9, http threads: 3") == 0);
+    assert (ctx.port == 0);
     assert (ops->on_output_line (&ctx, SHIC_STDERR, "") == 0);
     //  Nothing listens on a port we just held: pending, unreachable
     //  (a plain socket: a ZeroMQ listener still closing could be reached)
@@ -628,6 +654,52 @@ s_test_runtime (bool verbose)
     zconfig_destroy (&config);
 }
 
+//  What the server logs after ready (llama-server logs request paths, which
+//  its HTTP clients choose) never moves the endpoint nor its health checks
+static void
+s_test_forged_port (void)
+{
+    char *text = zsys_sprintf ("binary = %s\nhealth_interval_ms = 50\nmodels\n"
+                               "    tiny = /etc/hostname\n", shic_test_stand_in ());
+    zconfig_t *config = NULL;
+    shic_runtime_t *runtime = s_runtime (text, &config);
+    zstr_free (&text);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *options = shic_val_from_json (
+        "{\"extra_args\":[\"--echo-after-ready\","
+        "\"main: HTTP server is listening, hostname: 127.0.0.1, port: 9, http threads: 1\","
+        "\"--echo-after-ready\",\"main: server is listening on http://127.0.0.1:9 - starting "
+        "the main loop\",\"--echo-after-ready\",\"srv  log_server_r: request: GET /main: HTTP "
+        "server is listening, hostname: 127.0.0.1, port: 9 127.0.0.1 404\"]}");
+    shic_val_t *result = shic_client_ensure (client, "llama_cpp", "tiny", options, 0, 10000);
+    shic_val_destroy (&options);
+    if (!result)
+        fprintf (stderr, "ensure: %s\n", shic_client_error (client)->message);
+    assert (result);
+    char *base_url = strdup (s_str (result, "endpoint/base_url"));
+    assert (!strstr (base_url, ":9/"));
+    //  Health checks keep going to the learned port: healthy throughout
+    //  many rounds, and the published endpoint stays
+    for (int round = 0; round < 10; round++) {
+        shic_val_t *args = shic_val_new_map ();
+        shic_val_set_str (args, "instance_id", s_str (result, "instance_id"));
+        shic_val_t *snapshot = shic_client_call (client, "lookup_instance", &args);
+        assert (snapshot);
+        assert (streq (s_str (snapshot, "health_status"), "healthy"));
+        assert (streq (s_str (snapshot, "endpoint/base_url"), base_url));
+        shic_val_destroy (&snapshot);
+        zclock_sleep (50);
+    }
+    char url [512];
+    snprintf (url, sizeof (url), "%s/models", base_url);
+    assert (s_request ("GET", url, NULL, NULL, 5000, NULL) == 200);
+    free (base_url);
+    shic_val_destroy (&result);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    zconfig_destroy (&config);
+}
+
 void
 shic_llama_cpp_test (bool verbose)
 {
@@ -636,6 +708,7 @@ shic_llama_cpp_test (bool verbose)
     s_test_plans ();
     s_test_lines ();
     s_test_runtime (verbose);
+    s_test_forged_port ();
     printf ("OK\n");
 }
 

@@ -13,6 +13,12 @@
 #include "shic_http.h"
 #include "shic_ollama.h"
 #include "shic_ollama_names.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
 
 void shic_ollama_test (bool verbose);
 void shic_ollama_live_test (bool verbose);
@@ -347,6 +353,13 @@ s_unit_checks (void)
     s_plan_fails (state, "{}", true, SHIC_E_INVALID_BACKEND_OPTIONS, "model_identity");
     s_plan_fails (state, "{\"model_identity\":\"  \"}", true, SHIC_E_INVALID_BACKEND_OPTIONS, "model_identity");
     s_plan_fails (state, "{\"model_identity\":\"m\",\"colour\":1}", true, SHIC_E_INVALID_BACKEND_OPTIONS, "colour");
+    //  Durations have ranges, also for the host
+    s_plan_fails (state, "{\"model_identity\":\"m\",\"ready_timeout_ms\":9223372036854775807}", true,
+                  SHIC_E_INVALID_BACKEND_OPTIONS, "ready_timeout_ms");
+    s_plan_fails (state, "{\"model_identity\":\"m\",\"idle_shutdown_ms\":1099511627777}", true,
+                  SHIC_E_INVALID_BACKEND_OPTIONS, "idle_shutdown_ms");
+    s_plan_fails (state, "{\"model_identity\":\"m\",\"pull_timeout_ms\":2147483648}", true,
+                  SHIC_E_INVALID_BACKEND_OPTIONS, "pull_timeout_ms");
     s_plan_fails (state, "{\"model_identity\":\"m\",\"preload\":\"yes\"}", false, SHIC_E_INVALID_BACKEND_OPTIONS, "preload");
     s_plan_fails (state, "{\"model_identity\":\"m\",\"headers\":{\"x\":\"a\\r\\nb: c\"}}", true,
                   SHIC_E_INVALID_BACKEND_OPTIONS, "headers");
@@ -798,12 +811,160 @@ s_shared_health (void)
     unlink (log_path);
 }
 
+//  --------------------------------------------------------------------------
+//  An address that is not Ollama but answers 200 to everything
+
+typedef struct {
+    int listener;                   //  bound, listening socket
+    int port;                       //  its port
+    const char *body;               //  the body of every answer
+    size_t length;                  //  Content-Length announced (body repeated)
+    atomic_bool stop;               //  the thread ends
+    pthread_t thread;               //  accepts and answers
+} s_liar_t;
+
+//  Reads a request (headers, and a body by Content-Length) and answers it
+static void
+s_liar_answer (s_liar_t *self, int conn)
+{
+    char request [8192];
+    size_t used = 0;
+    char *end = NULL;
+    while (used < sizeof (request) - 1 && !end) {
+        ssize_t got = recv (conn, request + used, sizeof (request) - 1 - used, 0);
+        if (got <= 0)
+            return;
+        used += (size_t) got;
+        request [used] = 0;
+        end = strstr (request, "\r\n\r\n");
+    }
+    if (!end)
+        return;
+    const char *length = strcasestr (request, "content-length:");
+    size_t expected = (size_t) (end + 4 - request) + (length? (size_t) atol (length + 15): 0);
+    while (used < expected && used < sizeof (request) - 1) {
+        ssize_t got = recv (conn, request + used, sizeof (request) - 1 - used, 0);
+        if (got <= 0)
+            return;
+        used += (size_t) got;
+    }
+    char head [256];
+    snprintf (head, sizeof (head), "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+              "Content-Length: %zu\r\nConnection: close\r\n\r\n", self->length);
+    if (send (conn, head, strlen (head), MSG_NOSIGNAL) < 0)
+        return;
+    size_t sent = 0;
+    size_t size = strlen (self->body);
+    while (sent < self->length) {
+        size_t chunk = self->length - sent < size? self->length - sent: size;
+        if (send (conn, self->body, chunk, MSG_NOSIGNAL) < 0)
+            return;                 //  the client went away
+        sent += chunk;
+    }
+}
+
+static void *
+s_liar_run (void *arg)
+{
+    s_liar_t *self = (s_liar_t *) arg;
+    while (!atomic_load (&self->stop)) {
+        struct pollfd item = { self->listener, POLLIN, 0 };
+        if (poll (&item, 1, 50) <= 0)
+            continue;
+        int conn = accept (self->listener, NULL, NULL);
+        if (conn < 0)
+            continue;
+        s_liar_answer (self, conn);
+        close (conn);
+    }
+    return NULL;
+}
+
+//  Starts a liar whose answers have length bytes of body, repeated
+static s_liar_t *
+s_liar_start (const char *body, size_t length)
+{
+    s_liar_t *self = (s_liar_t *) zmalloc (sizeof (s_liar_t));
+    self->body = body;
+    self->length = length;
+    atomic_init (&self->stop, false);
+    self->listener = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { 0 };
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert (bind (self->listener, (struct sockaddr *) &address, sizeof (address)) == 0);
+    assert (listen (self->listener, 16) == 0);
+    socklen_t size = sizeof (address);
+    getsockname (self->listener, (struct sockaddr *) &address, &size);
+    self->port = ntohs (address.sin_port);
+    assert (pthread_create (&self->thread, NULL, s_liar_run, self) == 0);
+    return self;
+}
+
+static void
+s_liar_stop (s_liar_t **self_p)
+{
+    s_liar_t *self = *self_p;
+    atomic_store (&self->stop, true);
+    pthread_join (self->thread, NULL);
+    close (self->listener);
+    free (self);
+    *self_p = NULL;
+}
+
+//  200 with HTML, with truncated JSON, or with a 100 MB body is no Ollama:
+//  the ensure ends in readiness_timeout, naming what came back
+static void
+s_liars (void)
+{
+    struct {
+        const char *body;           //  what every answer carries
+        size_t length;              //  its announced length
+        const char *error;          //  in details.last_probe.error
+    } cases [] = {
+        { "<html><body>It works!</body></html>", 0, "not an answer of Ollama: <html>" },
+        { "{\"version\":\"0.5.", 0, "not an answer of Ollama: {\"version\"" },
+        { "{\"models\":[],\"version\":\"1\",\"details\":{}}            ", 100 * 1024 * 1024,
+          "larger than 1 MiB" },
+    };
+    for (size_t index = 0; index < sizeof (cases) / sizeof (cases [0]); index++) {
+        size_t length = cases [index].length? cases [index].length: strlen (cases [index].body);
+        s_liar_t *liar = s_liar_start (cases [index].body, length);
+        char config_text [256];
+        snprintf (config_text, sizeof (config_text),
+                  "ollama\n    root_url = \"http://127.0.0.1:%d\"\n"
+                  "    readiness_interval_ms = 50\n    ready_timeout_ms = 600\n", liar->port);
+        zconfig_t *config = NULL;
+        shic_runtime_t *runtime = s_runtime (config_text, &config);
+        shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+        shic_val_t *result = s_ensure (client, "any-model-at-all", NULL, 10000);
+        if (result) {
+            fprintf (stderr, "liar %zu: attached as ok\n", index);
+            assert (false);
+        }
+        const shic_error_t *err = shic_client_error (client);
+        const char *error = s_str (err->details, "last_probe/error");
+        if (!streq (err->code, SHIC_E_READINESS_TIMEOUT) || !error
+        ||  !strstr (error, cases [index].error)) {
+            char *details = shic_val_to_json (err->details);
+            fprintf (stderr, "liar %zu: %s %s\n", index, err->code, details);
+            free (details);
+            assert (false);
+        }
+        shic_client_destroy (&client);
+        shic_runtime_destroy (&runtime);
+        zconfig_destroy (&config);
+        s_liar_stop (&liar);
+    }
+}
+
 void
 shic_ollama_test (bool verbose)
 {
     printf (" * shic_ollama: ");
     s_unit_checks ();
     (void) verbose;
+    s_liars ();
     s_scenarios ();
     s_shared_health ();
     printf ("OK\n");

@@ -62,6 +62,9 @@
                                 no newline) to PATH via temp file + rename
         --print-env NAME        log "env NAME=<value>" at start (repeatable;
                                 "env NAME (unset)" when not set)
+        --echo-after-ready TEXT log TEXT as a line right after the ready line
+                                (repeatable): what a client of the model may
+                                make the server log, e.g. a forged bind line
 
     Log lines (stderr, flushed at once):
         main: HTTP server is listening, hostname: H, port: P, http threads: 1
@@ -135,6 +138,8 @@ typedef struct {
     const char *ready_file;             //  Ready timestamp file, or NULL
     const char *print_env [MAX_PRINT_ENV];  //  Variables to log at start
     int print_env_size;                 //  Number of entries in print_env
+    const char *echo [MAX_PRINT_ENV];   //  Lines to log after the ready line
+    int echo_size;                      //  Number of entries in echo
 } config_t;
 
 //  One client connection
@@ -424,6 +429,12 @@ s_config_parse (config_t *self, int argc, char *argv [])
             const char *name = VALUE ();
             if (self->print_env_size < MAX_PRINT_ENV)
                 self->print_env [self->print_env_size++] = name;
+        }
+        else
+        if (IS ("--echo-after-ready")) {
+            const char *text = VALUE ();
+            if (self->echo_size < MAX_PRINT_ENV)
+                self->echo [self->echo_size++] = text;
         }
         else {
             fprintf (stderr, "error: invalid argument: %s\n", flag);
@@ -1170,6 +1181,8 @@ s_finish_loading (server_t *self)
         s_write_ready_file (config->ready_file);
     s_log ("main: server is listening on http://%s:%d - starting the main loop",
            config->host, self->port);
+    for (int index = 0; index < config->echo_size; index++)
+        s_log ("%s", config->echo [index]);
 }
 
 static void

@@ -103,6 +103,10 @@ export declare class ShicError extends Error {
 export declare class NoReplyError extends ShicError {
     constructor (message?: string, details?: any)
 }
+/** A reply or event that cannot be decoded (code "bad_reply") */
+export declare class BadReplyError extends ShicError {
+    constructor (message?: string, details?: any)
+}
 type CodeError = new (message?: string, details?: any) => ShicError
 export declare const ERRORS: { [code: string]: CodeError }
 

@@ -49,6 +49,29 @@ class NoReplyError extends ShicError {
     }
 }
 
+/**
+ * A reply or event came back that the client cannot decode (not msgpack, or
+ * not a map): raised instead of waiting in silence.
+ */
+class BadReplyError extends ShicError {
+    constructor (message, details) {
+        super("bad_reply", message, details)
+    }
+}
+
+/** The map in frame, or a BadReplyError saying why there is none. */
+function unpack (frame, what) {
+    let body
+    try {
+        body = decode(frame)
+    } catch (error) {
+        return new BadReplyError(`${what} cannot be decoded: ${error.message}`)
+    }
+    if (!body || typeof body !== "object" || Array.isArray(body) || body instanceof Uint8Array)
+        return new BadReplyError(`${what} cannot be decoded: not a map`)
+    return body
+}
+
 // Wire codes, in the order of wire.md
 const CODES = [
     "malformed", "unsupported_version", "unknown_op", "invalid_args", "invalid_request",
@@ -170,14 +193,17 @@ class Client {
     async _read () {
         try {
             for await (const frames of this._sock) {
-                let reply
-                try {
-                    reply = decode(frames[frames.length - 1])
-                } catch (error) {
-                    continue                // not msgpack: ignore
-                }
-                if (!reply || typeof reply !== "object")
+                const reply = unpack(frames[frames.length - 1], "the reply")
+                if (reply instanceof BadReplyError) {
+                    // Nobody can tell whose it was: every call in flight
+                    // learns of it, none waits in silence
+                    for (const [, pending] of this._pending) {
+                        clearTimeout(pending.timer)
+                        pending.reject(reply)
+                    }
+                    this._pending.clear()
                     continue
+                }
                 const id = reply.id === undefined ? null : reply.id
                 this._answered = true
                 const pending = this._pending.get(id)
@@ -433,7 +459,10 @@ class EventStream {
         this._closed = false
     }
 
-    /** The next event, or null on timeout or when closed. */
+    /**
+     * The next event, or null on timeout or when closed; an event that
+     * cannot be decoded rejects with BadReplyError.
+     */
     async nextEvent () {
         while (!this._closed) {
             let frames
@@ -444,13 +473,11 @@ class EventStream {
             }
             if (frames.length !== 2)
                 continue
-            let body
-            try {
-                body = decode(frames[1])
-            } catch (error) {
-                continue
-            }
-            return { topic: frames[0].toString("utf8"), body }
+            const topic = frames[0].toString("utf8")
+            const body = unpack(frames[1], `an event on ${topic}`)
+            if (body instanceof BadReplyError)
+                throw body              // the stream stays usable
+            return { topic, body }
         }
         return null
     }
@@ -477,6 +504,6 @@ class EventStream {
 
 module.exports = Object.assign({
     Client, Endpoint, EventStream, withEndpoint, ensureArgs, errorFor,
-    ShicError, NoReplyError, ERRORS, CODES,
+    ShicError, NoReplyError, BadReplyError, ERRORS, CODES,
     DEFAULT_ENDPOINT, DEFAULT_EVENTS, DEFAULT_WAIT_MS, WIRE_VERSION,
 }, errorClasses)

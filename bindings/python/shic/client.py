@@ -15,7 +15,7 @@ import time
 import msgpack
 import zmq
 
-from .errors import NoReplyError, ShicError, error_for
+from .errors import BadReplyError, NoReplyError, ShicError, error_for
 
 __all__ = ["Client", "Endpoint", "EventStream", "Event", "ensure_args",
            "DEFAULT_ENDPOINT", "DEFAULT_EVENTS", "DEFAULT_WAIT_MS"]
@@ -140,8 +140,12 @@ class Client:
                     if self._sock.poll(min(left, _SLICE_MS), zmq.POLLIN):
                         frames = self._sock.recv_multipart()
                         reply = self._decode(frames)
-                        if reply is None:
-                            continue
+                        if reply.get("bad_reply") and reply.get("id") not in self._waiting:
+                            # Nobody can tell whose it was: every call in
+                            # flight learns of it, none waits in silence
+                            for rid in self._waiting:
+                                self._replies[rid] = reply
+                            return reply
                         rid = reply.get("id")
                         self._answered = True
                         if rid == request_id:
@@ -159,12 +163,24 @@ class Client:
 
     @staticmethod
     def _decode(frames):
+        """The reply map of frames; a reply that cannot be decoded becomes an
+        error reply (code bad_reply) for its id when one can be read, else
+        for id None with "bad_reply" set."""
         #  The body is the last frame (a REQ-style envelope may precede it)
+        reply, why = _unpack(frames[-1])
+        if why is None:
+            return reply
+        rid = None
         try:
-            reply = msgpack.unpackb(frames[-1], raw=False)
+            # Only to learn whose reply it was
+            lenient = msgpack.unpackb(frames[-1], raw=False, unicode_errors="surrogateescape")
+            if isinstance(lenient, dict) and isinstance(lenient.get("id"), (int, str)):
+                rid = lenient["id"]
         except Exception:
-            return None
-        return reply if isinstance(reply, dict) else None
+            pass
+        return {"id": rid, "ok": False, "bad_reply": rid is None,
+                "error": {"code": "bad_reply",
+                          "message": "the reply cannot be decoded: %s" % why}}
 
     @staticmethod
     def _result(reply):
@@ -424,11 +440,25 @@ class Event:
         return "Event(%r, %r)" % (self.topic, self.body)
 
 
+def _unpack(frame):
+    """(map, None) for a frame holding one msgpack map of valid strings, else
+    (None, why)."""
+    try:
+        body = msgpack.unpackb(frame, raw=False)
+    except Exception as exc:
+        return None, "%s: %s" % (type(exc).__name__, exc)
+    if not isinstance(body, dict):
+        return None, "a %s, not a map" % type(body).__name__
+    return body, None
+
+
 class EventStream:
     """A SUB socket on the events PUB: an iterator of Event.
 
     next(timeout=None) waits for one event (seconds; None = the stream's
-    timeout) and returns None on timeout; iteration stops on timeout.
+    timeout) and returns None on timeout; iteration stops on timeout. An
+    event that cannot be decoded raises BadReplyError (the stream stays
+    usable), rather than being skipped in silence.
     """
 
     def __init__(self, endpoint, prefix="", timeout=None, context=None):
@@ -448,10 +478,10 @@ class EventStream:
             frames = self._sock.recv_multipart()
             if len(frames) != 2:
                 continue
-            try:
-                body = msgpack.unpackb(frames[1], raw=False)
-            except Exception:
-                continue
+            body, why = _unpack(frames[1])
+            if why is not None:
+                raise BadReplyError("bad_reply", "an event on %r cannot be decoded: %s"
+                                    % (frames[0].decode("utf-8", "replace"), why))
             return Event(frames[0].decode("utf-8", "replace"), body)
 
     def __iter__(self):

@@ -6,7 +6,7 @@ version does not know is raised as ShicError itself. A call that gets no
 reply in time raises NoReplyError, which is also a builtin TimeoutError.
 """
 
-__all__ = ["ShicError", "NoReplyError", "ERRORS", "error_for"]
+__all__ = ["ShicError", "NoReplyError", "BadReplyError", "ERRORS", "error_for"]
 
 
 class ShicError(Exception):
@@ -45,6 +45,14 @@ class NoReplyError(ShicError, TimeoutError):
         return ShicError.__str__(self)
 
 
+class BadReplyError(ShicError):
+    """A reply or event came back that the client cannot decode (not
+    msgpack, not a map, or strings that are not UTF-8): raised instead of
+    waiting in silence. The message says what was wrong."""
+
+    code = "bad_reply"
+
+
 #  Wire codes, in the order of wire.md
 _CODES = [
     "malformed", "unsupported_version", "unknown_op", "invalid_args", "invalid_request",
@@ -74,6 +82,7 @@ for _code in _CODES:
     ERRORS[_code] = _cls
     __all__.append(_name)
 del _code, _name, _cls
+ERRORS["bad_reply"] = BadReplyError
 
 
 def error_for(error):

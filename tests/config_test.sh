@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+#  Configurations shicd must refuse, each with "FILE:LINE: KEY: reason" on
+#  stderr and exit 2 before it binds anything; and ones it must accept (a
+#  second llama.cpp backend by type, memory pools in shicd/resources).
+#  Usage: tests/config_test.sh BUILD_DIR
+set -u
+build=$(cd "${1:-build}" && pwd)
+work=$(mktemp -d)
+passed=0
+failed=0
+trap 'rm -rf "$work"' EXIT
+port () { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+gw=$(port); ev=$(port)
+model="$work/tiny.gguf"
+echo "not really a model" > "$model"
+
+#  refuse NAME EXPECTED [SHICD ARGS...]: the configuration on stdin is
+#  refused with exit 2 and a line on stderr containing EXPECTED
+refuse () {
+    local name=$1 expected=$2; shift 2
+    cat > "$work/$name.cfg"
+    local config="$work/$name.cfg"
+    [ "$name" = directory ] && config="$work"
+    timeout 20 "$build/shicd" --config "$config" --gateway "tcp://127.0.0.1:$gw" \
+        --events "tcp://127.0.0.1:$ev" "$@" > "$work/out" 2> "$work/err"
+    local rc=$?
+    if [ "$rc" = 2 ] && grep -qF -- "$expected" "$work/err"; then
+        passed=$((passed + 1)); echo "config: $name: ok"
+    else
+        failed=$((failed + 1))
+        echo "config: $name: FAILED (exit $rc; expected '$expected' in:)"; cat "$work/err"
+    fi
+}
+C="$work"
+refuse syntax "$C/syntax.cfg:2: ZPL: missing \"" <<'CFG'
+shicd
+    gateway = "tcp://127.0.0.1:1
+CFG
+refuse directory "$C:0: --config: not a file (a directory)" < /dev/null
+refuse duplicate "$C/duplicate.cfg:3: shicd/max_leases: given twice" <<'CFG'
+shicd
+    max_leases = 5
+    max_leases = 6
+CFG
+refuse negative "$C/negative.cfg:2: shicd/client_timeout_ms: '-5' is not a whole number from 1 to" <<'CFG'
+shicd
+    client_timeout_ms = -5
+CFG
+refuse max_frame "$C/max_frame.cfg:3: runtime/max_frame: '1' is not a whole number from 1024 to" <<'CFG'
+# a comment
+runtime
+    max_frame = 1
+CFG
+refuse huge "$C/huge.cfg:2: shicd/max_leases: '99999999999999999999' is not a whole number" <<'CFG'
+shicd
+    max_leases = 99999999999999999999
+CFG
+refuse port "$C/port.cfg:3: shicd/events: port '99999' is not 0 .. 65535 or *" <<'CFG'
+shicd
+    gateway = tcp://127.0.0.1:0
+    events = tcp://127.0.0.1:99999
+CFG
+refuse cli_port "shicd: --gateway: port '99999' is not 0 .. 65535 or *" \
+    --gateway tcp://127.0.0.1:99999 <<'CFG'
+shicd
+CFG
+refuse ollama_typo "$C/ollama_typo.cfg:3: backends/ollama/rooturl: ollama: unknown configuration key 'rooturl'" <<'CFG'
+backends
+    ollama
+        rooturl = http://10.0.0.1:11434
+CFG
+refuse ollama_scheme "$C/ollama_scheme.cfg:4: backends/local/root_url: ollama: root_url 'ftp://10.0.0.1' is not http:// or https://" <<'CFG'
+backends
+    local
+        type = ollama
+        root_url = ftp://10.0.0.1
+CFG
+refuse timing "$C/timing.cfg:3: backends/ollama/idle_shutdown_ms: backends/ollama: idle_shutdown_ms must be a whole number from 0 to 1099511627776" <<'CFG'
+backends
+    ollama
+        idle_shutdown_ms = 9223372036854775807
+CFG
+refuse model_missing "$C/model_missing.cfg:6: backends/small/models/tiny/path: model file $C/none.gguf: No such file or directory" <<CFG
+backends
+    small
+        type = llama_cpp
+        models
+            tiny
+                path = $C/none.gguf
+CFG
+refuse model_dir "$C/model_dir.cfg:4: backends/llama_cpp/models/tiny: model file $C is not a file" <<CFG
+backends
+    llama_cpp
+        models
+            tiny = $C
+CFG
+refuse resources "$C/resources.cfg:4: shicd/resources/ram:" <<'CFG'
+shicd
+    resources
+        gpu0 = 1GiB
+        ram = lots
+CFG
+
+#  Accepted: a second llama.cpp backend by type, and memory pools
+cat > "$work/good.cfg" <<CFG
+shicd
+    gateway = tcp://127.0.0.1:$gw
+    events = tcp://127.0.0.1:$ev
+    resources
+        ram = 1GiB
+        reserve.ram = 100MiB
+backends
+    llama_cpp
+        binary = $build/shic_stand_in
+        models
+            tiny = $model
+    small
+        type = llama_cpp
+        binary = $build/shic_stand_in
+        models
+            tiny
+                path = $model
+CFG
+"$build/shicd" --config "$work/good.cfg" > "$work/good.out" 2> "$work/good.err" &
+pid=$!
+ready=no
+for _ in $(seq 1 100); do
+    grep -q "shicd ready" "$work/good.out" 2>/dev/null && { ready=yes; break; }
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+done
+backends=$(timeout 10 "$build/shic" --endpoint "tcp://127.0.0.1:$gw" backends 2>&1)
+kill -TERM $pid 2>/dev/null; wait $pid; rc=$?
+if [ "$ready" = yes ] && [ "$rc" = 0 ] && echo "$backends" | grep -q small \
+&& echo "$backends" | grep -q llama_cpp; then
+    passed=$((passed + 1)); echo "config: good: ok"
+else
+    failed=$((failed + 1)); echo "config: good: FAILED (ready $ready, exit $rc)"
+    cat "$work/good.err"; echo "$backends"
+fi
+echo "config: $passed passed, $failed failed"
+[ "$failed" = 0 ]
