@@ -22,6 +22,7 @@
 #include "shic_stats.h"
 #include "shic_waiter.h"
 #include "shic_placement.h"
+#include "shic_admission.h"
 #include "shic_pools.h"
 
 void shic_generic_test (bool verbose);
@@ -60,6 +61,7 @@ static s_test_t s_tests [] = {
     { "stats", shic_stats_test },
     { "waiter", shic_waiter_test },
     { "placement", shic_placement_test },
+    { "admission", shic_admission_test },
     { "pools", shic_pools_test },
     { "bus", shic_bus_test },
     { "bus_guide", shic_bus_guide_test },
