@@ -730,7 +730,8 @@ s_fake_start (void *arg, shic_pending_t *pending)
     s_fake_t *fake = (s_fake_t *) arg;
     bool created = false;
     shic_error_t err = { 0 };
-    shic_record_t *record = shic_registry_claim (fake->registry, &pending->plan, 16, &created, &err);
+    shic_record_t *record = shic_registry_claim (fake->registry, &pending->plan, 16, &created,
+                                                 &err);
     assert (record && created);
     shic_admission_placed (fake->admission, record, &pending->need);
     shic_waiter_t *waiter;

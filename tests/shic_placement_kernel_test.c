@@ -18,6 +18,7 @@
 #include <limits.h>
 #include "shic_llama_cpp.h"
 #include "shic_test_backends.h"
+#include "shic_test_util.h"
 
 void shic_placement_kernel_test (bool verbose);
 
@@ -147,8 +148,7 @@ s_log_body (s_log_t *self, size_t index)
 static const char *
 s_str (const shic_val_t *val, const char *path)
 {
-    const char *str = shic_val_str (shic_val_path (val, path));
-    return str? str: "";
+    return shic_test_str (val, path);
 }
 
 static int64_t
@@ -247,13 +247,9 @@ s_ensure_ok (shic_client_t *client, const char *model, int priority, bool preemp
 {
     shic_val_t *args = s_ensure_args (model, DEADLINE, priority, preemptible);
     shic_val_t *result = shic_client_call (client, "ensure_endpoint", &args);
-    if (!result) {
-        const shic_error_t *err = shic_client_error (client);
-        char *details = shic_val_to_json (err->details);
-        fprintf (stderr, "ensure %s: %s %s %s\n", model, err->code, err->message, details);
-        free (details);
-        assert (false);
-    }
+    char what [64];
+    snprintf (what, sizeof (what), "ensure %s", model);
+    shic_test_expect_ok (client, result, what);
     return result;
 }
 
@@ -459,7 +455,8 @@ s_test_declared (bool verbose)
     stopped = s_log_wait (log, evicting, "instance.stopped", "b");
     assert (s_log_wait (log, mark, "instance.starting", "c") > stopped);
     if (verbose)
-        printf ("\n   queued: c waited %lld ms for b", (long long) s_int (c, "placement/queued_ms"));
+        printf ("\n   queued: c waited %lld ms for b",
+                (long long) s_int (c, "placement/queued_ms"));
 
     //  6. Priority order, no starvation: a (priority 1) then d (priority
     //  5) wait for c; d goes first, a once d is released
