@@ -157,6 +157,7 @@ s_waiter_new (s_call_t *call, shic_record_t *instance, shic_val_t *compatibility
     waiter->deadline = zclock_mono () + call->args.wait_ms;
     waiter->started = started;
     waiter->priority = (int) call->args.priority;
+    waiter->has_priority = call->args.has_priority;
     waiter->preemptible = call->args.preemptible;
     return waiter;
 }
@@ -207,7 +208,9 @@ s_grant (self_t *self, shic_waiter_t **waiter_p)
     shic_lease_t *lease = shic_lease_book_grant (self->book, instance->id, waiter->owner_ref,
                                                  waiter->ttl_ms, waiter->client, tracked);
     lease->preemptible = waiter->preemptible;
-    lease->priority = waiter->priority;
+    //  Without a priority of its own, the lease has the model's (warm
+    //  grants too: a waiter below it must not revoke it)
+    lease->priority = waiter->has_priority? waiter->priority: instance->priority;
     shic_registry_lease_added (self->registry, instance);
 
     //  The reply is streamed from the instance's endpoint and the waiter's
@@ -474,7 +477,7 @@ s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter, shic_e
     shic_need_t need = { 0 };
     if (!live && !held && !pending && shic_admission_need (self->admission, *plan_p, &need, err) == 0
     &&  need.source) {
-        if (!waiter->priority && need.priority)
+        if (!waiter->has_priority)
             waiter->priority = need.priority;
         pending = shic_admission_enqueue (self->admission, plan_p, &need, waiter->priority, err);
         if (!pending)
@@ -487,6 +490,8 @@ s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter, shic_e
     if (err->code)
         goto fail;
     if (pending) {
+        if (!waiter->has_priority)
+            waiter->priority = pending->need.priority;
         waiter->reused = false;
         shic_admission_joined (self->admission, pending, waiter->priority);
         zlistx_add_end (pending->waiters, waiter);

@@ -29,6 +29,8 @@
 #include <poll.h>
 #include <limits.h>
 
+#define BLIND_EXIT_POLL_MS 50       //  exit checks when there is no pidfd
+
 typedef enum {
     PHASE_STARTING,                 //  waiting for the first (or next) ready
     PHASE_READY,                    //  ready; health checks run
@@ -611,6 +613,9 @@ shic_instance_actor (zsock_t *pipe, void *args)
         };
         int count = 2;
         bool watched = self->proc && self->phase != PHASE_DONE;
+        //  Without a pidfd (no pidfd_open: Linux before 5.3, valgrind) the
+        //  exit wakes nothing: it is looked for every turn, and that often
+        bool blind = watched && shic_proc_running (self->proc) && shic_proc_pidfd (self->proc) < 0;
         int fds [3] = {
             watched? shic_proc_stdout_fd (self->proc): -1,
             watched? shic_proc_stderr_fd (self->proc): -1,
@@ -619,7 +624,10 @@ shic_instance_actor (zsock_t *pipe, void *args)
         for (int index = 0; index < 3; index++)
             if (fds [index] >= 0)
                 items [count++] = (zmq_pollitem_t) { NULL, fds [index], ZMQ_POLLIN, 0 };
-        if (shic_poll (items, count, self->phase == PHASE_DONE? -1: s_timeout (self)) == -1)
+        int timeout = self->phase == PHASE_DONE? -1: s_timeout (self);
+        if (blind && (timeout < 0 || timeout > BLIND_EXIT_POLL_MS))
+            timeout = BLIND_EXIT_POLL_MS;
+        if (shic_poll (items, count, timeout) == -1)
             break;
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
@@ -636,6 +644,8 @@ shic_instance_actor (zsock_t *pipe, void *args)
             if (self->phase != PHASE_DONE)
                 s_handle_exit (self);
         }
+        if (blind && self->phase != PHASE_DONE)
+            s_handle_exit (self);
         s_handle_timers (self);
     }
     s_self_destroy (&self);

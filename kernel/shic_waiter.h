@@ -28,6 +28,7 @@ typedef struct {
     int64_t deadline;               //  monotonic; await_timeout after it
     int64_t started;                //  microseconds, for the latency histogram
     int priority;                   //  its place in the memory queue
+    bool has_priority;              //  priority was given (else the model's)
     bool preemptible;               //  its lease may be revoked
     int64_t queued_ms;              //  how long it waited for memory
     shic_val_t *evicted;            //  instances stopped to make room for it

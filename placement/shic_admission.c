@@ -156,7 +156,7 @@ shic_admission_need (shic_admission_t *self, const shic_val_t *plan, shic_need_t
     snprintf (need->pool, sizeof (need->pool), "%s", pool? pool: "ram");
     need->priority = (int) s_resource_int (resources, "priority", 0);
     need->pinned = shic_val_bool (shic_val_get (resources, "pinned"));
-    if (shic_pools_capacity (self->pools, need->pool) == SHIC_POOLS_UNKNOWN) {
+    if (!shic_pools_source (self->pools, need->pool)) {    //  no such pool on this node
         shic_val_t *details = shic_val_new_map ();
         shic_val_set_str (details, "pool", need->pool);
         shic_val_set_int (details, "need_bytes", 0);
@@ -705,4 +705,287 @@ shic_admission_resources (shic_admission_t *self)
     }
     shic_val_set (result, "queue", &queue);
     return result;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: the room with the gateway's effects faked
+
+//  What placement had the fake gateway do
+typedef struct {
+    shic_admission_t *admission;    //  the room under test
+    shic_registry_t *registry;      //  its records
+    size_t started;                 //  starts made
+    size_t stopped;                 //  instances stopped
+    size_t revoking;                //  revocations announced
+    size_t revoked;                 //  revocations carried out
+    size_t failed;                  //  waiters answered with an error
+    char failure [40];              //  the code of the last error
+    size_t preemptible;             //  of the leases holders reports
+    int priority;                   //  the priority holders reports
+} s_fake_t;
+
+static void
+s_fake_start (void *arg, shic_pending_t *pending)
+{
+    s_fake_t *fake = (s_fake_t *) arg;
+    bool created = false;
+    shic_error_t err = { 0 };
+    shic_record_t *record = shic_registry_claim (fake->registry, &pending->plan, 16, &created,
+                                                 &err);
+    assert (record && created);
+    shic_admission_placed (fake->admission, record, &pending->need);
+    shic_waiter_t *waiter;
+    while ((waiter = (shic_waiter_t *) zlistx_detach (pending->waiters, NULL)))
+        shic_waiter_destroy (&waiter);
+    fake->started++;
+}
+
+static void
+s_fake_stop (void *arg, shic_record_t *record)
+{
+    s_fake_t *fake = (s_fake_t *) arg;
+    shic_registry_set_status (fake->registry, record, SHIC_LIFECYCLE_STOPPING, NULL);
+    fake->stopped++;
+}
+
+static void
+s_fake_revoking (void *arg, shic_record_t *record, int64_t grace_ms)
+{
+    (void) record; (void) grace_ms;
+    ((s_fake_t *) arg)->revoking++;
+}
+
+static void
+s_fake_revoke (void *arg, shic_record_t *record)
+{
+    record->lease_count = 0;
+    ((s_fake_t *) arg)->revoked++;
+}
+
+static void
+s_fake_holders (void *arg, shic_record_t *record, bool want_owners, shic_holders_t *out)
+{
+    s_fake_t *fake = (s_fake_t *) arg;
+    out->leases = record->lease_count;
+    out->preemptible = fake->preemptible;
+    out->priority = fake->priority;
+    out->earliest_expiry_ms = 0;
+    out->owners = want_owners? shic_val_new_array (): NULL;
+}
+
+static void
+s_fake_fail (void *arg, void *waiter, const shic_error_t *err)
+{
+    s_fake_t *fake = (s_fake_t *) arg;
+    snprintf (fake->failure, sizeof (fake->failure), "%s", err->code);
+    fake->failed++;
+    shic_waiter_destroy ((shic_waiter_t **) &waiter);
+}
+
+static const shic_admission_effects_t s_fake_effects = {
+    s_fake_start, s_fake_stop, s_fake_revoking, s_fake_revoke, s_fake_holders, s_fake_fail
+};
+
+//  A plan for instance key with resources (JSON)
+static shic_val_t *
+s_test_plan (const char *key, const char *resources)
+{
+    char *json = zsys_sprintf ("{\"instance_key\":\"%s\",\"backend\":\"fake\","
+                               "\"startup_kind\":\"spawned\",\"resources\":%s}", key, resources);
+    shic_val_t *plan = shic_val_from_json (json);
+    zstr_free (&json);
+    assert (plan);
+    return plan;
+}
+
+//  What a plan with resources (JSON) needs: the rc of shic_admission_need
+static int
+s_test_need (shic_admission_t *self, const char *resources, shic_need_t *need, shic_error_t *err)
+{
+    shic_val_t *plan = s_test_plan ("any", resources);
+    shic_error_clear (err);
+    int rc = shic_admission_need (self, plan, need, err);
+    shic_val_destroy (&plan);
+    return rc;
+}
+
+//  A waiter that gives up after wait_ms
+static shic_waiter_t *
+s_test_waiter (int64_t wait_ms)
+{
+    zmsg_t *envelope = zmsg_new ();
+    shic_val_t *compatibility = NULL;
+    shic_waiter_t *waiter = shic_waiter_new (NULL, &envelope, NULL, NULL, true, NULL, 0,
+                                             &compatibility);
+    waiter->deadline = zclock_mono () + wait_ms;
+    return waiter;
+}
+
+//  Queues a start of key needing 60 MiB of box with one waiter, and runs
+static shic_pending_t *
+s_test_enqueue (shic_admission_t *self, const char *key, int64_t wait_ms)
+{
+    shic_val_t *plan = s_test_plan (key, "{\"pool\":\"box\",\"needs\":\"60MiB\"}");
+    shic_need_t need;
+    shic_error_t err = { 0 };
+    assert (shic_admission_need (self, plan, &need, &err) == 0);
+    shic_pending_t *pending = shic_admission_enqueue (self, &plan, &need, 0, &err);
+    assert (pending && !plan);
+    zlistx_add_end (pending->waiters, s_test_waiter (wait_ms));
+    shic_admission_run (self);
+    return pending;
+}
+
+void
+shic_admission_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * shic_admission: ");
+    //  One pool of 100 MiB, 10 of them reserved; never measured
+    zconfig_t *config = zconfig_str_load ("runtime\n    resources\n        box = 100MiB\n"
+                                          "        reserve.box = 10MiB\n");
+    shic_pools_t *pools = shic_pools_new ();
+    shic_error_t err = { 0 };
+    assert (shic_pools_load (pools, config, &err) == 0);
+    zconfig_destroy (&config);
+    char *endpoint = zsys_sprintf ("inproc://shic-admission-test-%d", getpid ());
+    shic_events_t *events = shic_events_new (endpoint);
+    zstr_free (&endpoint);
+    assert (events);
+    shic_registry_t *registry = shic_registry_new (events,
+                                                   (zlistx_destructor_fn *) shic_waiter_destroy);
+    shic_settings_t settings;
+    memset (&settings, 0, sizeof (settings));
+    settings.max_queue = 2;
+    settings.preempt_grace_ms = 0;
+    s_fake_t fake = { 0 };
+    fake.registry = registry;
+    shic_admission_t *self = shic_admission_new (pools, registry, events, &settings,
+                                                 (zlistx_destructor_fn *) shic_waiter_destroy,
+                                                 &s_fake_effects, &fake);
+    fake.admission = self;
+    const uint64_t mib = 1 << 20;
+
+    //  What a plan needs: declared (a size or bytes), with its priority
+    //  and pin; nothing counted without resources or a readable model
+    shic_need_t need;
+    assert (s_test_need (self, "{\"pool\":\"box\",\"needs\":\"60MiB\",\"priority\":2,"
+                               "\"pinned\":true}", &need, &err) == 0);
+    assert (streq (need.source, "declared") && need.bytes == 60 * mib);
+    assert (streq (need.pool, "box") && need.priority == 2 && need.pinned);
+    shic_need_reset (&need);
+    assert (s_test_need (self, "{\"pool\":\"box\",\"needs\":1000}", &need, &err) == 0);
+    assert (streq (need.source, "declared") && need.bytes == 1000);
+    assert (s_test_need (self, "{}", &need, &err) == 0 && !need.source);
+    assert (s_test_need (self, "{\"pool\":\"box\",\"model_path\":\"/nonexistent/m.gguf\"}",
+                         &need, &err) == 0 && !need.source);
+    //  An unknown pool never fits; a size that does not parse is refused
+    assert (s_test_need (self, "{\"pool\":\"nope\",\"needs\":\"1GiB\"}", &need, &err) == -1);
+    assert (streq (err.code, SHIC_E_INSUFFICIENT_RESOURCES));
+    assert (streq (shic_val_str (shic_val_get (err.details, "pool")), "nope"));
+    assert (s_test_need (self, "{\"pool\":\"box\",\"needs\":\"lots\"}", &need, &err) == -1);
+    assert (streq (err.code, SHIC_E_INVALID_BACKEND_OPTIONS));
+    assert (streq (shic_val_str (shic_val_get (err.details, "field")), "needs"));
+    shic_error_clear (&err);
+
+    //  More than the pool less its reserve: never, at once
+    shic_val_t *plan = s_test_plan ("huge", "{\"pool\":\"box\",\"needs\":\"95MiB\"}");
+    assert (shic_admission_need (self, plan, &need, &err) == 0);
+    assert (!shic_admission_enqueue (self, &plan, &need, 0, &err));
+    assert (streq (err.code, SHIC_E_INSUFFICIENT_RESOURCES));
+    assert (shic_val_int (shic_val_get (err.details, "capacity_bytes")) == (int64_t) (90 * mib));
+    shic_error_clear (&err);
+    shic_need_reset (&need);
+    shic_val_destroy (&plan);
+
+    //  Fits: started and charged
+    s_test_enqueue (self, "m1", 10000);
+    assert (fake.started == 1 && !shic_admission_pending (self, "m1"));
+    shic_record_t *m1 = shic_registry_lookup (registry, "m1");
+    assert (m1 && streq (m1->pool, "box") && m1->footprint == 60 * mib);
+    assert (shic_pools_reserved (pools, "box") == 60 * mib);
+
+    //  Does not fit beside a starting instance: waits, first in line
+    shic_pending_t *m2 = s_test_enqueue (self, "m2", 10000);
+    assert (fake.started == 1 && fake.stopped == 0);
+    assert (shic_admission_pending (self, "m2") == m2 && m2->position == 1);
+    //  The queue's bound counts waiters
+    zlistx_add_end (m2->waiters, s_test_waiter (10000));
+    shic_admission_joined (self, m2, 0);
+    plan = s_test_plan ("m3", "{\"pool\":\"box\",\"needs\":\"1MiB\"}");
+    assert (shic_admission_need (self, plan, &need, &err) == 0);
+    assert (!shic_admission_enqueue (self, &plan, &need, 0, &err));
+    assert (streq (err.code, SHIC_E_QUEUE_FULL));
+    assert (shic_val_int (shic_val_get (err.details, "max_queue")) == 2);
+    shic_error_clear (&err);
+    shic_need_reset (&need);
+    shic_val_destroy (&plan);
+
+    //  Ready and leased: not evicted; a waiter past its deadline gets
+    //  capacity (memory), the other waits on
+    shic_registry_set_status (registry, m1, SHIC_LIFECYCLE_READY, NULL);
+    m1->lease_count = 1;
+    shic_admission_run (self);
+    assert (fake.stopped == 0 && fake.revoking == 0);
+    ((shic_waiter_t *) zlistx_first (m2->waiters))->deadline = 0;
+    shic_admission_timers (self, zclock_mono ());
+    assert (fake.failed == 1 && streq (fake.failure, SHIC_E_CAPACITY));
+    assert (zlistx_size (m2->waiters) == 1);
+
+    //  Preemptible leases of a lower priority are revoked (after a grace
+    //  of 0 here), the instance stopped; once reaped, m2 starts
+    fake.preemptible = 1;
+    shic_admission_joined (self, m2, 5);
+    shic_admission_run (self);
+    assert (fake.revoking == 1 && fake.stopped == 0);
+    shic_admission_timers (self, zclock_mono ());
+    assert (fake.revoked == 1 && fake.stopped == 1 && m1->status == SHIC_LIFECYCLE_STOPPING);
+    shic_admission_run (self);
+    assert (fake.started == 1);     //  not before m1 is reaped
+    shic_admission_reaped (self, m1);
+    assert (!m1->pool && shic_pools_reserved (pools, "box") == 0);
+    shic_admission_run (self);
+    assert (fake.started == 2 && !shic_admission_pending (self, "m2"));
+
+    //  An idle instance is evicted to make room
+    shic_record_t *record = shic_registry_lookup (registry, "m2");
+    shic_registry_set_status (registry, record, SHIC_LIFECYCLE_READY, NULL);
+    s_test_enqueue (self, "m4", 10000);
+    assert (fake.stopped == 2 && record->status == SHIC_LIFECYCLE_STOPPING);
+    assert (fake.started == 2);
+    shic_admission_reaped (self, record);
+    shic_admission_run (self);
+    assert (fake.started == 3);
+
+    //  The server's buffers replace an estimate
+    record = shic_registry_lookup (registry, "m4");
+    record->footprint_source = "estimated";
+    shic_val_t *measured = shic_val_from_json ("{\"device_bytes\":20971520,\"host_bytes\":0}");
+    shic_admission_measured (self, record, measured);
+    shic_val_destroy (&measured);
+    assert (streq (record->footprint_source, "learned") && record->footprint == 20 * mib);
+    assert (shic_pools_reserved (pools, "box") == 20 * mib);
+
+    //  The resources op shows it; draining answers every waiter
+    shic_val_t *resources = shic_admission_resources (self);
+    assert (shic_val_size (shic_val_get (resources, "instances")) == 1);
+    assert (shic_val_size (shic_val_get (resources, "queue")) == 0);
+    shic_val_destroy (&resources);
+    s_test_enqueue (self, "m5", 10000);
+    assert (fake.started == 4);     //  fits beside m4's 20 MiB
+    s_test_enqueue (self, "m6", 10000);
+    assert (fake.started == 4 && shic_admission_pending (self, "m6"));
+    shic_error_set (&err, SHIC_E_SHUTTING_DOWN, NULL, "stopping");
+    shic_admission_drain (self, &err);
+    shic_error_clear (&err);
+    assert (fake.failed == 2 && streq (fake.failure, SHIC_E_SHUTTING_DOWN));
+    assert (!shic_admission_pending (self, "m6"));
+
+    shic_admission_destroy (&self);
+    assert (self == NULL);
+    shic_admission_destroy (&self);
+    shic_registry_destroy (&registry);
+    shic_events_destroy (&events);
+    shic_pools_destroy (&pools);
+    printf ("OK\n");
 }

@@ -15,6 +15,7 @@
 #include "shic_http.h"
 #include "shic_llama_cpp.h"
 #include "shic_test_backends.h"
+#include "shic_test_util.h"
 
 void shic_llama_cpp_test (bool verbose);
 void shic_llama_cpp_live_test (bool verbose);
@@ -512,13 +513,9 @@ s_ensure_checked (shic_client_t *client, const char *model, const char *alias,
                   int64_t wait_ms)
 {
     shic_val_t *result = shic_client_ensure (client, "llama_cpp", model, NULL, 0, wait_ms);
-    if (!result) {
-        const shic_error_t *err = shic_client_error (client);
-        char *details = shic_val_to_json (err->details);
-        fprintf (stderr, "ensure %s: %s %s %s\n", model, err->code, err->message, details);
-        free (details);
-        assert (false);
-    }
+    char what [64];
+    snprintf (what, sizeof (what), "ensure %s", model);
+    shic_test_expect_ok (client, result, what);
     const shic_val_t *endpoint = shic_val_get (result, "endpoint");
     const char *base_url = s_str (endpoint, "base_url");
     assert (strncmp (base_url, "http://127.0.0.1:", 17) == 0 && s_ends_with (base_url, "/v1"));

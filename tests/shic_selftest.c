@@ -22,6 +22,7 @@
 #include "shic_stats.h"
 #include "shic_waiter.h"
 #include "shic_placement.h"
+#include "shic_admission.h"
 #include "shic_pools.h"
 
 void shic_generic_test (bool verbose);
@@ -37,6 +38,7 @@ void shic_llama_cpp_test (bool); void shic_llama_cpp_live_test (bool);
 
 void shic_gguf_test (bool verbose);
 void shic_footprint_test (bool verbose);
+void shic_placement_kernel_test (bool verbose);
 
 typedef struct {
     const char *name;               //  ctest name
@@ -59,6 +61,7 @@ static s_test_t s_tests [] = {
     { "stats", shic_stats_test },
     { "waiter", shic_waiter_test },
     { "placement", shic_placement_test },
+    { "admission", shic_admission_test },
     { "pools", shic_pools_test },
     { "bus", shic_bus_test },
     { "bus_guide", shic_bus_guide_test },
@@ -92,6 +95,7 @@ static s_test_t s_tests [] = {
     { "ollama_live", shic_ollama_live_test },
     { "gguf", shic_gguf_test },
     { "footprint", shic_footprint_test },
+    { "placement_kernel", shic_placement_kernel_test },
     { NULL, NULL }
 };
 

@@ -54,3 +54,22 @@ shic_test_expect_error (shic_client_t *client, shic_val_t *result, const char *c
         assert (false);
     }
 }
+
+const char *
+shic_test_str (const shic_val_t *val, const char *path)
+{
+    const char *str = shic_val_str (shic_val_path (val, path));
+    return str? str: "";
+}
+
+void
+shic_test_expect_ok (shic_client_t *client, const shic_val_t *result, const char *what)
+{
+    if (!result) {
+        const shic_error_t *err = shic_client_error (client);
+        char *details = shic_val_to_json (err->details);
+        fprintf (stderr, "%s: %s %s %s\n", what, err->code, err->message, details);
+        free (details);
+        assert (false);
+    }
+}

@@ -21,4 +21,11 @@ shic_val_t *shic_test_wait_event_for (zsock_t *sub, const char *topic,
 //  the call returned: it must be NULL)
 void shic_test_expect_error (shic_client_t *client, shic_val_t *result, const char *code);
 
+//  Asserts that the client's last call (what names it) returned result,
+//  printing its error with the details when it did not
+void shic_test_expect_ok (shic_client_t *client, const shic_val_t *result, const char *what);
+
+//  The string at path in val (borrowed), "" when there is none
+const char *shic_test_str (const shic_val_t *val, const char *path);
+
 #endif
