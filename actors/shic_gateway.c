@@ -490,6 +490,8 @@ s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter, shic_e
     if (err->code)
         goto fail;
     if (pending) {
+        if (shic_admission_full (self->admission, err))
+            goto fail;
         if (!waiter->has_priority)
             waiter->priority = pending->need.priority;
         waiter->reused = false;

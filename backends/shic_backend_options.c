@@ -143,3 +143,40 @@ shic_backend_config_capabilities (zconfig_t *config, const char *section,
     }
     return 0;
 }
+
+int
+shic_backend_config_resources (zconfig_t *config, const char *section,
+                               shic_val_t **resources_p, shic_error_t *err)
+{
+    *resources_p = NULL;
+    const char *needs = zconfig_get (config, "needs", NULL);
+    if (!needs)
+        return 0;
+    //  The size itself is read by placement (shic_pools_parse_size), which
+    //  says at ensure time what is wrong with it; here, a number first
+    if (!isdigit ((unsigned char) *needs) || strlen (needs) > 32)
+        return shic_backend_config_error (err, section, "needs",
+                                          "needs is a size: bytes, or a number with a unit "
+                                          "(\"6GiB\")");
+    const char *device = zconfig_get (config, "device", "ram");
+    for (const char *c = device; *c; c++)
+        if (!isalnum ((unsigned char) *c) && *c != '_')
+            return shic_backend_config_error (err, section, "device",
+                                              "device names a memory pool (\"gpu0\", \"ram\")");
+    const char *priority = zconfig_get (config, "priority", "0");
+    char *end = NULL;
+    long long number = strtoll (priority, &end, 10);
+    if (!*priority || *end || number < -1000 || number > 1000)
+        return shic_backend_config_error (err, section, "priority",
+                                          "priority is a whole number from -1000 to 1000");
+    const char *pinned = zconfig_get (config, "pinned", "false");
+    if (!streq (pinned, "true") && !streq (pinned, "false"))
+        return shic_backend_config_error (err, section, "pinned", "pinned is true or false");
+    shic_val_t *resources = shic_val_new_map ();
+    shic_val_set_str (resources, "pool", device);
+    shic_val_set_str (resources, "needs", needs);
+    shic_val_set_int (resources, "priority", number);
+    shic_val_set_bool (resources, "pinned", streq (pinned, "true"));
+    *resources_p = resources;
+    return 0;
+}

@@ -48,4 +48,12 @@ int shic_backend_config_error (shic_error_t *err, const char *section, const cha
 int shic_backend_config_capabilities (zconfig_t *config, const char *section,
                                       shic_val_t *capabilities, shic_error_t *err);
 
+//  Reads a backend's placement keys: needs (bytes, or a size like "6GiB"),
+//  device (the memory pool, default "ram"), priority (-1000 .. 1000) and
+//  pinned (true | false). Sets *resources_p to the plan's resources map,
+//  or NULL when needs is absent (the backend's memory is then not
+//  counted). Returns 0, or -1 with err set (shic_backend_config_error).
+int shic_backend_config_resources (zconfig_t *config, const char *section,
+                                   shic_val_t **resources_p, shic_error_t *err);
+
 #endif

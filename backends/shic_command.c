@@ -36,6 +36,7 @@ typedef struct {
     shic_val_t *models;             //  map model name -> ${MODEL} value
     shic_val_t *env;                //  map name -> value for the process
     shic_val_t *capabilities;       //  manifest capabilities
+    shic_val_t *resources;          //  placement: the plan's resources, or NULL
 } s_state_t;
 
 
@@ -59,6 +60,7 @@ s_state_destroy (s_state_t **self_p)
     shic_val_destroy (&self->models);
     shic_val_destroy (&self->env);
     shic_val_destroy (&self->capabilities);
+    shic_val_destroy (&self->resources);
     free (self);
     *self_p = NULL;
 }
@@ -287,6 +289,8 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
         goto error;
     if (shic_backend_config_timings (config, self->name, err))
         goto error;
+    if (shic_backend_config_resources (config, self->name, &self->resources, err))
+        goto error;
     *state_p = self;
     return 0;
 error:
@@ -398,6 +402,8 @@ s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t 
     shic_val_set_str (metadata, "model", model);
     shic_val_set_int (metadata, "stop_signal", self->stop_signal);
     shic_val_set (plan, "metadata", &metadata);
+    if (self->resources)
+        shic_val_set_dup (plan, "resources", self->resources);
     return plan;
 }
 

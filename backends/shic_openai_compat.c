@@ -28,6 +28,7 @@ typedef struct {
     char **headers;                 //  "Name: value" list for shic_http, NULL-terminated
     shic_val_t *header_map;         //  the same headers, for the endpoint
     shic_val_t *capabilities;       //  manifest capabilities
+    shic_val_t *resources;          //  placement: the plan's resources, or NULL
 } s_state_t;
 
 //  Per-instance state
@@ -51,6 +52,7 @@ s_state_destroy (s_state_t **self_p)
     free (self->model);
     shic_val_destroy (&self->header_map);
     shic_val_destroy (&self->capabilities);
+    shic_val_destroy (&self->resources);
     free (self);
     *self_p = NULL;
 }
@@ -117,6 +119,8 @@ s_init (zconfig_t *config, void **state_p, shic_error_t *err)
         goto error;
     if (shic_backend_config_timings (config, self->name, err))
         goto error;
+    if (shic_backend_config_resources (config, self->name, &self->resources, err))
+        goto error;
     *state_p = self;
     return 0;
 error:
@@ -182,6 +186,8 @@ s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t 
     else
         shic_val_set_nil (metadata, "model");
     shic_val_set (plan, "metadata", &metadata);
+    if (self->resources)
+        shic_val_set_dup (plan, "resources", self->resources);
     return plan;
 }
 

@@ -306,13 +306,8 @@ shic_admission_enqueue (shic_admission_t *self, shic_val_t **plan_p, shic_need_t
         s_never_error (self, need, err);
         return NULL;
     }
-    if (s_queued_waiters (self) >= self->settings->max_queue) {
-        shic_val_t *details = shic_val_new_map ();
-        shic_val_set_int (details, "max_queue", (int64_t) self->settings->max_queue);
-        shic_error_set (err, SHIC_E_QUEUE_FULL, &details,
-                        "%zu requests already wait for memory", self->settings->max_queue);
+    if (shic_admission_full (self, err))
         return NULL;
-    }
     shic_pending_t *pending = (shic_pending_t *) zmalloc (sizeof (shic_pending_t));
     pending->key = strdup (shic_val_str (shic_val_get (*plan_p, "instance_key")));
     pending->plan = *plan_p;
@@ -327,6 +322,18 @@ shic_admission_enqueue (shic_admission_t *self, shic_val_t **plan_p, shic_need_t
     pending->evicted = shic_val_new_array ();
     zlistx_add_end (self->queue, pending);
     return pending;
+}
+
+bool
+shic_admission_full (shic_admission_t *self, shic_error_t *err)
+{
+    if (s_queued_waiters (self) < self->settings->max_queue)
+        return false;
+    shic_val_t *details = shic_val_new_map ();
+    shic_val_set_int (details, "max_queue", (int64_t) self->settings->max_queue);
+    shic_error_set (err, SHIC_E_QUEUE_FULL, &details,
+                    "%zu requests already wait for memory", self->settings->max_queue);
+    return true;
 }
 
 void
@@ -917,6 +924,9 @@ shic_admission_test (bool verbose)
     assert (!shic_admission_enqueue (self, &plan, &need, 0, &err));
     assert (streq (err.code, SHIC_E_QUEUE_FULL));
     assert (shic_val_int (shic_val_get (err.details, "max_queue")) == 2);
+    shic_error_clear (&err);
+    //  ... and a waiter that would join a pending start counts too
+    assert (shic_admission_full (self, &err) && streq (err.code, SHIC_E_QUEUE_FULL));
     shic_error_clear (&err);
     shic_need_reset (&need);
     shic_val_destroy (&plan);

@@ -103,6 +103,8 @@ shic_pending_t *shic_admission_pending (shic_admission_t *self, const char *key)
 //  is full (queue_full). The caller parks its waiter, then runs.
 shic_pending_t *shic_admission_enqueue (shic_admission_t *self, shic_val_t **plan_p,
                                         shic_need_t *need, int priority, shic_error_t *err);
+//  True with err set (queue_full) when max_queue ensures wait for memory
+bool shic_admission_full (shic_admission_t *self, shic_error_t *err);
 //  A waiter joined pending with priority
 void shic_admission_joined (shic_admission_t *self, shic_pending_t *pending, int priority);
 

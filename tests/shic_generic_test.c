@@ -166,6 +166,7 @@ s_test_command (bool verbose)
         "            small = small-alias\n"
         "        capabilities\n"
         "            streaming = true\n"
+        "        needs = 8MiB\n"
         "    standin_argv\n"
         "        type = command\n"
         "        host = 127.0.0.1\n"
@@ -225,6 +226,10 @@ s_test_command (bool verbose)
     assert (strncmp (base_url, "http://127.0.0.1:", 17) == 0 && s_ends_with (base_url, "/v1"));
     assert (streq (s_str (result, "endpoint/model_identity"), "tiny"));
     assert (s_ends_with (s_str (result, "endpoint/health_ref"), "/health"));
+    //  Its declared needs are placed in the ram pool
+    assert (streq (s_str (result, "placement/footprint_source"), "declared"));
+    assert (streq (s_str (result, "placement/pool"), "ram"));
+    assert (shic_val_int (shic_val_path (result, "placement/footprint_bytes")) == 8 << 20);
     shic_val_destroy (&result);
     char *url = zsys_sprintf ("%s/models", base_url);
     assert (s_http_get (url, NULL, "tiny-alias") == 200);
