@@ -376,8 +376,12 @@ s_probe (self_t *self)
             shic_val_destroy (&fields);
             fields = shic_val_new_map ();
         }
-        shic_val_t *measured = NULL;
-        if (self->measured_any && !self->ever_ready_reported) {
+        //  What an attached daemon reports its model holds, or the buffers
+        //  a spawned server logged while loading
+        shic_val_t *measured = shic_val_take (fields, "memory");
+        if (shic_val_type (measured) != SHIC_VAL_MAP)
+            shic_val_destroy (&measured);
+        if (!measured && self->measured_any && !self->ever_ready_reported) {
             measured = shic_val_new_map ();
             shic_val_set_int (measured, "device_bytes",
                               (int64_t) self->measured.device.total_bytes);

@@ -678,6 +678,38 @@ s_version (s_instance_t *self, shic_val_t *fields, char **version_p)
     return rc;
 }
 
+//  What the daemon holds for our model when it is loaded: size and
+//  size_vram of its /api/ps entry as {device_bytes, host_bytes} (placement
+//  counts them); NULL when it is not loaded or the answer is not that
+static shic_val_t *
+s_memory (s_instance_t *self)
+{
+    shic_http_result_t result = { 0 };
+    shic_val_t *memory = NULL;
+    if (s_call (self, "GET", "/api/ps", NULL, S_PROBE_TIMEOUT, &result) == 0
+    &&  result.status == 200) {
+        shic_val_t *json = shic_val_from_json (result.body);
+        const shic_val_t *models = shic_val_get (json, "models");
+        for (size_t i = 0; !memory && i < shic_val_size (models); i++) {
+            const shic_val_t *entry = shic_val_at (models, i);
+            char *key = shic_ollama_model_normalize (shic_val_str (shic_val_get (entry, "name")));
+            for (char *ch = key; ch && *ch; ch++)
+                *ch = (char) tolower ((unsigned char) *ch);
+            int64_t size = shic_val_int (shic_val_get (entry, "size"));
+            int64_t vram = shic_val_int (shic_val_get (entry, "size_vram"));
+            if (key && streq (key, self->model_key) && size > 0 && vram >= 0 && vram <= size) {
+                memory = shic_val_new_map ();
+                shic_val_set_int (memory, "device_bytes", vram);
+                shic_val_set_int (memory, "host_bytes", size - vram);
+            }
+            free (key);
+        }
+        shic_val_destroy (&json);
+    }
+    shic_http_result_reset (&result);
+    return memory;
+}
+
 //  POST /api/show: 1 found, 0 not installed, -1 other failure; fields say
 static int
 s_show (s_instance_t *self, shic_val_t *fields, int64_t timeout_ms)
@@ -861,6 +893,10 @@ s_probe (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
         shic_val_set_dup (metadata, "pull", self->pull);
     }
     shic_val_set (*fields_p, "metadata", &metadata);
+    //  A loaded model's memory, for placement
+    shic_val_t *memory = s_memory (self);
+    if (memory)
+        shic_val_set (*fields_p, "memory", &memory);
     free (version);
     return SHIC_PROBE_READY;
 pending:

@@ -377,10 +377,26 @@ void
 shic_admission_measured (shic_admission_t *self, shic_record_t *record,
                          const shic_val_t *measured)
 {
-    if (!record->pool || shic_val_type (measured) != SHIC_VAL_MAP)
+    if (shic_val_type (measured) != SHIC_VAL_MAP)
         return;
     int64_t device = shic_val_int (shic_val_get (measured, "device_bytes"));
     int64_t host = shic_val_int (shic_val_get (measured, "host_bytes"));
+    if (!record->pool) {
+        //  Memory its service reports holding (an attached Ollama's loaded
+        //  model): counted as it is, in the first GPU when it is in VRAM and
+        //  the node has one, else in ram
+        bool gpu = device > 0 && streq (shic_pools_source (self->pools, "gpu0")? "gpu0": "", "gpu0");
+        const char *pool = gpu? "gpu0": "ram";
+        uint64_t bytes = (uint64_t) (gpu? device: device + host);
+        if (device < 0 || host < 0 || bytes == 0 || !shic_pools_source (self->pools, pool))
+            return;
+        record->pool = strdup (pool);
+        record->footprint = bytes;
+        record->footprint_source = "reported";
+        record->last_used = zclock_mono ();
+        shic_pools_charge (self->pools, record->pool, bytes);
+        return;
+    }
     uint64_t bytes = (uint64_t) (streq (record->pool, "ram")? device + host: device);
     if (device < 0 || host < 0 || bytes == 0)
         return;

@@ -509,6 +509,17 @@ s_scenarios (void)
     result = s_ensure (client, "cold", "{\"preload\":true,\"keep_alive\":\"5m\"}", 10000);
     assert (result);
     assert (shic_val_bool (shic_val_path (result, "endpoint/metadata/preloaded")));
+    //  The loaded model's memory, as /api/ps reports it, is counted
+    assert (streq (s_str (result, "placement/footprint_source"), "reported"));
+    assert (shic_val_int (shic_val_path (result, "placement/footprint_bytes")) == 2019393189);
+    shic_val_destroy (&result);
+    result = shic_client_call (client, "resources", NULL);
+    assert (result);
+    const shic_val_t *counted = shic_val_get (result, "instances");
+    bool reported = false;
+    for (size_t i = 0; i < shic_val_size (counted); i++)
+        reported |= streq (s_str (shic_val_at (counted, i), "footprint_source"), "reported");
+    assert (reported);
     shic_val_destroy (&result);
     char *answer = NULL;
     assert (s_daemon_call (port, "GET", "/api/ps", NULL, &answer) == 200);
