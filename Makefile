@@ -10,7 +10,7 @@
 #                        (test-memcheck), the Python and Node clients against a
 #                        real shicd (test-bindings)
 #    make bench          every benchmark against a real shicd: bench/RESULTS.md and
-#                        bench/latency.png (figures, not assertions; about 2 minutes)
+#                        bench/latency.png (figures, not assertions; about 3 minutes)
 #    make fuzz           the libFuzzer targets of fuzz/, SECONDS_PER_TARGET each (60)
 #    make soak           chaos soak of a real shicd, SOAK_SECONDS long (300)
 #    make build          configure and build into build/ (BUILD=dir, JOBS=2)

@@ -1,6 +1,9 @@
 #!/usr/bin/python3
-"""Writes bench/RESULTS.md from the JSON of shic_bench_daemon and
-shic_bench_detect. Usage: report.py DAEMON_JSON DETECT_JSON RESULTS_MD SECONDS"""
+"""Writes bench/RESULTS.md from the JSON of shic_bench_daemon,
+shic_bench_detect, shic_bench_placement and shic_bench_footprint.
+Usage: report.py DAEMON_JSON DETECT_JSON RESULTS_MD SECONDS [PLACEMENT_JSON [FOOTPRINT_JSON]]
+A missing PLACEMENT_JSON says figures 9 and 10 did not run; a missing
+FOOTPRINT_JSON says figure 11 was skipped (no ../shared/llama)."""
 
 import json
 import os
@@ -25,6 +28,117 @@ def table(rows):
     return "\n".join(lines)
 
 
+def load_optional(index):
+    """The JSON of argument index, or None when it is not given or not there"""
+    if len(sys.argv) <= index or not os.path.exists(sys.argv[index]):
+        return None
+    return json.load(open(sys.argv[index]))
+
+
+def stats_row(label, s, digits=3, baseline="-", ratio="-", target="-", result="-"):
+    return [label, num(s["p50"], digits), num(s["p99"], digits),
+            f"{num(s['min'], digits)} - {num(s['max'], digits)}", baseline, ratio, target, result]
+
+
+def fig9(md, f):
+    o = f["overhead"]
+    rows = [stats_row("overhead = total - stop-to-reap - alone (ms)", o, target="p50 < 5 ms",
+                      result=met(o["p50"] < 5))]
+    for period, label in ((1000, "1 s poll, llama-swap (ms)"), (250, "250 ms settle poll, Ollama (ms)")):
+        # The overhead is a difference of two cold starts and may sit at 0
+        # +- noise; the daemon's own two steps are the stable comparison
+        steps = f["decisions"]["p50"]
+        ratio = f"x{period / 2 / steps:.0f} the daemon's steps" if steps > 0 else "-"
+        rows.append([label, num(period / 2, 1), num(period * 0.99, 1), f"0.0 - {num(period, 1)}",
+                     "computed", ratio, "-", "-"])
+    rows += [
+        stats_row("swap total: ensure B -> reply (ms)", f["total"]),
+        stats_row("A stop-to-reap: evicting -> stopped (ms)", f["stop_to_reap"]),
+        stats_row("B alone: cold ensure -> reply (ms)", f["alone"]),
+        stats_row("swap: ensure -> A evicting (ms)", f["ensure_to_evicting"]),
+        stats_row("swap: A stopped -> B starting (ms)", f["reap_to_starting"]),
+        stats_row("swap: the daemon's two steps, the sum of the two above (ms)", f["decisions"]),
+        stats_row("swap: B starting -> reply (ms)", f["starting_to_reply"],
+                  baseline=f"alone {num(f['alone_starting_to_reply']['p50'], 3)}"),
+        stats_row("swap: B ready -> reply (ms)", f["ready_to_reply"],
+                  baseline=f"alone {num(f['alone_ready_to_reply']['p50'], 3)}"),
+    ]
+    md.append(f"## 9. Swap: model A idle fills the pool, ensure B, {f['rounds']} rounds\n")
+    md.append(table(rows))
+    md.append(f"\nA pool `ram` of {f['pool_mib']} MiB (overhead and margin 0) and two stand-in "
+              f"llama-servers (the llama_cpp backend, `--load-ms {f['load_ms']}`) that each declare "
+              f"`needs = {f['needs_mib']}MiB`, so B only fits once A is gone. Each round times, on "
+              f"one clock, the swap (ensure B while A is idle: the reply, and the receipt of "
+              f"`instance.evicting` and `instance.stopped` of A and `instance.starting` of B on the "
+              f"events socket), then stops B and times a cold ensure of B with nothing to evict "
+              f"(\"alone\"). The overhead of a round is its swap less A's stop-to-reap less B "
+              f"alone; it can be slightly negative when the cold start alone was the slower one. "
+              f"The pollers are computed: a swap that waits for a poll of period P adds a uniform "
+              f"[0, P) (median P/2), set against the median of the daemon's own two steps.\n")
+
+
+def fig10(md, f):
+    answered_all = f["answered"] == f["sent"] and f["no_reply"] == 0
+    errors = ", ".join(f"{code} {n}" for code, n in f["errors"].items()) or "none"
+    swaps, changes = f["evictions"], max(f["minimum_starts"] - 1, 0)
+    rows = [
+        ["requests answered / sent", f"{f['answered']:,} / {f['sent']:,}", "-", "-", "-", "-",
+         "every request answered", met(answered_all)],
+        ["granted, refused by code", f"{f['granted']:,}; {errors}", "-", "-", "-", "-", "report", "-"],
+        stats_row("wait: ensure -> reply (ms)", f["wait"], digits=1, target="report"),
+        ["swaps (evictions); starts", f"{swaps}; {f['starts']}", "-", "-",
+         f"minimum {changes}; {f['minimum_starts']}",
+         f"x{swaps / changes:.2f}" if changes else "-", "report", "-"],
+        ["arrival order: swaps a strict FIFO would make", f"{f['arrival_order_starts'] - 1:,}", "-", "-",
+         f"made {swaps}", f"x{(f['arrival_order_starts'] - 1) / swaps:.1f} more" if swaps else "-",
+         "-", "-"],
+    ]
+    md.append(f"## 10. Contention: {f['models']} models, room for 1, {f['clients']} clients "
+              f"for {f['run_ms'] / 1000:.0f} s\n")
+    md.append(table(rows))
+    md.append(f"\n{f['models']} stand-ins declaring {f['needs_mib']} MiB each (load "
+              f"{f['load_ms']} ms) in a pool of {f['pool_mib']} MiB. {f['clients']} client threads "
+              f"(one `shic_client` each, loopback) loop until the time is up: ensure a random "
+              f"model (ttl 60 s, wait 60 s), hold it 1-{f['hold_ms_max']} ms, release. Answered "
+              f"counts replies, granted or refused; {f['no_reply']} requests had no reply and "
+              f"{f['release_errors']} releases failed. Starts come from `stats` "
+              f"(`instances_started`, {f['starts_seen']} `instance.starting` events seen). The "
+              f"minimum is computed from the daemon's own order of grants (the "
+              f"{f['grant_events']:,} `lease.granted` events, an instance id standing for its "
+              f"model): with room for one model every change of model between consecutive grants "
+              f"is a swap, so swaps = changes means no start was wasted. The FIFO line counts the "
+              f"changes of model in the order the requests were sent, what a server that served "
+              f"them strictly in arrival order would have swapped.\n")
+
+
+def fig11(md, f):
+    md.append("## 11. Footprint estimator error: estimate from the GGUF header against "
+              "llama-server's own buffers\n")
+    if f is None:
+        md.append("skipped: no `../shared/llama` (llama-server and models) on this machine.\n")
+        return
+    rows = []
+    for buffer in ("model", "kv", "compute"):
+        picked = [r for r in f["rows"] if r["buffer"] == buffer]
+        if not picked:
+            continue
+        pct = sorted(abs(r["error_pct"]) for r in picked)
+        mib = sorted(abs(r["error_mib"]) for r in picked)
+        ok = all(r["target_met"] for r in picked)
+        rows.append([f"{buffer}: abs error % ({len(picked)} rows)", f"{pct[len(pct) // 2]:.2f}%", "-",
+                     f"{pct[0]:.2f}% - {pct[-1]:.2f}%", f"max {mib[-1]:.2f} MiB", "-",
+                     "10% or 2 MiB", met(ok)])
+    md.append(table(rows))
+    md.append("\n| model | -c | buffer | estimate MiB | actual MiB | error MiB | error % |")
+    md.append("|---|---|---|---|---|---|---|")
+    for r in f["rows"]:
+        md.append(f"| {r['model']} | {r['ctx']} | {r['buffer']} | {r['estimate_mib']:.2f} | "
+                  f"{r['actual_mib']:.2f} | {r['error_mib']:+.2f} | {r['error_pct']:+.2f}% |")
+    md.append(f"\nEvery model of `../shared/llama` at `-c 512` and `-c 4096`, `-np 1`, CPU: the "
+              f"estimate (placement/shic_footprint) against the buffer lines the real llama-server "
+              f"prints when it loads the model. {f['failed']} failed to load or to estimate.\n")
+
+
 def main():
     daemon = json.load(open(sys.argv[1]))
     detect = json.load(open(sys.argv[2]))
@@ -44,7 +158,8 @@ def main():
               f"{daemon['cores']} cores ({cpu}), {platform.system()} {platform.release()}; "
               f"the whole run took {seconds} s. Every figure is measured against a real "
               "`shicd` process started with a generated configuration (figures 3 and 4: the "
-              "same kernel embedded, see below) and the stand-ins of `tests/`; every "
+              "same kernel embedded, see below; figure 11: the estimator against the real "
+              "llama-server) and the stand-ins of `tests/`; every "
               "baseline is measured (or, for the pollers, computed) in the same run. The "
               "machine is small and shared, so read medians and spreads, not single numbers. "
               "Benchmarks are programs that report; nothing here is asserted by a test.\n")
@@ -192,6 +307,14 @@ def main():
     ]))
     md.append(f"\nOne {f8['seconds']:.0f} s window, 1 s after start, two backends configured and "
               "nothing started.\n")
+
+    placement = load_optional(5)
+    for number, key, render in ((9, "fig9", fig9), (10, "fig10", fig10)):
+        if placement and key in placement:
+            render(md, placement[key])
+        else:
+            md.append(f"## {number}. not run (shic_bench_placement failed or was not run)\n")
+    fig11(md, load_optional(6))
 
     reading = os.path.join(os.path.dirname(out_path), "READING.md")
     if os.path.exists(reading):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-#  make bench: every benchmark against a real shicd and the stand-ins, then
+#  make bench: every benchmark against a real shicd and the stand-ins (figure
+#  11: the estimator against the real llama-server of ../shared/llama), then
 #  bench/RESULTS.md (bench/report.py) and bench/latency.png (bench/plot.gp).
 #  Bounded: each program runs under a timeout, and each of their waits has
 #  its own deadline. Figures, not assertions: the exit code says whether
@@ -24,13 +25,31 @@ timeout -k 10 300 "$build/shic_bench_detect" 50 --json "$out/detect.json" \
     --samples "$out/samples" > "$out/detect.txt" 2> "$out/detect.err" || rc=1
 cat "$out/detect.txt"
 
+echo "bench: shic_bench_placement (figures 9, 10)"
+timeout -k 10 240 "$build/shic_bench_placement" --build "$build" --json "$out/placement.json" \
+    --samples "$out/samples" > "$out/placement.txt" 2> "$out/placement.err" || rc=1
+cat "$out/placement.txt"
+
+#  Figure 11 needs ../shared/llama: exit 2 means it is not there (the report
+#  says skipped), 1 that a row missed its target (a figure, not a failure)
+echo "bench: shic_bench_footprint (figure 11)"
+timeout -k 10 300 "$build/shic_bench_footprint" --json "$out/footprint.json" \
+    > "$out/footprint.txt" 2> "$out/footprint.err"
+case $? in
+    0|1) ;;
+    2) rm -f "$out/footprint.json" ;;
+    *) rc=1 ;;
+esac
+cat "$out/footprint.txt"
+
 if [ $rc -ne 0 ]; then
     echo "bench: a benchmark failed; see $out/*.err" >&2
     tail -5 "$out"/*.err >&2
     exit 1
 fi
 /usr/bin/python3 "$here/report.py" "$out/daemon.json" "$out/detect.json" \
-    "$here/RESULTS.md" "$(( $(date +%s) - started ))" || exit 1
+    "$here/RESULTS.md" "$(( $(date +%s) - started ))" \
+    "$out/placement.json" "$out/footprint.json" || exit 1
 if command -v gnuplot > /dev/null; then
     gnuplot -e "samples='$out/samples'; output='$here/latency.png'" "$here/plot.gp" || exit 1
 else

@@ -35,10 +35,6 @@
 #include "shic_bench_util.h"
 #include <signal.h>
 #include <dirent.h>
-#include <sys/wait.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #define S_WINDOW_MS         10000       //  measuring window of figs 6 and 8
 #define S_FIG1_CALLS        5000        //  round trips of fig 1 (each side)
@@ -56,97 +52,6 @@
 #define S_LEASES            4000
 #define S_LEASE_CLIENTS     4
 #define S_INFLIGHT          100         //  requests in flight per client
-
-//  ---------------------------------------------------------------------------
-//  Small helpers
-
-static void
-s_json_stats (FILE *json, const char *name, shic_bench_stats_t s, bool last)
-{
-    if (json)
-        fprintf (json, "    \"%s\": {\"n\": %d, \"p50\": %.4f, \"p99\": %.4f, \"min\": %.4f, "
-                 "\"max\": %.4f}%s\n", name, s.count, s.p50, s.p99, s.min, s.max,
-                 last? "": ",");
-}
-
-//  A free TCP port on the loopback (the usual small race is accepted)
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { 0 };
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t size = sizeof (addr);
-    int port = 0;
-    if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof (addr)) == 0
-    &&  getsockname (fd, (struct sockaddr *) &addr, &size) == 0)
-        port = ntohs (addr.sin_port);
-    if (fd >= 0)
-        close (fd);
-    return port;
-}
-
-//  Starts argv with stdout and stderr to files; the pid or -1
-static pid_t
-s_spawn (char **argv, const char *out_path, const char *err_path)
-{
-    pid_t pid = fork ();
-    if (pid == 0) {
-        int out = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open (err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out >= 0)
-            dup2 (out, 1);
-        if (err >= 0)
-            dup2 (err, 2);
-        execv (argv [0], argv);
-        _exit (127);
-    }
-    return pid;
-}
-
-//  Waits until path holds text; a copy of the line holding it, or NULL
-//  past the deadline or when pid has died
-static char *
-s_wait_text (const char *path, const char *text, pid_t pid, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (zclock_mono () < deadline) {
-        FILE *file = fopen (path, "r");
-        if (file) {
-            char line [1024];
-            while (fgets (line, sizeof (line), file)) {
-                if (strstr (line, text)) {
-                    fclose (file);
-                    return strdup (line);
-                }
-            }
-            fclose (file);
-        }
-        if (waitpid (pid, NULL, WNOHANG) == pid)
-            return NULL;
-        zclock_sleep (20);
-    }
-    return NULL;
-}
-
-//  SIGTERM, then SIGKILL after timeout_ms; reaps the process
-static void
-s_stop_process (pid_t pid, int timeout_ms)
-{
-    if (pid <= 0)
-        return;
-    kill (pid, SIGTERM);
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (zclock_mono () < deadline) {
-        if (waitpid (pid, NULL, WNOHANG) == pid)
-            return;
-        zclock_sleep (20);
-    }
-    fprintf (stderr, "bench: %d did not stop within %d ms, SIGKILL\n", (int) pid, timeout_ms);
-    kill (pid, SIGKILL);
-    waitpid (pid, NULL, 0);
-}
 
 //  ---------------------------------------------------------------------------
 //  /proc sampling
@@ -261,59 +166,6 @@ s_print_window (const char *name, s_window_t w)
 }
 
 //  ---------------------------------------------------------------------------
-//  shicd
-
-typedef struct {
-    pid_t pid;                      //  shicd
-    char gateway [64];              //  tcp://127.0.0.1:P
-    char events [64];               //  tcp://127.0.0.1:P
-} s_daemon_t;
-
-//  Writes dir/name.cfg with the shicd section and body, starts shicd on it
-//  and waits for "shicd ready"; 0 or -1
-static int
-s_daemon_start (s_daemon_t *self, const char *build, const char *dir, const char *name,
-                const char *backends)
-{
-    snprintf (self->gateway, sizeof (self->gateway), "tcp://127.0.0.1:%d", s_free_port ());
-    snprintf (self->events, sizeof (self->events), "tcp://127.0.0.1:%d", s_free_port ());
-    char config [512], out [512], err [512], binary [512];
-    snprintf (config, sizeof (config), "%s/%s.cfg", dir, name);
-    snprintf (out, sizeof (out), "%s/%s.out", dir, name);
-    snprintf (err, sizeof (err), "%s/%s.err", dir, name);
-    snprintf (binary, sizeof (binary), "%s/shicd", build);
-    FILE *file = fopen (config, "w");
-    if (!file)
-        return -1;
-    fprintf (file, "shicd\n"
-             "    gateway = %s\n"
-             "    events = %s\n"
-             "    client_timeout_ms = 600000\n"
-             "    max_instances = 1100\n"
-             "    max_leases = 5000\n"
-             "backends\n%s", self->gateway, self->events, backends);
-    fclose (file);
-    char *argv [] = { binary, "--config", config, NULL };
-    self->pid = s_spawn (argv, out, err);
-    char *line = self->pid > 0? s_wait_text (out, "shicd ready", self->pid, 10000): NULL;
-    if (!line) {
-        fprintf (stderr, "bench: shicd did not get ready (see %s)\n", err);
-        s_stop_process (self->pid, 5000);
-        self->pid = 0;
-        return -1;
-    }
-    free (line);
-    return 0;
-}
-
-static void
-s_daemon_stop (s_daemon_t *self)
-{
-    s_stop_process (self->pid, 20000);
-    self->pid = 0;
-}
-
-//  ---------------------------------------------------------------------------
 //  The echo baseline: a ROUTER on TCP that sends every message back
 
 static void
@@ -361,7 +213,7 @@ s_release_args (const shic_val_t *result)
 //  Figure 1: one client, round trips
 
 static int
-s_fig1 (s_daemon_t *daemon, const char *echo_endpoint, FILE *json, const char *samples_dir,
+s_fig1 (shic_bench_daemon_t *daemon, const char *echo_endpoint, FILE *json, const char *samples_dir,
         int calls)
 {
     shic_client_t *client = shic_client_new (daemon->gateway);
@@ -439,8 +291,8 @@ s_fig1 (s_daemon_t *daemon, const char *echo_endpoint, FILE *json, const char *s
         fprintf (json, "  \"fig1\": {\n    \"unit\": \"us\",\n    \"ensure_bytes\": %zu,\n"
                  "    \"release_bytes\": %zu,\n    \"errors\": %d,\n",
                  zframe_size (ensure_frame), zframe_size (release_frame), errors);
-        s_json_stats (json, "shic", f_shic, false);
-        s_json_stats (json, "echo", f_echo, true);
+        shic_bench_json_stats (json, "shic", f_shic, false);
+        shic_bench_json_stats (json, "echo", f_echo, true);
         fprintf (json, "  },\n");
     }
     free (shic);
@@ -596,7 +448,7 @@ s_json_runs (FILE *json, const char *name, double *runs, int count, bool last)
 }
 
 static int
-s_fig2 (s_daemon_t *daemon, const char *echo_endpoint, FILE *json, int runs)
+s_fig2 (shic_bench_daemon_t *daemon, const char *echo_endpoint, FILE *json, int runs)
 {
     shic_val_t *ensure_args = shic_client_ensure_args ("standin", "tiny", NULL, 0, 10000);
     shic_val_t *release_args = shic_val_new_map ();
@@ -814,7 +666,7 @@ s_count_starting (zsock_t *sub, int quiet_ms)
 }
 
 static int
-s_fig5 (s_daemon_t *daemon, const char *dir, FILE *json, int trials)
+s_fig5 (shic_bench_daemon_t *daemon, const char *dir, FILE *json, int trials)
 {
     zsock_t *sub = zsock_new_sub (daemon->events, "instance.starting");
     shic_client_t *clients [S_HERD_CLIENTS];
@@ -887,7 +739,7 @@ s_fig5 (s_daemon_t *daemon, const char *dir, FILE *json, int trials)
                      t? ", ": "", spawns [t], instances [t], errors [t], last_ms [t],
                      sent_before_ms [t]);
         fprintf (json, "],\n");
-        s_json_stats (json, "reply_after_ready", f, true);
+        shic_bench_json_stats (json, "reply_after_ready", f, true);
         fprintf (json, "  },\n");
     }
     free (all);
@@ -926,7 +778,7 @@ s_settle (pid_t pid, int max_ms)
 }
 
 static int
-s_fig7 (s_daemon_t *daemon, FILE *json, int leases)
+s_fig7 (shic_bench_daemon_t *daemon, FILE *json, int leases)
 {
     shic_client_t *clients [S_LEASE_CLIENTS];
     for (int c = 0; c < S_LEASE_CLIENTS; c++)
@@ -1012,7 +864,7 @@ s_fig6 (const char *build, const char *dir, FILE *json, int steps_max)
     char *backends = (char *) calloc (text_max, 1);
     size_t used = 0;
     int rc = -1;
-    s_daemon_t daemon = { 0 };
+    shic_bench_daemon_t daemon = { 0 };
     //  The stand-ins, each with its models installed and loaded
     for (int s = 0; s < standins; s++) {
         char binary [512], out [512], err [512];
@@ -1028,11 +880,12 @@ s_fig6 (const char *build, const char *dir, FILE *json, int steps_max)
             argv [argc++] = "--loaded";
             argv [argc++] = zsys_sprintf ("m%d", s * S_OLLAMA_MODELS + m);
         }
-        pids [s] = s_spawn (argv, out, err);
+        pids [s] = shic_bench_spawn (argv, out, err);
         for (int m = 0; m < S_OLLAMA_MODELS; m++)
             zstr_free (&argv [4 + 2 * m]);
         free (argv);
-        char *line = pids [s] > 0? s_wait_text (err, "listening on port", pids [s], 10000): NULL;
+        char *line = pids [s] > 0?
+                     shic_bench_wait_text (err, "listening on port", pids [s], 10000): NULL;
         if (!line) {
             fprintf (stderr, "bench: Ollama stand-in %d did not start\n", s);
             goto done;
@@ -1043,7 +896,7 @@ s_fig6 (const char *build, const char *dir, FILE *json, int steps_max)
                           atoi (strstr (line, "listening on port") + 17));
         free (line);
     }
-    if (s_daemon_start (&daemon, build, dir, "fig6", backends))
+    if (shic_bench_daemon_start (&daemon, build, dir, "fig6", NULL, backends))
         goto done;
     zclock_sleep (1000);
     s_window_t idle = s_measure_window (daemon.pid, S_WINDOW_MS);
@@ -1100,9 +953,9 @@ s_fig6 (const char *build, const char *dir, FILE *json, int steps_max)
     rc = 0;
 done:
     if (daemon.pid)
-        s_daemon_stop (&daemon);
+        shic_bench_daemon_stop (&daemon);
     for (int s = 0; s < standins; s++)
-        s_stop_process (pids [s], 5000);
+        shic_bench_stop_process (pids [s], 5000);
     free (pids);
     free (backends);
     return rc;
@@ -1110,72 +963,19 @@ done:
 
 //  ---------------------------------------------------------------------------
 
-//  Whether figure n is in a comma-separated list like "1,2,5"
-static bool
-s_want (const char *only, int n)
-{
-    for (const char *at = only; at && *at; ) {
-        if (atoi (at) == n)
-            return true;
-        at = strchr (at, ',');
-        at = at? at + 1: NULL;
-    }
-    return false;
-}
-
 int
 main (int argc, char *argv [])
 {
-    const char *build = NULL;
-    const char *json_path = NULL;
-    const char *samples_dir = NULL;
-    bool quick = false;
-    const char *only = "1,2,5,6,7,8";
-    for (int i = 1; i < argc; i++) {
-        if (streq (argv [i], "--build") && i + 1 < argc)
-            build = argv [++i];
-        else
-        if (streq (argv [i], "--json") && i + 1 < argc)
-            json_path = argv [++i];
-        else
-        if (streq (argv [i], "--samples") && i + 1 < argc)
-            samples_dir = argv [++i];
-        else
-        if (streq (argv [i], "--quick"))
-            quick = true;
-        else
-        if (streq (argv [i], "--only") && i + 1 < argc)
-            only = argv [++i];
-        else {
-            printf ("usage: %s [--build DIR] [--json FILE] [--samples DIR] [--quick]"
-                    " [--only 1,2,5,6,7,8]\n", argv [0]);
-            return streq (argv [i], "--help") || streq (argv [i], "-h")? 0: 2;
-        }
-    }
-    //  The binaries sit beside this one unless told otherwise
-    char self_dir [512];
-    if (!build) {
-        ssize_t size = readlink ("/proc/self/exe", self_dir, sizeof (self_dir) - 1);
-        self_dir [size > 0? size: 0] = 0;
-        char *slash = strrchr (self_dir, '/');
-        if (slash)
-            *slash = 0;
-        build = self_dir;
-    }
-    char dir [] = "/tmp/shic-bench-daemon-XXXXXX";
-    if (!mkdtemp (dir)) {
-        fprintf (stderr, "bench: mkdtemp: %s\n", strerror (errno));
-        return 1;
-    }
-    signal (SIGPIPE, SIG_IGN);
-    shic_init (4096);
-    zsys_set_logstream (stderr);
-    FILE *json = json_path? fopen (json_path, "w"): NULL;
-    if (json_path && !json)
-        fprintf (stderr, "bench: cannot write %s: %s\n", json_path, strerror (errno));
+    shic_bench_run_t run;
+    int code = shic_bench_run_start (&run, argc, argv, "daemon", "1,2,5,6,7,8");
+    if (code >= 0)
+        return code;
+    const char *build = run.build, *dir = run.dir, *samples_dir = run.samples_dir;
+    const char *only = run.only;
+    bool quick = run.quick;
+    FILE *json = run.json;
     if (json)
-        fprintf (json, "{\n  \"cores\": %ld,\n  \"window_ms\": %d,\n",
-                 sysconf (_SC_NPROCESSORS_ONLN), S_WINDOW_MS);
+        fprintf (json, "  \"window_ms\": %d,\n", S_WINDOW_MS);
     printf ("shic daemon benchmark: %ld cores, windows of %d ms\n",
             sysconf (_SC_NPROCESSORS_ONLN), S_WINDOW_MS);
     int rc = 0;
@@ -1203,12 +1003,13 @@ main (int argc, char *argv [])
               build, build, S_HERD_LOAD_MS, dir);
 
     //  Figure 8, then 1, 2 and 5 on the same daemon
-    s_daemon_t daemon = { 0 };
-    if (!(s_want (only, 1) || s_want (only, 2) || s_want (only, 5) || s_want (only, 8)))
+    shic_bench_daemon_t daemon = { 0 };
+    if (!(shic_bench_want (only, 1) || shic_bench_want (only, 2)
+    ||    shic_bench_want (only, 5) || shic_bench_want (only, 8)))
         ;
     else
-    if (s_daemon_start (&daemon, build, dir, "main", backends) == 0) {
-        if (s_want (only, 8)) {
+    if (shic_bench_daemon_start (&daemon, build, dir, "main", NULL, backends) == 0) {
+        if (shic_bench_want (only, 8)) {
             zclock_sleep (1000);
             s_window_t idle = s_measure_window (daemon.pid, S_WINDOW_MS);
             printf ("fig8 idle daemon (%d backends configured, nothing started):\n", 2);
@@ -1218,35 +1019,30 @@ main (int argc, char *argv [])
 
         zactor_t *echo = zactor_new (s_echo_actor, NULL);
         char *echo_endpoint = zstr_recv (echo);
-        if (s_want (only, 1)
+        if (shic_bench_want (only, 1)
         &&  s_fig1 (&daemon, echo_endpoint, json, samples_dir, quick? 1000: S_FIG1_CALLS))
             rc = 1;
-        if (rc == 0 && s_want (only, 2))
+        if (rc == 0 && shic_bench_want (only, 2))
             s_fig2 (&daemon, echo_endpoint, json, quick? 1: S_FIG2_RUNS);
         zstr_free (&echo_endpoint);
         zactor_destroy (&echo);
-        if (rc == 0 && s_want (only, 5))
+        if (rc == 0 && shic_bench_want (only, 5))
             s_fig5 (&daemon, dir, json, quick? 1: S_HERD_TRIALS);
-        s_daemon_stop (&daemon);
+        shic_bench_daemon_stop (&daemon);
     }
     else
         rc = 1;
 
     //  Figure 7 on a fresh daemon: the lease pool starts small
-    if (rc == 0 && s_want (only, 7)
-    &&  s_daemon_start (&daemon, build, dir, "leases", backends) == 0) {
+    if (rc == 0 && shic_bench_want (only, 7)
+    &&  shic_bench_daemon_start (&daemon, build, dir, "leases", NULL, backends) == 0) {
         s_fig7 (&daemon, json, quick? 1000: S_LEASES);
-        s_daemon_stop (&daemon);
+        shic_bench_daemon_stop (&daemon);
     }
 
     //  Figure 6 with its own daemon and stand-ins
-    if (rc == 0 && s_want (only, 6) && s_fig6 (build, dir, json, quick? 250: S_ATTACH_MAX))
+    if (rc == 0 && shic_bench_want (only, 6) && s_fig6 (build, dir, json, quick? 250: S_ATTACH_MAX))
         rc = 1;
 
-    if (json) {
-        fprintf (json, "  \"complete\": %s\n}\n", rc == 0? "true": "false");
-        fclose (json);
-    }
-    shic_bench_remove_dir (dir);
-    return rc;
+    return shic_bench_run_end (&run, rc);
 }

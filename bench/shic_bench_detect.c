@@ -66,66 +66,6 @@ s_simulate_poller (int64_t *samples, int count, int64_t period_ns, int64_t probe
     }
 }
 
-//  Waits for an event with topic on sub, for instance_id when not NULL.
-//  Returns its body or NULL past the deadline; *received_ns is the time
-//  the matching message was received.
-static shic_val_t *
-s_wait_event (zsock_t *sub, const char *topic, const char *instance_id,
-              int timeout_ms, int64_t *received_ns)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return NULL;
-        zsock_set_rcvtimeo (sub, (int) left);
-        zmsg_t *msg = zmsg_recv (sub);
-        int64_t now = shic_bench_nanos ();
-        if (!msg)
-            return NULL;
-        char *got = zmsg_popstr (msg);
-        zframe_t *frame = zmsg_pop (msg);
-        shic_val_t *body = NULL;
-        if (frame)
-            shic_val_decode (zframe_data (frame), zframe_size (frame), NULL, &body, NULL);
-        zframe_destroy (&frame);
-        zmsg_destroy (&msg);
-        bool match = got && streq (got, topic);
-        zstr_free (&got);
-        if (match && instance_id) {
-            const char *id = shic_val_str (shic_val_get (body, "instance_id"));
-            match = id && streq (id, instance_id);
-        }
-        if (match) {
-            if (received_ns)
-                *received_ns = now;
-            return body;
-        }
-        shic_val_destroy (&body);
-    }
-}
-
-//  Stops an instance and waits for its instance.stopped; 0 or -1
-static int
-s_stop_instance (shic_client_t *client, zsock_t *events, const char *instance_id)
-{
-    shic_val_t *args = shic_val_new_map ();
-    shic_val_set_str (args, "instance_id", instance_id);
-    shic_val_t *result = shic_client_call (client, "stop_instance", &args);
-    if (!result) {
-        shic_bench_report_error (client, "stop_instance");
-        return -1;
-    }
-    shic_val_destroy (&result);
-    shic_val_t *event = s_wait_event (events, "instance.stopped", instance_id, 10000, NULL);
-    if (!event) {
-        fprintf (stderr, "bench: %s did not stop within 10 s\n", instance_id);
-        return -1;
-    }
-    shic_val_destroy (&event);
-    return 0;
-}
-
 //  Figure 1: ready moment to ensure reply, one cold instance per run
 static int
 s_measure_readiness (shic_client_t *client, zsock_t *events, const char *dir,
@@ -158,7 +98,7 @@ s_measure_readiness (shic_client_t *client, zsock_t *events, const char *dir,
                                       shic_val_str (shic_val_path (result, "lease/lease_ref")));
         shic_val_destroy (&result);
         if (rc == 0)
-            rc = s_stop_instance (client, events, instance_id);
+            rc = shic_bench_stop_instance (client, events, instance_id);
         free (instance_id);
         if (rc)
             return -1;
@@ -208,7 +148,7 @@ s_measure_crash (shic_client_t *client, zsock_t *events, const char *instance_id
             return -1;
         }
         int64_t received = 0;
-        shic_val_t *event = s_wait_event (events, "instance.restarting", instance_id, 5000,
+        shic_val_t *event = shic_bench_wait_event (events, "instance.restarting", instance_id, 5000,
                                           &received);
         if (!event) {
             fprintf (stderr, "bench: no instance.restarting within 5 s of kill %d\n", pid);
@@ -216,7 +156,7 @@ s_measure_crash (shic_client_t *client, zsock_t *events, const char *instance_id
         }
         shic_val_destroy (&event);
         samples [i] = received - killed;
-        event = s_wait_event (events, "instance.ready", instance_id, 10000, NULL);
+        event = shic_bench_wait_event (events, "instance.ready", instance_id, 10000, NULL);
         if (!event) {
             fprintf (stderr, "bench: %s not ready again within 10 s\n", instance_id);
             return -1;
