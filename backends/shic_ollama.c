@@ -678,35 +678,36 @@ s_version (s_instance_t *self, shic_val_t *fields, char **version_p)
     return rc;
 }
 
-//  What the daemon holds for our model when it is loaded: size and
-//  size_vram of its /api/ps entry as {device_bytes, host_bytes} (placement
-//  counts them); NULL when it is not loaded or the answer is not that
-static shic_val_t *
-s_memory (s_instance_t *self)
+//  The instance's share of the backend's health snapshots (its daemon)
+static void
+s_daemon (shic_instance_ctx_t *ctx, s_instance_t *self)
 {
-    shic_http_result_t result = { 0 };
-    shic_val_t *memory = NULL;
-    if (s_call (self, "GET", "/api/ps", NULL, S_PROBE_TIMEOUT, &result) == 0
-    &&  result.status == 200) {
-        shic_val_t *json = shic_val_from_json (result.body);
-        const shic_val_t *models = shic_val_get (json, "models");
-        for (size_t i = 0; !memory && i < shic_val_size (models); i++) {
-            const shic_val_t *entry = shic_val_at (models, i);
-            char *key = shic_ollama_model_normalize (shic_val_str (shic_val_get (entry, "name")));
-            for (char *ch = key; ch && *ch; ch++)
-                *ch = (char) tolower ((unsigned char) *ch);
-            int64_t size = shic_val_int (shic_val_get (entry, "size"));
-            int64_t vram = shic_val_int (shic_val_get (entry, "size_vram"));
-            if (key && streq (key, self->model_key) && size > 0 && vram >= 0 && vram <= size) {
-                memory = shic_val_new_map ();
-                shic_val_set_int (memory, "device_bytes", vram);
-                shic_val_set_int (memory, "host_bytes", size - vram);
-            }
-            free (key);
-        }
-        shic_val_destroy (&json);
+    if (!self->daemon) {
+        self->health = ((s_backend_t *) ctx->backend)->health;
+        self->daemon = shic_ollama_health_acquire (self->health, self->root, self->headers);
     }
-    shic_http_result_reset (&result);
+}
+
+//  What the daemon holds for our model when it is loaded, for placement:
+//  from the shared snapshot of /api/ps, or, right after a preload (which
+//  the snapshot may predate), from /api/ps itself
+static shic_val_t *
+s_memory (shic_instance_ctx_t *ctx, s_instance_t *self, bool fresh)
+{
+    if (fresh) {
+        shic_http_result_t result = { 0 };
+        shic_val_t *memory = NULL;
+        if (s_call (self, "GET", "/api/ps", NULL, S_PROBE_TIMEOUT, &result) == 0
+        &&  result.status == 200)
+            memory = shic_ollama_answer_memory (result.body, self->model_key);
+        shic_http_result_reset (&result);
+        return memory;
+    }
+    s_daemon (ctx, self);
+    shic_ollama_snapshot_t *snapshot = shic_ollama_health_snapshot (self->health, self->daemon,
+        shic_val_int (shic_val_get (ctx->plan, "health_interval_ms")));
+    shic_val_t *memory = shic_ollama_snapshot_memory (snapshot, self->model_key);
+    shic_ollama_snapshot_release (&snapshot);
     return memory;
 }
 
@@ -894,7 +895,7 @@ s_probe (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
     }
     shic_val_set (*fields_p, "metadata", &metadata);
     //  A loaded model's memory, for placement
-    shic_val_t *memory = s_memory (self);
+    shic_val_t *memory = s_memory (ctx, self, self->preload);
     if (memory)
         shic_val_set (*fields_p, "memory", &memory);
     free (version);
@@ -926,10 +927,7 @@ s_health (shic_instance_ctx_t *ctx, shic_val_t **details_p)
     *details_p = details;
     shic_val_set_str (details, "root_url", self->root);
     shic_val_set_str (details, "model", self->model);
-    if (!self->daemon) {
-        self->health = ((s_backend_t *) ctx->backend)->health;
-        self->daemon = shic_ollama_health_acquire (self->health, self->root, self->headers);
-    }
+    s_daemon (ctx, self);
     shic_ollama_snapshot_t *snapshot = shic_ollama_health_snapshot (self->health, self->daemon,
         shic_val_int (shic_val_get (ctx->plan, "health_interval_ms")));
     int health = SHIC_HEALTH_IS_UNAVAILABLE;

@@ -124,6 +124,30 @@ shic_ollama_answer_foreign (shic_val_t *fields, const char *step, const shic_htt
         shic_val_new_printf ("not an answer of Ollama: %.*s", (int) size, size? result->body: "(empty)") });
 }
 
+shic_val_t *
+shic_ollama_answer_memory (const char *body, const char *key)
+{
+    shic_val_t *json = body? shic_val_from_json (body): NULL;
+    const shic_val_t *models = shic_val_get (json, "models");
+    shic_val_t *memory = NULL;
+    for (size_t i = 0; !memory && i < shic_val_size (models); i++) {
+        const shic_val_t *entry = shic_val_at (models, i);
+        char *name = shic_ollama_model_normalize (shic_val_str (shic_val_get (entry, "name")));
+        for (char *ch = name; ch && *ch; ch++)
+            *ch = (char) tolower ((unsigned char) *ch);
+        int64_t size = shic_val_int (shic_val_get (entry, "size"));
+        int64_t vram = shic_val_int (shic_val_get (entry, "size_vram"));
+        if (name && streq (name, key) && size > 0 && vram >= 0 && vram <= size) {
+            memory = shic_val_new_map ();
+            shic_val_set_int (memory, "device_bytes", vram);
+            shic_val_set_int (memory, "host_bytes", size - vram);
+        }
+        free (name);
+    }
+    shic_val_destroy (&json);
+    return memory;
+}
+
 int
 shic_ollama_answer_version (int rc, const shic_http_result_t *result, shic_val_t *fields,
                             char **version_p)
@@ -308,6 +332,14 @@ shic_ollama_snapshot_loaded (shic_ollama_snapshot_t *self, const char *key)
 {
     assert (self);
     return self->running && s_list_has (self->running, key);
+}
+
+shic_val_t *
+shic_ollama_snapshot_memory (shic_ollama_snapshot_t *self, const char *key)
+{
+    if (!shic_ollama_snapshot_loaded (self, key))
+        return NULL;
+    return shic_ollama_answer_memory (self->running->body, key);
 }
 
 //  --------------------------------------------------------------------------

@@ -83,6 +83,10 @@ const shic_val_t *shic_ollama_snapshot_ps_failure (shic_ollama_snapshot_t *self)
 
 //  True when /api/ps answered and lists key (as for installed)
 bool shic_ollama_snapshot_loaded (shic_ollama_snapshot_t *self, const char *key);
+//  The memory a loaded model holds, from its /api/ps entry: a fresh map
+//  {device_bytes: size_vram, host_bytes: size - size_vram}, or NULL when
+//  it is not loaded or the entry does not say
+shic_val_t *shic_ollama_snapshot_memory (shic_ollama_snapshot_t *self, const char *key);
 
 //  --------------------------------------------------------------------------
 //  The daemon's answers, read the same by a round and by the backend's own
@@ -104,6 +108,10 @@ void shic_ollama_answer_foreign (shic_val_t *fields, const char *step,
 //  The answer of GET /api/version (rc from shic_http): on success, a JSON
 //  map with a non-empty "version" string, returns 0 and sets *version_p
 //  (fresh); else (anything else answering 200 too) fills fields, -1
+//  The memory of model key (lower-case, tagged) in an /api/ps answer's
+//  body: {device_bytes: size_vram, host_bytes: size - size_vram} (fresh),
+//  or NULL when it is not listed or its sizes do not make sense
+shic_val_t *shic_ollama_answer_memory (const char *body, const char *key);
 int shic_ollama_answer_version (int rc, const shic_http_result_t *result, shic_val_t *fields,
                                 char **version_p);
 
