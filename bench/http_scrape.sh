@@ -16,27 +16,8 @@ cleanup () {
     rm -rf "$work"
 }
 trap cleanup EXIT
-port () { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-gw=$(port); ev=$(port); hp=$(port)
-cat > "$work/shicd.cfg" <<CFG
-shicd
-    gateway = tcp://127.0.0.1:$gw
-    events = tcp://127.0.0.1:$ev
-    http = 127.0.0.1:$hp
-    resources
-        ram = 8GiB
-backends
-    standin
-        type = command
-        command = $build/shic_stand_in -m \${MODEL} -a \${MODEL} --host \${HOST} --port \${PORT}
-        ready_pattern = server is listening on http://
-        needs = 1GiB
-        models
-            tiny = tiny
-CFG
-"$build/shicd" --config "$work/shicd.cfg" > "$work/out" 2> "$work/err" &
-daemon_pid=$!
-for i in $(seq 1 200); do grep -q "shicd ready" "$work/out" && break; sleep 0.05; done
+source "$(dirname "$0")/../tests/http_lib.sh"
+http_daemon_start "$work" "$build"
 switches () { cat /proc/$daemon_pid/task/*/status 2> /dev/null \
               | awk '/^(non)?voluntary_ctxt_switches/ { s += $2 } END { print s }'; }
 ticks () { awk '{ print $14 + $15 }' /proc/$daemon_pid/stat; }

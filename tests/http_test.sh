@@ -31,36 +31,9 @@ check () {                      #  check NAME COMMAND...
     if "$@"; then passed=$((passed + 1)); echo "http: $name: ok"
     else failed=$((failed + 1)); echo "http: $name: FAILED"; fi
 }
-port () { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-gw=$(port); ev=$(port); hp=$(port)
+source "$source/tests/http_lib.sh"
 token=0123456789abcdef0123
-cat > "$work/shicd.cfg" <<CFG
-shicd
-    gateway = tcp://127.0.0.1:$gw
-    events = tcp://127.0.0.1:$ev
-    http = 127.0.0.1:$hp
-    http_token = $token
-    resources
-        ram = 8GiB
-backends
-    standin
-        type = command
-        command = $build/shic_stand_in -m \${MODEL} -a \${MODEL} --host \${HOST} --port \${PORT}
-        ready_pattern = server is listening on http://
-        needs = 1GiB
-        models
-            tiny = tiny
-    slow
-        type = command
-        command = $build/shic_stand_in -m \${MODEL} -a \${MODEL} --host \${HOST} --port \${PORT} --load-ms 1500
-        ready_pattern = server is listening on http://
-        needs = 2GiB
-        models
-            tiny = tiny
-CFG
-${SHICD_WRAPPER:-} "$build/shicd" --config "$work/shicd.cfg" > "$work/out" 2> "$work/err" &
-daemon_pid=$!
-for i in $(seq 1 600); do grep -q "shicd ready" "$work/out" && break; sleep 0.05; done
+http_daemon_start "$work" "$build" "$token"
 check "daemon ready with http $hp" grep -q "shicd ready: .* http $hp" "$work/out"
 export SHIC_ENDPOINT=tcp://127.0.0.1:$gw
 url=http://127.0.0.1:$hp
