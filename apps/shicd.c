@@ -10,6 +10,7 @@
 
 #include "shic.h"
 #include "shic_backends.h"
+#include "shic_http_face.h"
 #include <signal.h>
 #include <getopt.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@ s_usage (FILE *out)
         "  -g, --gateway ENDPOINT gateway endpoint (default %s, or shicd/gateway)\n"
         "  -e, --events ENDPOINT  events endpoint (default %s, or shicd/events)\n"
         "  -v, --verbose          trace actors\n"
+        "                         (HTTP: shicd/http, default %s, empty for none)\n"
         "  -V, --version          print the version\n"
         "  -h, --help             this text\n"
         "\n"
@@ -39,7 +41,7 @@ s_usage (FILE *out)
         "http://127.0.0.1:11434, and llama_cpp when llama-server is on PATH, with every\n"
         "*.gguf of SHIC_MODELS_DIR (default ~/.cache/shic/models) as a model.\n"
         "SIGINT or SIGTERM stops the daemon and every service it started.\n",
-        DEFAULT_GATEWAY, DEFAULT_EVENTS);
+        DEFAULT_GATEWAY, DEFAULT_EVENTS, SHIC_HTTP_FACE_DEFAULT);
 }
 
 //  The line of the nth item at path (e.g. "backends/ollama/root_url") in a
@@ -179,6 +181,19 @@ s_check_config (zconfig_t *config, char **problem)
             const char *name = zconfig_name (item);
             const char *value = zconfig_value (item);
             snprintf (path, sizeof (path), "%s/%s", sections [s], name);
+            //  The HTTP face: IPV4:PORT, or empty for none
+            if (streq (name, "http")) {
+                if (value && *value && (*problem = shic_http_face_address_problem (value)))
+                    return path;
+                continue;
+            }
+            if (streq (name, "http_token")) {
+                if (value && strlen (value) < 16) {
+                    *problem = strdup ("a token of at least 16 characters (or none)");
+                    return path;
+                }
+                continue;
+            }
             if (streq (name, "gateway") || streq (name, "events")) {
                 if ((*problem = s_endpoint_problem (value)))
                     return path;
@@ -480,6 +495,7 @@ main (int argc, char *argv [])
     int rc = 0;
     shic_runtime_t *runtime = shic_runtime_new (config);
     shic_backends_t *backends = NULL;
+    shic_http_face_t *http_face = NULL;
     if (!runtime) {
         fprintf (stderr, "shicd: the runtime did not start\n");
         rc = 1;
@@ -541,14 +557,37 @@ main (int argc, char *argv [])
         rc = 1;
         goto done;
     }
-    zsys_info ("shicd %s: gateway %s, events %s, %zu backend(s)", SHIC_VERSION, gateway, events,
-               shic_backends_size (backends));
-    printf ("shicd ready: gateway %s events %s\n", gateway, events);
+    //  The HTTP face after the runtime, as one more client of it. An address
+    //  written in the configuration must be served; the default one is
+    //  served when it is free.
+    const char *http = zconfig_get (config, "shicd/http", NULL);
+    bool http_default = http == NULL;
+    if (http_default)
+        http = SHIC_HTTP_FACE_DEFAULT;
+    if (*http) {
+        http_face = shic_http_face_new (http, shic_runtime_endpoint (runtime),
+                                        shic_runtime_events_endpoint (runtime),
+                                        zconfig_get (config, "shicd/http_token", NULL));
+        if (!http_face && !http_default) {
+            fprintf (stderr, "shicd: cannot serve HTTP on %s\n", http);
+            rc = 1;
+            goto done;
+        }
+        if (!http_face)
+            zsys_warning ("shicd: the default HTTP address %s is taken: no HTTP face", http);
+    }
+    char http_port [16] = "off";
+    if (http_face)
+        snprintf (http_port, sizeof (http_port), "%d", shic_http_face_port (http_face));
+    zsys_info ("shicd %s: gateway %s, events %s, http %s, %zu backend(s)", SHIC_VERSION, gateway,
+               events, http_port, shic_backends_size (backends));
+    printf ("shicd ready: gateway %s events %s http %s\n", gateway, events, http_port);
     fflush (stdout);
     int signal_number = 0;
     sigwait (&signals, &signal_number);
     zsys_info ("shicd: %s, stopping", signal_number == SIGINT? "SIGINT": "SIGTERM");
 done:
+    shic_http_face_destroy (&http_face);
     shic_runtime_destroy (&runtime);
     shic_backends_destroy (&backends);
     zconfig_destroy (&config);

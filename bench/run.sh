@@ -42,6 +42,10 @@ case $? in
 esac
 cat "$out/footprint.txt"
 
+echo "bench: http_scrape (the HTTP face: idle, and scraped every second)"
+timeout -k 10 120 bash "$here/http_scrape.sh" "$build" > "$out/http.txt" 2> "$out/http.err" || rc=1
+cat "$out/http.txt"
+
 if [ $rc -ne 0 ]; then
     echo "bench: a benchmark failed; see $out/*.err" >&2
     tail -5 "$out"/*.err >&2

@@ -70,6 +70,7 @@ static s_test_t s_tests [] = {
     { "restart_policy", shic_restart_policy_test },
     { "client", shic_client_test },
     { "runtime", shic_runtime_test },
+    { "http_face", shic_http_face_test },
     { "compatibility", shic_kernel_test_compatibility },
     { "truthfulness", shic_kernel_test_truthfulness },
     { "errors", shic_kernel_test_errors },

@@ -16,6 +16,8 @@
 void shic_val_test (bool verbose);
 void shic_error_test (bool verbose);
 void shic_json_test (bool verbose);
+//  The HTTP face (tests/shic_http_face_test.c)
+void shic_http_face_test (bool verbose);
 void shic_wire_test (bool verbose);
 void shic_http_test (bool verbose);
 void shic_backends_test (bool verbose);
