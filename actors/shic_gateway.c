@@ -124,20 +124,23 @@ typedef struct {
 //  --------------------------------------------------------------------------
 //  Replies
 
+//  Answers a request of op (a name of the op table, or NULL) with err
 static void
-s_reply_error (self_t *self, zsock_t *router, zmsg_t *envelope, const shic_val_t *id,
-               const shic_error_t *err)
+s_reply_error (self_t *self, const char *op, zsock_t *router, zmsg_t *envelope,
+               const shic_val_t *id, const shic_error_t *err)
 {
     shic_stats_error (self->stats, err->code);
+    shic_stats_answered (self->stats, op, err->code);
     zframe_t *frame = shic_wire_reply_error (id, err);
     shic_waiter_send (router, envelope, &frame);
 }
 
-//  Answers a waiter with err, and counts the error
+//  Answers a waiter (an ensure) with err, and counts the error
 static void
 s_waiter_fail (self_t *self, shic_waiter_t *waiter, const shic_error_t *err)
 {
     shic_stats_error (self->stats, err->code);
+    shic_stats_answered (self->stats, "ensure_endpoint", err->code);
     shic_waiter_reply_error (waiter, err);
 }
 
@@ -245,6 +248,7 @@ s_grant (self_t *self, shic_waiter_t **waiter_p)
     else
         zsys_error ("gateway: out of memory replying to a grant");
     shic_stats_latency (self->stats, waiter->started);
+    shic_stats_answered (self->stats, "ensure_endpoint", NULL);
     shic_events_lease (self->events, "lease.granted", lease->instance_id, lease->ref,
                        lease->owner_ref, NULL);
     shic_waiter_destroy (waiter_p);
@@ -688,6 +692,8 @@ s_op_stats (self_t *self, s_call_t *call, shic_error_t *err)
     shic_val_set_int (result, "restarts", restarts);
     shic_val_t *histogram = shic_stats_histogram (self->stats);
     shic_val_set (result, "ensure_latency", &histogram);
+    shic_val_t *by_op = shic_stats_by_op (self->stats);
+    shic_val_set (result, "by_op", &by_op);
     return result;
 }
 
@@ -717,9 +723,12 @@ s_dispatch (self_t *self, s_call_t *call)
     shic_error_t err = { 0 };
     shic_val_t *result = NULL;
     s_op_fn *handler = NULL;
+    const char *op = NULL;          //  the table's name of the op, once known
     for (size_t i = 0; i < sizeof (s_ops) / sizeof (s_ops [0]) && !handler; i++)
-        if (streq (s_ops [i].name, call->req.op))
+        if (streq (s_ops [i].name, call->req.op)) {
             handler = s_ops [i].handler;
+            op = s_ops [i].name;
+        }
     if (!handler) {
         shic_val_t *details = shic_val_new_map ();
         shic_val_set_str (details, "op", call->req.op);
@@ -732,8 +741,9 @@ s_dispatch (self_t *self, s_call_t *call)
             return;                 //  replied, or parked
     }
     if (err.code)
-        s_reply_error (self, call->router, call->envelope, call->req.id, &err);
+        s_reply_error (self, op, call->router, call->envelope, call->req.id, &err);
     else {
+        shic_stats_answered (self->stats, op, NULL);
         zframe_t *frame = shic_wire_reply_ok (call->req.id, &result);
         shic_waiter_send (call->router, call->envelope, &frame);
     }
@@ -789,7 +799,7 @@ s_handle_client (self_t *self, zsock_t *router, bool trusted)
     if (err.code) {
         if (self->settings->verbose)
             zsys_debug ("gateway: %s: %s", err.code, err.message? err.message: "");
-        s_reply_error (self, router, call.envelope, call.req.id, &err);
+        s_reply_error (self, NULL, router, call.envelope, call.req.id, &err);
     }
     shic_error_clear (&err);
     shic_wire_request_reset (&call.req);

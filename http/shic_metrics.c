@@ -177,6 +177,25 @@ shic_metrics_render (const shic_val_t *state, uint64_t evictions, size_t streams
         const char *labels [] = { "code", shic_val_key_at (errors, i), NULL };
         s_sample (out, "shic_errors_total", labels, shic_val_float (shic_val_at (errors, i)));
     }
+    //  By op: the answers, and the errors by code
+    const shic_val_t *by_op = shic_val_get (stats, "by_op");
+    s_family (out, "shic_op_requests_total", "counter",
+              "Requests answered, by op (\"-\": no readable op).");
+    for (size_t i = 0; i < shic_val_size (by_op); i++) {
+        const char *labels [] = { "op", shic_val_key_at (by_op, i), NULL };
+        s_sample (out, "shic_op_requests_total", labels,
+                  shic_val_float (shic_val_get (shic_val_at (by_op, i), "answered")));
+    }
+    s_family (out, "shic_op_errors_total", "counter", "Error replies by op and error code.");
+    for (size_t i = 0; i < shic_val_size (by_op); i++) {
+        const shic_val_t *op_errors = shic_val_get (shic_val_at (by_op, i), "errors");
+        for (size_t k = 0; k < shic_val_size (op_errors); k++) {
+            const char *labels [] = { "op", shic_val_key_at (by_op, i),
+                                      "code", shic_val_key_at (op_errors, k), NULL };
+            s_sample (out, "shic_op_errors_total", labels,
+                      shic_val_float (shic_val_at (op_errors, k)));
+        }
+    }
     s_latency (out, shic_val_get (stats, "ensure_latency"));
 
     s_instances (out, shic_val_path (state, "instances/instances"));

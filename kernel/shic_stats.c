@@ -8,7 +8,14 @@
 #define LATENCY_BUCKETS 24          //  powers of two of microseconds
 #define ERROR_CODES     32          //  room for the error table
 
+//  The answers of one op
+typedef struct {
+    uint64_t answered;              //  replies sent
+    uint64_t errors [ERROR_CODES];  //  error replies by code index
+} s_op_t;
+
 struct _shic_stats_t {
+    zhashx_t *ops;                  //  op name (or "-") -> s_op_t
     uint64_t requests;              //  requests decoded
     uint64_t ensures;               //  ensure_endpoint requests
     uint64_t instances_started;     //  instance actors asked for
@@ -19,16 +26,63 @@ struct _shic_stats_t {
 shic_stats_t *
 shic_stats_new (void)
 {
-    return (shic_stats_t *) zmalloc (sizeof (shic_stats_t));
+    shic_stats_t *self = (shic_stats_t *) zmalloc (sizeof (shic_stats_t));
+    self->ops = zhashx_new ();
+    zhashx_set_destructor (self->ops, (zhashx_destructor_fn *) zstr_free);
+    return self;
 }
 
 void
 shic_stats_destroy (shic_stats_t **self_p)
 {
     if (*self_p) {
+        zhashx_destroy (&(*self_p)->ops);
         free (*self_p);
         *self_p = NULL;
     }
+}
+
+//  The index of a code in shic_error_codes, or -1
+static int
+s_code_index (const char *code)
+{
+    for (int i = 0; shic_error_codes [i] && i < ERROR_CODES; i++)
+        if (streq (shic_error_codes [i], code))
+            return i;
+    return -1;
+}
+
+void
+shic_stats_answered (shic_stats_t *self, const char *op, const char *code)
+{
+    const char *key = op? op: "-";
+    s_op_t *counts = (s_op_t *) zhashx_lookup (self->ops, key);
+    if (!counts) {
+        counts = (s_op_t *) zmalloc (sizeof (s_op_t));
+        zhashx_insert (self->ops, key, counts);
+    }
+    counts->answered++;
+    int index = code? s_code_index (code): -1;
+    if (index >= 0)
+        counts->errors [index]++;
+}
+
+shic_val_t *
+shic_stats_by_op (shic_stats_t *self)
+{
+    shic_val_t *by_op = shic_val_new_map ();
+    for (s_op_t *counts = (s_op_t *) zhashx_first (self->ops); counts;
+         counts = (s_op_t *) zhashx_next (self->ops)) {
+        shic_val_t *item = shic_val_new_map ();
+        shic_val_set_int (item, "answered", (int64_t) counts->answered);
+        shic_val_t *errors = shic_val_new_map ();
+        for (int i = 0; shic_error_codes [i] && i < ERROR_CODES; i++)
+            if (counts->errors [i])
+                shic_val_set_int (errors, shic_error_codes [i], (int64_t) counts->errors [i]);
+        shic_val_set (item, "errors", &errors);
+        shic_val_set (by_op, (const char *) zhashx_cursor (self->ops), &item);
+    }
+    return by_op;
 }
 
 void
@@ -58,11 +112,9 @@ shic_stats_instances_started (shic_stats_t *self)
 void
 shic_stats_error (shic_stats_t *self, const char *code)
 {
-    for (int i = 0; shic_error_codes [i] && i < ERROR_CODES; i++)
-        if (streq (shic_error_codes [i], code)) {
-            self->errors [i]++;
-            return;
-        }
+    int index = s_code_index (code);
+    if (index >= 0)
+        self->errors [index]++;
 }
 
 void
@@ -127,6 +179,17 @@ shic_stats_test (bool verbose)
     shic_val_t *histogram = shic_stats_histogram (stats);
     assert (shic_val_int (shic_val_get (histogram, "le_1_us")) == 1);
     shic_val_destroy (&histogram);
+    //  By op: answers, and errors by code
+    shic_stats_answered (stats, "ping", NULL);
+    shic_stats_answered (stats, "ensure_endpoint", SHIC_E_CAPACITY);
+    shic_stats_answered (stats, "ensure_endpoint", NULL);
+    shic_stats_answered (stats, NULL, SHIC_E_MALFORMED);
+    shic_val_t *by_op = shic_stats_by_op (stats);
+    assert (shic_val_int (shic_val_path (by_op, "ensure_endpoint/answered")) == 2);
+    assert (shic_val_int (shic_val_path (by_op, "ensure_endpoint/errors/capacity")) == 1);
+    assert (shic_val_size (shic_val_path (by_op, "ping/errors")) == 0);
+    assert (shic_val_int (shic_val_path (by_op, "-/errors/malformed")) == 1);
+    shic_val_destroy (&by_op);
     shic_stats_destroy (&stats);
     assert (stats == NULL);
     printf ("OK\n");

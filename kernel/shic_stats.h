@@ -26,6 +26,13 @@ void shic_stats_error (shic_stats_t *self, const char *code);
 //  An ensure that began at started_us (zclock_usecs) was answered now
 void shic_stats_latency (shic_stats_t *self, int64_t started_us);
 
+//  A request for op was answered (op NULL: it had no known op), with the
+//  error code of its reply (NULL: ok). Ops are counted by name, so pass
+//  only names of the gateway's op table.
+void shic_stats_answered (shic_stats_t *self, const char *op, const char *code);
+//  {op: {answered, errors: {code: count}}} of every op answered; fresh
+shic_val_t *shic_stats_by_op (shic_stats_t *self);
+
 //  Adds {requests, ensures, errors: {code: count}} to map
 void shic_stats_counts (shic_stats_t *self, shic_val_t *map);
 //  The ensure latency histogram {le_<2^i>_us: count}; fresh
