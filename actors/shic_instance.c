@@ -27,6 +27,9 @@
 #include "shic_actors.h"
 #include "shic_footprint.h"
 #include <poll.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <limits.h>
 
 #define BLIND_EXIT_POLL_MS 50       //  exit checks when there is no pidfd
@@ -391,6 +394,12 @@ s_probe (self_t *self)
         shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_READY, .fields = fields,
                                                   .pid = self->ctx.pid, .measured = measured });
         shic_val_destroy (&measured);
+#ifdef __GLIBC__
+        //  The probe's answers (JSON through jansson and the value tree)
+        //  were parsed in this thread's malloc arena; give back what they
+        //  left free, or a thousand attached instances each keep it
+        malloc_trim (0);
+#endif
     }
     else
     if (rc == SHIC_PROBE_FAILED) {
