@@ -620,7 +620,10 @@ s_op_release_lease (self_t *self, s_call_t *call, shic_error_t *err)
     shic_lease_t *lease = shic_lease_book_lookup (self->book, call->args.lease_ref);
     if (lease)
         shic_lease_book_end (self->book, lease, "lease.released", "released");
-    return shic_val_new_map ();
+    //  Idempotent, but the caller learns whether this call ended a lease
+    shic_val_t *result = shic_val_new_map ();
+    shic_val_set_bool (result, "released", lease != NULL);
+    return result;
 }
 
 static shic_val_t *

@@ -27,12 +27,14 @@ static const char *s_help =
     "                      get an endpoint (starts the model when needed); the lease\n"
     "                      lives --ttl (default 10m; 0 = while this client is alive,\n"
     "                      which for a one-shot command means client_timeout_ms)\n"
-    "  release LEASE       end a lease (idempotent)\n"
+    "  release LEASE       end a lease (idempotent: says whether one was live)\n"
     "  renew LEASE [--ttl D]  extend a lease\n"
     "  ps [--backend B] [--wide]  runtime instances (--wide: full instance ids)\n"
     "  leases [--instance I] [--wide]  live leases (expiry relative to now)\n"
     "  backends            registered backends\n"
-    "  stop INSTANCE       stop an instance (never stops an attached daemon)\n"
+    "  stop INSTANCE|MODEL|PREFIX | --all\n"
+    "                      stop instances (an id, a model, an unambiguous id prefix;\n"
+    "                      never stops an attached daemon)\n"
     "  watch [PREFIX]      print events as they come (Ctrl-C ends)\n"
     "  resources           memory pools, what each instance holds, the queue\n"
     "  stats               counters and gauges\n"
@@ -562,12 +564,141 @@ s_watch (const char *events_endpoint, const char *prefix, bool json)
     return 0;
 }
 
+//  Whether an instance can still be stopped (not stopped or failed already)
+static bool
+s_instance_live (const shic_val_t *item)
+{
+    const char *status = s_str (item, "lifecycle_status");
+    return !streq (status, "stopped") && !streq (status, "failed");
+}
+
+//  The instances TARGET names: an instance id, a table's short id (with its
+//  "~"), a model name or an unambiguous id prefix; --all: every live one.
+//  Returns a list the caller destroys, or NULL after printing why (rc set).
+static shic_val_t *
+s_stop_targets (const shic_val_t *list, const char *target, bool all, int *rc)
+{
+    shic_val_t *exact = shic_val_new_array ();
+    shic_val_t *models = shic_val_new_array ();
+    shic_val_t *prefixed = shic_val_new_array ();
+    shic_val_t *ended = shic_val_new_array ();   //  prefixed, but stopped or failed
+    char prefix [256] = "";
+    if (target) {
+        snprintf (prefix, sizeof (prefix), "%s", target);
+        size_t length = strlen (prefix);
+        if (length && prefix [length - 1] == '~')
+            prefix [length - 1] = 0;
+    }
+    for (size_t i = 0; i < shic_val_size (list); i++) {
+        const shic_val_t *item = shic_val_at (list, i);
+        const char *id = s_str (item, "instance_id");
+        shic_val_t *copy = shic_val_dup (item);
+        if (all? s_instance_live (item): streq (id, target))
+            shic_val_push (exact, &copy);
+        else
+        if (!all && streq (s_model_of (item, NULL), target) && s_instance_live (item))
+            shic_val_push (models, &copy);
+        else
+        if (!all && *prefix && strncmp (id, prefix, strlen (prefix)) == 0
+        &&  s_instance_live (item))
+            shic_val_push (prefixed, &copy);
+        else
+        if (!all && *prefix && strncmp (id, prefix, strlen (prefix)) == 0)
+            shic_val_push (ended, &copy);
+        else
+            shic_val_destroy (&copy);
+    }
+    shic_val_t *chosen = shic_val_size (exact)? exact
+                       : shic_val_size (models)? models
+                       : shic_val_size (prefixed)? prefixed: ended;
+    shic_val_t *found = shic_val_dup (chosen);
+    shic_val_destroy (&exact);
+    shic_val_destroy (&models);
+    shic_val_destroy (&prefixed);
+    shic_val_destroy (&ended);
+    if (shic_val_size (found) == 0 && !all) {
+        fprintf (stderr, "shic: not_found: no instance is '%s' (an instance id, a model or an "
+                         "id prefix; 'shic ps' lists them)\n", target);
+        *rc = EXIT_ERROR;
+        shic_val_destroy (&found);
+    }
+    else
+    if (shic_val_size (found) > 1 && !all) {
+        fprintf (stderr, "shic: ambiguous: '%s' names %zu instances; say which (or --all):\n",
+                 target, shic_val_size (found));
+        for (size_t i = 0; i < shic_val_size (found); i++) {
+            const shic_val_t *item = shic_val_at (found, i);
+            fprintf (stderr, "  %s  (%s %s, %s)\n", s_str (item, "instance_id"),
+                     s_str (item, "backend"), s_model_of (item, NULL),
+                     s_str (item, "lifecycle_status"));
+        }
+        *rc = EXIT_ERROR;
+        shic_val_destroy (&found);
+    }
+    return found;
+}
+
+//  shic stop TARGET | --all: says what it stopped, and what it did not
+static int
+s_stop (shic_client_t *client, const char *target, bool all, bool json)
+{
+    shic_val_t *call = shic_val_new_map ();
+    shic_val_t *result = shic_client_call (client, "list_instances", &call);
+    if (!result)
+        return s_fail (client, json);
+    int rc = 0;
+    shic_val_t *targets = s_stop_targets (shic_val_get (result, "instances"), target, all, &rc);
+    shic_val_destroy (&result);
+    if (!targets)
+        return rc;
+    shic_val_t *report = shic_val_new_array ();
+    for (size_t i = 0; i < shic_val_size (targets) && rc == 0; i++) {
+        const shic_val_t *item = shic_val_at (targets, i);
+        const char *id = s_str (item, "instance_id");
+        const char *outcome = "stopping";
+        if (streq (s_str (item, "management_mode"), "externally_managed"))
+            outcome = "attached (an external daemon: not stopped)";
+        else
+        if (!s_instance_live (item))
+            outcome = "already ended";
+        else {
+            call = shic_val_new_map ();
+            shic_val_set_str (call, "instance_id", id);
+            shic_val_t *reply = shic_client_call (client, "stop_instance", &call);
+            if (!reply)
+                rc = s_fail (client, json);
+            shic_val_destroy (&reply);
+        }
+        if (rc)
+            break;
+        shic_val_t *entry = shic_val_new_map ();
+        shic_val_set_str (entry, "instance_id", id);
+        shic_val_set_str (entry, "outcome", outcome);
+        shic_val_push (report, &entry);
+        if (!json)
+            printf ("%s  %s %s: %s\n", id, s_str (item, "backend"), s_model_of (item, NULL),
+                    outcome);
+    }
+    if (rc == 0 && json) {
+        shic_val_t *wrapper = shic_val_new_map ();
+        shic_val_set (wrapper, "stopped", &report);
+        s_print_json (wrapper);
+        shic_val_destroy (&wrapper);
+    }
+    else
+    if (rc == 0 && shic_val_size (targets) == 0)
+        printf ("no instances to stop\n");
+    shic_val_destroy (&report);
+    shic_val_destroy (&targets);
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
     const char *endpoint = getenv ("SHIC_ENDPOINT")? getenv ("SHIC_ENDPOINT"): "tcp://127.0.0.1:5590";
     const char *events = getenv ("SHIC_EVENTS")? getenv ("SHIC_EVENTS"): "tcp://127.0.0.1:5591";
-    bool json = false, wide = false;
+    bool json = false, wide = false, all = false;
     int64_t timeout = 5000, ttl = 600000, wait = -1;
     const char *owner = NULL, *backend = NULL, *instance = NULL;
     const char *server_key = getenv ("SHIC_SERVER_KEY");
@@ -580,6 +711,7 @@ main (int argc, char *argv [])
         { "instance", required_argument, 0, 'i' }, { "help", no_argument, 0, 'h' },
         { "server-key", required_argument, 0, 'K' }, { "client-cert", required_argument, 0, 'C' },
         { "wide", no_argument, 0, 'W' }, { "version", no_argument, 0, 'V' },
+        { "all", no_argument, 0, 'a' },
         { 0, 0, 0, 0 }
     };
     int option;
@@ -594,6 +726,7 @@ main (int argc, char *argv [])
         else if (option == 'K') server_key = optarg;
         else if (option == 'C') client_cert = optarg;
         else if (option == 'W' || option == 'w') wide = true;
+        else if (option == 'a') all = true;
         else if (option == 'V') {
             printf ("shic %s\n", SHIC_VERSION);
             return 0;
@@ -671,14 +804,12 @@ main (int argc, char *argv [])
     }
     else
     if (streq (command, "stop")) {
-        if (rest != 1) {
-            fprintf (stderr, "usage: shic stop INSTANCE\n");
+        if ((rest != 1 || all) && !(rest == 0 && all)) {
+            fprintf (stderr, "usage: shic stop INSTANCE|MODEL|PREFIX, or shic stop --all\n");
             rc = EXIT_USAGE;
         }
-        else {
-            shic_val_set_str (call, "instance_id", args [0]);
-            op = "stop_instance";
-        }
+        else
+            rc = s_stop (client, all? NULL: args [0], all, json);
     }
     else
     if (streq (command, "ps")) {
@@ -726,6 +857,14 @@ main (int argc, char *argv [])
         else
         if (streq (op, "resources"))
             s_print_resources (result, wide);
+        else
+        if (streq (op, "release_lease")) {
+            if (shic_val_bool (shic_val_get (result, "released")))
+                printf ("released %s\n", args [0]);
+            else
+                printf ("no live lease %s (already released or expired): nothing to do\n",
+                        args [0]);
+        }
         else
         if (streq (op, "list_backends")) {
             const shic_val_t *list = shic_val_get (result, "backends");

@@ -62,7 +62,13 @@ check "ps has a model column" bash -c "'$build/shic' ps | grep -Eq '^INSTANCE +B
 check "ps --wide shows whole ids" bash -c "'$build/shic' ps --wide | grep -q \"\$('$build/shic' --json ps | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"instances\"][0][\"instance_id\"])')\""
 check "leases lists the lease" bash -c "'$build/shic' leases | grep -q '$lease'"
 check "leases says when it expires" bash -c "'$build/shic' leases | grep '$lease' | grep -Eq ' 1m +in ([0-9]+s|1m)$'"
-check "release" "$build/shic" release "$lease"
+check "release says it released" bash -c "'$build/shic' release '$lease' | grep -q '^released $lease'"
+check "release again: idempotent, says nothing was live" \
+    bash -c "'$build/shic' release '$lease' | grep -q 'no live lease' && '$build/shic' --json release '$lease' | grep -q '\"released\":false'"
+check "release of an unknown lease exits 0 and says so" bash -c "'$build/shic' release nope | grep -q 'no live lease nope'"
+check "stop by model name" bash -c "'$build/shic' stop tiny | grep -Eq '^standin:.* standin tiny: stopping$'"
+for i in $(seq 1 100); do "$build/shic" ps | grep -q stopping || break; sleep 0.05; done
+check "stop of a stopped instance says so" bash -c "'$build/shic' stop standin: | grep -q 'already ended'"
 #  examples/chat.c: typed endpoint, one chat completion with libcurl, release
 if [ -x "$build/shic_chat" ]; then
     "$build/shic_chat" standin tiny "hi" > "$work/chat.out" 2> "$work/chat.err"
@@ -74,6 +80,16 @@ if [ -x "$build/shic_chat" ]; then
     SHIC_ENDPOINT=tcp://127.0.0.1:$(port) "$build/shic_chat" standin tiny > /dev/null 2>&1
     check "examples/chat.c with no daemon exits 3" test $? -eq 3
 fi
+#  stop: by model, by prefix, unknown (not_found, exit 1), ambiguous (lists), --all
+"$build/shic" stop nosuch > /dev/null 2> "$work/stop.err"
+check "stop of an unknown instance exits 1 with not_found" \
+    bash -c "[ $? -eq 1 ] && grep -q 'not_found' '$work/stop.err'"
+"$build/shic" --json ensure slow tiny --wait 100ms > /dev/null 2>&1
+"$build/shic" stop s > /dev/null 2> "$work/stop.err"
+check "stop of an ambiguous prefix exits 1 and lists the matches" \
+    bash -c "[ $? -eq 1 ] && grep -q ambiguous '$work/stop.err' && grep -q '^  slow:' '$work/stop.err' && grep -q '^  standin:' '$work/stop.err'"
+check "stop by id prefix says what it stopped" bash -c "'$build/shic' stop slow: | grep -Eq '^slow:.* slow tiny: stopping$'"
+for i in $(seq 1 100); do "$build/shic" ps --backend slow | grep -q stopping || break; sleep 0.05; done
 "$build/shic" ensure nope tiny > /dev/null 2>&1
 check "unknown backend exits 1" test $? -eq 1
 "$build/shic" --endpoint tcp://127.0.0.1:1 --timeout 300ms ping > /dev/null 2>&1
@@ -112,6 +128,14 @@ for sig in INT TERM; do
     check "SIG$sig ends a waiting ensure at once (exit $rc, ${elapsed} ms)" \
         bash -c "[ $rc -eq $want ] && [ $elapsed -lt 2500 ]"
 done
+"$build/shic" stop tiny > /dev/null 2> "$work/stop.err"
+check "stop by a model two instances serve is ambiguous" \
+    bash -c "[ $? -eq 1 ] && grep -q ambiguous '$work/stop.err'"
+"$build/shic" stop --all > "$work/stop.out"
+check "stop --all stops every live instance" \
+    bash -c "[ \$(grep -c ': stopping$' '$work/stop.out') -eq 2 ]"
+for i in $(seq 1 100); do "$build/shic" ps | grep -Eq 'stopping|starting' || break; sleep 0.05; done
+"$build/shic" ensure standin tiny --ttl 60s > /dev/null
 service=$("$build/shic" --json ps --backend standin | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["pid"])')
 kill -TERM "$daemon_pid"
 wait "$daemon_pid"
