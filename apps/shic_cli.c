@@ -35,6 +35,8 @@ static const char *s_help =
     "  stop INSTANCE|MODEL|PREFIX | --all\n"
     "                      stop instances (an id, a model, an unambiguous id prefix;\n"
     "                      never stops an attached daemon)\n"
+    "  logs INSTANCE|MODEL [-f] [--lines N]\n"
+    "                      the service's last output lines (-f: follow; Ctrl-C ends)\n"
     "  watch [PREFIX]      print events as they come (Ctrl-C ends)\n"
     "  resources           memory pools, what each instance holds, the queue\n"
     "  stats               counters and gauges\n"
@@ -57,7 +59,7 @@ static const char *s_help =
     "The protocol and the contract: docs/wire.md and docs/contract.md.\n";
 
 static const char *s_commands [] = {
-    "ensure", "release", "renew", "ps", "leases", "backends", "stop", "watch", "resources",
+    "ensure", "release", "renew", "ps", "leases", "backends", "stop", "logs", "watch", "resources",
     "stats", "ping",
     "help", NULL
 };
@@ -144,6 +146,36 @@ s_duration (const char *text)
     return -1;
 }
 
+//  An error for people: its code and message, then its details, with the
+//  service's own last lines (a stderr_tail) printed as lines
+static void
+s_print_error (const shic_error_t *err)
+{
+    fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
+    if (!err->details)
+        return;
+    shic_val_t *details = shic_val_dup (err->details);
+    char *tail = NULL;
+    const char *paths [] = { "stderr_tail", "exit/stderr_tail", "last_exit/stderr_tail" };
+    for (size_t i = 0; i < 3 && !tail; i++)
+        if (shic_val_str (shic_val_path (details, paths [i]))) {
+            tail = strdup (shic_val_str (shic_val_path (details, paths [i])));
+            char *slash = strrchr (paths [i], '/');
+            shic_val_t *parent = slash? shic_val_get (details, i == 1? "exit": "last_exit"): details;
+            shic_val_remove (parent, "stderr_tail");
+        }
+    char *text = shic_val_to_json (details);
+    fprintf (stderr, "  details: %s\n", text);
+    free (text);
+    if (tail && *tail) {
+        fprintf (stderr, "  the service's last lines:\n");
+        for (char *line = strtok (tail, "\n"); line; line = strtok (NULL, "\n"))
+            fprintf (stderr, "    | %s\n", line);
+    }
+    free (tail);
+    shic_val_destroy (&details);
+}
+
 static int
 s_fail (shic_client_t *client, bool json)
 {
@@ -159,14 +191,8 @@ s_fail (shic_client_t *client, bool json)
     else
     if (no_daemon)
         fprintf (stderr, "shic: %s\n", err->message);
-    else {
-        fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
-        if (err->details) {
-            char *text = shic_val_to_json (err->details);
-            fprintf (stderr, "  details: %s\n", text);
-            free (text);
-        }
-    }
+    else
+        s_print_error (err);
     return no_daemon? EXIT_NO_DAEMON: EXIT_ERROR;
 }
 
@@ -503,14 +529,8 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
                     free (text);
                     shic_val_destroy (&val);
                 }
-                else {
-                    fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
-                    if (err->details) {
-                        char *text = shic_val_to_json (err->details);
-                        fprintf (stderr, "  details: %s\n", text);
-                        free (text);
-                    }
-                }
+                else
+                    s_print_error (err);
                 rc = EXIT_ERROR;
             }
             shic_wire_reply_reset (&reply);
@@ -576,12 +596,12 @@ s_instance_live (const shic_val_t *item)
 //  "~"), a model name or an unambiguous id prefix; --all: every live one.
 //  Returns a list the caller destroys, or NULL after printing why (rc set).
 static shic_val_t *
-s_stop_targets (const shic_val_t *list, const char *target, bool all, int *rc)
+s_match (const shic_val_t *list, const char *target, bool all, int *rc)
 {
     shic_val_t *exact = shic_val_new_array ();
     shic_val_t *models = shic_val_new_array ();
     shic_val_t *prefixed = shic_val_new_array ();
-    shic_val_t *ended = shic_val_new_array ();   //  prefixed, but stopped or failed
+    shic_val_t *ended = shic_val_new_array ();   //  named, but stopped or failed
     char prefix [256] = "";
     if (target) {
         snprintf (prefix, sizeof (prefix), "%s", target);
@@ -598,6 +618,9 @@ s_stop_targets (const shic_val_t *list, const char *target, bool all, int *rc)
         else
         if (!all && streq (s_model_of (item, NULL), target) && s_instance_live (item))
             shic_val_push (models, &copy);
+        else
+        if (!all && streq (s_model_of (item, NULL), target))
+            shic_val_push (ended, &copy);
         else
         if (!all && *prefix && strncmp (id, prefix, strlen (prefix)) == 0
         &&  s_instance_live (item))
@@ -624,7 +647,7 @@ s_stop_targets (const shic_val_t *list, const char *target, bool all, int *rc)
     }
     else
     if (shic_val_size (found) > 1 && !all) {
-        fprintf (stderr, "shic: ambiguous: '%s' names %zu instances; say which (or --all):\n",
+        fprintf (stderr, "shic: ambiguous: '%s' names %zu instances; say which:\n",
                  target, shic_val_size (found));
         for (size_t i = 0; i < shic_val_size (found); i++) {
             const shic_val_t *item = shic_val_at (found, i);
@@ -638,19 +661,30 @@ s_stop_targets (const shic_val_t *list, const char *target, bool all, int *rc)
     return found;
 }
 
+//  The instances TARGET names in the daemon's list, or NULL with *rc set
+static shic_val_t *
+s_targets (shic_client_t *client, const char *target, bool all, bool json, int *rc)
+{
+    shic_val_t *call = shic_val_new_map ();
+    shic_val_t *result = shic_client_call (client, "list_instances", &call);
+    if (!result) {
+        *rc = s_fail (client, json);
+        return NULL;
+    }
+    shic_val_t *targets = s_match (shic_val_get (result, "instances"), target, all, rc);
+    shic_val_destroy (&result);
+    return targets;
+}
+
 //  shic stop TARGET | --all: says what it stopped, and what it did not
 static int
 s_stop (shic_client_t *client, const char *target, bool all, bool json)
 {
-    shic_val_t *call = shic_val_new_map ();
-    shic_val_t *result = shic_client_call (client, "list_instances", &call);
-    if (!result)
-        return s_fail (client, json);
     int rc = 0;
-    shic_val_t *targets = s_stop_targets (shic_val_get (result, "instances"), target, all, &rc);
-    shic_val_destroy (&result);
+    shic_val_t *targets = s_targets (client, target, all, json, &rc);
     if (!targets)
         return rc;
+    shic_val_t *call = NULL;
     shic_val_t *report = shic_val_new_array ();
     for (size_t i = 0; i < shic_val_size (targets) && rc == 0; i++) {
         const shic_val_t *item = shic_val_at (targets, i);
@@ -693,12 +727,64 @@ s_stop (shic_client_t *client, const char *target, bool all, bool json)
     return rc;
 }
 
+//  shic logs TARGET [-f]: the service's last lines; -f polls for new ones
+//  every half second (bounded: at most 200 lines a poll) until the
+//  instance's actor ends or Ctrl-C
+static int
+s_logs (shic_client_t *client, const char *target, int64_t count, bool follow, bool json)
+{
+    int rc = 0;
+    shic_val_t *targets = s_targets (client, target, false, json, &rc);
+    if (!targets)
+        return rc;
+    shic_val_t *call = NULL, *result = NULL;
+    char *id = strdup (s_str (shic_val_at (targets, 0), "instance_id"));
+    shic_val_destroy (&targets);
+    int64_t after = 0;
+    while (rc == 0) {
+        call = shic_val_new_map ();
+        shic_val_set_str (call, "instance_id", id);
+        shic_val_set_int (call, "lines", count);
+        shic_val_set_int (call, "after", after);
+        result = shic_client_call (client, "instance_logs", &call);
+        if (!result) {
+            rc = s_fail (client, json);
+            break;
+        }
+        const shic_val_t *lines = shic_val_get (result, "lines");
+        if (json)
+            s_print_json (result);
+        else
+            for (size_t i = 0; i < shic_val_size (lines); i++)
+                printf ("%s\n", shic_val_str (shic_val_at (lines, i)));
+        fflush (stdout);
+        bool live = streq (s_str (result, "source"), "service");
+        after = shic_val_int (shic_val_get (result, "next"));
+        count = 200;
+        if (!json && !live && shic_val_size (lines) == 0 && !follow)
+            printf ("(no lines: %s)\n", streq (s_str (result, "source"), "attached")
+                    ? "an attached service's output is not ours to read"
+                    : "the instance has ended and left no output");
+        shic_val_destroy (&result);
+        if (!follow)
+            break;
+        if (!live) {
+            fprintf (stderr, "shic: %s has ended\n", id);
+            break;
+        }
+        zclock_sleep (500);
+    }
+    free (id);
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
     const char *endpoint = getenv ("SHIC_ENDPOINT")? getenv ("SHIC_ENDPOINT"): "tcp://127.0.0.1:5590";
     const char *events = getenv ("SHIC_EVENTS")? getenv ("SHIC_EVENTS"): "tcp://127.0.0.1:5591";
-    bool json = false, wide = false, all = false;
+    bool json = false, wide = false, all = false, follow = false;
+    int64_t lines = 50;
     int64_t timeout = 5000, ttl = 600000, wait = -1;
     const char *owner = NULL, *backend = NULL, *instance = NULL;
     const char *server_key = getenv ("SHIC_SERVER_KEY");
@@ -711,11 +797,12 @@ main (int argc, char *argv [])
         { "instance", required_argument, 0, 'i' }, { "help", no_argument, 0, 'h' },
         { "server-key", required_argument, 0, 'K' }, { "client-cert", required_argument, 0, 'C' },
         { "wide", no_argument, 0, 'W' }, { "version", no_argument, 0, 'V' },
-        { "all", no_argument, 0, 'a' },
+        { "all", no_argument, 0, 'a' }, { "follow", no_argument, 0, 'f' },
+        { "lines", required_argument, 0, 'n' },
         { 0, 0, 0, 0 }
     };
     int option;
-    while ((option = getopt_long (argc, argv, "E:jt:hw", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "E:jt:hwfn:", options, NULL)) != -1) {
         int64_t value = 0;
         if (option == 'E') endpoint = optarg;
         else if (option == 'N') events = optarg;
@@ -727,6 +814,15 @@ main (int argc, char *argv [])
         else if (option == 'C') client_cert = optarg;
         else if (option == 'W' || option == 'w') wide = true;
         else if (option == 'a') all = true;
+        else if (option == 'f') follow = true;
+        else if (option == 'n') {
+            char *end = NULL;
+            lines = strtoll (optarg, &end, 10);
+            if (!*optarg || *end || lines < 1 || lines > 200) {
+                fprintf (stderr, "shic: --lines takes a number from 1 to 200\n");
+                return EXIT_USAGE;
+            }
+        }
         else if (option == 'V') {
             printf ("shic %s\n", SHIC_VERSION);
             return 0;
@@ -810,6 +906,15 @@ main (int argc, char *argv [])
         }
         else
             rc = s_stop (client, all? NULL: args [0], all, json);
+    }
+    else
+    if (streq (command, "logs")) {
+        if (rest != 1) {
+            fprintf (stderr, "usage: shic logs INSTANCE|MODEL [-f] [--lines N]\n");
+            rc = EXIT_USAGE;
+        }
+        else
+            rc = s_logs (client, args [0], lines, follow, json);
     }
     else
     if (streq (command, "ps")) {

@@ -10,6 +10,7 @@
 
 #include "shic.h"
 #include "shic_backends.h"
+#include "shicd_log.h"
 #include <signal.h>
 #include <getopt.h>
 #include <sys/stat.h>
@@ -480,6 +481,7 @@ main (int argc, char *argv [])
     int rc = 0;
     shic_runtime_t *runtime = shic_runtime_new (config);
     shic_backends_t *backends = NULL;
+    zactor_t *logger = NULL;
     if (!runtime) {
         fprintf (stderr, "shicd: the runtime did not start\n");
         rc = 1;
@@ -541,6 +543,8 @@ main (int argc, char *argv [])
         rc = 1;
         goto done;
     }
+    //  One line per lifecycle step, from the events (apps/shicd_log.c)
+    logger = zactor_new (shicd_log_actor, (void *) shic_runtime_events_endpoint (runtime));
     zsys_info ("shicd %s: gateway %s, events %s, %zu backend(s)", SHIC_VERSION, gateway, events,
                shic_backends_size (backends));
     printf ("shicd ready: gateway %s events %s\n", gateway, events);
@@ -550,6 +554,7 @@ main (int argc, char *argv [])
     zsys_info ("shicd: %s, stopping", signal_number == SIGINT? "SIGINT": "SIGTERM");
 done:
     shic_runtime_destroy (&runtime);
+    zactor_destroy (&logger);       //  after the runtime: the stops at shutdown are logged
     shic_backends_destroy (&backends);
     zconfig_destroy (&config);
     if (rc == 0)
