@@ -778,6 +778,93 @@ s_log_calls_expire (self_t *self, int64_t now, int64_t *next)
     zlistx_destroy (&late);
 }
 
+//  Where model name of backend would run: its footprint when placement
+//  counts it, and its instance when one is live (resolved as a trusted
+//  ensure would be, without starting anything)
+static void
+s_model_placement (self_t *self, const char *backend, shic_val_t *model)
+{
+    shic_val_t *args = shic_client_ensure_args (backend, shic_val_str (shic_val_get (model, "name")),
+                                                NULL, 0, 0);
+    shic_error_t err = { 0 };
+    shic_val_t *compatibility = NULL;
+    shic_val_t *plan = shic_registry_resolve (self->registry, shic_val_get (args, "consumer"),
+                                              shic_val_get (args, "request"),
+                                              shic_val_get (args, "context"), true,
+                                              &compatibility, &err);
+    shic_need_t need = { 0 };
+    if (plan && shic_admission_need (self->admission, plan, &need, &err) == 0 && need.source) {
+        shic_val_set_int (model, "footprint_bytes", (int64_t) need.bytes);
+        shic_val_set_str (model, "footprint_source", need.source);
+        shic_val_set_str (model, "pool", need.pool);
+    }
+    else {
+        shic_val_set_nil (model, "footprint_bytes");
+        shic_val_set_nil (model, "footprint_source");
+    }
+    shic_need_reset (&need);
+    shic_record_t *instance = plan? shic_registry_lookup (self->registry,
+                              shic_val_str (shic_val_get (plan, "instance_key"))): NULL;
+    shic_val_set_bool (model, "loaded", instance && instance->status == SHIC_LIFECYCLE_READY);
+    if (instance) {
+        shic_val_t *where = shic_val_new_map ();
+        shic_val_set_str (where, "instance_id", instance->id);
+        shic_val_set_str (where, "lifecycle_status", shic_lifecycle_name (instance->status));
+        shic_val_set_dup (where, "base_url", shic_val_get (instance->endpoint, "base_url"));
+        shic_val_set (model, "instance", &where);
+    }
+    else
+        shic_val_set_nil (model, "instance");
+    if (err.code)
+        shic_val_set_str (model, "problem", err.message? err.message: err.code);
+    shic_error_clear (&err);
+    shic_val_destroy (&plan);
+    shic_val_destroy (&compatibility);
+    shic_val_destroy (&args);
+}
+
+//  list_models: what each backend says it can serve (ops->models), with
+//  footprints and where each is loaded; backends that cannot tell are
+//  listed under unknown
+static shic_val_t *
+s_op_list_models (self_t *self, s_call_t *call, shic_error_t *err)
+{
+    if (call->args.backend && !shic_registry_backend (self->registry, call->args.backend)) {
+        shic_error_set_field (err, SHIC_E_UNKNOWN_BACKEND_ID, "backend", "no backend '%s'",
+                              call->args.backend);
+        return NULL;
+    }
+    shic_val_t *models = shic_val_new_array ();
+    shic_val_t *unknown = shic_val_new_array ();
+    shic_val_t *manifests = shic_registry_manifests (self->registry);
+    for (size_t i = 0; i < shic_val_size (manifests); i++) {
+        const char *name = shic_val_str (shic_val_get (shic_val_at (manifests, i), "backend"));
+        if (call->args.backend && !streq (name, call->args.backend))
+            continue;
+        shic_backend_entry_t *backend = shic_registry_backend (self->registry, name);
+        shic_val_t *list = backend->ops->models? backend->ops->models (backend->state): NULL;
+        if (!list) {
+            shic_val_t *item = shic_val_new_str (name);
+            shic_val_push (unknown, &item);
+        }
+        for (size_t j = 0; j < shic_val_size (list); j++) {
+            shic_val_t *model = shic_val_new_map ();
+            shic_val_set_str (model, "backend", name);
+            const shic_val_t *given = shic_val_at (list, j);
+            for (size_t k = 0; k < shic_val_size (given); k++)
+                shic_val_set_dup (model, shic_val_key_at (given, k), shic_val_at (given, k));
+            s_model_placement (self, name, model);
+            shic_val_push (models, &model);
+        }
+        shic_val_destroy (&list);
+    }
+    shic_val_destroy (&manifests);
+    shic_val_t *result = shic_val_new_map ();
+    shic_val_set (result, "models", &models);
+    shic_val_set (result, "unknown", &unknown);
+    return result;
+}
+
 static shic_val_t *
 s_op_resources (self_t *self, s_call_t *call, shic_error_t *err)
 {
@@ -823,6 +910,7 @@ static const struct {
     { "stats", s_op_stats },
     { "resources", s_op_resources },
     { "instance_logs", s_op_instance_logs },
+    { "list_models", s_op_list_models },
 };
 
 //  Decodes the op's arguments and runs it; replies unless it did

@@ -31,7 +31,8 @@ static const char *s_help =
     "  renew LEASE [--ttl D]  extend a lease\n"
     "  ps [--backend B] [--wide]  runtime instances (--wide: full instance ids)\n"
     "  leases [--instance I] [--wide]  live leases (expiry relative to now)\n"
-    "  backends            registered backends\n"
+    "  backends            registered backends and their models\n"
+    "  models [--backend B]  the models one may ask for: size, footprint, where loaded\n"
     "  stop INSTANCE|MODEL|PREFIX | --all\n"
     "                      stop instances (an id, a model, an unambiguous id prefix;\n"
     "                      never stops an attached daemon)\n"
@@ -59,7 +60,8 @@ static const char *s_help =
     "The protocol and the contract: docs/wire.md and docs/contract.md.\n";
 
 static const char *s_commands [] = {
-    "ensure", "release", "renew", "ps", "leases", "backends", "stop", "logs", "watch", "resources",
+    "ensure", "release", "renew", "ps", "leases", "backends", "stop", "logs", "models", "watch",
+    "resources",
     "stats", "ping",
     "help", NULL
 };
@@ -727,6 +729,60 @@ s_stop (shic_client_t *client, const char *target, bool all, bool json)
     return rc;
 }
 
+//  shic models [--backend B]: what each backend can serve, its size and
+//  footprint, and where it is loaded
+static void
+s_print_models (const shic_val_t *result)
+{
+    const shic_val_t *list = shic_val_get (result, "models");
+    int backend_width = s_widest (list, s_str, "backend", 7);
+    int name_width = s_widest (list, s_str, "name", 5);
+    printf ("%-*s  %-*s  %10s  %-20s  %-8s  %s\n", backend_width, "BACKEND", name_width, "MODEL",
+            "SIZE", "FOOTPRINT", "LOADED", "SOURCE");
+    for (size_t i = 0; i < shic_val_size (list); i++) {
+        const shic_val_t *item = shic_val_at (list, i);
+        char size [32] = "-", footprint [64] = "-", bytes [32];
+        if (shic_val_type (shic_val_get (item, "size_bytes")) == SHIC_VAL_INT)
+            s_human_bytes (shic_val_int (shic_val_get (item, "size_bytes")), size, sizeof (size));
+        if (shic_val_type (shic_val_get (item, "footprint_bytes")) == SHIC_VAL_INT) {
+            s_human_bytes (shic_val_int (shic_val_get (item, "footprint_bytes")), bytes,
+                           sizeof (bytes));
+            snprintf (footprint, sizeof (footprint), "%s (%s)", bytes,
+                      s_str (item, "footprint_source"));
+        }
+        const char *loaded = shic_val_bool (shic_val_get (item, "loaded"))? "yes"
+                           : shic_val_str (shic_val_path (item, "instance/lifecycle_status"))
+                           ? s_str (item, "instance/lifecycle_status"): "no";
+        printf ("%-*s  %-*s  %10s  %-20s  %-8s  %s\n", backend_width, s_str (item, "backend"),
+                name_width, s_str (item, "name"), size, footprint, loaded, s_str (item, "source"));
+    }
+    const shic_val_t *unknown = shic_val_get (result, "unknown");
+    for (size_t i = 0; i < shic_val_size (unknown); i++)
+        printf ("(%s: its models are not known until it is asked; an attached server lists "
+                "them once an instance of it runs)\n", shic_val_str (shic_val_at (unknown, i)));
+}
+
+//  The model names of backend in a list_models result, comma-separated
+static void
+s_models_of (const shic_val_t *models, const char *backend, char *text, size_t size)
+{
+    snprintf (text, size, "?");
+    bool unknown = false;
+    const shic_val_t *names = shic_val_get (models, "unknown");
+    for (size_t i = 0; i < shic_val_size (names); i++)
+        unknown |= streq (shic_val_str (shic_val_at (names, i)), backend);
+    if (unknown || !models)
+        return;
+    *text = 0;
+    const shic_val_t *list = shic_val_get (models, "models");
+    for (size_t i = 0; i < shic_val_size (list); i++)
+        if (streq (s_str (shic_val_at (list, i), "backend"), backend)) {
+            size_t used = strlen (text);
+            snprintf (text + used, size - used, "%s%s", used? ",": "",
+                      s_str (shic_val_at (list, i), "name"));
+        }
+}
+
 //  shic logs TARGET [-f]: the service's last lines; -f polls for new ones
 //  every half second (bounded: at most 200 lines a poll) until the
 //  instance's actor ends or Ctrl-C
@@ -932,6 +988,12 @@ main (int argc, char *argv [])
     if (streq (command, "backends"))
         op = "list_backends";
     else
+    if (streq (command, "models")) {
+        if (backend)
+            shic_val_set_str (call, "backend", backend);
+        op = "list_models";
+    }
+    else
     if (streq (command, "stats"))
         op = "stats";
     else
@@ -963,6 +1025,9 @@ main (int argc, char *argv [])
         if (streq (op, "resources"))
             s_print_resources (result, wide);
         else
+        if (streq (op, "list_models"))
+            s_print_models (result);
+        else
         if (streq (op, "release_lease")) {
             if (shic_val_bool (shic_val_get (result, "released")))
                 printf ("released %s\n", args [0]);
@@ -973,13 +1038,20 @@ main (int argc, char *argv [])
         else
         if (streq (op, "list_backends")) {
             const shic_val_t *list = shic_val_get (result, "backends");
-            printf ("%-16s %-26s %s\n", "BACKEND", "STARTUP_KIND", "MANAGEMENT_MODES");
+            shic_val_t *models_call = shic_val_new_map ();
+            shic_val_t *models = shic_client_call (client, "list_models", &models_call);
+            printf ("%-16s %-26s %-24s %s\n", "BACKEND", "STARTUP_KIND", "MANAGEMENT_MODES",
+                    "MODELS");
             for (size_t i = 0; i < shic_val_size (list); i++) {
                 const shic_val_t *item = shic_val_at (list, i);
                 char *modes = shic_val_to_json (shic_val_get (item, "management_modes"));
-                printf ("%-16s %-26s %s\n", s_str (item, "backend"), s_str (item, "startup_kind"), modes);
+                char names [512];
+                s_models_of (models, s_str (item, "backend"), names, sizeof (names));
+                printf ("%-16s %-26s %-24s %s\n", s_str (item, "backend"),
+                        s_str (item, "startup_kind"), modes, names);
                 free (modes);
             }
+            shic_val_destroy (&models);
         }
         else
         if (streq (op, "stats")) {

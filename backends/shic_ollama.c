@@ -938,6 +938,27 @@ s_shutdown (shic_instance_ctx_t *ctx)
     ctx->state = NULL;
 }
 
+//  The installed models the last /api/tags answer listed (no request: the
+//  health rounds of live instances read it), else unknown
+static shic_val_t *
+s_models (void *state)
+{
+    s_backend_t *self = (s_backend_t *) state;
+    shic_val_t *names = shic_ollama_health_installed (self->health);
+    if (!names)
+        return NULL;
+    shic_val_t *list = shic_val_new_array ();
+    for (size_t i = 0; i < shic_val_size (names); i++) {
+        shic_val_t *model = shic_val_new_map ();
+        shic_val_set_dup (model, "name", shic_val_at (names, i));
+        shic_val_set_dup (model, "source", shic_val_at (names, i));
+        shic_val_set_bool (model, "installed", true);
+        shic_val_push (list, &model);
+    }
+    shic_val_destroy (&names);
+    return list;
+}
+
 const shic_backend_ops_t shic_ollama_ops = {
     .name = "ollama",
     .init = s_init,
@@ -947,4 +968,5 @@ const shic_backend_ops_t shic_ollama_ops = {
     .probe_readiness = s_probe,
     .health_check = s_health,
     .shutdown = s_shutdown,
+    .models = s_models,
 };

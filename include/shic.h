@@ -117,6 +117,13 @@ typedef struct {
     //  The instance is ending (stop, failure, runtime shutdown), called
     //  before the kernel stops its process: free ctx->state here.
     void (*shutdown) (shic_instance_ctx_t *ctx);
+
+    //  The models it can serve (op list_models), a fresh array of maps
+    //  {name, source? (a file path, an Ollama tag, a command's ${MODEL}),
+    //  size_bytes? (on disk)}. Reads the state like manifest: a stat is
+    //  fine, a request to a server is not. NULL when it cannot tell (the
+    //  models are "unknown"). May be NULL.
+    shic_val_t *(*models) (void *state);
 } shic_backend_ops_t;
 
 //  ---------------------------------------------------------------------------

@@ -68,6 +68,7 @@ static const struct {
     { "list_leases", s_by_instance },
     { "stop_instance", s_instance },
     { "instance_logs", s_logs },
+    { "list_models", s_by_backend },
 };
 
 int

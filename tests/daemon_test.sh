@@ -40,6 +40,7 @@ backends
         type = command
         command = $build/shic_stand_in -m \${MODEL} -a \${MODEL} --host \${HOST} --port \${PORT} --load-ms 30000
         ready_pattern = server is listening on http://
+        needs = 8MiB
         models
             tiny = tiny
         idle_shutdown_ms = 60000
@@ -60,12 +61,20 @@ check "daemon ready" grep -q "shicd ready" "$work/out"
 export SHIC_ENDPOINT=tcp://127.0.0.1:$gw SHIC_EVENTS=tcp://127.0.0.1:$ev
 check "ping" "$build/shic" ping
 check "backends lists standin" bash -c "'$build/shic' backends | grep -q standin"
+check "backends shows each backend's models" bash -c "'$build/shic' backends | grep -Eq '^standin .* tiny$'"
+check "models lists a command backend's model and its \${MODEL}" \
+    bash -c "'$build/shic' models | grep -Eq '^standin +tiny +- +- +no +tiny$'"
+check "models shows a declared footprint" \
+    bash -c "'$build/shic' models --backend slow | grep -Eq '^slow +tiny +- +8.0 MiB \(declared\) +no +tiny$'"
+check "models of an unknown backend exits 1" bash -c "! '$build/shic' models --backend nope 2>/dev/null"
 "$build/shic" --json ensure standin tiny --ttl 60s > "$work/ensure.json"
 check "ensure" grep -q '"base_url":"http://127.0.0.1:' "$work/ensure.json"
 base=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"]["base_url"])' "$work/ensure.json")
 lease=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["lease"]["lease_ref"])' "$work/ensure.json")
 check "chat through the endpoint" bash -c "curl -sf -H 'Content-Type: application/json' \
     -d '{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' '$base/chat/completions' | grep -q 'Hello from the stand-in'"
+check "models says where a model is loaded" \
+    bash -c "'$build/shic' --json models --backend standin | grep -q '\"loaded\":true,\"instance\":{\"instance_id\":\"standin:tiny:'"
 check "ps shows it ready" bash -c "'$build/shic' ps | grep -q ready"
 check "ps has a model column" bash -c "'$build/shic' ps | grep -Eq '^INSTANCE +BACKEND +MODEL' && '$build/shic' ps | grep -Eq 'standin +tiny +ready'"
 check "ps --wide shows whole ids" bash -c "'$build/shic' ps --wide | grep -q \"\$('$build/shic' --json ps | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"instances\"][0][\"instance_id\"])')\""
