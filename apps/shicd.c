@@ -11,6 +11,7 @@
 #include "shic.h"
 #include "shic_backends.h"
 #include "shicd_log.h"
+#include "shicd_check.h"
 #include <signal.h>
 #include <getopt.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: shicd [--config FILE] [--gateway ENDPOINT] [--events ENDPOINT] [--verbose]\n"
+        "       shicd --check [--config FILE]\n"
         "       shicd --version | --help\n"
         "\n"
         "Runs the shic daemon: a runtime whose gateway speaks the wire protocol on a\n"
@@ -33,6 +35,9 @@ s_usage (FILE *out)
         "  -g, --gateway ENDPOINT gateway endpoint (default %s, or shicd/gateway)\n"
         "  -e, --events ENDPOINT  events endpoint (default %s, or shicd/events)\n"
         "  -v, --verbose          trace actors\n"
+        "      --check            check the configuration and exit: its keys, that each\n"
+        "                         llama_cpp binary runs --version, that each model is a\n"
+        "                         GGUF file, that each command exists (0 ok, 2 problems)\n"
         "  -V, --version          print the version\n"
         "  -h, --help             this text\n"
         "\n"
@@ -378,8 +383,9 @@ main (int argc, char *argv [])
 {
     const char *config_file = NULL;
     const char *gateway = NULL, *events = NULL;
-    bool verbose = false;
+    bool verbose = false, check = false;
     static struct option options [] = {
+        { "check", no_argument, 0, 'k' },
         { "config", required_argument, 0, 'c' }, { "gateway", required_argument, 0, 'g' },
         { "events", required_argument, 0, 'e' }, { "verbose", no_argument, 0, 'v' },
         { "version", no_argument, 0, 'V' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
@@ -394,6 +400,8 @@ main (int argc, char *argv [])
             events = optarg;
         else if (option == 'v')
             verbose = true;
+        else if (option == 'k')
+            check = true;
         else if (option == 'V') {
             printf ("shicd %s (wire protocol %d)\n", SHIC_VERSION, SHIC_WIRE_VERSION);
             return 0;
@@ -519,6 +527,10 @@ main (int argc, char *argv [])
                      err.message? err.message: "bad backend");
         shic_error_clear (&err);
         rc = 2;
+        goto done;
+    }
+    if (check) {
+        rc = shicd_check (config, config_file)? 2: 0;
         goto done;
     }
     //  CURVE with an allow-list of client keys, when configured

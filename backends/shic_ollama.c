@@ -827,7 +827,6 @@ s_preload (s_instance_t *self, shic_val_t *fields)
 static int
 s_probe (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
 {
-    (void) err;
     s_instance_t *self = s_instance (ctx);
     //  Ready anew: the kernel's health starts over
     self->last_health = -1;
@@ -842,6 +841,17 @@ s_probe (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
             goto pending;
         shic_val_remove (fields, "error");
         found = s_show (self, fields, S_SHOW_TIMEOUT);
+    }
+    //  Not installed, and not ours to pull: waiting would not change that
+    if (found == 0 && !self->pull_missing) {
+        char *hint = zsys_sprintf ("ollama pull %s", self->model);
+        shic_val_set_str (fields, "hint", hint);
+        shic_error_set (err, SHIC_E_NOT_FOUND, &fields,
+                        "the Ollama at %s has no model '%s': run '%s' (or ask with "
+                        "pull_missing)", self->root, self->model, hint);
+        zstr_free (&hint);
+        free (version);
+        return SHIC_PROBE_FAILED;
     }
     if (found != 1)
         goto pending;

@@ -177,6 +177,11 @@ SHIC_EXPORT const char *shic_runtime_endpoint (shic_runtime_t *self);
 //  will. Returns 0, or -1 with err set (details.field names the key).
 SHIC_EXPORT int shic_runtime_check_resources (zconfig_t *config, shic_error_t *err);
 
+//  Whether the file at path is a GGUF model whose header placement can
+//  read (as llama_cpp's footprint estimate will). Returns 0, or -1 with err
+//  set (the file is missing, unreadable, not GGUF or cut short).
+SHIC_EXPORT int shic_runtime_check_model (const char *path, shic_error_t *err);
+
 //  The inproc endpoint of the events PUB socket
 SHIC_EXPORT const char *shic_runtime_events_endpoint (shic_runtime_t *self);
 

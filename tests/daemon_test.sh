@@ -188,6 +188,17 @@ if [ -n "${SHICD_WRAPPER:-}" ]; then
     check "memcheck: no errors, no leaks" bash -c "grep -q 'ERROR SUMMARY: 0 errors' '$work/err' && ! grep -q 'definitely lost: [1-9]' '$work/err'"
     grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$work/err" | sed 's/^/  /'
 fi
+#  shicd --check: 0 for a configuration that can run, 2 naming each problem
+"$build/shicd" --check --config "$work/shicd.cfg" > "$work/check.out" 2>&1
+check "--check of a good configuration exits 0" \
+    bash -c "[ $? -eq 0 ] && grep -q 'backends/standin/command: .*shic_stand_in is executable' '$work/check.out'"
+printf 'backends\n    llama_cpp\n        binary = /bin/false\n        models\n            a = %s\n    c\n        type = command\n        command = /nope/x --y\n' \
+    "$work/shicd.cfg" > "$work/unfit.cfg"
+"$build/shicd" --check --config "$work/unfit.cfg" > "$work/check.out" 2>&1
+check "--check exits 2 naming each problem" bash -c "[ $? -eq 2 ] \
+    && grep -q 'problem backends/llama_cpp/binary: /bin/false --version failed (exit 1)' '$work/check.out' \
+    && grep -q 'problem backends/llama_cpp/models/a: .*shicd.cfg: .*not usable' '$work/check.out' \
+    && grep -q \"problem backends/c/command: '/nope/x' is not an executable file\" '$work/check.out'"
 printf 'shicd\n    client_timeout_ms = soon\n' > "$work/bad.cfg"
 "$build/shicd" --config "$work/bad.cfg" 2> "$work/bad.err"
 check "bad config exits 2" test $? -eq 2
