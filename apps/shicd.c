@@ -4,7 +4,8 @@
     Runs one runtime, registers the backends of its configuration, exposes
     the gateway (ROUTER) and the events (PUB) sockets of wire.md, and stops
     in order on SIGINT or SIGTERM: every spawned service stopped, nothing
-    left running, exit 0.
+    left running, exit 0. SIGHUP reloads the configuration file
+    (apps/shicd_reload.c).
     =========================================================================
 */
 
@@ -12,6 +13,7 @@
 #include "shic_backends.h"
 #include "shicd_log.h"
 #include "shicd_check.h"
+#include "shicd_reload.h"
 #include <signal.h>
 #include <getopt.h>
 #include <sys/stat.h>
@@ -44,7 +46,9 @@ s_usage (FILE *out)
         "With no configuration: ollama is registered at OLLAMA_HOST or\n"
         "http://127.0.0.1:11434, and llama_cpp when llama-server is on PATH, with every\n"
         "*.gguf of SHIC_MODELS_DIR (default ~/.cache/shic/models) as a model.\n"
-        "SIGINT or SIGTERM stops the daemon and every service it started.\n",
+        "SIGINT or SIGTERM stops the daemon and every service it started; SIGHUP\n"
+        "reloads the configuration (backends added, removed and changed; a bad file\n"
+        "changes nothing and is logged).\n",
         DEFAULT_GATEWAY, DEFAULT_EVENTS);
 }
 
@@ -378,6 +382,52 @@ s_default_config (void)
     return config;
 }
 
+//  Loads and checks file: the configuration, or NULL with *why (fresh,
+//  "FILE:LINE: key: problem")
+static zconfig_t *
+s_config_read (const char *file, char **why)
+{
+    int line = 0;
+    char *problem = NULL;
+    zconfig_t *config = s_config_load (file, &line, &problem);
+    if (!config) {
+        *why = zsys_sprintf ("%s:%d: ZPL: %s (indent by 4 spaces; 'key = value')", file, line,
+                             problem? problem: "not valid ZPL");
+        free (problem);
+        return NULL;
+    }
+    const char *bad = s_check_config (config, &problem);
+    bool twice = bad && strstr (problem, "given twice");
+    if (!bad)
+        bad = s_check_resources (config, &problem);
+    if (!bad)
+        bad = s_check_models (config, &problem);
+    if (bad) {
+        *why = zsys_sprintf ("%s:%d: %s: %s", file, s_line_of_nth (file, bad, twice? 2: 1), bad,
+                             problem);
+        free (problem);
+        zconfig_destroy (&config);
+    }
+    return config;
+}
+
+//  SIGHUP: the configuration file again; a bad one changes nothing
+static void
+s_reload (shic_runtime_t *runtime, const char *file, zconfig_t **config_p, zlistx_t *kept)
+{
+    if (!file) {
+        zsys_warning ("shicd: SIGHUP: no --config file to reload");
+        return;
+    }
+    char *why = NULL;
+    zconfig_t *next = s_config_read (file, &why);
+    if (next && shicd_reload (runtime, config_p, &next, kept, &why) == 0)
+        return;
+    zsys_error ("shicd: reload refused, keeping the configuration running: %s", why);
+    zconfig_destroy (&next);
+    free (why);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -443,27 +493,11 @@ main (int argc, char *argv [])
                      S_ISDIR (info.st_mode)? " (a directory)": "");
             return 2;
         }
-        int line = 0;
-        char *problem = NULL;
-        config = s_config_load (config_file, &line, &problem);
+        char *why = NULL;
+        config = s_config_read (config_file, &why);
         if (!config) {
-            fprintf (stderr, "shicd: %s:%d: ZPL: %s (indent by 4 spaces; 'key = value')\n",
-                     config_file, line, problem? problem: "not valid ZPL");
-            free (problem);
-            return 2;
-        }
-        const char *bad = s_check_config (config, &problem);
-        bool twice = bad && strstr (problem, "given twice");
-        if (!bad)
-            bad = s_check_resources (config, &problem);
-        if (!bad)
-            bad = s_check_models (config, &problem);
-        if (bad) {
-            fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file,
-                     s_line_of_nth (config_file, bad, twice? 2: 1),
-                     bad, problem);
-            free (problem);
-            zconfig_destroy (&config);
+            fprintf (stderr, "shicd: %s\n", why);
+            free (why);
             return 2;
         }
     }
@@ -481,6 +515,7 @@ main (int argc, char *argv [])
     sigemptyset (&signals);
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
     shic_init ((size_t) atoll (zconfig_get (config, "shicd/max_leases",
                                             zconfig_get (config, "runtime/max_leases", "4096"))));
@@ -490,6 +525,9 @@ main (int argc, char *argv [])
     shic_runtime_t *runtime = shic_runtime_new (config);
     shic_backends_t *backends = NULL;
     zactor_t *logger = NULL;
+    //  What reloads replaced: configurations and backend tables, kept
+    //  until the runtime is gone
+    zlistx_t *kept = zlistx_new ();
     if (!runtime) {
         fprintf (stderr, "shicd: the runtime did not start\n");
         rc = 1;
@@ -562,13 +600,15 @@ main (int argc, char *argv [])
     printf ("shicd ready: gateway %s events %s\n", gateway, events);
     fflush (stdout);
     int signal_number = 0;
-    sigwait (&signals, &signal_number);
+    while (sigwait (&signals, &signal_number) == 0 && signal_number == SIGHUP)
+        s_reload (runtime, config_file, &config, kept);
     zsys_info ("shicd: %s, stopping", signal_number == SIGINT? "SIGINT": "SIGTERM");
 done:
     shic_runtime_destroy (&runtime);
     zactor_destroy (&logger);       //  after the runtime: the stops at shutdown are logged
     shic_backends_destroy (&backends);
     zconfig_destroy (&config);
+    shicd_reload_forget (&kept);
     if (rc == 0)
         zsys_info ("shicd: stopped");
     return rc;

@@ -12,7 +12,7 @@ failed=0
 daemon_pid=""
 cleanup () {
     [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null
-    rm -rf "$work"
+    [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 check () {                      #  check NAME COMMAND...
@@ -168,6 +168,32 @@ for sig in INT TERM; do
     check "SIG$sig ends a waiting ensure at once (exit $rc, ${elapsed} ms)" \
         bash -c "[ $rc -eq $want ] && [ $elapsed -lt 2500 ]"
 done
+#  SIGHUP reloads: brief removed (its leased instance stops), extra added,
+#  slow changed (registered anew), standin unchanged (its service keeps running); a bad file changes nothing
+"$build/shic" ensure standin tiny --ttl 60s > /dev/null
+"$build/shic" ensure brief small --ttl 60s > /dev/null
+kept=$("$build/shic" --json ps --backend standin | /usr/bin/python3 -c 'import json,sys; print([i["pid"] for i in json.load(sys.stdin)["instances"] if i["lifecycle_status"]=="ready"][0])')
+awk '/^    [^ ]/ { skip = ($1 == "brief") } !skip' "$work/shicd.cfg" | sed 's/needs = 8MiB/needs = 9MiB/' > "$work/next.cfg"
+printf '    extra\n        type = command\n        command = %s\n        models\n            e = e\n' "$standin" >> "$work/next.cfg"
+cp "$work/shicd.cfg" "$work/first.cfg"
+cp "$work/next.cfg" "$work/shicd.cfg"
+kill -HUP "$daemon_pid"
+for i in $(seq 1 100); do grep -q "reload: applied" "$work/err" && break; sleep 0.05; done
+check "SIGHUP reloads and shicd lives on" bash -c "grep -q 'reload: applied (2 backend' '$work/err' && kill -0 $daemon_pid"
+check "reload: a changed backend is registered anew" bash -c "grep -q 'reload: backend slow changed' '$work/err' \
+    && '$build/shic' models --backend slow | grep -q '9.0 MiB (declared)'"
+check "reload: the added backend is there" bash -c "'$build/shic' backends | grep -q '^extra '"
+check "reload: the removed one is gone" bash -c "! '$build/shic' backends | grep -q '^brief '"
+check "reload: its instance stopped" bash -c "for i in \$(seq 1 60); do grep -q 'stopped: brief:small.* (backend_removed)' '$work/err' && exit 0; sleep 0.05; done; exit 1"
+check "reload: an unchanged backend's service runs on (pid $kept)" \
+    bash -c "kill -0 $kept && '$build/shic' --json ps --backend standin | grep -q '\"pid\":$kept'"
+printf 'backends\n    standin\n        type = nonsense\n' > "$work/shicd.cfg"
+kill -HUP "$daemon_pid"
+for i in $(seq 1 100); do grep -q "reload refused" "$work/err" && break; sleep 0.05; done
+check "a bad file is refused, says why, changes nothing" bash -c "grep -q 'reload refused, keeping the configuration running: .*nonsense' '$work/err' \
+    && kill -0 $daemon_pid && '$build/shic' backends | grep -q '^extra ' && kill -0 $kept"
+cp "$work/next.cfg" "$work/shicd.cfg"
+"$build/shic" ensure slow tiny --wait 100ms > /dev/null 2>&1     #  (the reload stopped it)
 "$build/shic" stop tiny > /dev/null 2> "$work/stop.err"
 check "stop by a model two instances serve is ambiguous" \
     bash -c "[ $? -eq 1 ] && grep -q ambiguous '$work/stop.err'"
