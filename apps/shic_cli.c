@@ -14,6 +14,7 @@
 #include "shic.h"
 #include <getopt.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 
 #define EXIT_ERROR     1
 #define EXIT_USAGE     2
@@ -455,6 +456,66 @@ s_print_resources (const shic_val_t *result, bool wide)
         printf ("\nno ensure waits for memory\n");
 }
 
+//  Whether an instance can still be stopped (not stopped or failed already)
+static bool
+s_instance_live (const shic_val_t *item)
+{
+    const char *status = s_str (item, "lifecycle_status");
+    return !streq (status, "stopped") && !streq (status, "failed");
+}
+
+//  What an ensure's progress line shows: the requested instance alone
+typedef struct {
+    char prefix [256];              //  "backend:model:", the ids it may have
+    char key [512];                 //  its instance key, once an event named it
+    char phase [160];               //  queued (position), evicting, loading, ...
+    char last_line [120];           //  the service's last output line
+} s_progress_t;
+
+//  One event: the phase of the requested instance, when it is about it
+static void
+s_progress_event (s_progress_t *self, const char *topic, const shic_val_t *event)
+{
+    const char *id = shic_val_str (shic_val_get (event, "instance_id"));
+    const char *target = shic_val_str (shic_val_get (event, "for"));
+    bool ours = id && (*self->key? streq (id, self->key)
+                                 : strncmp (id, self->prefix, strlen (self->prefix)) == 0);
+    if (streq (topic, "instance.evicting") && target
+    &&  (*self->key? streq (target, self->key)
+                   : strncmp (target, self->prefix, strlen (self->prefix)) == 0)) {
+        snprintf (self->phase, sizeof (self->phase), "evicting %.60s to make room", id? id: "?");
+        return;
+    }
+    if (!ours)
+        return;
+    if (!*self->key)
+        snprintf (self->key, sizeof (self->key), "%s", id);
+    if (streq (topic, "ensure.queued"))
+        snprintf (self->phase, sizeof (self->phase), "queued for memory (position %lld)",
+                  (long long) shic_val_int (shic_val_get (event, "position")));
+    else
+    if (streq (topic, "instance.starting"))
+        snprintf (self->phase, sizeof (self->phase), "loading");
+    else
+    if (streq (topic, "instance.progress") && shic_val_get (event, "total")) {
+        int64_t total = shic_val_int (shic_val_get (event, "total"));
+        int64_t done = shic_val_int (shic_val_get (event, "completed"));
+        char have [32], all [32];
+        s_human_bytes (done, have, sizeof (have));
+        s_human_bytes (total, all, sizeof (all));
+        snprintf (self->phase, sizeof (self->phase), "pulling %s of %s (%lld%%)", have, all,
+                  (long long) (total > 0? done * 100 / total: 0));
+    }
+    else
+    if (streq (topic, "instance.progress"))
+        snprintf (self->phase, sizeof (self->phase), "%.150s",
+                  shic_val_str (shic_val_get (event, "status"))
+                  ? shic_val_str (shic_val_get (event, "status")): "loading");
+    else
+    if (strncmp (topic, "instance.", 9) == 0)
+        snprintf (self->phase, sizeof (self->phase), "%s", topic + 9);
+}
+
 //  ensure with a live progress line fed by the events socket
 static int
 s_ensure (shic_client_t *client, const char *events_endpoint, const char *backend,
@@ -467,14 +528,37 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
     if (owner)
         shic_val_set_str (args, "owner_ref", owner);
     zsock_t *events = zsock_new_sub (events_endpoint, "instance.");
+    zsock_set_subscribe (events, "ensure.");
     bool live = isatty (STDERR_FILENO) && !json;
+    s_progress_t progress = { .phase = "waiting" };
+    snprintf (progress.prefix, sizeof (progress.prefix), "%s:%s:", backend, model);
+    //  An instance already under way sends no instance.starting: its state
+    //  comes from the list
+    shic_val_t *listing = shic_val_new_map ();
+    shic_val_set_str (listing, "backend", backend);
+    shic_val_t *instances = live? shic_client_call (client, "list_instances", &listing): NULL;
+    shic_val_destroy (&listing);
+    const shic_val_t *list = shic_val_get (instances, "instances");
+    for (size_t i = 0; i < shic_val_size (list); i++) {
+        const shic_val_t *item = shic_val_at (list, i);
+        const char *status = s_str (item, "lifecycle_status");
+        if (strncmp (s_str (item, "instance_id"), progress.prefix, strlen (progress.prefix)) == 0
+        &&  s_instance_live (item)) {
+            snprintf (progress.key, sizeof (progress.key), "%s", s_str (item, "instance_id"));
+            snprintf (progress.phase, sizeof (progress.phase), "%s",
+                      streq (status, "starting")? "loading": status);
+        }
+    }
+    shic_val_destroy (&instances);
+    //  The last log line is asked for once a second while it loads
+    const int64_t logs_id = 2000000;
+    int64_t logs_at = 0;
+    bool logs_asked = false;
     int64_t started = zclock_mono ();
     //  An id of its own: the probe's ids count up from 1
     const int64_t ensure_id = 1000000;
     if (shic_client_send (client, ensure_id, "ensure_endpoint", &args) != 0)
         return EXIT_NO_DAEMON;
-    const char *state = "waiting";
-    char state_buffer [64] = "";
     zpoller_t *poller = zpoller_new (shic_client_sock (client), events, NULL);
     int64_t deadline = started + (wait >= 0? wait: 120000) + timeout;
     int rc = EXIT_NO_DAEMON;
@@ -482,11 +566,14 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
         void *which = zpoller_wait (poller, 200);
         if (which == events) {
             zmsg_t *msg = zmsg_recv (events);
-            char *topic = zmsg_popstr (msg);
-            if (topic && strncmp (topic, "instance.", 9) == 0) {
-                snprintf (state_buffer, sizeof (state_buffer), "%s", topic + 9);
-                state = state_buffer;
-            }
+            char *topic = msg? zmsg_popstr (msg): NULL;
+            zframe_t *frame = msg? zmsg_pop (msg): NULL;
+            shic_val_t *event = NULL;
+            if (topic && frame && shic_val_decode (zframe_data (frame), zframe_size (frame),
+                                                   NULL, &event, NULL) == 0)
+                s_progress_event (&progress, topic, event);
+            shic_val_destroy (&event);
+            zframe_destroy (&frame);
             zstr_free (&topic);
             zmsg_destroy (&msg);
         }
@@ -495,6 +582,13 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
             shic_wire_reply_t reply = { 0 };
             if (shic_client_recv (client, &reply, 0) != 0)
                 continue;
+            if (shic_val_int (reply.id) == logs_id) {
+                const shic_val_t *lines = reply.ok? shic_val_get (reply.result, "lines"): NULL;
+                if (shic_val_size (lines))
+                    snprintf (progress.last_line, sizeof (progress.last_line), "%s",
+                              shic_val_str (shic_val_at (lines, shic_val_size (lines) - 1)));
+                logs_asked = false;
+            }
             if (shic_val_int (reply.id) != ensure_id) {
                 shic_wire_reply_reset (&reply);
                 continue;
@@ -538,9 +632,25 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
             shic_wire_reply_reset (&reply);
             break;
         }
+        if (live && *progress.key && !logs_asked && zclock_mono () >= logs_at) {
+            shic_val_t *logs = shic_val_new_map ();
+            shic_val_set_str (logs, "instance_id", progress.key);
+            shic_val_set_int (logs, "lines", 1);
+            logs_asked = shic_client_send (client, logs_id, "instance_logs", &logs) == 0;
+            logs_at = zclock_mono () + 1000;
+        }
         if (live) {
-            fprintf (stderr, "\r\033[K  %s/%s: %s, %.1f s", backend, model, state,
-                     (zclock_mono () - started) / 1000.0);
+            //  One terminal line: the phase, the time, the service's last words
+            struct winsize size = { 0 };
+            int columns = ioctl (STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col
+                        ? size.ws_col: 100;
+            char line [512];
+            int used = snprintf (line, sizeof (line), "  %s/%s: %s, %.1f s", backend, model,
+                                 progress.phase, (zclock_mono () - started) / 1000.0);
+            if (*progress.last_line && used > 0 && used < (int) sizeof (line))
+                snprintf (line + used, sizeof (line) - (size_t) used, " | %s",
+                          progress.last_line);
+            fprintf (stderr, "\r\033[K%.*s", columns - 1, line);
             s_progress_shown = 1;
         }
     }
@@ -584,14 +694,6 @@ s_watch (const char *events_endpoint, const char *prefix, bool json)
     }
     zsock_destroy (&events);
     return 0;
-}
-
-//  Whether an instance can still be stopped (not stopped or failed already)
-static bool
-s_instance_live (const shic_val_t *item)
-{
-    const char *status = s_str (item, "lifecycle_status");
-    return !streq (status, "stopped") && !streq (status, "failed");
 }
 
 //  The instances TARGET names: an instance id, a table's short id (with its

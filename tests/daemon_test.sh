@@ -157,6 +157,15 @@ for word in $("$build/shic" --help | sed -n '/^Commands:/,/^Options:/p' | grep -
     grep -qE -- "(^|[ \"|(])$word([ \")|]|\$)" "$completion" || missing="$missing $word"
 done
 check "bash completion covers shic --help${missing:+ (missing:$missing)}" test -z "$missing"
+#  The progress line (on a terminal: script gives one) shows the requested
+#  instance's phase, time and the service's last line
+if command -v script > /dev/null; then
+    "$build/shic" ensure standin tiny --ttl 60s > /dev/null     #  (another instance, ready)
+    script -qfc "'$build/shic' ensure slow tiny --wait 2500ms" /dev/null > "$work/progress.out" 2>&1
+    check "ensure's progress shows loading, elapsed time and the last log line" \
+        grep -Eq 'slow/tiny: loading, [0-9.]+ s \| (main|srv) ' "$work/progress.out"
+    "$build/shic" stop slow: > /dev/null
+fi
 #  Ctrl-C and SIGTERM end a waiting ensure at once (the slow backend's
 #  service takes 30 s to load)
 for sig in INT TERM; do
