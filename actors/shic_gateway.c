@@ -27,7 +27,8 @@
     Pipe, to the supervisor:  STARTUP {rc} once;
         SPAWN {seq, instance_id, backend, plan}
     Bus, from instances ("I<n>"): STARTED, PROGRESS, READY, FAILED, HEALTH,
-        RESTARTING, GAVE_UP, STOPPED (shic_instance.c); to them: STOP
+        RESTARTING, GAVE_UP, STOPPED, LOG_LINES (shic_instance.c); to them:
+        STOP, LOGS
     Bus, from the lease pool ("P"): BOUND, EXPIRED, POOL; to it: GRANT,
         RENEW, RELEASE (shic_lease_pool.c, sent by the lease book)
     Every message is a row of messages/shic_bus.c, with its body.
@@ -60,6 +61,8 @@ typedef struct {
     bool placement_due;             //  memory or leases changed: decide again
     bool terminated;                //  $TERM seen
     shic_stats_t *stats;            //  counters for the stats op
+    zhashx_t *log_calls;            //  instance_logs asked of an instance, by ticket
+    int64_t log_ticket;             //  the last ticket given
 } self_t;
 
 static zsock_t *s_router_new (size_t max_frame);
@@ -85,6 +88,8 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     self->registry = shic_registry_new (self->events, (zlistx_destructor_fn *) shic_waiter_destroy);
     self->book = shic_lease_book_new (settings, self->events, self->bus, s_lease_ended, self);
     self->stats = shic_stats_new ();
+    self->log_calls = zhashx_new ();
+    zhashx_set_destructor (self->log_calls, (zhashx_destructor_fn *) shic_waiter_destroy);
     self->admission = shic_admission_new (settings->pools, self->registry, self->events, settings,
                                           (zlistx_destructor_fn *) shic_waiter_destroy,
                                           &s_admission_effects, self);
@@ -97,6 +102,7 @@ s_self_destroy (self_t **self_p)
     if (*self_p) {
         self_t *self = *self_p;
         shic_stats_destroy (&self->stats);
+        zhashx_destroy (&self->log_calls);
         shic_admission_destroy (&self->admission);
         shic_lease_book_destroy (&self->book);
         shic_registry_destroy (&self->registry);
@@ -404,8 +410,10 @@ static void
 s_admit_stop (void *arg, shic_record_t *record)
 {
     self_t *self = (self_t *) arg;
-    if (record->actor_live && record->status != SHIC_LIFECYCLE_STOPPING)
+    if (record->actor_live && record->status != SHIC_LIFECYCLE_STOPPING) {
+        record->stop_reason = "evicted";
         s_instance_stop (self, record);
+    }
 }
 
 static void
@@ -624,7 +632,10 @@ s_op_release_lease (self_t *self, s_call_t *call, shic_error_t *err)
     shic_lease_t *lease = shic_lease_book_lookup (self->book, call->args.lease_ref);
     if (lease)
         shic_lease_book_end (self->book, lease, "lease.released", "released");
-    return shic_val_new_map ();
+    //  Idempotent, but the caller learns whether this call ended a lease
+    shic_val_t *result = shic_val_new_map ();
+    shic_val_set_bool (result, "released", lease != NULL);
+    return result;
 }
 
 static shic_val_t *
@@ -666,6 +677,196 @@ s_op_stop_instance (self_t *self, s_call_t *call, shic_error_t *err)
     if (instance && instance->actor_live && instance->status != SHIC_LIFECYCLE_STOPPING)
         s_instance_stop (self, instance);
     return shic_val_new_map ();
+}
+
+//  An instance's output lines when its actor cannot be asked: the last
+//  exit's stderr tail, as lines
+static shic_val_t *
+s_logs_of_exit (shic_record_t *instance, int64_t max_lines)
+{
+    shic_val_t *result = shic_val_new_map ();
+    shic_val_set_str (result, "instance_id", instance->id);
+    shic_val_t *lines = shic_val_new_array ();
+    const char *tail = shic_val_str (shic_val_get (instance->last_exit, "stderr_tail"));
+    zlistx_t *split = zlistx_new ();
+    zlistx_set_destructor (split, (zlistx_destructor_fn *) zstr_free);
+    for (const char *line = tail; line && *line; ) {
+        size_t length = strcspn (line, "\n");
+        zlistx_add_end (split, zsys_sprintf ("%.*s", (int) length, line));
+        line += length + (line [length] == '\n');
+    }
+    while (zlistx_size (split) > (size_t) max_lines)
+        zlistx_delete (split, zlistx_first (split));
+    for (char *line = (char *) zlistx_first (split); line; line = (char *) zlistx_next (split)) {
+        shic_val_t *item = shic_val_new_str (line);
+        shic_val_push (lines, &item);
+    }
+    zlistx_destroy (&split);
+    shic_val_set (result, "lines", &lines);
+    shic_val_set_int (result, "next", 0);
+    shic_val_set_str (result, "source", instance->spawned? "last_exit": "attached");
+    return result;
+}
+
+//  instance_logs: the instance actor keeps its service's last lines; it is
+//  asked over the bus and the call waits (at most a second) for LOG_LINES
+static shic_val_t *
+s_op_instance_logs (self_t *self, s_call_t *call, shic_error_t *err)
+{
+    shic_record_t *instance = shic_registry_lookup (self->registry, call->args.instance_id);
+    if (!instance) {
+        shic_error_set_field (err, SHIC_E_NOT_FOUND, "instance_id", "no instance '%s'",
+                              call->args.instance_id);
+        return NULL;
+    }
+    if (!instance->actor_live || !instance->spawned)
+        return s_logs_of_exit (instance, call->args.lines);
+    char identity [16];
+    snprintf (identity, sizeof (identity), "I%d", instance->seq);
+    int64_t ticket = ++self->log_ticket;
+    if (shic_bus_send_to (self->bus, identity, &(shic_bus_t) {
+            .id = SHIC_BUS_LOGS, .ticket = ticket, .max_lines = call->args.lines,
+            .after = call->args.after }) == -1)
+        return s_logs_of_exit (instance, call->args.lines);
+    shic_val_t *no_compatibility = NULL;
+    shic_waiter_t *waiter = shic_waiter_new (call->router, &call->envelope, call->req.id,
+                                             NULL, call->trusted, NULL, 0, &no_compatibility);
+    waiter->deadline = zclock_mono () + 1000;
+    char key [24];
+    snprintf (key, sizeof (key), "%lld", (long long) ticket);
+    zhashx_insert (self->log_calls, key, waiter);
+    return NULL;
+}
+
+//  LOG_LINES: answers the instance_logs call of its ticket
+static void
+s_on_log_lines (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
+{
+    char key [24];
+    snprintf (key, sizeof (key), "%lld", (long long) msg->ticket);
+    shic_waiter_t *waiter = (shic_waiter_t *) zhashx_lookup (self->log_calls, key);
+    if (!waiter)
+        return;                     //  answered already, at its deadline
+    shic_val_t *result = shic_val_new_map ();
+    shic_val_set_str (result, "instance_id", instance->id);
+    shic_val_set_dup (result, "lines", msg->lines);
+    shic_val_set_int (result, "next", msg->next);
+    shic_val_set_str (result, "source", "service");
+    zframe_t *frame = shic_wire_reply_ok (waiter->id, &result);
+    shic_waiter_send (waiter->router, waiter->envelope, &frame);
+    zhashx_delete (self->log_calls, key);
+}
+
+//  instance_logs calls whose instance did not answer in time
+static void
+s_log_calls_expire (self_t *self, int64_t now, int64_t *next)
+{
+    zlistx_t *late = zlistx_new ();
+    zlistx_set_destructor (late, (zlistx_destructor_fn *) zstr_free);
+    for (shic_waiter_t *waiter = (shic_waiter_t *) zhashx_first (self->log_calls); waiter;
+         waiter = (shic_waiter_t *) zhashx_next (self->log_calls)) {
+        if (now >= waiter->deadline) {
+            shic_error_t err = { 0 };
+            shic_error_set (&err, SHIC_E_INSTANCE_UNAVAILABLE, NULL,
+                            "the instance did not hand over its log in time");
+            s_waiter_fail (self, waiter, &err);
+            shic_error_clear (&err);
+            zlistx_add_end (late, strdup ((const char *) zhashx_cursor (self->log_calls)));
+        }
+        else
+        if (*next < 0 || waiter->deadline < *next)
+            *next = waiter->deadline;
+    }
+    for (char *key = (char *) zlistx_first (late); key; key = (char *) zlistx_next (late))
+        zhashx_delete (self->log_calls, key);
+    zlistx_destroy (&late);
+}
+
+//  Where model name of backend would run: its footprint when placement
+//  counts it, and its instance when one is live (resolved as a trusted
+//  ensure would be, without starting anything)
+static void
+s_model_placement (self_t *self, const char *backend, shic_val_t *model)
+{
+    shic_val_t *args = shic_client_ensure_args (backend, shic_val_str (shic_val_get (model, "name")),
+                                                NULL, 0, 0);
+    shic_error_t err = { 0 };
+    shic_val_t *compatibility = NULL;
+    shic_val_t *plan = shic_registry_resolve (self->registry, shic_val_get (args, "consumer"),
+                                              shic_val_get (args, "request"),
+                                              shic_val_get (args, "context"), true,
+                                              &compatibility, &err);
+    shic_need_t need = { 0 };
+    if (plan && shic_admission_need (self->admission, plan, &need, &err) == 0 && need.source) {
+        shic_val_set_int (model, "footprint_bytes", (int64_t) need.bytes);
+        shic_val_set_str (model, "footprint_source", need.source);
+        shic_val_set_str (model, "pool", need.pool);
+    }
+    else {
+        shic_val_set_nil (model, "footprint_bytes");
+        shic_val_set_nil (model, "footprint_source");
+    }
+    shic_need_reset (&need);
+    shic_record_t *instance = plan? shic_registry_lookup (self->registry,
+                              shic_val_str (shic_val_get (plan, "instance_key"))): NULL;
+    shic_val_set_bool (model, "loaded", instance && instance->status == SHIC_LIFECYCLE_READY);
+    if (instance) {
+        shic_val_t *where = shic_val_new_map ();
+        shic_val_set_str (where, "instance_id", instance->id);
+        shic_val_set_str (where, "lifecycle_status", shic_lifecycle_name (instance->status));
+        shic_val_set_dup (where, "base_url", shic_val_get (instance->endpoint, "base_url"));
+        shic_val_set (model, "instance", &where);
+    }
+    else
+        shic_val_set_nil (model, "instance");
+    if (err.code)
+        shic_val_set_str (model, "problem", err.message? err.message: err.code);
+    shic_error_clear (&err);
+    shic_val_destroy (&plan);
+    shic_val_destroy (&compatibility);
+    shic_val_destroy (&args);
+}
+
+//  list_models: what each backend says it can serve (ops->models), with
+//  footprints and where each is loaded; backends that cannot tell are
+//  listed under unknown
+static shic_val_t *
+s_op_list_models (self_t *self, s_call_t *call, shic_error_t *err)
+{
+    if (call->args.backend && !shic_registry_backend (self->registry, call->args.backend)) {
+        shic_error_set_field (err, SHIC_E_UNKNOWN_BACKEND_ID, "backend", "no backend '%s'",
+                              call->args.backend);
+        return NULL;
+    }
+    shic_val_t *models = shic_val_new_array ();
+    shic_val_t *unknown = shic_val_new_array ();
+    shic_val_t *manifests = shic_registry_manifests (self->registry);
+    for (size_t i = 0; i < shic_val_size (manifests); i++) {
+        const char *name = shic_val_str (shic_val_get (shic_val_at (manifests, i), "backend"));
+        if (call->args.backend && !streq (name, call->args.backend))
+            continue;
+        shic_backend_entry_t *backend = shic_registry_backend (self->registry, name);
+        shic_val_t *list = backend->ops->models? backend->ops->models (backend->state): NULL;
+        if (!list) {
+            shic_val_t *item = shic_val_new_str (name);
+            shic_val_push (unknown, &item);
+        }
+        for (size_t j = 0; j < shic_val_size (list); j++) {
+            shic_val_t *model = shic_val_new_map ();
+            shic_val_set_str (model, "backend", name);
+            const shic_val_t *given = shic_val_at (list, j);
+            for (size_t k = 0; k < shic_val_size (given); k++)
+                shic_val_set_dup (model, shic_val_key_at (given, k), shic_val_at (given, k));
+            s_model_placement (self, name, model);
+            shic_val_push (models, &model);
+        }
+        shic_val_destroy (&list);
+    }
+    shic_val_destroy (&manifests);
+    shic_val_t *result = shic_val_new_map ();
+    shic_val_set (result, "models", &models);
+    shic_val_set (result, "unknown", &unknown);
+    return result;
 }
 
 static shic_val_t *
@@ -714,6 +915,8 @@ static const struct {
     { "stop_instance", s_op_stop_instance },
     { "stats", s_op_stats },
     { "resources", s_op_resources },
+    { "instance_logs", s_op_instance_logs },
+    { "list_models", s_op_list_models },
 };
 
 //  Decodes the op's arguments and runs it; replies unless it did
@@ -944,6 +1147,9 @@ s_handle_instance (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
     if (msg->id == SHIC_BUS_STOPPED)
         s_on_stopped (self, instance, msg);
     else
+    if (msg->id == SHIC_BUS_LOG_LINES)
+        s_on_log_lines (self, instance, msg);
+    else
         zsys_error ("gateway: unexpected '%s' from instance %s",
                     shic_bus_command (msg->id), instance->id);
 }
@@ -1062,8 +1268,10 @@ s_remove_backend (self_t *self, const char *name)
     for (shic_record_t *instance = shic_registry_first (self->registry); instance;
          instance = shic_registry_next (self->registry))
         if (streq (instance->backend, name) && instance->actor_live
-        &&  instance->status != SHIC_LIFECYCLE_STOPPING)
+        &&  instance->status != SHIC_LIFECYCLE_STOPPING) {
+            instance->stop_reason = "backend_removed";
             s_instance_stop (self, instance);
+        }
 }
 
 static void
@@ -1128,10 +1336,12 @@ s_timers (self_t *self, int64_t now)
     while (idle && (instance = (shic_record_t *) zlistx_detach (idle, NULL))) {
         if (self->settings->verbose)
             zsys_info ("gateway: instance %s idle, stopping", instance->id);
+        instance->stop_reason = "idle";
         s_instance_stop (self, instance);
     }
     zlistx_destroy (&idle);
     shic_lease_book_clients_expire (self->book, now, &next);
+    s_log_calls_expire (self, now, &next);
     if (self->placement_due) {
         self->placement_due = false;
         shic_admission_run (self->admission);

@@ -16,7 +16,8 @@
         RESTARTING {exit, delay_ms, restarts}
         GAVE_UP {exit, restarts, retry_after_ms}
         STOPPED {exit}                    stopped on request
-    From the gateway:  STOP {}
+    From the gateway:  STOP {}, LOGS {ticket, max_lines, after}
+                       -> LOG_LINES {ticket, lines, next}
     To the supervisor (pipe): EXITED {uptime_ms}, DONE {}
     From the supervisor:      RESTART {delay_ms, restarts},
                               FAIL {retry_after_ms, restarts}, STOP {}, $TERM
@@ -536,6 +537,26 @@ s_handle_pipe (self_t *self)
     shic_bus_reset (&msg);
 }
 
+//  LOGS: the service's last output lines (the process keeps them)
+static void
+s_logs (self_t *self, const shic_bus_t *msg)
+{
+    shic_val_t *lines = shic_val_new_array ();
+    uint64_t next = self->proc? shic_proc_log_next (self->proc): 0;
+    uint64_t from = self->proc? shic_proc_log_first (self->proc): 0;
+    if (msg->after > 0 && (uint64_t) msg->after > from)
+        from = (uint64_t) msg->after;
+    if (msg->max_lines >= 0 && next - from > (uint64_t) msg->max_lines)
+        from = next - (uint64_t) msg->max_lines;
+    for (uint64_t number = from; number < next; number++) {
+        shic_val_t *line = shic_val_new_str (shic_proc_log_line (self->proc, number));
+        shic_val_push (lines, &line);
+    }
+    shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_LOG_LINES, .ticket = msg->ticket,
+                                              .lines = lines, .next = (int64_t) next });
+    shic_val_destroy (&lines);
+}
+
 //  From the gateway
 static void
 s_handle_bus (self_t *self)
@@ -544,6 +565,9 @@ s_handle_bus (self_t *self)
     shic_bus_recv (&msg, self->bus, SHIC_BUS_ROLE_INSTANCE);
     if (msg.id == SHIC_BUS_STOP)
         s_stop (self);
+    else
+    if (msg.id == SHIC_BUS_LOGS)
+        s_logs (self, &msg);
     shic_bus_reset (&msg);
 }
 

@@ -85,6 +85,10 @@ struct _shic_proc_t {
     size_t ring_pos;                //  Next write index in ring
     uint64_t ring_total;            //  Stderr bytes ever written to ring
     char tail [SHIC_PROC_TAIL_MAX + 1]; //  Cleaned copy for stderr_tail
+    char *log [SHIC_PROC_LOG_LINES];    //  Output lines, line n at n % LINES
+    uint64_t log_first;             //  Number of the oldest line held
+    uint64_t log_next;              //  Number of the next line
+    size_t log_bytes;               //  Bytes held in log []
 };
 
 
@@ -177,6 +181,8 @@ shic_proc_destroy (shic_proc_t **self_p)
         s_close (&self->pidfd);
         s_close (&self->out_fd);
         s_close (&self->err_fd);
+        for (uint64_t n = self->log_first; n < self->log_next; n++)
+            free (self->log [n % SHIC_PROC_LOG_LINES]);
         free (self);
         *self_p = NULL;
     }
@@ -587,6 +593,54 @@ s_ring_append (shic_proc_t *self, const char *data, size_t size)
 
 
 //  --------------------------------------------------------------------------
+//  Keep a line in the output log, dropping the oldest past its bounds
+
+static void
+s_log_append (shic_proc_t *self, const char *line, size_t len)
+{
+    while (self->log_next > self->log_first
+    &&    (self->log_next - self->log_first >= SHIC_PROC_LOG_LINES
+    ||     self->log_bytes + len > SHIC_PROC_LOG_BYTES)) {
+        char **oldest = &self->log [self->log_first++ % SHIC_PROC_LOG_LINES];
+        self->log_bytes -= strlen (*oldest);
+        zstr_free (oldest);
+    }
+    char *copy = (char *) malloc (len + 1);
+    assert (copy);
+    for (size_t index = 0; index < len; index++) {
+        unsigned char byte = (unsigned char) line [index];
+        copy [index] = byte < 0x20 && byte != '\t'? '?': byte == 0x7f? '?': (char) byte;
+    }
+    copy [len] = 0;
+    self->log [self->log_next++ % SHIC_PROC_LOG_LINES] = copy;
+    self->log_bytes += len;
+}
+
+uint64_t
+shic_proc_log_first (shic_proc_t *self)
+{
+    assert (self);
+    return self->log_first;
+}
+
+uint64_t
+shic_proc_log_next (shic_proc_t *self)
+{
+    assert (self);
+    return self->log_next;
+}
+
+const char *
+shic_proc_log_line (shic_proc_t *self, uint64_t number)
+{
+    assert (self);
+    if (number < self->log_first || number >= self->log_next)
+        return NULL;
+    return self->log [number % SHIC_PROC_LOG_LINES];
+}
+
+
+//  --------------------------------------------------------------------------
 //  Hand the pending line of stream index s to fn and clear it
 
 static void
@@ -597,6 +651,7 @@ s_line_deliver (shic_proc_t *self, int s, shic_proc_line_fn *fn, void *arg)
         len--;
     self->line [s][len] = 0;
     self->line_len [s] = 0;
+    s_log_append (self, self->line [s], len);
     if (fn)
         fn (arg, s + 1, self->line [s]);
 }
@@ -1172,6 +1227,13 @@ shic_proc_test (bool verbose)
     assert (strncmp (tail, "line ", 5) == 0);
     assert (strncmp (tail + tail_len - 101, "line 1023 ", 10) == 0);
     assert (tail [tail_len - 1] == '\n');
+    //  The output log keeps the last SHIC_PROC_LOG_LINES lines, clean
+    assert (shic_proc_log_next (proc) >= 1025);
+    assert (shic_proc_log_next (proc) - shic_proc_log_first (proc) == SHIC_PROC_LOG_LINES);
+    const char *last = shic_proc_log_line (proc, shic_proc_log_next (proc) - 1);
+    assert (last && strncmp (last, "line 1023 ", 10) == 0);
+    assert (shic_proc_log_line (proc, shic_proc_log_first (proc) - 1) == NULL);
+    assert (shic_proc_log_line (proc, shic_proc_log_next (proc)) == NULL);
     s_sink_clear (&sink);
 
     //  Non-printable bytes in the tail become '?'
@@ -1182,6 +1244,7 @@ shic_proc_test (bool verbose)
     pids [pid_count++] = shic_proc_pid (proc);
     assert (s_pump (proc, &sink, NULL, 5000));
     assert (streq (shic_proc_stderr_tail (proc), "?bad?x\tok\n"));
+    assert (streq (shic_proc_log_line (proc, shic_proc_log_next (proc) - 1), "?bad?x\tok"));
     s_sink_clear (&sink);
 
     //  Destroy kills and reaps a running child

@@ -43,6 +43,10 @@ typedef void (shic_proc_line_fn) (void *arg, int stream, const char *line);
 //  Size of the stderr tail ring
 #define SHIC_PROC_TAIL_MAX      4096
 
+//  The output log: the last lines of both streams, kept across starts
+#define SHIC_PROC_LOG_LINES     200
+#define SHIC_PROC_LOG_BYTES     (64 * 1024)
+
 //  Create a new, idle process object. Returns NULL on failure.
 shic_proc_t *
     shic_proc_new (void);
@@ -91,6 +95,18 @@ int
 //  '?'. Borrowed, valid until the next call on self; never NULL.
 const char *
     shic_proc_stderr_tail (shic_proc_t *self);
+
+//  The output log: lines of both streams, numbered from 0 in the order
+//  read, the last SHIC_PROC_LOG_LINES of them and at most
+//  SHIC_PROC_LOG_BYTES, non-printable bytes (but \t) replaced by '?'.
+//  The number of the oldest line held, and of the next line to come.
+uint64_t
+    shic_proc_log_first (shic_proc_t *self);
+uint64_t
+    shic_proc_log_next (shic_proc_t *self);
+//  Line number, borrowed until the next read; NULL when not held
+const char *
+    shic_proc_log_line (shic_proc_t *self, uint64_t number);
 
 //  Non-blocking check for the child's exit. Returns 1 if it has exited
 //  (now or before; status is then available and the pidfd closed), 0 if

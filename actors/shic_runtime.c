@@ -10,6 +10,7 @@
 #include "shic_actors.h"
 #include <sys/resource.h>
 #include "shic_pools.h"
+#include "shic_gguf.h"
 
 struct _shic_runtime_t {
     zactor_t *supervisor;           //  the root actor
@@ -119,6 +120,15 @@ shic_runtime_check_resources (zconfig_t *config, shic_error_t *err)
     shic_pools_t *pools = shic_pools_new ();
     int rc = shic_pools_load (pools, config, err);
     shic_pools_destroy (&pools);
+    return rc;
+}
+
+int
+shic_runtime_check_model (const char *path, shic_error_t *err)
+{
+    shic_gguf_t *gguf = shic_gguf_new (path, err);
+    int rc = gguf? 0: -1;
+    shic_gguf_destroy (&gguf);
     return rc;
 }
 

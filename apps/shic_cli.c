@@ -14,6 +14,7 @@
 #include "shic.h"
 #include <getopt.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 
 #define EXIT_ERROR     1
 #define EXIT_USAGE     2
@@ -27,12 +28,17 @@ static const char *s_help =
     "                      get an endpoint (starts the model when needed); the lease\n"
     "                      lives --ttl (default 10m; 0 = while this client is alive,\n"
     "                      which for a one-shot command means client_timeout_ms)\n"
-    "  release LEASE       end a lease (idempotent)\n"
+    "  release LEASE       end a lease (idempotent: says whether one was live)\n"
     "  renew LEASE [--ttl D]  extend a lease\n"
     "  ps [--backend B] [--wide]  runtime instances (--wide: full instance ids)\n"
     "  leases [--instance I] [--wide]  live leases (expiry relative to now)\n"
-    "  backends            registered backends\n"
-    "  stop INSTANCE       stop an instance (never stops an attached daemon)\n"
+    "  backends            registered backends and their models\n"
+    "  models [--backend B]  the models one may ask for: size, footprint, where loaded\n"
+    "  stop INSTANCE|MODEL|PREFIX | --all\n"
+    "                      stop instances (an id, a model, an unambiguous id prefix;\n"
+    "                      never stops an attached daemon)\n"
+    "  logs INSTANCE|MODEL [-f] [--lines N]\n"
+    "                      the service's last output lines (-f: follow; Ctrl-C ends)\n"
     "  watch [PREFIX]      print events as they come (Ctrl-C ends)\n"
     "  resources           memory pools, what each instance holds, the queue\n"
     "  stats               counters and gauges\n"
@@ -55,7 +61,8 @@ static const char *s_help =
     "The protocol and the contract: docs/wire.md and docs/contract.md.\n";
 
 static const char *s_commands [] = {
-    "ensure", "release", "renew", "ps", "leases", "backends", "stop", "watch", "resources",
+    "ensure", "release", "renew", "ps", "leases", "backends", "stop", "logs", "models", "watch",
+    "resources",
     "stats", "ping",
     "help", NULL
 };
@@ -142,6 +149,36 @@ s_duration (const char *text)
     return -1;
 }
 
+//  An error for people: its code and message, then its details, with the
+//  service's own last lines (a stderr_tail) printed as lines
+static void
+s_print_error (const shic_error_t *err)
+{
+    fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
+    if (!err->details)
+        return;
+    shic_val_t *details = shic_val_dup (err->details);
+    char *tail = NULL;
+    const char *paths [] = { "stderr_tail", "exit/stderr_tail", "last_exit/stderr_tail" };
+    for (size_t i = 0; i < 3 && !tail; i++)
+        if (shic_val_str (shic_val_path (details, paths [i]))) {
+            tail = strdup (shic_val_str (shic_val_path (details, paths [i])));
+            char *slash = strrchr (paths [i], '/');
+            shic_val_t *parent = slash? shic_val_get (details, i == 1? "exit": "last_exit"): details;
+            shic_val_remove (parent, "stderr_tail");
+        }
+    char *text = shic_val_to_json (details);
+    fprintf (stderr, "  details: %s\n", text);
+    free (text);
+    if (tail && *tail) {
+        fprintf (stderr, "  the service's last lines:\n");
+        for (char *line = strtok (tail, "\n"); line; line = strtok (NULL, "\n"))
+            fprintf (stderr, "    | %s\n", line);
+    }
+    free (tail);
+    shic_val_destroy (&details);
+}
+
 static int
 s_fail (shic_client_t *client, bool json)
 {
@@ -157,14 +194,8 @@ s_fail (shic_client_t *client, bool json)
     else
     if (no_daemon)
         fprintf (stderr, "shic: %s\n", err->message);
-    else {
-        fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
-        if (err->details) {
-            char *text = shic_val_to_json (err->details);
-            fprintf (stderr, "  details: %s\n", text);
-            free (text);
-        }
-    }
+    else
+        s_print_error (err);
     return no_daemon? EXIT_NO_DAEMON: EXIT_ERROR;
 }
 
@@ -425,6 +456,66 @@ s_print_resources (const shic_val_t *result, bool wide)
         printf ("\nno ensure waits for memory\n");
 }
 
+//  Whether an instance can still be stopped (not stopped or failed already)
+static bool
+s_instance_live (const shic_val_t *item)
+{
+    const char *status = s_str (item, "lifecycle_status");
+    return !streq (status, "stopped") && !streq (status, "failed");
+}
+
+//  What an ensure's progress line shows: the requested instance alone
+typedef struct {
+    char prefix [256];              //  "backend:model:", the ids it may have
+    char key [512];                 //  its instance key, once an event named it
+    char phase [160];               //  queued (position), evicting, loading, ...
+    char last_line [120];           //  the service's last output line
+} s_progress_t;
+
+//  One event: the phase of the requested instance, when it is about it
+static void
+s_progress_event (s_progress_t *self, const char *topic, const shic_val_t *event)
+{
+    const char *id = shic_val_str (shic_val_get (event, "instance_id"));
+    const char *target = shic_val_str (shic_val_get (event, "for"));
+    bool ours = id && (*self->key? streq (id, self->key)
+                                 : strncmp (id, self->prefix, strlen (self->prefix)) == 0);
+    if (streq (topic, "instance.evicting") && target
+    &&  (*self->key? streq (target, self->key)
+                   : strncmp (target, self->prefix, strlen (self->prefix)) == 0)) {
+        snprintf (self->phase, sizeof (self->phase), "evicting %.60s to make room", id? id: "?");
+        return;
+    }
+    if (!ours)
+        return;
+    if (!*self->key)
+        snprintf (self->key, sizeof (self->key), "%s", id);
+    if (streq (topic, "ensure.queued"))
+        snprintf (self->phase, sizeof (self->phase), "queued for memory (position %lld)",
+                  (long long) shic_val_int (shic_val_get (event, "position")));
+    else
+    if (streq (topic, "instance.starting"))
+        snprintf (self->phase, sizeof (self->phase), "loading");
+    else
+    if (streq (topic, "instance.progress") && shic_val_get (event, "total")) {
+        int64_t total = shic_val_int (shic_val_get (event, "total"));
+        int64_t done = shic_val_int (shic_val_get (event, "completed"));
+        char have [32], all [32];
+        s_human_bytes (done, have, sizeof (have));
+        s_human_bytes (total, all, sizeof (all));
+        snprintf (self->phase, sizeof (self->phase), "pulling %s of %s (%lld%%)", have, all,
+                  (long long) (total > 0? done * 100 / total: 0));
+    }
+    else
+    if (streq (topic, "instance.progress"))
+        snprintf (self->phase, sizeof (self->phase), "%.150s",
+                  shic_val_str (shic_val_get (event, "status"))
+                  ? shic_val_str (shic_val_get (event, "status")): "loading");
+    else
+    if (strncmp (topic, "instance.", 9) == 0)
+        snprintf (self->phase, sizeof (self->phase), "%s", topic + 9);
+}
+
 //  ensure with a live progress line fed by the events socket
 static int
 s_ensure (shic_client_t *client, const char *events_endpoint, const char *backend,
@@ -437,14 +528,37 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
     if (owner)
         shic_val_set_str (args, "owner_ref", owner);
     zsock_t *events = zsock_new_sub (events_endpoint, "instance.");
+    zsock_set_subscribe (events, "ensure.");
     bool live = isatty (STDERR_FILENO) && !json;
+    s_progress_t progress = { .phase = "waiting" };
+    snprintf (progress.prefix, sizeof (progress.prefix), "%s:%s:", backend, model);
+    //  An instance already under way sends no instance.starting: its state
+    //  comes from the list
+    shic_val_t *listing = shic_val_new_map ();
+    shic_val_set_str (listing, "backend", backend);
+    shic_val_t *instances = live? shic_client_call (client, "list_instances", &listing): NULL;
+    shic_val_destroy (&listing);
+    const shic_val_t *list = shic_val_get (instances, "instances");
+    for (size_t i = 0; i < shic_val_size (list); i++) {
+        const shic_val_t *item = shic_val_at (list, i);
+        const char *status = s_str (item, "lifecycle_status");
+        if (strncmp (s_str (item, "instance_id"), progress.prefix, strlen (progress.prefix)) == 0
+        &&  s_instance_live (item)) {
+            snprintf (progress.key, sizeof (progress.key), "%s", s_str (item, "instance_id"));
+            snprintf (progress.phase, sizeof (progress.phase), "%s",
+                      streq (status, "starting")? "loading": status);
+        }
+    }
+    shic_val_destroy (&instances);
+    //  The last log line is asked for once a second while it loads
+    const int64_t logs_id = 2000000;
+    int64_t logs_at = 0;
+    bool logs_asked = false;
     int64_t started = zclock_mono ();
     //  An id of its own: the probe's ids count up from 1
     const int64_t ensure_id = 1000000;
     if (shic_client_send (client, ensure_id, "ensure_endpoint", &args) != 0)
         return EXIT_NO_DAEMON;
-    const char *state = "waiting";
-    char state_buffer [64] = "";
     zpoller_t *poller = zpoller_new (shic_client_sock (client), events, NULL);
     int64_t deadline = started + (wait >= 0? wait: 120000) + timeout;
     int rc = EXIT_NO_DAEMON;
@@ -452,11 +566,14 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
         void *which = zpoller_wait (poller, 200);
         if (which == events) {
             zmsg_t *msg = zmsg_recv (events);
-            char *topic = zmsg_popstr (msg);
-            if (topic && strncmp (topic, "instance.", 9) == 0) {
-                snprintf (state_buffer, sizeof (state_buffer), "%s", topic + 9);
-                state = state_buffer;
-            }
+            char *topic = msg? zmsg_popstr (msg): NULL;
+            zframe_t *frame = msg? zmsg_pop (msg): NULL;
+            shic_val_t *event = NULL;
+            if (topic && frame && shic_val_decode (zframe_data (frame), zframe_size (frame),
+                                                   NULL, &event, NULL) == 0)
+                s_progress_event (&progress, topic, event);
+            shic_val_destroy (&event);
+            zframe_destroy (&frame);
             zstr_free (&topic);
             zmsg_destroy (&msg);
         }
@@ -465,6 +582,13 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
             shic_wire_reply_t reply = { 0 };
             if (shic_client_recv (client, &reply, 0) != 0)
                 continue;
+            if (shic_val_int (reply.id) == logs_id) {
+                const shic_val_t *lines = reply.ok? shic_val_get (reply.result, "lines"): NULL;
+                if (shic_val_size (lines))
+                    snprintf (progress.last_line, sizeof (progress.last_line), "%s",
+                              shic_val_str (shic_val_at (lines, shic_val_size (lines) - 1)));
+                logs_asked = false;
+            }
             if (shic_val_int (reply.id) != ensure_id) {
                 shic_wire_reply_reset (&reply);
                 continue;
@@ -501,22 +625,32 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
                     free (text);
                     shic_val_destroy (&val);
                 }
-                else {
-                    fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
-                    if (err->details) {
-                        char *text = shic_val_to_json (err->details);
-                        fprintf (stderr, "  details: %s\n", text);
-                        free (text);
-                    }
-                }
+                else
+                    s_print_error (err);
                 rc = EXIT_ERROR;
             }
             shic_wire_reply_reset (&reply);
             break;
         }
+        if (live && *progress.key && !logs_asked && zclock_mono () >= logs_at) {
+            shic_val_t *logs = shic_val_new_map ();
+            shic_val_set_str (logs, "instance_id", progress.key);
+            shic_val_set_int (logs, "lines", 1);
+            logs_asked = shic_client_send (client, logs_id, "instance_logs", &logs) == 0;
+            logs_at = zclock_mono () + 1000;
+        }
         if (live) {
-            fprintf (stderr, "\r\033[K  %s/%s: %s, %.1f s", backend, model, state,
-                     (zclock_mono () - started) / 1000.0);
+            //  One terminal line: the phase, the time, the service's last words
+            struct winsize size = { 0 };
+            int columns = ioctl (STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col
+                        ? size.ws_col: 100;
+            char line [512];
+            int used = snprintf (line, sizeof (line), "  %s/%s: %s, %.1f s", backend, model,
+                                 progress.phase, (zclock_mono () - started) / 1000.0);
+            if (*progress.last_line && used > 0 && used < (int) sizeof (line))
+                snprintf (line + used, sizeof (line) - (size_t) used, " | %s",
+                          progress.last_line);
+            fprintf (stderr, "\r\033[K%.*s", columns - 1, line);
             s_progress_shown = 1;
         }
     }
@@ -562,12 +696,253 @@ s_watch (const char *events_endpoint, const char *prefix, bool json)
     return 0;
 }
 
+//  The instances TARGET names: an instance id, a table's short id (with its
+//  "~"), a model name or an unambiguous id prefix; --all: every live one.
+//  Returns a list the caller destroys, or NULL after printing why (rc set).
+static shic_val_t *
+s_match (const shic_val_t *list, const char *target, bool all, int *rc)
+{
+    shic_val_t *exact = shic_val_new_array ();
+    shic_val_t *models = shic_val_new_array ();
+    shic_val_t *prefixed = shic_val_new_array ();
+    shic_val_t *ended = shic_val_new_array ();   //  named, but stopped or failed
+    char prefix [256] = "";
+    if (target) {
+        snprintf (prefix, sizeof (prefix), "%s", target);
+        size_t length = strlen (prefix);
+        if (length && prefix [length - 1] == '~')
+            prefix [length - 1] = 0;
+    }
+    for (size_t i = 0; i < shic_val_size (list); i++) {
+        const shic_val_t *item = shic_val_at (list, i);
+        const char *id = s_str (item, "instance_id");
+        shic_val_t *copy = shic_val_dup (item);
+        if (all? s_instance_live (item): streq (id, target))
+            shic_val_push (exact, &copy);
+        else
+        if (!all && streq (s_model_of (item, NULL), target) && s_instance_live (item))
+            shic_val_push (models, &copy);
+        else
+        if (!all && streq (s_model_of (item, NULL), target))
+            shic_val_push (ended, &copy);
+        else
+        if (!all && *prefix && strncmp (id, prefix, strlen (prefix)) == 0
+        &&  s_instance_live (item))
+            shic_val_push (prefixed, &copy);
+        else
+        if (!all && *prefix && strncmp (id, prefix, strlen (prefix)) == 0)
+            shic_val_push (ended, &copy);
+        else
+            shic_val_destroy (&copy);
+    }
+    shic_val_t *chosen = shic_val_size (exact)? exact
+                       : shic_val_size (models)? models
+                       : shic_val_size (prefixed)? prefixed: ended;
+    shic_val_t *found = shic_val_dup (chosen);
+    shic_val_destroy (&exact);
+    shic_val_destroy (&models);
+    shic_val_destroy (&prefixed);
+    shic_val_destroy (&ended);
+    if (shic_val_size (found) == 0 && !all) {
+        fprintf (stderr, "shic: not_found: no instance is '%s' (an instance id, a model or an "
+                         "id prefix; 'shic ps' lists them)\n", target);
+        *rc = EXIT_ERROR;
+        shic_val_destroy (&found);
+    }
+    else
+    if (shic_val_size (found) > 1 && !all) {
+        fprintf (stderr, "shic: ambiguous: '%s' names %zu instances; say which:\n",
+                 target, shic_val_size (found));
+        for (size_t i = 0; i < shic_val_size (found); i++) {
+            const shic_val_t *item = shic_val_at (found, i);
+            fprintf (stderr, "  %s  (%s %s, %s)\n", s_str (item, "instance_id"),
+                     s_str (item, "backend"), s_model_of (item, NULL),
+                     s_str (item, "lifecycle_status"));
+        }
+        *rc = EXIT_ERROR;
+        shic_val_destroy (&found);
+    }
+    return found;
+}
+
+//  The instances TARGET names in the daemon's list, or NULL with *rc set
+static shic_val_t *
+s_targets (shic_client_t *client, const char *target, bool all, bool json, int *rc)
+{
+    shic_val_t *call = shic_val_new_map ();
+    shic_val_t *result = shic_client_call (client, "list_instances", &call);
+    if (!result) {
+        *rc = s_fail (client, json);
+        return NULL;
+    }
+    shic_val_t *targets = s_match (shic_val_get (result, "instances"), target, all, rc);
+    shic_val_destroy (&result);
+    return targets;
+}
+
+//  shic stop TARGET | --all: says what it stopped, and what it did not
+static int
+s_stop (shic_client_t *client, const char *target, bool all, bool json)
+{
+    int rc = 0;
+    shic_val_t *targets = s_targets (client, target, all, json, &rc);
+    if (!targets)
+        return rc;
+    shic_val_t *call = NULL;
+    shic_val_t *report = shic_val_new_array ();
+    for (size_t i = 0; i < shic_val_size (targets) && rc == 0; i++) {
+        const shic_val_t *item = shic_val_at (targets, i);
+        const char *id = s_str (item, "instance_id");
+        const char *outcome = "stopping";
+        if (streq (s_str (item, "management_mode"), "externally_managed"))
+            outcome = "attached (an external daemon: not stopped)";
+        else
+        if (!s_instance_live (item))
+            outcome = "already ended";
+        else {
+            call = shic_val_new_map ();
+            shic_val_set_str (call, "instance_id", id);
+            shic_val_t *reply = shic_client_call (client, "stop_instance", &call);
+            if (!reply)
+                rc = s_fail (client, json);
+            shic_val_destroy (&reply);
+        }
+        if (rc)
+            break;
+        shic_val_t *entry = shic_val_new_map ();
+        shic_val_set_str (entry, "instance_id", id);
+        shic_val_set_str (entry, "outcome", outcome);
+        shic_val_push (report, &entry);
+        if (!json)
+            printf ("%s  %s %s: %s\n", id, s_str (item, "backend"), s_model_of (item, NULL),
+                    outcome);
+    }
+    if (rc == 0 && json) {
+        shic_val_t *wrapper = shic_val_new_map ();
+        shic_val_set (wrapper, "stopped", &report);
+        s_print_json (wrapper);
+        shic_val_destroy (&wrapper);
+    }
+    else
+    if (rc == 0 && shic_val_size (targets) == 0)
+        printf ("no instances to stop\n");
+    shic_val_destroy (&report);
+    shic_val_destroy (&targets);
+    return rc;
+}
+
+//  shic models [--backend B]: what each backend can serve, its size and
+//  footprint, and where it is loaded
+static void
+s_print_models (const shic_val_t *result)
+{
+    const shic_val_t *list = shic_val_get (result, "models");
+    int backend_width = s_widest (list, s_str, "backend", 7);
+    int name_width = s_widest (list, s_str, "name", 5);
+    printf ("%-*s  %-*s  %10s  %-20s  %-8s  %s\n", backend_width, "BACKEND", name_width, "MODEL",
+            "SIZE", "FOOTPRINT", "LOADED", "SOURCE");
+    for (size_t i = 0; i < shic_val_size (list); i++) {
+        const shic_val_t *item = shic_val_at (list, i);
+        char size [32] = "-", footprint [64] = "-", bytes [32];
+        if (shic_val_type (shic_val_get (item, "size_bytes")) == SHIC_VAL_INT)
+            s_human_bytes (shic_val_int (shic_val_get (item, "size_bytes")), size, sizeof (size));
+        if (shic_val_type (shic_val_get (item, "footprint_bytes")) == SHIC_VAL_INT) {
+            s_human_bytes (shic_val_int (shic_val_get (item, "footprint_bytes")), bytes,
+                           sizeof (bytes));
+            snprintf (footprint, sizeof (footprint), "%s (%s)", bytes,
+                      s_str (item, "footprint_source"));
+        }
+        const char *loaded = shic_val_bool (shic_val_get (item, "loaded"))? "yes"
+                           : shic_val_str (shic_val_path (item, "instance/lifecycle_status"))
+                           ? s_str (item, "instance/lifecycle_status"): "no";
+        printf ("%-*s  %-*s  %10s  %-20s  %-8s  %s\n", backend_width, s_str (item, "backend"),
+                name_width, s_str (item, "name"), size, footprint, loaded, s_str (item, "source"));
+    }
+    const shic_val_t *unknown = shic_val_get (result, "unknown");
+    for (size_t i = 0; i < shic_val_size (unknown); i++)
+        printf ("(%s: its models are not known until it is asked; an attached server lists "
+                "them once an instance of it runs)\n", shic_val_str (shic_val_at (unknown, i)));
+}
+
+//  The model names of backend in a list_models result, comma-separated
+static void
+s_models_of (const shic_val_t *models, const char *backend, char *text, size_t size)
+{
+    snprintf (text, size, "?");
+    bool unknown = false;
+    const shic_val_t *names = shic_val_get (models, "unknown");
+    for (size_t i = 0; i < shic_val_size (names); i++)
+        unknown |= streq (shic_val_str (shic_val_at (names, i)), backend);
+    if (unknown || !models)
+        return;
+    *text = 0;
+    const shic_val_t *list = shic_val_get (models, "models");
+    for (size_t i = 0; i < shic_val_size (list); i++)
+        if (streq (s_str (shic_val_at (list, i), "backend"), backend)) {
+            size_t used = strlen (text);
+            snprintf (text + used, size - used, "%s%s", used? ",": "",
+                      s_str (shic_val_at (list, i), "name"));
+        }
+}
+
+//  shic logs TARGET [-f]: the service's last lines; -f polls for new ones
+//  every half second (bounded: at most 200 lines a poll) until the
+//  instance's actor ends or Ctrl-C
+static int
+s_logs (shic_client_t *client, const char *target, int64_t count, bool follow, bool json)
+{
+    int rc = 0;
+    shic_val_t *targets = s_targets (client, target, false, json, &rc);
+    if (!targets)
+        return rc;
+    shic_val_t *call = NULL, *result = NULL;
+    char *id = strdup (s_str (shic_val_at (targets, 0), "instance_id"));
+    shic_val_destroy (&targets);
+    int64_t after = 0;
+    while (rc == 0) {
+        call = shic_val_new_map ();
+        shic_val_set_str (call, "instance_id", id);
+        shic_val_set_int (call, "lines", count);
+        shic_val_set_int (call, "after", after);
+        result = shic_client_call (client, "instance_logs", &call);
+        if (!result) {
+            rc = s_fail (client, json);
+            break;
+        }
+        const shic_val_t *lines = shic_val_get (result, "lines");
+        if (json)
+            s_print_json (result);
+        else
+            for (size_t i = 0; i < shic_val_size (lines); i++)
+                printf ("%s\n", shic_val_str (shic_val_at (lines, i)));
+        fflush (stdout);
+        bool live = streq (s_str (result, "source"), "service");
+        after = shic_val_int (shic_val_get (result, "next"));
+        count = 200;
+        if (!json && !live && shic_val_size (lines) == 0 && !follow)
+            printf ("(no lines: %s)\n", streq (s_str (result, "source"), "attached")
+                    ? "an attached service's output is not ours to read"
+                    : "the instance has ended and left no output");
+        shic_val_destroy (&result);
+        if (!follow)
+            break;
+        if (!live) {
+            fprintf (stderr, "shic: %s has ended\n", id);
+            break;
+        }
+        zclock_sleep (500);
+    }
+    free (id);
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
     const char *endpoint = getenv ("SHIC_ENDPOINT")? getenv ("SHIC_ENDPOINT"): "tcp://127.0.0.1:5590";
     const char *events = getenv ("SHIC_EVENTS")? getenv ("SHIC_EVENTS"): "tcp://127.0.0.1:5591";
-    bool json = false, wide = false;
+    bool json = false, wide = false, all = false, follow = false;
+    int64_t lines = 50;
     int64_t timeout = 5000, ttl = 600000, wait = -1;
     const char *owner = NULL, *backend = NULL, *instance = NULL;
     const char *server_key = getenv ("SHIC_SERVER_KEY");
@@ -580,10 +955,12 @@ main (int argc, char *argv [])
         { "instance", required_argument, 0, 'i' }, { "help", no_argument, 0, 'h' },
         { "server-key", required_argument, 0, 'K' }, { "client-cert", required_argument, 0, 'C' },
         { "wide", no_argument, 0, 'W' }, { "version", no_argument, 0, 'V' },
+        { "all", no_argument, 0, 'a' }, { "follow", no_argument, 0, 'f' },
+        { "lines", required_argument, 0, 'n' },
         { 0, 0, 0, 0 }
     };
     int option;
-    while ((option = getopt_long (argc, argv, "E:jt:hw", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "E:jt:hwfn:", options, NULL)) != -1) {
         int64_t value = 0;
         if (option == 'E') endpoint = optarg;
         else if (option == 'N') events = optarg;
@@ -594,6 +971,16 @@ main (int argc, char *argv [])
         else if (option == 'K') server_key = optarg;
         else if (option == 'C') client_cert = optarg;
         else if (option == 'W' || option == 'w') wide = true;
+        else if (option == 'a') all = true;
+        else if (option == 'f') follow = true;
+        else if (option == 'n') {
+            char *end = NULL;
+            lines = strtoll (optarg, &end, 10);
+            if (!*optarg || *end || lines < 1 || lines > 200) {
+                fprintf (stderr, "shic: --lines takes a number from 1 to 200\n");
+                return EXIT_USAGE;
+            }
+        }
         else if (option == 'V') {
             printf ("shic %s\n", SHIC_VERSION);
             return 0;
@@ -671,14 +1058,21 @@ main (int argc, char *argv [])
     }
     else
     if (streq (command, "stop")) {
-        if (rest != 1) {
-            fprintf (stderr, "usage: shic stop INSTANCE\n");
+        if ((rest != 1 || all) && !(rest == 0 && all)) {
+            fprintf (stderr, "usage: shic stop INSTANCE|MODEL|PREFIX, or shic stop --all\n");
             rc = EXIT_USAGE;
         }
-        else {
-            shic_val_set_str (call, "instance_id", args [0]);
-            op = "stop_instance";
+        else
+            rc = s_stop (client, all? NULL: args [0], all, json);
+    }
+    else
+    if (streq (command, "logs")) {
+        if (rest != 1) {
+            fprintf (stderr, "usage: shic logs INSTANCE|MODEL [-f] [--lines N]\n");
+            rc = EXIT_USAGE;
         }
+        else
+            rc = s_logs (client, args [0], lines, follow, json);
     }
     else
     if (streq (command, "ps")) {
@@ -695,6 +1089,12 @@ main (int argc, char *argv [])
     else
     if (streq (command, "backends"))
         op = "list_backends";
+    else
+    if (streq (command, "models")) {
+        if (backend)
+            shic_val_set_str (call, "backend", backend);
+        op = "list_models";
+    }
     else
     if (streq (command, "stats"))
         op = "stats";
@@ -727,15 +1127,33 @@ main (int argc, char *argv [])
         if (streq (op, "resources"))
             s_print_resources (result, wide);
         else
+        if (streq (op, "list_models"))
+            s_print_models (result);
+        else
+        if (streq (op, "release_lease")) {
+            if (shic_val_bool (shic_val_get (result, "released")))
+                printf ("released %s\n", args [0]);
+            else
+                printf ("no live lease %s (already released or expired): nothing to do\n",
+                        args [0]);
+        }
+        else
         if (streq (op, "list_backends")) {
             const shic_val_t *list = shic_val_get (result, "backends");
-            printf ("%-16s %-26s %s\n", "BACKEND", "STARTUP_KIND", "MANAGEMENT_MODES");
+            shic_val_t *models_call = shic_val_new_map ();
+            shic_val_t *models = shic_client_call (client, "list_models", &models_call);
+            printf ("%-16s %-26s %-24s %s\n", "BACKEND", "STARTUP_KIND", "MANAGEMENT_MODES",
+                    "MODELS");
             for (size_t i = 0; i < shic_val_size (list); i++) {
                 const shic_val_t *item = shic_val_at (list, i);
                 char *modes = shic_val_to_json (shic_val_get (item, "management_modes"));
-                printf ("%-16s %-26s %s\n", s_str (item, "backend"), s_str (item, "startup_kind"), modes);
+                char names [512];
+                s_models_of (models, s_str (item, "backend"), names, sizeof (names));
+                printf ("%-16s %-26s %-24s %s\n", s_str (item, "backend"),
+                        s_str (item, "startup_kind"), modes, names);
                 free (modes);
             }
+            shic_val_destroy (&models);
         }
         else
         if (streq (op, "stats")) {

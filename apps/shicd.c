@@ -4,13 +4,17 @@
     Runs one runtime, registers the backends of its configuration, exposes
     the gateway (ROUTER) and the events (PUB) sockets of wire.md, and stops
     in order on SIGINT or SIGTERM: every spawned service stopped, nothing
-    left running, exit 0.
+    left running, exit 0. SIGHUP reloads the configuration file
+    (apps/shicd_reload.c).
     =========================================================================
 */
 
 #include "shic.h"
 #include "shic_backends.h"
 #include "shic_http_face.h"
+#include "shicd_log.h"
+#include "shicd_check.h"
+#include "shicd_reload.h"
 #include <signal.h>
 #include <getopt.h>
 #include <sys/stat.h>
@@ -24,6 +28,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: shicd [--config FILE] [--gateway ENDPOINT] [--events ENDPOINT] [--verbose]\n"
+        "       shicd --check [--config FILE]\n"
         "       shicd --version | --help\n"
         "\n"
         "Runs the shic daemon: a runtime whose gateway speaks the wire protocol on a\n"
@@ -34,13 +39,18 @@ s_usage (FILE *out)
         "  -e, --events ENDPOINT  events endpoint (default %s, or shicd/events)\n"
         "  -v, --verbose          trace actors\n"
         "                         (HTTP: shicd/http, default %s, empty for none)\n"
+        "      --check            check the configuration and exit: its keys, that each\n"
+        "                         llama_cpp binary runs --version, that each model is a\n"
+        "                         GGUF file, that each command exists (0 ok, 2 problems)\n"
         "  -V, --version          print the version\n"
         "  -h, --help             this text\n"
         "\n"
         "With no configuration: ollama is registered at OLLAMA_HOST or\n"
         "http://127.0.0.1:11434, and llama_cpp when llama-server is on PATH, with every\n"
         "*.gguf of SHIC_MODELS_DIR (default ~/.cache/shic/models) as a model.\n"
-        "SIGINT or SIGTERM stops the daemon and every service it started.\n",
+        "SIGINT or SIGTERM stops the daemon and every service it started; SIGHUP\n"
+        "reloads the configuration (backends added, removed and changed; a bad file\n"
+        "changes nothing and is logged).\n",
         DEFAULT_GATEWAY, DEFAULT_EVENTS, SHIC_HTTP_FACE_DEFAULT);
 }
 
@@ -387,13 +397,60 @@ s_default_config (void)
     return config;
 }
 
+//  Loads and checks file: the configuration, or NULL with *why (fresh,
+//  "FILE:LINE: key: problem")
+static zconfig_t *
+s_config_read (const char *file, char **why)
+{
+    int line = 0;
+    char *problem = NULL;
+    zconfig_t *config = s_config_load (file, &line, &problem);
+    if (!config) {
+        *why = zsys_sprintf ("%s:%d: ZPL: %s (indent by 4 spaces; 'key = value')", file, line,
+                             problem? problem: "not valid ZPL");
+        free (problem);
+        return NULL;
+    }
+    const char *bad = s_check_config (config, &problem);
+    bool twice = bad && strstr (problem, "given twice");
+    if (!bad)
+        bad = s_check_resources (config, &problem);
+    if (!bad)
+        bad = s_check_models (config, &problem);
+    if (bad) {
+        *why = zsys_sprintf ("%s:%d: %s: %s", file, s_line_of_nth (file, bad, twice? 2: 1), bad,
+                             problem);
+        free (problem);
+        zconfig_destroy (&config);
+    }
+    return config;
+}
+
+//  SIGHUP: the configuration file again; a bad one changes nothing
+static void
+s_reload (shic_runtime_t *runtime, const char *file, zconfig_t **config_p, zlistx_t *kept)
+{
+    if (!file) {
+        zsys_warning ("shicd: SIGHUP: no --config file to reload");
+        return;
+    }
+    char *why = NULL;
+    zconfig_t *next = s_config_read (file, &why);
+    if (next && shicd_reload (runtime, config_p, &next, kept, &why) == 0)
+        return;
+    zsys_error ("shicd: reload refused, keeping the configuration running: %s", why);
+    zconfig_destroy (&next);
+    free (why);
+}
+
 int
 main (int argc, char *argv [])
 {
     const char *config_file = NULL;
     const char *gateway = NULL, *events = NULL;
-    bool verbose = false;
+    bool verbose = false, check = false;
     static struct option options [] = {
+        { "check", no_argument, 0, 'k' },
         { "config", required_argument, 0, 'c' }, { "gateway", required_argument, 0, 'g' },
         { "events", required_argument, 0, 'e' }, { "verbose", no_argument, 0, 'v' },
         { "version", no_argument, 0, 'V' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
@@ -408,6 +465,8 @@ main (int argc, char *argv [])
             events = optarg;
         else if (option == 'v')
             verbose = true;
+        else if (option == 'k')
+            check = true;
         else if (option == 'V') {
             printf ("shicd %s (wire protocol %d)\n", SHIC_VERSION, SHIC_WIRE_VERSION);
             return 0;
@@ -449,27 +508,11 @@ main (int argc, char *argv [])
                      S_ISDIR (info.st_mode)? " (a directory)": "");
             return 2;
         }
-        int line = 0;
-        char *problem = NULL;
-        config = s_config_load (config_file, &line, &problem);
+        char *why = NULL;
+        config = s_config_read (config_file, &why);
         if (!config) {
-            fprintf (stderr, "shicd: %s:%d: ZPL: %s (indent by 4 spaces; 'key = value')\n",
-                     config_file, line, problem? problem: "not valid ZPL");
-            free (problem);
-            return 2;
-        }
-        const char *bad = s_check_config (config, &problem);
-        bool twice = bad && strstr (problem, "given twice");
-        if (!bad)
-            bad = s_check_resources (config, &problem);
-        if (!bad)
-            bad = s_check_models (config, &problem);
-        if (bad) {
-            fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file,
-                     s_line_of_nth (config_file, bad, twice? 2: 1),
-                     bad, problem);
-            free (problem);
-            zconfig_destroy (&config);
+            fprintf (stderr, "shicd: %s\n", why);
+            free (why);
             return 2;
         }
     }
@@ -487,6 +530,7 @@ main (int argc, char *argv [])
     sigemptyset (&signals);
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
     shic_init ((size_t) atoll (zconfig_get (config, "shicd/max_leases",
                                             zconfig_get (config, "runtime/max_leases", "4096"))));
@@ -496,6 +540,10 @@ main (int argc, char *argv [])
     shic_runtime_t *runtime = shic_runtime_new (config);
     shic_backends_t *backends = NULL;
     shic_http_face_t *http_face = NULL;
+    zactor_t *logger = NULL;
+    //  What reloads replaced: configurations and backend tables, kept
+    //  until the runtime is gone
+    zlistx_t *kept = zlistx_new ();
     if (!runtime) {
         fprintf (stderr, "shicd: the runtime did not start\n");
         rc = 1;
@@ -533,6 +581,10 @@ main (int argc, char *argv [])
                      err.message? err.message: "bad backend");
         shic_error_clear (&err);
         rc = 2;
+        goto done;
+    }
+    if (check) {
+        rc = shicd_check (config, config_file)? 2: 0;
         goto done;
     }
     //  CURVE with an allow-list of client keys, when configured
@@ -579,18 +631,23 @@ main (int argc, char *argv [])
     char http_port [16] = "off";
     if (http_face)
         snprintf (http_port, sizeof (http_port), "%d", shic_http_face_port (http_face));
+    //  One line per lifecycle step, from the events (apps/shicd_log.c)
+    logger = zactor_new (shicd_log_actor, (void *) shic_runtime_events_endpoint (runtime));
     zsys_info ("shicd %s: gateway %s, events %s, http %s, %zu backend(s)", SHIC_VERSION, gateway,
                events, http_port, shic_backends_size (backends));
     printf ("shicd ready: gateway %s events %s http %s\n", gateway, events, http_port);
     fflush (stdout);
     int signal_number = 0;
-    sigwait (&signals, &signal_number);
+    while (sigwait (&signals, &signal_number) == 0 && signal_number == SIGHUP)
+        s_reload (runtime, config_file, &config, kept);
     zsys_info ("shicd: %s, stopping", signal_number == SIGINT? "SIGINT": "SIGTERM");
 done:
     shic_http_face_destroy (&http_face);
     shic_runtime_destroy (&runtime);
+    zactor_destroy (&logger);       //  after the runtime: the stops at shutdown are logged
     shic_backends_destroy (&backends);
     zconfig_destroy (&config);
+    shicd_reload_forget (&kept);
     if (rc == 0)
         zsys_info ("shicd: stopped");
     return rc;

@@ -518,6 +518,21 @@ s_health_check (shic_instance_ctx_t *ctx, shic_val_t **details_p)
            status == 503? SHIC_HEALTH_IS_DEGRADED: SHIC_HEALTH_IS_UNAVAILABLE;
 }
 
+//  The configured models and what ${MODEL} becomes for each
+static shic_val_t *
+s_models (void *state)
+{
+    s_state_t *self = (s_state_t *) state;
+    shic_val_t *list = shic_val_new_array ();
+    for (size_t i = 0; i < shic_val_size (self->models); i++) {
+        shic_val_t *model = shic_val_new_map ();
+        shic_val_set_str (model, "name", shic_val_key_at (self->models, i));
+        shic_val_set_dup (model, "source", shic_val_at (self->models, i));
+        shic_val_push (list, &model);
+    }
+    return list;
+}
+
 const shic_backend_ops_t shic_command_ops = {
     .name = "command",
     .init = s_init,
@@ -527,4 +542,5 @@ const shic_backend_ops_t shic_command_ops = {
     .probe_readiness = s_probe_readiness,
     .health_check = s_health_check,
     .on_output_line = s_output_line,
+    .models = s_models,
 };

@@ -219,6 +219,7 @@ s_perform (CURL *curl, const char *method, const char *url,
             return s_fail (result, "out of memory for the response body");
         if (received.too_large)
             return s_fail (result, "the answer is larger than " S_BODY_MAX_TEXT);
+        result->refused = code == CURLE_COULDNT_CONNECT;
         return s_fail (result, errbuf [0]? errbuf: curl_easy_strerror (code));
     }
     long status = 0;

@@ -10,6 +10,7 @@
 */
 
 #include "shic_llama_cpp.h"
+#include <sys/stat.h>
 #include "shic_http.h"
 #include "shic_sha256.h"
 #include <ctype.h>
@@ -944,6 +945,27 @@ s_health_check (shic_instance_ctx_t *ctx, shic_val_t **details_p)
            status == 503? SHIC_HEALTH_IS_DEGRADED: SHIC_HEALTH_IS_UNAVAILABLE;
 }
 
+//  The configured models: name, GGUF path and its size on disk
+static shic_val_t *
+s_models (void *state)
+{
+    s_state_t *self = (s_state_t *) state;
+    shic_val_t *list = shic_val_new_array ();
+    for (size_t i = 0; i < shic_val_size (self->models); i++) {
+        const char *path = shic_val_str (shic_val_get (shic_val_at (self->models, i), "model_path"));
+        shic_val_t *model = shic_val_new_map ();
+        shic_val_set_str (model, "name", shic_val_key_at (self->models, i));
+        shic_val_set_str (model, "source", path);
+        struct stat info;
+        if (path && stat (path, &info) == 0)
+            shic_val_set_int (model, "size_bytes", (int64_t) info.st_size);
+        else
+            shic_val_set_nil (model, "size_bytes");
+        shic_val_push (list, &model);
+    }
+    return list;
+}
+
 const shic_backend_ops_t shic_llama_cpp_ops = {
     .name = S_BACKEND,
     .init = s_init,
@@ -953,4 +975,5 @@ const shic_backend_ops_t shic_llama_cpp_ops = {
     .probe_readiness = s_probe_readiness,
     .health_check = s_health_check,
     .on_output_line = s_on_output_line,
+    .models = s_models,
 };

@@ -860,7 +860,6 @@ s_preload (s_instance_t *self, shic_val_t *fields)
 static int
 s_probe (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
 {
-    (void) err;
     s_instance_t *self = s_instance (ctx);
     //  Ready anew: the kernel's health starts over
     self->last_health = -1;
@@ -875,6 +874,17 @@ s_probe (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t *err)
             goto pending;
         shic_val_remove (fields, "error");
         found = s_show (self, fields, S_SHOW_TIMEOUT);
+    }
+    //  Not installed, and not ours to pull: waiting would not change that
+    if (found == 0 && !self->pull_missing) {
+        char *hint = zsys_sprintf ("ollama pull %s", self->model);
+        shic_val_set_str (fields, "hint", hint);
+        shic_error_set (err, SHIC_E_NOT_FOUND, &fields,
+                        "the Ollama at %s has no model '%s': run '%s' (or ask with "
+                        "pull_missing)", self->root, self->model, hint);
+        zstr_free (&hint);
+        free (version);
+        return SHIC_PROBE_FAILED;
     }
     if (found != 1)
         goto pending;
@@ -972,6 +982,27 @@ s_shutdown (shic_instance_ctx_t *ctx)
     ctx->state = NULL;
 }
 
+//  The installed models the last /api/tags answer listed (no request: the
+//  health rounds of live instances read it), else unknown
+static shic_val_t *
+s_models (void *state)
+{
+    s_backend_t *self = (s_backend_t *) state;
+    shic_val_t *names = shic_ollama_health_installed (self->health);
+    if (!names)
+        return NULL;
+    shic_val_t *list = shic_val_new_array ();
+    for (size_t i = 0; i < shic_val_size (names); i++) {
+        shic_val_t *model = shic_val_new_map ();
+        shic_val_set_dup (model, "name", shic_val_at (names, i));
+        shic_val_set_dup (model, "source", shic_val_at (names, i));
+        shic_val_set_bool (model, "installed", true);
+        shic_val_push (list, &model);
+    }
+    shic_val_destroy (&names);
+    return list;
+}
+
 const shic_backend_ops_t shic_ollama_ops = {
     .name = "ollama",
     .init = s_init,
@@ -981,4 +1012,5 @@ const shic_backend_ops_t shic_ollama_ops = {
     .probe_readiness = s_probe,
     .health_check = s_health,
     .shutdown = s_shutdown,
+    .models = s_models,
 };

@@ -493,6 +493,27 @@ shic_ollama_health_acquire (shic_ollama_health_t *self, const char *root, char *
     return daemon;
 }
 
+shic_val_t *
+shic_ollama_health_installed (shic_ollama_health_t *self)
+{
+    assert (self);
+    shic_val_t *names = NULL;
+    pthread_mutex_lock (&self->lock);
+    for (shic_ollama_daemon_t *daemon = (shic_ollama_daemon_t *) zhashx_first (self->daemons);
+         daemon; daemon = (shic_ollama_daemon_t *) zhashx_next (self->daemons)) {
+        if (!daemon->tags)
+            continue;
+        if (!names)
+            names = shic_val_new_array ();
+        for (size_t i = 0; i < shic_val_size (daemon->tags->listed); i++) {
+            shic_val_t *name = shic_val_dup (shic_val_at (daemon->tags->listed, i));
+            shic_val_push (names, &name);
+        }
+    }
+    pthread_mutex_unlock (&self->lock);
+    return names;
+}
+
 void
 shic_ollama_health_release (shic_ollama_health_t *self, shic_ollama_daemon_t **daemon_p)
 {

@@ -115,6 +115,10 @@ shic_val_t *shic_ollama_answer_memory (const char *body, const char *key);
 int shic_ollama_answer_version (int rc, const shic_http_result_t *result, shic_val_t *fields,
                                 char **version_p);
 
+//  The names the latest /api/tags answers of its daemons listed (fresh), or
+//  NULL when no daemon has answered one yet; makes no request
+shic_val_t *shic_ollama_health_installed (shic_ollama_health_t *self);
+
 void shic_ollama_health_test (bool verbose);
 
 #ifdef __cplusplus

@@ -13,6 +13,7 @@
 
 //  Probes run in the instance actor and must stay short
 #define S_PROBE_TIMEOUT_MS  500
+#define S_REFUSALS_MAX      3       //  refused probes in a row: nobody is there
 
 //  How an instance's health is checked
 #define S_HEALTH_UNKNOWN    0       //  not found out yet
@@ -34,6 +35,7 @@ typedef struct {
 //  Per-instance state
 typedef struct {
     int health_mode;                //  S_HEALTH_*
+    int refusals;                   //  readiness probes refused in a row
 } s_instance_t;
 
 
@@ -195,12 +197,14 @@ s_startup_plan (void *state, const shic_val_t *spec, bool trusted, shic_error_t 
 //  unreachable. When models_p is given and the answer is a 200 JSON model
 //  list, sets it to a fresh array of the model ids.
 static long
-s_get (s_state_t *self, const char *url, shic_val_t **models_p)
+s_get (s_state_t *self, const char *url, shic_val_t **models_p, bool *refused)
 {
     shic_http_result_t result = { 0 };
     shic_http_request ("GET", url, (const char *const *) self->headers, NULL,
                        S_PROBE_TIMEOUT_MS, &result);
     long status = result.status;
+    if (refused)
+        *refused = result.refused;
     if (models_p && status == 200 && result.body) {
         shic_val_t *body = shic_val_from_json (result.body);
         shic_val_t *ids = shic_val_new_array ();
@@ -242,7 +246,7 @@ static int
 s_health_mode (s_state_t *self)
 {
     char *url = zsys_sprintf ("%s/health", self->root_url);
-    long status = s_get (self, url, NULL);
+    long status = s_get (self, url, NULL, NULL);
     zstr_free (&url);
     return status == 200 || status == 503? S_HEALTH_PATH:
            status == 0? S_HEALTH_UNKNOWN: S_HEALTH_MODELS;
@@ -255,8 +259,27 @@ s_probe_readiness (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t
     const char *model = s_model (ctx);
     char *url = zsys_sprintf ("%s/models", self->base_url);
     shic_val_t *ids = NULL;
-    long status = s_get (self, url, &ids);
+    bool refused = false;
+    long status = s_get (self, url, &ids, &refused);
     *fields_p = shic_val_new_map ();
+    if (!ctx->state)
+        ctx->state = zmalloc (sizeof (s_instance_t));
+    s_instance_t *instance = (s_instance_t *) ctx->state;
+    //  An attached server is somebody else's to start: one that refuses
+    //  every connection is not coming, so say so now rather than at the
+    //  readiness deadline
+    instance->refusals = refused? instance->refusals + 1: 0;
+    if (instance->refusals >= S_REFUSALS_MAX) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "url", url);
+        shic_val_set_int (details, "refusals", instance->refusals);
+        shic_error_set (err, SHIC_E_READINESS_TIMEOUT, &details,
+                        "nobody listens at %s: the connection was refused %d times in a row "
+                        "(is the server running? is base_url right?)", url, instance->refusals);
+        zstr_free (&url);
+        shic_val_destroy (&ids);
+        return SHIC_PROBE_FAILED;
+    }
     if (status == 401 || status == 403) {
         shic_val_t *details = shic_val_new_map ();
         shic_val_set_int (details, "http_status", status);
@@ -277,9 +300,6 @@ s_probe_readiness (shic_instance_ctx_t *ctx, shic_val_t **fields_p, shic_error_t
         zstr_free (&url);
         return SHIC_PROBE_PENDING;
     }
-    if (!ctx->state)
-        ctx->state = zmalloc (sizeof (s_instance_t));
-    s_instance_t *instance = (s_instance_t *) ctx->state;
     instance->health_mode = s_health_mode (self);
     shic_val_set_str (*fields_p, "base_url", self->base_url);
     shic_val_set_dup (*fields_p, "headers", self->header_map);
@@ -309,7 +329,7 @@ s_health_check (shic_instance_ctx_t *ctx, shic_val_t **details_p)
     int health;
     if (instance->health_mode == S_HEALTH_PATH) {
         char *url = zsys_sprintf ("%s/health", self->root_url);
-        long status = s_get (self, url, NULL);
+        long status = s_get (self, url, NULL, NULL);
         shic_val_set_int (*details_p, "http_status", status);
         shic_val_set_str (*details_p, "url", url);
         zstr_free (&url);
@@ -319,7 +339,7 @@ s_health_check (shic_instance_ctx_t *ctx, shic_val_t **details_p)
     else {
         char *url = zsys_sprintf ("%s/models", self->base_url);
         shic_val_t *ids = NULL;
-        long status = s_get (self, url, &ids);
+        long status = s_get (self, url, &ids, NULL);
         shic_val_set_int (*details_p, "http_status", status);
         shic_val_set_str (*details_p, "url", url);
         zstr_free (&url);

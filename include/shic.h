@@ -117,6 +117,13 @@ typedef struct {
     //  The instance is ending (stop, failure, runtime shutdown), called
     //  before the kernel stops its process: free ctx->state here.
     void (*shutdown) (shic_instance_ctx_t *ctx);
+
+    //  The models it can serve (op list_models), a fresh array of maps
+    //  {name, source? (a file path, an Ollama tag, a command's ${MODEL}),
+    //  size_bytes? (on disk)}. Reads the state like manifest: a stat is
+    //  fine, a request to a server is not. NULL when it cannot tell (the
+    //  models are "unknown"). May be NULL.
+    shic_val_t *(*models) (void *state);
 } shic_backend_ops_t;
 
 //  ---------------------------------------------------------------------------
@@ -169,6 +176,11 @@ SHIC_EXPORT const char *shic_runtime_endpoint (shic_runtime_t *self);
 //  shicd/resources, else this machine's RAM and GPUs) as shic_runtime_new
 //  will. Returns 0, or -1 with err set (details.field names the key).
 SHIC_EXPORT int shic_runtime_check_resources (zconfig_t *config, shic_error_t *err);
+
+//  Whether the file at path is a GGUF model whose header placement can
+//  read (as llama_cpp's footprint estimate will). Returns 0, or -1 with err
+//  set (the file is missing, unreadable, not GGUF or cut short).
+SHIC_EXPORT int shic_runtime_check_model (const char *path, shic_error_t *err);
 
 //  The inproc endpoint of the events PUB socket
 SHIC_EXPORT const char *shic_runtime_events_endpoint (shic_runtime_t *self);

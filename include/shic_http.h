@@ -44,6 +44,7 @@ typedef struct {
     char *body;                     //  Fresh, NUL-terminated; NULL if none
     size_t body_size;               //  Bytes in body, at most BODY_MAX
     char error [256];               //  curl error text when status is 0
+    bool refused;                   //  status 0 because nobody listens there
 } shic_http_result_t;
 
 //  Send one request and wait up to timeout_ms for the whole answer.

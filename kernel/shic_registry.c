@@ -404,6 +404,8 @@ shic_registry_set_status (shic_registry_t *self, shic_record_t *record,
     const char *name = shic_lifecycle_name (status);
     shic_val_t *event = shic_val_new_map ();
     shic_val_set_str (event, "lifecycle_status", name);
+    if (status == SHIC_LIFECYCLE_STOPPED)
+        shic_val_set_str (event, "reason", record->stop_reason? record->stop_reason: "requested");
     shic_val_t *extra = extra_p? *extra_p: NULL;
     for (size_t i = 0; i < shic_val_size (extra); i++)
         shic_val_set_dup (event, shic_val_key_at (extra, i), shic_val_at (extra, i));

@@ -70,6 +70,7 @@ typedef struct {
     bool pinned;                    //  never evicted
     bool evicting;                  //  being evicted or preempted
     int64_t last_used;              //  monotonic; its last lease began or ended
+    const char *stop_reason;        //  static: why it was asked to stop, NULL = requested
 } shic_record_t;
 
 typedef struct _shic_registry_t shic_registry_t;

@@ -16,7 +16,8 @@ typedef enum {
     ARG_MS,                         //  whole milliseconds, 0 .. SHIC_ARGS_MS_MAX
     ARG_VAL,                        //  any value, checked later by the contract
     ARG_PRIORITY,                   //  a whole number in the priority range
-    ARG_BOOL                        //  true or false
+    ARG_BOOL,                       //  true or false
+    ARG_COUNT                       //  a whole number, 0 .. SHIC_ARGS_MS_MAX
 } s_kind_t;
 
 typedef struct {
@@ -36,6 +37,7 @@ typedef struct {
 #define PRIORITY(key)       { #key, ARG_PRIORITY, false, 0, offsetof (shic_args_t, key), \
                               offsetof (shic_args_t, has_##key) }
 #define BOOL(key)           { #key, ARG_BOOL, false, 0, offsetof (shic_args_t, key), 0 }
+#define COUNT(key, dflt)    { #key, ARG_COUNT, false, dflt, offsetof (shic_args_t, key), 0 }
 #define END                 { NULL, ARG_STR, false, 0, 0, 0 }
 
 //  In the order their errors are reported
@@ -49,6 +51,9 @@ static const s_rule_t s_release [] = { STR (lease_ref, true), END };
 static const s_rule_t s_by_backend [] = { STR (backend, false), END };
 static const s_rule_t s_instance [] = { STR (instance_id, true), END };
 static const s_rule_t s_by_instance [] = { STR (instance_id, false), END };
+static const s_rule_t s_logs [] = {
+    STR (instance_id, true), COUNT (lines, 200), COUNT (after, 0), END
+};
 
 static const struct {
     const char *op;                 //  the op
@@ -62,6 +67,8 @@ static const struct {
     { "lookup_instance", s_instance },
     { "list_leases", s_by_instance },
     { "stop_instance", s_instance },
+    { "instance_logs", s_logs },
+    { "list_models", s_by_backend },
 };
 
 int
@@ -116,11 +123,12 @@ shic_args_decode (const char *op, const shic_val_t *args, shic_args_t *out, shic
             *(bool *) ((char *) out + rule->given) = !absent;
             continue;
         }
-        //  ARG_MS
+        //  ARG_MS, ARG_COUNT
         if (!absent && (shic_val_type (val) != SHIC_VAL_INT || shic_val_int (val) < 0
                     ||  shic_val_int (val) > SHIC_ARGS_MS_MAX)) {
             shic_error_set_field (err, SHIC_E_INVALID_ARGS, rule->key,
-                                  "%s must be a whole number of milliseconds >= 0", rule->key);
+                                  "%s must be a whole number%s >= 0", rule->key,
+                                  rule->kind == ARG_MS? " of milliseconds": "");
             return -1;
         }
         *(int64_t *) field = absent? rule->dflt: shic_val_int (val);
@@ -192,6 +200,11 @@ shic_args_test (bool verbose)
     assert (streq (s_try ("list_leases", "{\"instance_id\":[1]}", &out, &field), "invalid_args"));
     assert (streq (s_try ("list_leases", NULL, &out, &field), "ok"));
     assert (out.instance_id == NULL);
+    assert (streq (s_try ("instance_logs", "{\"instance_id\":\"i\"}", &out, &field), "ok"));
+    assert (out.lines == 200 && out.after == 0);
+    assert (streq (s_try ("instance_logs", "{\"instance_id\":\"i\",\"lines\":-1}", &out, &field),
+                   "invalid_args"));
+    assert (streq (field, "lines"));
     assert (streq (s_try ("compatibility", "{\"consumer\":{}}", &out, &field), "invalid_args"));
     assert (streq (field, "backend"));
     //  Placement: priority in its range, preemptible a bool

@@ -23,6 +23,8 @@ typedef struct {
     int64_t ttl_ms;                 //  a lease TTL (0 = untimed)
     bool has_ttl_ms;                //  ttl_ms was given
     int64_t wait_ms;                //  how long an ensure may wait
+    int64_t lines;                  //  instance_logs: at most this many lines
+    int64_t after;                  //  instance_logs: lines numbered from this on
     const shic_val_t *consumer;     //  ConsumerManifest, unchecked, or NULL
     const shic_val_t *request;      //  the ensure request, or NULL
     const shic_val_t *context;      //  the ensure context, or NULL

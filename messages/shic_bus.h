@@ -74,6 +74,8 @@ typedef enum {
     SHIC_BUS_RESTARTING,
     SHIC_BUS_GAVE_UP,
     SHIC_BUS_STOPPED,
+    SHIC_BUS_LOGS,
+    SHIC_BUS_LOG_LINES,
     //  Gateway, lease pool and lease actors
     SHIC_BUS_GRANT,
     SHIC_BUS_RENEW,
@@ -112,6 +114,10 @@ typedef struct {
     int64_t expires_at_ms;          //  wall clock lease expiry, 0 = none
     int64_t idle;                   //  idle lease actors
     int64_t actors;                 //  lease actors started
+    int64_t ticket;                 //  LOGS: which request LOG_LINES answers
+    int64_t max_lines;              //  LOGS: at most this many lines
+    int64_t after;                  //  LOGS: lines numbered from this on
+    int64_t next;                   //  LOG_LINES: the number of the next line
     //  Strings (optional ones are NULL when absent)
     const char *message;            //  a sentence for a person
     const char *name;               //  backend id
@@ -131,6 +137,7 @@ typedef struct {
     shic_val_t *details;            //  health details
     shic_val_t *exit;               //  exit map, or nil
     shic_val_t *progress;           //  the backend's progress report
+    shic_val_t *lines;              //  LOG_LINES: the service's output lines [str]
     shic_val_t *measured;           //  READY: buffers the service reported
                                     //  {device_bytes, host_bytes}, or NULL
     //  Pointer frames (see the table for who owns each)

@@ -307,16 +307,27 @@ s_test_openai_compat (bool verbose)
         "            X-Test = yes\n"
         "    openai_compat\n"
         "        base_url = http://127.0.0.1:%d/v1\n"
-        "        model = other\n",
+        "        model = other\n"
+        "    nobody\n"
+        "        type = openai_compat\n"
+        "        base_url = http://127.0.0.1:1/v1\n",
         keyed_port, prefixed_port);
     shic_backends_t *backends = s_configure (runtime, text);
     zstr_free (&text);
-    assert (shic_backends_size (backends) == 2);
+    assert (shic_backends_size (backends) == 3);
     zsock_t *events = zsock_new_sub (shic_runtime_events_endpoint (runtime), "instance.");
     shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
 
+    //  Nobody listens: refused after a few probes, not at the 120 s deadline
+    int64_t asked = zclock_mono ();
+    shic_val_t *result = s_ensure (client, "nobody", "m", NULL, 20000);
+    shic_test_expect_error (client, result, SHIC_E_READINESS_TIMEOUT);
+    assert (zclock_mono () - asked < 5000);
+    assert (strstr (shic_client_error (client)->message, "http://127.0.0.1:1/v1/models"));
+    assert (strstr (shic_client_error (client)->message, "refused"));
+
     //  Ready when /models lists the model; the endpoint carries the key
-    shic_val_t *result = s_ensure (client, "local", "served", NULL, 5000);
+    result = s_ensure (client, "local", "served", NULL, 5000);
     assert (result);
     char *instance_id = strdup (s_str (result, "instance_id"));
     const char *base_url = s_str (result, "endpoint/base_url");

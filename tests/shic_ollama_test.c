@@ -476,11 +476,15 @@ s_scenarios (void)
     s_check_str ("health", s_str (snap, "health_status"), SHIC_HEALTH_HEALTHY);
     shic_val_destroy (&snap);
 
-    //  "qwen" is qwen:latest, which is not qwen:7b: not found
+    //  "qwen" is qwen:latest, which is not qwen:7b: not found, at once,
+    //  with the command that installs it
+    int64_t asked = zclock_mono ();
     result = s_ensure (client, "qwen", NULL, 10000);
-    shic_test_expect_error (client, result, SHIC_E_READINESS_TIMEOUT);
-    const shic_val_t *probe = shic_val_get (shic_client_error (client)->details, "last_probe");
-    assert (shic_val_bool (shic_val_get (probe, "reachable")));
+    shic_test_expect_error (client, result, SHIC_E_NOT_FOUND);
+    assert (zclock_mono () - asked < 2000);
+    assert (strstr (shic_client_error (client)->message, "ollama pull qwen"));
+    const shic_val_t *probe = shic_client_error (client)->details;
+    s_check_str ("hint", s_str (probe, "hint"), "ollama pull qwen");
     assert (shic_val_get (probe, "model_found") && !shic_val_bool (shic_val_get (probe, "model_found")));
     s_check_str ("missing model", s_str (probe, "model"), "qwen");
     assert (strstr (s_str (probe, "error"), "not found"));
