@@ -264,6 +264,27 @@ s_post_stop (self_t *self, struct MHD_Connection *connection, const char *url)
     return s_reply_json (connection, 200, &result);
 }
 
+//  GET /api/v1/instances/ID/logs: the instance's last log lines
+//  (instance_logs), read-only like the rest of the GETs
+static enum MHD_Result
+s_get_logs (self_t *self, struct MHD_Connection *connection, const char *url)
+{
+    const char *id = url + strlen ("/api/v1/instances/");
+    size_t length = strlen (id) - strlen ("/logs");
+    shic_val_t *args = shic_val_new_map ();
+    shic_val_set (args, "instance_id", &(shic_val_t *) { shic_val_new_strn (id, length) });
+    shic_val_set_int (args, "lines", 50);
+    shic_val_t *result = s_call (self, "instance_logs", args);
+    if (!result) {
+        const shic_error_t *err = self->client? shic_client_error (self->client): NULL;
+        shic_val_t *error = shic_val_new_map ();
+        shic_val_set_str (error, "code", err && err->code? err->code: "no_reply");
+        shic_val_set_str (error, "message", err && err->message? err->message: "failed");
+        return s_reply_json (connection, 404, &error);
+    }
+    return s_reply_json (connection, 200, &result);
+}
+
 //  ---------------------------------------------------------------------------
 //  Event streams
 
@@ -441,6 +462,9 @@ s_handle_request (void *cls, struct MHD_Connection *connection, const char *url,
         MHD_destroy_response (response);
         return rc;
     }
+    if (get && strncmp (url, "/api/v1/instances/", 18) == 0
+    &&  length > 18 + 5 && streq (url + length - 5, "/logs"))
+        return s_get_logs (self, connection, url);
     if (streq (method, "POST") && strncmp (url, "/api/v1/instances/", 18) == 0
     &&  length > 18 + 5 && streq (url + length - 5, "/stop"))
         return s_post_stop (self, connection, url);

@@ -94,6 +94,8 @@ async function main () {
   await evaluate(row + ".click()");
   check("a click shows the instance's snapshot",
         await until("!document.getElementById('detail').hidden && document.getElementById('detail-snapshot').textContent.includes('\"lifecycle_status\": \"ready\"')", 5000));
+  check("and the last lines its service wrote",
+        await until("document.getElementById('detail-logs').textContent.includes('server is listening')", 5000));
   if (process.env.SCREENSHOT) {
     const shot = await send("Page.captureScreenshot", { format: "png" }, session);
     fs.writeFileSync(process.env.SCREENSHOT, Buffer.from(shot.data, "base64"));
