@@ -63,6 +63,7 @@ typedef struct {
 } self_t;
 
 static zsock_t *s_router_new (size_t max_frame);
+static int s_bind (zsock_t *sock, const char *endpoint);
 static void s_lease_ended (void *arg, const char *instance_id);
 static const shic_admission_effects_t s_admission_effects;
 static void s_park (self_t *self, shic_record_t *instance, shic_waiter_t *waiter);
@@ -641,7 +642,10 @@ static shic_val_t *
 s_op_list_leases (self_t *self, s_call_t *call, shic_error_t *err)
 {
     (void) err;
-    shic_val_t *list = shic_lease_book_list (self->book, call->args.instance_id);
+    //  The refs are capabilities: a network client sees its own, the
+    //  embedding host every one
+    shic_val_t *list = shic_lease_book_list (self->book, call->args.instance_id,
+                                             call->trusted? NULL: call->client);
     shic_val_t *result = shic_val_new_map ();
     shic_val_set (result, "leases", &list);
     return result;
@@ -650,7 +654,16 @@ s_op_list_leases (self_t *self, s_call_t *call, shic_error_t *err)
 static shic_val_t *
 s_op_stop_instance (self_t *self, s_call_t *call, shic_error_t *err)
 {
-    (void) err;
+    //  A stop ends every holder's leases: the embedding host (and the CLI
+    //  on a control socket) may, network clients only when configured
+    if (!call->trusted && !self->settings->allow_network_stop) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "op", "stop_instance");
+        shic_val_set_str (details, "setting", "allow_network_stop");
+        shic_error_set (err, SHIC_E_FORBIDDEN, &details,
+                        "network clients may not stop instances (allow_network_stop = 0)");
+        return NULL;
+    }
     shic_record_t *instance = shic_registry_lookup (self->registry, call->args.instance_id);
     if (instance && instance->actor_live && instance->status != SHIC_LIFECYCLE_STOPPING)
         s_instance_stop (self, instance);
@@ -979,6 +992,29 @@ s_bind (zsock_t *sock, const char *endpoint)
     return rc;
 }
 
+//  The control endpoint: the trusted ROUTER on an ipc:// socket, which
+//  only the daemon's user may connect to (the file is made 0600; the
+//  directory it lies in should be the user's own)
+static int
+s_bind_control (self_t *self)
+{
+    const char *endpoint = self->settings->control;
+    if (!*endpoint)
+        return 0;
+    if (strncmp (endpoint, "ipc://", 6) || !endpoint [6]) {
+        zsys_error ("gateway: the control endpoint '%s' is not ipc://PATH", endpoint);
+        return -1;
+    }
+    if (s_bind (self->trusted, endpoint) == -1)
+        return -1;
+    const char *path = endpoint + 6;
+    if (*path != '@' && chmod (path, S_IRUSR | S_IWUSR) == -1) {
+        zsys_error ("gateway: cannot make %s private: %s", path, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
 static zsock_t *
 s_router_new (size_t max_frame)
 {
@@ -1140,7 +1176,8 @@ shic_gateway_actor (zsock_t *pipe, void *args)
 #endif
     bool ok = self->events
            && s_bind (self->trusted, self->settings->gateway) == 0
-           && s_bind (self->bus, self->settings->bus) == 0;
+           && s_bind (self->bus, self->settings->bus) == 0
+           && s_bind_control (self) == 0;
     shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = ok? 0: -1 });
 
     while (ok && !self->terminated) {

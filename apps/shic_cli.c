@@ -30,9 +30,12 @@ static const char *s_help =
     "  release LEASE       end a lease (idempotent)\n"
     "  renew LEASE [--ttl D]  extend a lease\n"
     "  ps [--backend B] [--wide]  runtime instances (--wide: full instance ids)\n"
-    "  leases [--instance I] [--wide]  live leases (expiry relative to now)\n"
+    "  leases [--instance I] [--wide]  live leases (expiry relative to now); another\n"
+    "                      client's lease shows LEASE - unless E is the control socket\n"
     "  backends            registered backends\n"
-    "  stop INSTANCE       stop an instance (never stops an attached daemon)\n"
+    "  stop INSTANCE       stop an instance (never stops an attached daemon); needs the\n"
+    "                      daemon's control socket (-E ipc://PATH, shicd/control) or\n"
+    "                      shicd/allow_network_stop = 1\n"
     "  watch [PREFIX]      print events as they come (Ctrl-C ends)\n"
     "  resources           memory pools, what each instance holds, the queue\n"
     "  stats               counters and gauges\n"
@@ -159,6 +162,10 @@ s_fail (shic_client_t *client, bool json)
         fprintf (stderr, "shic: %s\n", err->message);
     else {
         fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
+        if (streq (err->code, SHIC_E_FORBIDDEN)
+        &&  shic_val_str (shic_val_get (err->details, "setting")))
+            fprintf (stderr, "  (use the daemon's control socket: shic -E ipc://PATH, the "
+                     "PATH of shicd/control)\n");
         if (err->details) {
             char *text = shic_val_to_json (err->details);
             fprintf (stderr, "  details: %s\n", text);

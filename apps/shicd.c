@@ -116,6 +116,7 @@ static const struct {
     { "inproc_client_timeout",  0,      1 },
     { "max_queue",              0,      1000000 },
     { "preempt_grace_ms",       0,      SHIC_DURATION_MAX_MS },
+    { "allow_network_stop",     0,      1 },
     { NULL, 0, 0 }
 };
 
@@ -182,6 +183,15 @@ s_check_config (zconfig_t *config, char **problem)
             if (streq (name, "gateway") || streq (name, "events")) {
                 if ((*problem = s_endpoint_problem (value)))
                     return path;
+                continue;
+            }
+            //  The CLI's trusted socket: ipc only (its file's mode guards it)
+            if (streq (name, "control")) {
+                if (!value || strncmp (value, "ipc://", 6) || !value [6]) {
+                    *problem = zsys_sprintf ("'%s' is not ipc://PATH (the trusted control "
+                                             "socket is local only)", value? value: "");
+                    return path;
+                }
                 continue;
             }
             //  Memory pools: checked by shic_pools_load (s_check_resources)

@@ -291,6 +291,7 @@ s_daemon_start (s_daemon_t *self, const char *build, const char *dir, const char
              "    client_timeout_ms = 600000\n"
              "    max_instances = 1100\n"
              "    max_leases = 5000\n"
+             "    allow_network_stop = 1\n"
              "backends\n%s", self->gateway, self->events, backends);
     fclose (file);
     char *argv [] = { binary, "--config", config, NULL };

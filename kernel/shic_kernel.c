@@ -46,6 +46,10 @@ shic_settings_load (shic_settings_t *self, zconfig_t *config)
     snprintf (self->bus, sizeof (self->bus), "inproc://shic-%d-%d-bus", getpid (), n);
     snprintf (self->gateway, sizeof (self->gateway), "inproc://shic-%d-%d-gateway", getpid (), n);
     snprintf (self->events, sizeof (self->events), "inproc://shic-%d-%d-events", getpid (), n);
+    const char *control = config? zconfig_get (config, "runtime/control",
+                                               zconfig_get (config, "shicd/control", "")): "";
+    snprintf (self->control, sizeof (self->control), "%s", control? control: "");
+    self->allow_network_stop = shic_config_int (config, "allow_network_stop", 0) != 0;
     self->max_leases = (size_t) shic_config_int (config, "max_leases", 4096);
     self->max_instances = (size_t) shic_config_int (config, "max_instances", 256);
     self->lease_spare = (size_t) shic_config_int (config, "lease_spare", 32);

@@ -22,6 +22,9 @@ typedef struct {
     char bus [64];                  //  inproc endpoint of the bus ROUTER
     char gateway [64];              //  inproc endpoint of the trusted ROUTER
     char events [64];               //  inproc endpoint of the events PUB
+    char control [256];             //  ipc:// endpoint also bound by the trusted
+                                    //  ROUTER (the CLI's), "" = none
+    bool allow_network_stop;        //  network clients may stop_instance
     size_t max_leases;              //  live lease cap
     size_t max_instances;           //  live instance cap
     size_t lease_spare;             //  idle lease actors kept ready

@@ -15,6 +15,7 @@
 #include "shic_bus.h"
 #include "shic_kernel.h"
 #include <limits.h>
+#include <sys/random.h>
 
 //  The pool's batch waits until requests and replies pause for
 //  CHORES_IDLE_MS, at most CHORES_MAX_MS: waking the pool's threads in
@@ -43,7 +44,6 @@ struct _shic_lease_book_t {
     int64_t chores_since;           //  monotonic; a batch waits since, 0 = none
     bool chores_urgent;             //  a short lease waits for its actor
     int64_t last_busy;              //  monotonic; last request or reply burst
-    uint64_t next_lease;            //  lease numbers
     uint64_t granted;               //  leases granted
     size_t actors_idle;             //  idle lease actors, as the pool said
 };
@@ -58,6 +58,7 @@ s_lease_destroy (shic_lease_t **self_p)
         free (self->instance_id);
         free (self->actor);
         free (self->client);
+        free (self->holder);
         free (self);
         *self_p = NULL;
     }
@@ -135,7 +136,11 @@ shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
                        bool tracked)
 {
     shic_lease_t *lease = (shic_lease_t *) zmalloc (sizeof (shic_lease_t));
-    lease->ref = zsys_sprintf ("lease-%" PRIu64, ++self->next_lease);
+    lease->ref = shic_lease_book_new_ref ();
+    //  Unguessable, and thus unique in practice; a repeat would be a broken
+    //  random source, never to be hidden
+    assert (!zhashx_lookup (self->leases, lease->ref));
+    lease->holder = client? strdup (client): NULL;
     lease->owner_ref = owner_ref? shic_val_dup (owner_ref): shic_val_new_nil ();
     lease->ttl_ms = ttl_ms;
     lease->expires_at_ms = ttl_ms > 0? shic_now_ms () + ttl_ms: 0;
@@ -291,6 +296,27 @@ shic_lease_book_val (shic_lease_t *lease)
     return val;
 }
 
+char *
+shic_lease_book_new_ref (void)
+{
+    uint8_t bytes [16];
+    size_t have = 0;
+    while (have < sizeof (bytes)) {
+        ssize_t got = getrandom (bytes + have, sizeof (bytes) - have, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        //  A kernel without getrandom(2) (before 3.17) cannot run shic:
+        //  a guessable ref would hand leases to anyone
+        assert (got > 0);
+        have += (size_t) got;
+    }
+    char *ref = (char *) zmalloc (6 + 2 * sizeof (bytes) + 1);
+    memcpy (ref, "lease-", 6);
+    for (size_t i = 0; i < sizeof (bytes); i++)
+        snprintf (ref + 6 + 2 * i, 3, "%02x", bytes [i]);
+    return ref;
+}
+
 static int
 s_compare_str (const void *a, const void *b)
 {
@@ -298,7 +324,7 @@ s_compare_str (const void *a, const void *b)
 }
 
 shic_val_t *
-shic_lease_book_list (shic_lease_book_t *self, const char *instance_id)
+shic_lease_book_list (shic_lease_book_t *self, const char *instance_id, const char *viewer)
 {
     size_t count = zhashx_size (self->leases);
     const char **refs = (const char **) zmalloc ((count + 1) * sizeof (char *));
@@ -311,6 +337,8 @@ shic_lease_book_list (shic_lease_book_t *self, const char *instance_id)
         shic_lease_t *lease = (shic_lease_t *) zhashx_lookup (self->leases, refs [i]);
         if (!instance_id || streq (instance_id, lease->instance_id)) {
             shic_val_t *val = shic_lease_book_val (lease);
+            if (viewer && !(lease->holder && streq (lease->holder, viewer)))
+                shic_val_set_nil (val, "lease_ref");
             shic_val_push (list, &val);
         }
     }
@@ -477,7 +505,8 @@ shic_lease_book_test (bool verbose)
     //  A lease released before its batch goes out never reaches the pool
     shic_lease_book_busy (book);
     shic_lease_t *lease = shic_lease_book_grant (book, "i-1", NULL, 0, "c1", true);
-    assert (strncmp (lease->ref, "lease-", 6) == 0 && lease->expires_at_ms == 0);
+    assert (strncmp (lease->ref, "lease-", 6) == 0 && strlen (lease->ref) == 6 + 32
+            && strspn (lease->ref + 6, "0123456789abcdef") == 32 && lease->expires_at_ms == 0);
     int64_t due = shic_lease_book_chores (book, zclock_mono ());
     assert (due > zclock_mono ());          //  requests are flowing: it waits
     shic_lease_book_end (book, lease, "lease.released", "released");
@@ -495,10 +524,25 @@ shic_lease_book_test (bool verbose)
     assert (lease->pooled);
     shic_lease_book_bound (book, ref, "L7");
     assert (streq (lease->actor, "L7"));
-    shic_val_t *list = shic_lease_book_list (book, "i-1");
+    shic_val_t *list = shic_lease_book_list (book, "i-1", NULL);
     assert (shic_val_size (list) == 1);
     assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "actor")), "L7"));
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "lease_ref")), ref));
     shic_val_destroy (&list);
+    //  Its holder sees its ref; another client sees the lease without it
+    list = shic_lease_book_list (book, "i-1", "c1");
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "lease_ref")), ref));
+    shic_val_destroy (&list);
+    list = shic_lease_book_list (book, NULL, "c9");
+    assert (shic_val_size (list) == 1);
+    assert (shic_val_type (shic_val_get (shic_val_at (list, 0), "lease_ref")) == SHIC_VAL_NIL);
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "instance_id")), "i-1"));
+    shic_val_destroy (&list);
+    //  Refs do not repeat and are not sequential
+    char *one = shic_lease_book_new_ref (), *two = shic_lease_book_new_ref ();
+    assert (!streq (one, two) && !streq (one, ref));
+    zstr_free (&one);
+    zstr_free (&two);
     shic_lease_book_renew (book, lease, 60000);
     assert (lease->expires_at_ms > 0 && lease->client == NULL);
     id = s_test_recv (pool, &got);

@@ -20,7 +20,8 @@
 
 //  A lease. The gateway reads its fields; the book changes them.
 typedef struct {
-    char *ref;                      //  lease_ref
+    char *ref;                      //  lease_ref: a capability, random
+                                    //  (128 bits), known to its holder
     shic_val_t *owner_ref;          //  opaque owner (str or nil)
     int64_t ttl_ms;                 //  0 = untimed
     int64_t expires_at_ms;          //  wall clock, 0 = never
@@ -28,6 +29,8 @@ typedef struct {
     char *actor;                    //  its lease actor ("L<n>") once the pool
                                     //  said so, else NULL
     char *client;                   //  client key when untimed and tracked
+    char *holder;                   //  client key of the ensure that took it
+                                    //  (NULL when none was given)
     bool pooled;                    //  the pool has heard of it
     bool preemptible;               //  may be revoked for a waiter of higher
                                     //  priority
@@ -54,8 +57,9 @@ uint64_t shic_lease_book_granted (shic_lease_book_t *self);
 size_t shic_lease_book_actors_idle (shic_lease_book_t *self);
 
 //  A new lease on instance_id for ttl_ms (0 = untimed) held by owner_ref
-//  (borrowed, may be NULL). client is the caller's key; an untimed lease
-//  of a tracked client ends when that client falls silent.
+//  (borrowed, may be NULL). client is the caller's key (its holder, whom
+//  list shows the ref); an untimed lease of a tracked client ends when
+//  that client falls silent. The ref is random: lease- and 32 hex digits.
 shic_lease_t *shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
                                      const shic_val_t *owner_ref, int64_t ttl_ms,
                                      const char *client, bool tracked);
@@ -81,8 +85,12 @@ void shic_lease_book_end (shic_lease_book_t *self, shic_lease_t *lease, const ch
 void shic_lease_book_end_instance (shic_lease_book_t *self, const char *instance_id,
                                    const char *reason);
 //  The LeaseRefs of every lease (of instance_id when not NULL), by ref;
-//  a fresh array
-shic_val_t *shic_lease_book_list (shic_lease_book_t *self, const char *instance_id);
+//  a fresh array. With a viewer (a client key), the lease_ref of a lease
+//  another client holds is nil; NULL (the trusted host) sees every ref.
+shic_val_t *shic_lease_book_list (shic_lease_book_t *self, const char *instance_id,
+                                  const char *viewer);
+//  A fresh random lease ref, "lease-" and 32 hex digits from getrandom(2)
+char *shic_lease_book_new_ref (void);
 //  Writes a lease's LeaseRef with its actor (one map) to writer
 void shic_lease_book_write (shic_val_writer_t *writer, shic_lease_t *lease);
 //  The LeaseRef of a lease with its actor; fresh

@@ -55,6 +55,15 @@ refuse huge "$C/huge.cfg:2: shicd/max_leases: '99999999999999999999' is not a wh
 shicd
     max_leases = 99999999999999999999
 CFG
+refuse control "$C/control.cfg:3: shicd/control: 'tcp://0.0.0.0:5599' is not ipc://PATH" <<'CFG'
+shicd
+    allow_network_stop = 1
+    control = tcp://0.0.0.0:5599
+CFG
+refuse allow_network_stop "$C/allow_network_stop.cfg:2: shicd/allow_network_stop: 'yes' is not a whole number from 0 to 1" <<'CFG'
+shicd
+    allow_network_stop = yes
+CFG
 refuse port "$C/port.cfg:3: shicd/events: port '99999' is not 0 .. 65535 or *" <<'CFG'
 shicd
     gateway = tcp://127.0.0.1:0

@@ -27,6 +27,7 @@ shicd
     gateway = tcp://127.0.0.1:$gw
     events = tcp://127.0.0.1:$ev
     client_timeout_ms = 30000
+    control = ipc://$work/control.sock
 backends
     standin
         type = command
@@ -60,9 +61,22 @@ check "chat through the endpoint" bash -c "curl -sf -H 'Content-Type: applicatio
 check "ps shows it ready" bash -c "'$build/shic' ps | grep -q ready"
 check "ps has a model column" bash -c "'$build/shic' ps | grep -Eq '^INSTANCE +BACKEND +MODEL' && '$build/shic' ps | grep -Eq 'standin +tiny +ready'"
 check "ps --wide shows whole ids" bash -c "'$build/shic' ps --wide | grep -q \"\$('$build/shic' --json ps | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"instances\"][0][\"instance_id\"])')\""
-check "leases lists the lease" bash -c "'$build/shic' leases | grep -q '$lease'"
-check "leases says when it expires" bash -c "'$build/shic' leases | grep '$lease' | grep -Eq ' 1m +in ([0-9]+s|1m)$'"
+control=ipc://$work/control.sock
+#  A lease ref is a capability: another connection sees the lease without
+#  it; the control socket (the operator's, mode 0600) sees every ref
+check "leases of another client hide the ref" bash -c "'$build/shic' leases | grep -v '$lease' | grep -q '^- '"
+check "the control socket is private" test "$(stat -c %a "$work/control.sock")" = 600
+check "leases lists the lease" bash -c "'$build/shic' -E $control leases | grep -q '$lease'"
+check "leases says when it expires" bash -c "'$build/shic' -E $control leases | grep '$lease' | grep -Eq ' 1m +in ([0-9]+s|1m)$'"
 check "release" "$build/shic" release "$lease"
+#  stop: forbidden to network clients, done on the control socket
+instance=$("$build/shic" --json ps --backend standin | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["instance_id"])')
+"$build/shic" stop "$instance" > /dev/null 2> "$work/stop.err"
+check "stop over TCP is forbidden (exit 1)" bash -c "[ $? -eq 1 ] && grep -q forbidden '$work/stop.err' && grep -q 'control socket' '$work/stop.err'"
+check "stop on the control socket" "$build/shic" -E "$control" stop "$instance"
+for i in $(seq 1 100); do "$build/shic" ps | grep -q 'standin.*stopped' && break; sleep 0.05; done
+check "the instance stopped" bash -c "'$build/shic' ps | grep -Eq 'standin +tiny +stopped'"
+"$build/shic" ensure standin tiny --ttl 60s > /dev/null
 #  examples/chat.c: typed endpoint, one chat completion with libcurl, release
 if [ -x "$build/shic_chat" ]; then
     "$build/shic_chat" standin tiny "hi" > "$work/chat.out" 2> "$work/chat.err"
@@ -70,7 +84,7 @@ if [ -x "$build/shic_chat" ]; then
     check "examples/chat.c prints the answer" grep -q "Hello from the stand-in" "$work/chat.out"
     chat_lease=$(sed -n 's/.*(lease \([^,]*\),.*/\1/p' "$work/chat.err")
     check "examples/chat.c released its lease ($chat_lease)" \
-        bash -c "[ -n '$chat_lease' ] && ! '$build/shic' leases | grep -q '^$chat_lease '"
+        bash -c "[ -n '$chat_lease' ] && ! '$build/shic' -E $control leases | grep -q '^$chat_lease '"
     SHIC_ENDPOINT=tcp://127.0.0.1:$(port) "$build/shic_chat" standin tiny > /dev/null 2>&1
     check "examples/chat.c with no daemon exits 3" test $? -eq 3
 fi

@@ -405,9 +405,14 @@ s_protocol_errors (const char *endpoint)
     result = s_call_json (client, "release_lease", "{\"lease_ref\":\"lease-999\"}");
     assert (result);
     shic_val_destroy (&result);
+    //  stop_instance is the trusted socket's (network: allow_network_stop)
     result = s_call_json (client, "stop_instance", "{\"instance_id\":\"nope\"}");
-    assert (result);
-    shic_val_destroy (&result);
+    if (strncmp (endpoint, "inproc://", 9) == 0) {
+        assert (result);
+        shic_val_destroy (&result);
+    }
+    else
+        shic_test_expect_error (client, result, SHIC_E_FORBIDDEN);
     result = s_call_json (client, "release_lease", "{}");
     shic_test_expect_error (client, result, SHIC_E_INVALID_ARGS);
     //  Every other op answers
@@ -1270,6 +1275,99 @@ shic_kernel_test_gateway_limits (bool verbose)
     zsock_destroy (&deaf);
     assert (shic_client_ping (client) == 0);
     shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+//  Issue 15 point 3: a lease ref is a capability (random, 128 bits); other
+//  clients see a lease without it; network clients may not stop instances
+//  unless configured, the host and a client of the control socket may
+void
+shic_kernel_test_ownership (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel ownership: ");
+    char control [128];
+    snprintf (control, sizeof (control), "/tmp/shic-ownership-%d.sock", getpid ());
+    char *config = zsys_sprintf ("shicd\n    control = \"ipc://%s\"\n", control);
+    shic_runtime_t *runtime = s_runtime (config);
+    zstr_free (&config);
+    shic_client_t *host = shic_client_new (shic_runtime_endpoint (runtime));
+    int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    shic_client_t *alice = shic_client_new (endpoint);
+    shic_client_t *mallory = shic_client_new (endpoint);
+    shic_val_t *result = s_ensure (alice, "test_spawned", "owned", NULL, 0, 10000);
+    assert (result);
+    char *ref = strdup (s_str (result, "lease/lease_ref"));
+    char *instance = strdup (s_str (result, "instance_id"));
+    shic_val_destroy (&result);
+    assert (strlen (ref) == 6 + 32 && strncmp (ref, "lease-", 6) == 0
+            && strspn (ref + 6, "0123456789abcdef") == 32);
+
+    //  Its holder and the host see the ref; another client the lease only
+    shic_client_t *viewers [] = { alice, host, mallory };
+    for (int i = 0; i < 3; i++) {
+        result = s_call_json (viewers [i], "list_leases", NULL);
+        assert (result && shic_val_size (shic_val_get (result, "leases")) == 1);
+        const shic_val_t *lease = shic_val_at (shic_val_get (result, "leases"), 0);
+        assert (streq (s_str (lease, "instance_id"), instance));
+        if (viewers [i] == mallory)
+            assert (shic_val_type (shic_val_get (lease, "lease_ref")) == SHIC_VAL_NIL);
+        else
+            assert (streq (s_str (lease, "lease_ref"), ref));
+        shic_val_destroy (&result);
+    }
+    //  A guessed ref names no lease
+    result = s_call_json (mallory, "renew_lease", "{\"lease_ref\":\"lease-1\",\"ttl_ms\":1}");
+    shic_test_expect_error (mallory, result, SHIC_E_LEASE_NOT_FOUND);
+    result = s_call_json (mallory, "release_lease", "{\"lease_ref\":\"lease-1\"}");
+    shic_val_destroy (&result);
+    //  A network client may not stop the instance
+    char *args = zsys_sprintf ("{\"instance_id\":\"%s\"}", instance);
+    result = s_call_json (mallory, "stop_instance", args);
+    shic_test_expect_error (mallory, result, SHIC_E_FORBIDDEN);
+    result = s_call_json (host, "list_leases", NULL);
+    assert (shic_val_size (shic_val_get (result, "leases")) == 1);
+    shic_val_destroy (&result);
+    //  The control socket is private and trusted: its client may
+    struct stat status;
+    assert (stat (control, &status) == 0 && (status.st_mode & 0777) == 0600);
+    char *ipc = zsys_sprintf ("ipc://%s", control);
+    shic_client_t *cli = shic_client_new (ipc);
+    zstr_free (&ipc);
+    result = s_call_json (cli, "stop_instance", args);
+    assert (result);
+    shic_val_destroy (&result);
+    int64_t deadline = zclock_mono () + 5000;
+    size_t leases = 1;
+    while (leases && zclock_mono () < deadline) {
+        result = s_call_json (host, "list_leases", NULL);
+        leases = shic_val_size (shic_val_get (result, "leases"));
+        shic_val_destroy (&result);
+        if (leases)
+            zclock_sleep (20);
+    }
+    assert (leases == 0);
+    shic_client_destroy (&cli);
+    shic_client_destroy (&alice);
+    shic_client_destroy (&mallory);
+    shic_client_destroy (&host);
+    shic_runtime_destroy (&runtime);
+
+    //  allow_network_stop = 1 lets network clients stop instances
+    runtime = s_runtime ("shicd\n    allow_network_stop = 1\n");
+    port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    mallory = shic_client_new (endpoint);
+    result = s_call_json (mallory, "stop_instance", args);
+    zstr_free (&args);
+    zstr_free (&ref);
+    zstr_free (&instance);
+    assert (result);
+    shic_val_destroy (&result);
+    shic_client_destroy (&mallory);
     shic_runtime_destroy (&runtime);
     printf ("OK\n");
 }
