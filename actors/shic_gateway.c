@@ -192,13 +192,24 @@ s_grant (self_t *self, shic_waiter_t **waiter_p)
 {
     shic_waiter_t *waiter = *waiter_p;
     shic_record_t *instance = (shic_record_t *) waiter->instance;
+    //  No lease past max_leases, nor when no lease actor can be made for
+    //  it (out of descriptors)
+    shic_error_t err = { 0 };
     if (shic_lease_book_full (self->book)) {
-        shic_error_t err = { 0 };
         shic_val_t *details = shic_val_new_map ();
         shic_val_set_str (details, "limit", "max_leases");
         shic_val_set_int (details, "max_leases", (int64_t) self->settings->max_leases);
         shic_error_set (&err, SHIC_E_CAPACITY, &details, "the lease limit (%zu) is reached",
                         self->settings->max_leases);
+    }
+    else
+    if (shic_lease_book_starved (self->book)) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "limit", "descriptors");
+        shic_error_set (&err, SHIC_E_CAPACITY, &details,
+                        "out of file descriptors: no lease actor can be started");
+    }
+    if (err.code) {
         s_waiter_fail (self, waiter, &err);
         shic_error_clear (&err);
         shic_waiter_destroy (waiter_p);
@@ -955,7 +966,8 @@ s_handle_pool (self_t *self, const shic_bus_t *msg)
         shic_lease_book_expired (self->book, msg->lease_ref, msg->expires_at_ms);
     else
     if (msg->id == SHIC_BUS_POOL)
-        shic_lease_book_pool_counts (self->book, (size_t) msg->idle, (size_t) msg->actors);
+        shic_lease_book_pool_counts (self->book, (size_t) msg->idle, (size_t) msg->actors,
+                                     msg->rc == -1);
     else
         zsys_error ("gateway: unexpected '%s' from the lease pool", shic_bus_command (msg->id));
 }

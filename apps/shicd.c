@@ -483,8 +483,18 @@ main (int argc, char *argv [])
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
-    shic_init ((size_t) atoll (zconfig_get (config, "shicd/max_leases",
-                                            zconfig_get (config, "runtime/max_leases", "4096"))));
+    //  Raises the descriptor limit to the hard one; limits that cannot fit
+    //  it would end in an abort under load: refused now
+    shic_error_t limits = { 0 };
+    if (shic_runtime_check_limits (config, &limits) != 0) {
+        const char *key = shic_val_str (shic_val_get (limits.details, "field"));
+        fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file? config_file: "(defaults)",
+                 config_file && key? s_line_of (config_file, key): 0, key? key: "max_leases",
+                 limits.message);
+        shic_error_clear (&limits);
+        zconfig_destroy (&config);
+        return 2;
+    }
     zsys_handler_set (NULL);
 
     int rc = 0;

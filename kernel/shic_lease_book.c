@@ -46,6 +46,7 @@ struct _shic_lease_book_t {
     int64_t last_busy;              //  monotonic; last request or reply burst
     uint64_t granted;               //  leases granted
     size_t actors_idle;             //  idle lease actors, as the pool said
+    bool pool_exhausted;            //  the pool cannot start more actors
 };
 
 static void
@@ -411,10 +412,24 @@ shic_lease_book_expired (shic_lease_book_t *self, const char *ref, int64_t expir
 }
 
 void
-shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t actors)
+shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t actors,
+                             bool exhausted)
 {
     (void) actors;
     self->actors_idle = idle;
+    self->pool_exhausted = exhausted;
+}
+
+bool
+shic_lease_book_starved (shic_lease_book_t *self)
+{
+    if (!self->pool_exhausted)
+        return false;
+    size_t unbound = 0;
+    for (shic_lease_t *lease = (shic_lease_t *) zhashx_first (self->leases); lease;
+         lease = (shic_lease_t *) zhashx_next (self->leases))
+        unbound += lease->actor? 0: 1;
+    return unbound >= self->actors_idle;
 }
 
 void

@@ -107,7 +107,11 @@ void shic_lease_book_clients_expire (shic_lease_book_t *self, int64_t now, int64
 //  (ignored when a renewal crossed it), the pool's counts
 void shic_lease_book_bound (shic_lease_book_t *self, const char *ref, const char *actor);
 void shic_lease_book_expired (shic_lease_book_t *self, const char *ref, int64_t expires_at_ms);
-void shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t actors);
+void shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t actors,
+                                  bool exhausted);
+//  The pool can start no more lease actors (out of descriptors) and the
+//  idle ones are spoken for: a new lease would wait for an actor
+bool shic_lease_book_starved (shic_lease_book_t *self);
 
 //  Requests or replies are flowing: the pool's batch waits
 void shic_lease_book_busy (shic_lease_book_t *self);

@@ -17,6 +17,7 @@
 #include "shic_selftest.h"
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 //  --------------------------------------------------------------------------
 //  Helpers
@@ -1368,6 +1369,74 @@ shic_kernel_test_ownership (bool verbose)
     assert (result);
     shic_val_destroy (&result);
     shic_client_destroy (&mallory);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+//  Issue 15 point 1: out of descriptors, an ensure is answered capacity
+//  (details.limit "descriptors") instead of aborting in zactor_new, and
+//  ensures work again once descriptors are free
+void
+shic_kernel_test_descriptors (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel descriptors: ");
+    struct rlimit saved, low;
+    int rc = getrlimit (RLIMIT_NOFILE, &saved);
+    assert (rc == 0);
+    shic_runtime_t *runtime = s_runtime ("runtime\n    lease_spare = 2\n    max_leases = 64\n");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *result = s_ensure (client, "test_spawned", "fds", NULL, 0, 10000);
+    assert (result);
+    shic_val_destroy (&result);
+    //  Take every descriptor but 4 (fewer than a lease actor start wants)
+    int highest = dup (0);
+    assert (highest >= 0);
+    close (highest);
+    low = saved;
+    low.rlim_cur = (rlim_t) highest + 256;
+    rc = setrlimit (RLIMIT_NOFILE, &low);
+    assert (rc == 0);
+    int fillers [1024];
+    int filled = 0;
+    int fd;
+    while (filled < 1024 && (fd = dup (0)) >= 0)
+        fillers [filled++] = fd;
+    assert (filled < 1024);
+    for (int i = 0; i < 4; i++)
+        close (fillers [--filled]);
+    //  Leases take the idle actors, then capacity: descriptors
+    //  (the pool hears of leases in batches, once requests pause)
+    bool refused = false;
+    int64_t deadline = zclock_mono () + 10000;
+    while (!refused && zclock_mono () < deadline) {
+        result = s_ensure (client, "test_spawned", "fds", NULL, 60000, 10000);
+        if (!result) {
+            const shic_error_t *err = shic_client_error (client);
+            assert (streq (err->code, SHIC_E_CAPACITY));
+            assert (streq (s_str (err->details, "limit"), "descriptors"));
+            refused = true;
+        }
+        else
+            zclock_sleep (100);
+        shic_val_destroy (&result);
+    }
+    assert (refused);
+    //  Descriptors free again: ensures are granted again
+    while (filled > 0)
+        close (fillers [--filled]);
+    rc = setrlimit (RLIMIT_NOFILE, &saved);
+    assert (rc == 0);
+    deadline = zclock_mono () + 10000;
+    result = NULL;
+    while (!result && zclock_mono () < deadline) {
+        result = s_ensure (client, "test_spawned", "fds", NULL, 60000, 10000);
+        if (!result)
+            zclock_sleep (100);
+    }
+    assert (result);
+    shic_val_destroy (&result);
+    shic_client_destroy (&client);
     shic_runtime_destroy (&runtime);
     printf ("OK\n");
 }

@@ -19,6 +19,7 @@ void shic_kernel_test_liveness (bool verbose);
 void shic_kernel_test_curve (bool verbose);
 void shic_kernel_test_gateway_limits (bool verbose);
 void shic_kernel_test_ownership (bool verbose);
+void shic_kernel_test_descriptors (bool verbose);
 void shic_containment_test (bool verbose);
 int shic_containment_victim (void);
 #endif

@@ -84,6 +84,7 @@ static s_test_t s_tests [] = {
     { "curve", shic_kernel_test_curve },
     { "gateway_limits", shic_kernel_test_gateway_limits },
     { "ownership", shic_kernel_test_ownership },
+    { "descriptors", shic_kernel_test_descriptors },
     { "containment", shic_containment_test },
     { "generic", shic_generic_test },
     { "llama_cpp", shic_llama_cpp_test },
