@@ -63,6 +63,7 @@ typedef struct {
 } self_t;
 
 static zsock_t *s_router_new (size_t max_frame);
+#define SEND_HWM 1000
 static int s_bind (zsock_t *sock, const char *endpoint);
 static void s_lease_ended (void *arg, const char *instance_id);
 static const shic_admission_effects_t s_admission_effects;
@@ -628,13 +629,25 @@ s_op_release_lease (self_t *self, s_call_t *call, shic_error_t *err)
     return shic_val_new_map ();
 }
 
+//  A list op's cursor for the next page, when more remain (taken)
+static void
+s_set_next (shic_val_t *result, char **next_p)
+{
+    if (*next_p)
+        shic_val_set_str (result, "next", *next_p);
+    zstr_free (next_p);
+}
+
 static shic_val_t *
 s_op_list_instances (self_t *self, s_call_t *call, shic_error_t *err)
 {
     (void) err;
     shic_val_t *result = shic_val_new_map ();
-    shic_val_t *list = shic_registry_snapshots (self->registry, call->args.backend);
+    char *next = NULL;
+    shic_val_t *list = shic_registry_snapshots (self->registry, call->args.backend,
+                                                call->args.after, (size_t) call->args.limit, &next);
     shic_val_set (result, "instances", &list);
+    s_set_next (result, &next);
     return result;
 }
 
@@ -655,10 +668,13 @@ s_op_list_leases (self_t *self, s_call_t *call, shic_error_t *err)
     (void) err;
     //  The refs are capabilities: a network client sees its own, the
     //  embedding host every one
+    char *next = NULL;
     shic_val_t *list = shic_lease_book_list (self->book, call->args.instance_id,
-                                             call->trusted? NULL: call->client);
+                                             call->trusted? NULL: call->client, call->args.after,
+                                             (size_t) call->args.limit, &next);
     shic_val_t *result = shic_val_new_map ();
     shic_val_set (result, "leases", &list);
+    s_set_next (result, &next);
     return result;
 }
 
@@ -1034,7 +1050,9 @@ s_router_new (size_t max_frame)
     zsock_set_router_mandatory (router, 1);
     zsock_set_sndtimeo (router, 0);
     zsock_set_maxmsgsize (router, (int64_t) max_frame + 1024);
-    zsock_set_sndhwm (router, 100000);
+    //  A peer that does not read holds at most this many replies (each
+    //  bounded: strings are capped, lists paged), then its replies drop
+    zsock_set_sndhwm (router, SEND_HWM);
     zsock_set_rcvhwm (router, 100000);
     return router;
 }

@@ -55,6 +55,7 @@ typedef struct {
     size_t grow;                    //  lease actors still to start
     size_t told_idle;               //  idle count the gateway last heard
     int doorbell [2];               //  pipe(2): read end, write end
+    int64_t last_grant;             //  monotonic: the last GRANT
     bool exhausted;                 //  the last start found no descriptors
     bool told_exhausted;            //  what the gateway last heard of it
     int64_t retry_at;               //  monotonic: try to start again then
@@ -236,6 +237,7 @@ s_start_one (self_t *self)
 static void
 s_on_grant (self_t *self, const shic_bus_t *msg)
 {
+    self->last_grant = zclock_mono ();
     if (self->idle_count)
         s_bind (self, self->idle [--self->idle_count], msg->lease_ref, msg->ttl_ms,
                 msg->expires_at_ms);
@@ -285,6 +287,34 @@ s_on_release (self_t *self, const shic_bus_t *msg)
     }
     else
         zhashx_delete (self->waiting, ref);
+}
+
+//  After lease_shrink_ms without a GRANT, idle actors above lease_spare
+//  end, SHRINK_BATCH at a time (the pool stays responsive), highest number
+//  first: numbers stay dense, so an actor can end only when every higher
+//  one has. Returns the monotonic time to look again, or -1.
+#define SHRINK_BATCH 64
+
+static int64_t
+s_shrink (self_t *self)
+{
+    size_t spare = self->settings->lease_spare;
+    if (self->idle_count <= spare || self->grow)
+        return -1;
+    int64_t due = self->last_grant + self->settings->lease_shrink_ms;
+    if (zclock_mono () < due)
+        return due;
+    for (int ended = 0; ended < SHRINK_BATCH && self->idle_count > spare; ended++) {
+        size_t at = self->idle_count;
+        for (size_t i = 0; i < self->idle_count && at == self->idle_count; i++)
+            if (self->idle [i] == self->count)
+                at = i;
+        if (at == self->idle_count)
+            return -1;              //  the highest is bound: wait for a release
+        self->idle [at] = self->idle [--self->idle_count];
+        zactor_destroy (&self->slots [--self->count].actor);
+    }
+    return self->idle_count > spare? zclock_mono (): -1;
 }
 
 //  From the gateway: GRANT, RENEW or RELEASE {lease_ref, ...}
@@ -382,8 +412,11 @@ shic_lease_pool_actor (zsock_t *pipe, void *args)
         }
         else
             self->grow = 0;
+        int64_t shrink = growing? -1: s_shrink (self);
         s_report (self);
         int64_t timeout = growing? 0: -1;
+        if (shrink >= 0)
+            timeout = shrink - zclock_mono () > 0? shrink - zclock_mono (): 0;
         if (self->exhausted)
             timeout = self->retry_at - zclock_mono () > 0? self->retry_at - zclock_mono (): 0;
         zmq_pollitem_t items [3] = {

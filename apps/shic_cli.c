@@ -349,6 +349,44 @@ s_print_instances (const shic_val_t *list, bool wide)
         printf ("(ids end in ~ where shortened: 'shic ps --wide' shows them whole)\n");
 }
 
+//  A list op page after page (wire.md: limit, after and next): one result
+//  with every item under key, or NULL as shic_client_call
+static shic_val_t *
+s_call_pages (shic_client_t *client, const char *op, shic_val_t **args_p, const char *key)
+{
+    shic_val_t *args = *args_p? *args_p: shic_val_new_map ();
+    *args_p = NULL;
+    shic_val_set_int (args, "limit", 1000);
+    shic_val_t *all = NULL;
+    while (true) {
+        shic_val_t *copy = shic_val_dup (args);
+        shic_val_t *page = shic_client_call (client, op, &copy);
+        if (!page) {
+            shic_val_destroy (&all);
+            break;
+        }
+        const char *next = shic_val_str (shic_val_get (page, "next"));
+        bool more = next != NULL;
+        if (more)
+            shic_val_set_str (args, "after", next);
+        if (!all)
+            all = page;
+        else {
+            const shic_val_t *items = shic_val_get (page, key);
+            for (size_t i = 0; i < shic_val_size (items); i++)
+                shic_val_push (shic_val_get (all, key),
+                               &(shic_val_t *) { shic_val_dup (shic_val_at (items, i)) });
+            shic_val_destroy (&page);
+        }
+        if (!more) {
+            shic_val_remove (all, "next");
+            break;
+        }
+    }
+    shic_val_destroy (&args);
+    return all;
+}
+
 static void
 s_print_leases (const shic_val_t *list, bool wide)
 {
@@ -714,7 +752,9 @@ main (int argc, char *argv [])
     else
         rc = s_unknown_command (command);
     if (op && rc == 0) {
-        shic_val_t *result = shic_client_call (client, op, &call);
+        shic_val_t *result = streq (op, "list_instances")? s_call_pages (client, op, &call, "instances")
+                           : streq (op, "list_leases")? s_call_pages (client, op, &call, "leases")
+                           : shic_client_call (client, op, &call);
         if (!result)
             rc = s_fail (client, json);
         else

@@ -102,6 +102,7 @@ static const struct {
     { "max_leases",             1,      1000000 },
     { "max_instances",          1,      65536 },
     { "lease_spare",            0,      65536 },
+    { "lease_shrink_ms",        0,      SHIC_DURATION_MAX_MS },
     { "retention_ms",           0,      SHIC_DURATION_MAX_MS },
     { "start_failure_hold_ms",  0,      SHIC_DURATION_MAX_MS },
     { "max_frame",              1024,   (int64_t) 1 << 30 },

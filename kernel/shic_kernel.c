@@ -53,6 +53,7 @@ shic_settings_load (shic_settings_t *self, zconfig_t *config)
     self->max_leases = (size_t) shic_config_int (config, "max_leases", 4096);
     self->max_instances = (size_t) shic_config_int (config, "max_instances", 256);
     self->lease_spare = (size_t) shic_config_int (config, "lease_spare", 32);
+    self->lease_shrink_ms = shic_config_int (config, "lease_shrink_ms", 10000);
     self->client_timeout_ms = shic_config_int (config, "client_timeout_ms", 30000);
     self->inproc_client_timeout = shic_config_int (config, "inproc_client_timeout", 0) != 0;
     self->retention_ms = shic_config_int (config, "retention_ms", 30000);

@@ -28,6 +28,8 @@ typedef struct {
     size_t max_leases;              //  live lease cap
     size_t max_instances;           //  live instance cap
     size_t lease_spare;             //  idle lease actors kept ready
+    int64_t lease_shrink_ms;        //  quiet time after which idle lease
+                                    //  actors above lease_spare end
     int64_t client_timeout_ms;      //  silent remote client: untimed leases end
     bool inproc_client_timeout;     //  apply client_timeout_ms to inproc clients
     int64_t retention_ms;           //  stopped / failed instances stay listed

@@ -153,7 +153,7 @@ shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
             known->untimed++;
     }
     zhashx_insert (self->leases, lease->ref, lease);
-    self->granted++;
+    lease->seq = ++self->granted;
     zlistx_add_end (self->to_pool, strdup (lease->ref));
     if (!self->chores_since)
         self->chores_since = zclock_mono ();
@@ -319,31 +319,37 @@ shic_lease_book_new_ref (void)
 }
 
 static int
-s_compare_str (const void *a, const void *b)
+s_compare_seq (const void *a, const void *b)
 {
-    return strcmp (*(const char **) a, *(const char **) b);
+    uint64_t x = (*(shic_lease_t * const *) a)->seq, y = (*(shic_lease_t * const *) b)->seq;
+    return x < y? -1: x > y? 1: 0;
 }
 
 shic_val_t *
-shic_lease_book_list (shic_lease_book_t *self, const char *instance_id, const char *viewer)
+shic_lease_book_list (shic_lease_book_t *self, const char *instance_id, const char *viewer,
+                      const char *after, size_t limit, char **next_p)
 {
-    size_t count = zhashx_size (self->leases);
-    const char **refs = (const char **) zmalloc ((count + 1) * sizeof (char *));
-    size_t n = 0;
-    for (void *item = zhashx_first (self->leases); item; item = zhashx_next (self->leases))
-        refs [n++] = (const char *) zhashx_cursor (self->leases);
-    qsort (refs, n, sizeof (char *), s_compare_str);
+    //  The cursor is a grant number: it says nothing of any ref
+    uint64_t from = after? strtoull (after, NULL, 10): 0;
+    size_t count = 0;
+    shic_lease_t **leases = (shic_lease_t **)
+        zmalloc ((zhashx_size (self->leases) + 1) * sizeof (shic_lease_t *));
+    for (shic_lease_t *lease = (shic_lease_t *) zhashx_first (self->leases); lease;
+         lease = (shic_lease_t *) zhashx_next (self->leases))
+        if (lease->seq > from && (!instance_id || streq (instance_id, lease->instance_id)))
+            leases [count++] = lease;
+    qsort (leases, count, sizeof (shic_lease_t *), s_compare_seq);
     shic_val_t *list = shic_val_new_array ();
-    for (size_t i = 0; i < n; i++) {
-        shic_lease_t *lease = (shic_lease_t *) zhashx_lookup (self->leases, refs [i]);
-        if (!instance_id || streq (instance_id, lease->instance_id)) {
-            shic_val_t *val = shic_lease_book_val (lease);
-            if (viewer && !(lease->holder && streq (lease->holder, viewer)))
-                shic_val_set_nil (val, "lease_ref");
-            shic_val_push (list, &val);
-        }
+    *next_p = NULL;
+    for (size_t i = 0; i < count && i < limit; i++) {
+        shic_val_t *val = shic_lease_book_val (leases [i]);
+        if (viewer && !(leases [i]->holder && streq (leases [i]->holder, viewer)))
+            shic_val_set_nil (val, "lease_ref");
+        shic_val_push (list, &val);
     }
-    free (refs);
+    if (count > limit)
+        *next_p = zsys_sprintf ("%" PRIu64, leases [limit - 1]->seq);
+    free (leases);
     return list;
 }
 
@@ -533,22 +539,23 @@ shic_lease_book_test (bool verbose)
     char *ref = strdup (lease->ref);
     assert (shic_lease_book_chores (book, zclock_mono () + 1000) == -1);
     char *got = NULL;
+    char *page = NULL;
     shic_bus_id_t id = s_test_recv (pool, &got);
     assert (id == SHIC_BUS_GRANT && streq (got, ref));
     zstr_free (&got);
     assert (lease->pooled);
     shic_lease_book_bound (book, ref, "L7");
     assert (streq (lease->actor, "L7"));
-    shic_val_t *list = shic_lease_book_list (book, "i-1", NULL);
+    shic_val_t *list = shic_lease_book_list (book, "i-1", NULL, NULL, 10, &page);
     assert (shic_val_size (list) == 1);
     assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "actor")), "L7"));
     assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "lease_ref")), ref));
     shic_val_destroy (&list);
     //  Its holder sees its ref; another client sees the lease without it
-    list = shic_lease_book_list (book, "i-1", "c1");
+    list = shic_lease_book_list (book, "i-1", "c1", NULL, 10, &page);
     assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "lease_ref")), ref));
     shic_val_destroy (&list);
-    list = shic_lease_book_list (book, NULL, "c9");
+    list = shic_lease_book_list (book, NULL, "c9", NULL, 10, &page);
     assert (shic_val_size (list) == 1);
     assert (shic_val_type (shic_val_get (shic_val_at (list, 0), "lease_ref")) == SHIC_VAL_NIL);
     assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "instance_id")), "i-1"));
@@ -585,6 +592,17 @@ shic_lease_book_test (bool verbose)
     shic_lease_book_grant (book, "i-3", NULL, 0, "c3", true);
     shic_lease_book_grant (book, "i-3", NULL, 0, "c3", true);
     assert (shic_lease_book_full (book));
+    //  Pages in grant order; the cursor is no ref
+    list = shic_lease_book_list (book, NULL, NULL, NULL, 2, &page);
+    assert (shic_val_size (list) == 2 && page && !strstr (page, "lease-"));
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "instance_id")), "i-2"));
+    shic_val_destroy (&list);
+    char *cursor = page;
+    list = shic_lease_book_list (book, NULL, NULL, cursor, 2, &page);
+    zstr_free (&cursor);
+    assert (shic_val_size (list) == 1 && page == NULL);
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "instance_id")), "i-3"));
+    shic_val_destroy (&list);
     int64_t next = -1;
     shic_lease_book_clients_expire (book, zclock_mono (), &next);
     assert (next > 0 && shic_lease_book_size (book) == 3);

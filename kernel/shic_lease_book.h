@@ -35,6 +35,7 @@ typedef struct {
     bool preemptible;               //  may be revoked for a waiter of higher
                                     //  priority
     int priority;                   //  its holder's priority
+    uint64_t seq;                   //  grant order: list_leases pages by it
 } shic_lease_t;
 
 //  Called when a lease ends, before its event is published (the gateway
@@ -84,11 +85,14 @@ void shic_lease_book_end (shic_lease_book_t *self, shic_lease_t *lease, const ch
 //  Ends every lease of an instance (lease.released with reason)
 void shic_lease_book_end_instance (shic_lease_book_t *self, const char *instance_id,
                                    const char *reason);
-//  The LeaseRefs of every lease (of instance_id when not NULL), by ref;
-//  a fresh array. With a viewer (a client key), the lease_ref of a lease
-//  another client holds is nil; NULL (the trusted host) sees every ref.
+//  The LeaseRefs of the leases (of instance_id when not NULL) in grant
+//  order, after the cursor after (NULL: from the first), at most limit
+//  (> 0); a fresh array. With a viewer (a client key), the lease_ref of a
+//  lease another client holds is nil; NULL (the trusted host) sees every
+//  ref. When more remain, *next_p is the next page's cursor (fresh).
 shic_val_t *shic_lease_book_list (shic_lease_book_t *self, const char *instance_id,
-                                  const char *viewer);
+                                  const char *viewer, const char *after, size_t limit,
+                                  char **next_p);
 //  A fresh random lease ref, "lease-" and 32 hex digits from getrandom(2)
 char *shic_lease_book_new_ref (void);
 //  Writes a lease's LeaseRef with its actor (one map) to writer

@@ -30,11 +30,22 @@ typedef struct {
     bool has_priority;              //  priority was given (else the model's)
     bool preemptible;               //  its lease may be revoked for a waiter
                                     //  of higher priority
+    int64_t limit;                  //  a list op's page size
+    const char *after;              //  a list op's cursor (the last page's
+                                    //  next), or NULL for the first page
 } shic_args_t;
+
+//  The page size of list ops: default and largest
+#define SHIC_ARGS_PAGE_DEFAULT 256
+#define SHIC_ARGS_PAGE_MAX 1000
 
 //  The range of an ensure's priority
 #define SHIC_ARGS_PRIORITY_MIN (-1000)
 #define SHIC_ARGS_PRIORITY_MAX 1000
+
+//  Largest string argument in bytes (owner_ref, lease_ref, instance_id,
+//  backend): what a client can make the daemon hold per lease
+#define SHIC_ARGS_STR_MAX 256
 
 //  Largest duration an argument may have (2^40 ms, about 35 years)
 #define SHIC_ARGS_MS_MAX ((int64_t) 1 << 40)

@@ -1440,3 +1440,125 @@ shic_kernel_test_descriptors (bool verbose)
     shic_runtime_destroy (&runtime);
     printf ("OK\n");
 }
+
+//  Issue 15 point 2: a client that never reads makes the gateway hold at
+//  most its send limit of replies; owner_ref is capped in bytes
+void
+shic_kernel_test_peer_memory (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel peer_memory: ");
+    zsock_t *deaf = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvhwm (deaf, 10);
+    shic_runtime_t *runtime = s_runtime (NULL);
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    int rc = zsock_connect (deaf, "%s", shic_runtime_endpoint (runtime));
+    assert (rc == 0);
+    shic_val_t *id = shic_val_new_int (1);
+    zframe_t *frame = shic_wire_request_encode (id, "ping", NULL);
+    for (int i = 0; i < 5000; i++) {
+        zframe_t *copy = zframe_dup (frame);
+        rc = zframe_send (&copy, deaf, 0);
+        assert (rc == 0);
+    }
+    zframe_destroy (&frame);
+    shic_val_destroy (&id);
+    //  Once the gateway has read them all, about its limit is queued (5000
+    //  before the limit was lowered from 100000)
+    int64_t deadline = zclock_mono () + 10000;
+    int64_t requests = 0;
+    while (requests < 5000 && zclock_mono () < deadline) {
+        shic_val_t *stats = s_stats (client);
+        requests = shic_val_int (shic_val_get (stats, "requests"));
+        shic_val_destroy (&stats);
+    }
+    assert (requests >= 5000);
+    zsock_set_rcvtimeo (deaf, 200);
+    int replies = 0;
+    while ((frame = zframe_recv (deaf))) {
+        replies++;
+        zframe_destroy (&frame);
+    }
+    //  (libzmq's pipe counts lag by up to half the limit: about 2000)
+    assert (replies > 0 && replies <= 2500);
+    zsock_destroy (&deaf);
+    //  A large owner_ref is refused at the door
+    char *args = zsys_sprintf ("{\"owner_ref\":\"%01000d\"}", 7);
+    shic_test_expect_error (client, s_call_json (client, "ensure_endpoint", args),
+                            SHIC_E_INVALID_ARGS);
+    zstr_free (&args);
+    assert (streq (s_str (shic_client_error (client)->details, "field"), "owner_ref"));
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
+
+//  Issue 15 point 2: after a quiet lease_shrink_ms the idle lease actors
+//  above lease_spare end (their threads with them)
+void
+shic_kernel_test_pool_shrink (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel pool_shrink: ");
+    char *refs [60];
+    shic_runtime_t *runtime = s_runtime ("runtime\n    lease_spare = 2\n    lease_shrink_ms = 300\n");
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    for (int i = 0; i < 60; i++) {
+        shic_val_t *result = s_ensure (client, "test_spawned", "shrink", NULL, 60000, 10000);
+        assert (result);
+        refs [i] = strdup (s_str (result, "lease/lease_ref"));
+        shic_val_destroy (&result);
+    }
+    //  Every lease has its actor
+    int64_t deadline = zclock_mono () + 10000;
+    size_t bound = 0;
+    while (bound < 60 && zclock_mono () < deadline) {
+        shic_val_t *leases = s_call_json (client, "list_leases", NULL);
+        const shic_val_t *list = shic_val_get (leases, "leases");
+        bound = 0;
+        for (size_t i = 0; i < shic_val_size (list); i++)
+            bound += shic_val_str (shic_val_get (shic_val_at (list, i), "actor"))? 1: 0;
+        shic_val_destroy (&leases);
+        zclock_sleep (20);
+    }
+    assert (bound == 60);
+    //  list_leases in pages of 25: 25, 25, 10, each lease once
+    zhashx_t *seen = zhashx_new ();
+    char *after = NULL;
+    int pages = 0;
+    do {
+        char *args = after? zsys_sprintf ("{\"limit\":25,\"after\":\"%s\"}", after)
+                          : strdup ("{\"limit\":25}");
+        shic_val_t *page = s_call_json (client, "list_leases", args);
+        zstr_free (&args);
+        zstr_free (&after);
+        const shic_val_t *list = shic_val_get (page, "leases");
+        assert (shic_val_size (list) == (pages < 2? 25: 10));
+        for (size_t i = 0; i < shic_val_size (list); i++)
+            assert (zhashx_insert (seen, s_str (shic_val_at (list, i), "lease_ref"), "") == 0);
+        const char *next = shic_val_str (shic_val_get (page, "next"));
+        after = next? strdup (next): NULL;
+        shic_val_destroy (&page);
+        pages++;
+    } while (after);
+    assert (pages == 3 && zhashx_size (seen) == 60);
+    zhashx_destroy (&seen);
+    for (int i = 0; i < 60; i++) {
+        assert (shic_client_release (client, refs [i]) == 0);
+        zstr_free (&refs [i]);
+    }
+    //  Idle actors first number at least the 60 leases; then the spare
+    int64_t idle = 0, most = 0;
+    deadline = zclock_mono () + 10000;
+    while ((most < 60 || idle > 2) && zclock_mono () < deadline) {
+        shic_val_t *stats = s_stats (client);
+        idle = shic_val_int (shic_val_get (stats, "lease_actors_idle"));
+        shic_val_destroy (&stats);
+        most = idle > most? idle: most;
+        zclock_sleep (20);
+    }
+    assert (most >= 60 && idle == 2);
+    shic_client_destroy (&client);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}

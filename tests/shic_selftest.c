@@ -85,6 +85,8 @@ static s_test_t s_tests [] = {
     { "gateway_limits", shic_kernel_test_gateway_limits },
     { "ownership", shic_kernel_test_ownership },
     { "descriptors", shic_kernel_test_descriptors },
+    { "peer_memory", shic_kernel_test_peer_memory },
+    { "pool_shrink", shic_kernel_test_pool_shrink },
     { "containment", shic_containment_test },
     { "generic", shic_generic_test },
     { "llama_cpp", shic_llama_cpp_test },
