@@ -204,6 +204,18 @@ s_grant (self_t *self, shic_waiter_t **waiter_p)
                         self->settings->max_leases);
     }
     else
+    if (!waiter->trusted && waiter->client
+    &&  shic_lease_book_held_by (self->book, waiter->client)
+        >= self->settings->max_leases_per_client) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "limit", "max_leases_per_client");
+        shic_val_set_int (details, "max_leases_per_client",
+                          (int64_t) self->settings->max_leases_per_client);
+        shic_error_set (&err, SHIC_E_CAPACITY, &details,
+                        "this client holds its limit of %zu leases",
+                        self->settings->max_leases_per_client);
+    }
+    else
     if (shic_lease_book_starved (self->book)) {
         shic_val_t *details = shic_val_new_map ();
         shic_val_set_str (details, "limit", "descriptors");
@@ -395,6 +407,9 @@ s_admit_start (void *arg, shic_pending_t *pending)
         return;
     }
     shic_admission_placed (self->admission, instance, &pending->need);
+    shic_waiter_t *first = (shic_waiter_t *) zlistx_first (pending->waiters);
+    if (created && first && !first->trusted && first->client)
+        instance->starter = strdup (first->client);
     if (created)
         s_instance_spawn (self, instance);
     int64_t queued_ms = zclock_mono () - pending->queued_at;
@@ -469,6 +484,19 @@ s_park (self_t *self, shic_record_t *instance, shic_waiter_t *waiter)
         zlistx_add_end (instance->waiters, waiter);
 }
 
+//  How many live instances the ensures of a network client started
+static size_t
+s_started_by (self_t *self, const char *client)
+{
+    size_t count = 0;
+    for (shic_record_t *record = shic_registry_first (self->registry); record;
+         record = shic_registry_next (self->registry))
+        if (record->starter && streq (record->starter, client)
+        &&  record->status != SHIC_LIFECYCLE_STOPPED && record->status != SHIC_LIFECYCLE_FAILED)
+            count++;
+    return count;
+}
+
 //  A resolved ensure (plan taken, waiter taken): joins the live instance or
 //  the start waiting for memory, else starts it when its memory is not
 //  counted, else queues it for placement (which starts it at once when it
@@ -485,6 +513,18 @@ s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter, shic_e
              && zclock_mono () < instance->retire_at;
     shic_pending_t *pending = live || held? NULL: shic_admission_pending (self->admission, key);
     shic_need_t need = { 0 };
+    //  A network client starts at most max_instances_per_client instances
+    if (!live && !held && !pending && !waiter->trusted && waiter->client
+    &&  s_started_by (self, waiter->client) >= self->settings->max_instances_per_client) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "limit", "max_instances_per_client");
+        shic_val_set_int (details, "max_instances_per_client",
+                          (int64_t) self->settings->max_instances_per_client);
+        shic_error_set (err, SHIC_E_CAPACITY, &details,
+                        "this client started its limit of %zu instances",
+                        self->settings->max_instances_per_client);
+        goto fail;
+    }
     if (!live && !held && !pending && shic_admission_need (self->admission, *plan_p, &need, err) == 0
     &&  need.source) {
         if (!waiter->priority && need.priority)
@@ -510,6 +550,8 @@ s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter, shic_e
                                     &created, err);
     if (!instance)
         goto fail;
+    if (created && !waiter->trusted && waiter->client)
+        instance->starter = strdup (waiter->client);
     if (created)
         s_instance_spawn (self, instance);
     waiter->reused = !created;
@@ -525,6 +567,22 @@ done:
     shic_val_destroy (plan_p);
 }
 
+//  A network client's ttl_ms is at most max_lease_ttl_ms (invalid_args
+//  beyond: a clamp would grant what was not asked); true when it is fine
+static bool
+s_ttl_allowed (self_t *self, s_call_t *call, shic_error_t *err)
+{
+    if (call->trusted || !call->args.has_ttl_ms
+    ||  call->args.ttl_ms <= self->settings->max_lease_ttl_ms)
+        return true;
+    shic_val_t *details = shic_val_new_map ();
+    shic_val_set_str (details, "field", "ttl_ms");
+    shic_val_set_int (details, "max_lease_ttl_ms", self->settings->max_lease_ttl_ms);
+    shic_error_set (err, SHIC_E_INVALID_ARGS, &details, "ttl_ms is above max_lease_ttl_ms (%lld)",
+                    (long long) self->settings->max_lease_ttl_ms);
+    return false;
+}
+
 static shic_val_t *
 s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
 {
@@ -535,6 +593,8 @@ s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
         return NULL;
     }
     const shic_args_t *args = &call->args;
+    if (!s_ttl_allowed (self, call, err))
+        return NULL;
     //  The warm path: this very request was resolved before
     char *memo_key = shic_registry_memo_key (call->trusted, args->consumer, args->request,
                                              args->context);
@@ -611,6 +671,8 @@ s_op_renew_lease (self_t *self, s_call_t *call, shic_error_t *err)
                         call->args.lease_ref);
         return NULL;
     }
+    if (!s_ttl_allowed (self, call, err))
+        return NULL;
     shic_lease_book_renew (self->book, lease,
                            call->args.has_ttl_ms? call->args.ttl_ms: lease->ttl_ms);
     shic_val_t *result = shic_val_new_map ();

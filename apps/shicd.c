@@ -118,6 +118,9 @@ static const struct {
     { "max_queue",              0,      1000000 },
     { "preempt_grace_ms",       0,      SHIC_DURATION_MAX_MS },
     { "allow_network_stop",     0,      1 },
+    { "max_lease_ttl_ms",       1,      SHIC_DURATION_MAX_MS },
+    { "max_leases_per_client",  1,      1000000 },
+    { "max_instances_per_client", 1,    65536 },
     { NULL, 0, 0 }
 };
 

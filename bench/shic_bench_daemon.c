@@ -292,6 +292,8 @@ s_daemon_start (s_daemon_t *self, const char *build, const char *dir, const char
              "    max_instances = 1100\n"
              "    max_leases = 5000\n"
              "    allow_network_stop = 1\n"
+             "    max_leases_per_client = 5000\n"
+             "    max_instances_per_client = 1100\n"
              "backends\n%s", self->gateway, self->events, backends);
     fclose (file);
     char *argv [] = { binary, "--config", config, NULL };

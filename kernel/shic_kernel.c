@@ -50,6 +50,10 @@ shic_settings_load (shic_settings_t *self, zconfig_t *config)
                                                zconfig_get (config, "shicd/control", "")): "";
     snprintf (self->control, sizeof (self->control), "%s", control? control: "");
     self->allow_network_stop = shic_config_int (config, "allow_network_stop", 0) != 0;
+    self->max_lease_ttl_ms = shic_config_int (config, "max_lease_ttl_ms", 86400000);
+    self->max_leases_per_client = (size_t) shic_config_int (config, "max_leases_per_client", 1024);
+    self->max_instances_per_client = (size_t) shic_config_int (config, "max_instances_per_client",
+                                                               32);
     self->max_leases = (size_t) shic_config_int (config, "max_leases", 4096);
     self->max_instances = (size_t) shic_config_int (config, "max_instances", 256);
     self->lease_spare = (size_t) shic_config_int (config, "lease_spare", 32);

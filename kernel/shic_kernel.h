@@ -25,6 +25,10 @@ typedef struct {
     char control [256];             //  ipc:// endpoint also bound by the trusted
                                     //  ROUTER (the CLI's), "" = none
     bool allow_network_stop;        //  network clients may stop_instance
+    int64_t max_lease_ttl_ms;       //  largest ttl_ms a network client may ask
+    size_t max_leases_per_client;   //  live leases one network client may hold
+    size_t max_instances_per_client; //  live instances one network client's
+                                    //  ensures may have started
     size_t max_leases;              //  live lease cap
     size_t max_instances;           //  live instance cap
     size_t lease_spare;             //  idle lease actors kept ready

@@ -40,6 +40,7 @@ struct _shic_lease_book_t {
     void *on_end_arg;               //  its argument
     zhashx_t *leases;               //  ref -> shic_lease_t
     zhashx_t *clients;              //  client key -> s_client_t
+    zhashx_t *held;                 //  holder key -> live leases (size_t *)
     zlistx_t *to_pool;              //  refs of leases whose GRANT waits
     int64_t chores_since;           //  monotonic; a batch waits since, 0 = none
     bool chores_urgent;             //  a short lease waits for its actor
@@ -79,6 +80,8 @@ shic_lease_book_new (const shic_settings_t *settings, shic_events_t *events, zso
     zhashx_set_destructor (self->leases, (zhashx_destructor_fn *) s_lease_destroy);
     self->clients = zhashx_new ();
     zhashx_set_destructor (self->clients, (zhashx_destructor_fn *) zstr_free);
+    self->held = zhashx_new ();
+    zhashx_set_destructor (self->held, (zhashx_destructor_fn *) zstr_free);
     self->to_pool = zlistx_new ();
     zlistx_set_destructor (self->to_pool, (zlistx_destructor_fn *) zstr_free);
     return self;
@@ -92,6 +95,7 @@ shic_lease_book_destroy (shic_lease_book_t **self_p)
         zlistx_destroy (&self->to_pool);
         zhashx_destroy (&self->leases);
         zhashx_destroy (&self->clients);
+        zhashx_destroy (&self->held);
         free (self);
         *self_p = NULL;
     }
@@ -107,6 +111,13 @@ bool
 shic_lease_book_full (shic_lease_book_t *self)
 {
     return zhashx_size (self->leases) >= self->settings->max_leases;
+}
+
+size_t
+shic_lease_book_held_by (shic_lease_book_t *self, const char *client)
+{
+    size_t *held = (size_t *) zhashx_lookup (self->held, client);
+    return held? *held: 0;
 }
 
 uint64_t
@@ -142,6 +153,14 @@ shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
     //  random source, never to be hidden
     assert (!zhashx_lookup (self->leases, lease->ref));
     lease->holder = client? strdup (client): NULL;
+    if (client) {
+        size_t *held = (size_t *) zhashx_lookup (self->held, client);
+        if (!held) {
+            held = (size_t *) zmalloc (sizeof (size_t));
+            zhashx_insert (self->held, client, held);
+        }
+        (*held)++;
+    }
     lease->owner_ref = owner_ref? shic_val_dup (owner_ref): shic_val_new_nil ();
     lease->ttl_ms = ttl_ms;
     lease->expires_at_ms = ttl_ms > 0? shic_now_ms () + ttl_ms: 0;
@@ -245,6 +264,9 @@ shic_lease_book_end (shic_lease_book_t *self, shic_lease_t *lease, const char *t
     //  (a lease the pool never heard of leaves its ref in to_pool; it is
     //  skipped there once the lease is gone)
     s_client_unpin (self, lease);
+    size_t *held = lease->holder? (size_t *) zhashx_lookup (self->held, lease->holder): NULL;
+    if (held && --*held == 0)
+        zhashx_delete (self->held, lease->holder);
     if (self->on_end)
         self->on_end (self->on_end_arg, lease->instance_id);
     shic_events_lease (self->events, topic, lease->instance_id, lease->ref, lease->owner_ref,
@@ -592,6 +614,7 @@ shic_lease_book_test (bool verbose)
     shic_lease_book_grant (book, "i-3", NULL, 0, "c3", true);
     shic_lease_book_grant (book, "i-3", NULL, 0, "c3", true);
     assert (shic_lease_book_full (book));
+    assert (shic_lease_book_held_by (book, "c3") == 2 && shic_lease_book_held_by (book, "c9") == 0);
     //  Pages in grant order; the cursor is no ref
     list = shic_lease_book_list (book, NULL, NULL, NULL, 2, &page);
     assert (shic_val_size (list) == 2 && page && !strstr (page, "lease-"));
@@ -611,6 +634,7 @@ shic_lease_book_test (bool verbose)
     shic_lease_book_end_instance (book, "i-2", "instance_stopped");
     assert (shic_lease_book_size (book) == 0 && ended == 5);
     assert (shic_lease_book_granted (book) == 5);
+    assert (shic_lease_book_held_by (book, "c3") == 0 && shic_lease_book_held_by (book, "c2") == 0);
 
     shic_lease_book_destroy (&book);
     shic_events_destroy (&events);

@@ -53,6 +53,8 @@ void shic_lease_book_destroy (shic_lease_book_t **self_p);
 //  Live leases, and whether max_leases is reached
 size_t shic_lease_book_size (shic_lease_book_t *self);
 bool shic_lease_book_full (shic_lease_book_t *self);
+//  The live leases client (a client key) holds
+size_t shic_lease_book_held_by (shic_lease_book_t *self, const char *client);
 //  Leases granted since the start, lease actors idle (as the pool last said)
 uint64_t shic_lease_book_granted (shic_lease_book_t *self);
 size_t shic_lease_book_actors_idle (shic_lease_book_t *self);

@@ -76,6 +76,7 @@ s_record_destroy (shic_record_t **self_p)
         shic_record_t *self = *self_p;
         free (self->id);
         free (self->backend);
+        free (self->starter);
         shic_val_destroy (&self->plan);
         shic_val_destroy (&self->endpoint);
         shic_val_destroy (&self->last_exit);

@@ -45,6 +45,8 @@ typedef struct {
     int seq;                        //  number, bus routing id "I<seq>"
     char *id;                       //  instance id (= instance_key)
     char *backend;                  //  backend id
+    char *starter;                  //  client key of the network ensure that
+                                    //  created it, or NULL (the host's)
     shic_val_t *plan;               //  normalized plan
     bool spawned;                   //  startup kind is spawned
     bool actor_live;                //  its actor has not finished

@@ -1562,3 +1562,71 @@ shic_kernel_test_pool_shrink (bool verbose)
     shic_runtime_destroy (&runtime);
     printf ("OK\n");
 }
+
+//  Issue 15 point 4: a network client's TTL is capped, and so are the
+//  leases it holds and the instances its ensures start; the host is not
+void
+shic_kernel_test_fair_share (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel fair_share: ");
+    shic_runtime_t *runtime = s_runtime ("shicd\n    max_lease_ttl_ms = 60000\n"
+                                         "    max_leases_per_client = 3\n"
+                                         "    max_instances_per_client = 2\n");
+    int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    shic_client_t *greedy = shic_client_new (endpoint);
+    shic_client_t *other = shic_client_new (endpoint);
+    shic_client_t *host = shic_client_new (shic_runtime_endpoint (runtime));
+    //  35 years: refused, not clamped; the host may
+    shic_val_t *result = s_ensure (greedy, "test_spawned", "fair", NULL, (int64_t) 1 << 40, 10000);
+    shic_test_expect_error (greedy, result, SHIC_E_INVALID_ARGS);
+    assert (streq (s_str (shic_client_error (greedy)->details, "field"), "ttl_ms"));
+    result = s_ensure (host, "test_spawned", "fair", NULL, (int64_t) 1 << 40, 10000);
+    assert (result);
+    shic_val_destroy (&result);
+    //  Three leases, then capacity; renewing past the cap is refused
+    char *ref = NULL;
+    for (int i = 0; i < 3; i++) {
+        result = s_ensure (greedy, "test_spawned", "fair", NULL, 60000, 10000);
+        assert (result);
+        zstr_free (&ref);
+        ref = strdup (s_str (result, "lease/lease_ref"));
+        shic_val_destroy (&result);
+    }
+    result = s_ensure (greedy, "test_spawned", "fair", NULL, 60000, 10000);
+    shic_test_expect_error (greedy, result, SHIC_E_CAPACITY);
+    assert (streq (s_str (shic_client_error (greedy)->details, "limit"), "max_leases_per_client"));
+    char *renew = zsys_sprintf ("{\"lease_ref\":\"%s\",\"ttl_ms\":60001}", ref);
+    shic_test_expect_error (greedy, s_call_json (greedy, "renew_lease", renew), SHIC_E_INVALID_ARGS);
+    zstr_free (&renew);
+    //  ...which is this client's alone
+    result = s_ensure (other, "test_spawned", "fair", NULL, 60000, 10000);
+    assert (result);
+    shic_val_destroy (&result);
+    //  Releasing one makes room again
+    assert (shic_client_release (greedy, ref) == 0);
+    zstr_free (&ref);
+    result = s_ensure (greedy, "test_spawned", "fair", NULL, 60000, 10000);
+    assert (result);
+    shic_val_destroy (&result);
+    //  Instances: two new ones per client (the host started "fair")
+    const char *models [] = { "fair-1", "fair-2", "fair-3" };
+    for (int i = 0; i < 3; i++) {
+        result = s_ensure (other, "test_spawned", models [i], NULL, 60000, 10000);
+        if (i < 2)
+            assert (result && !shic_val_bool (shic_val_get (result, "reused")));
+        else {
+            shic_test_expect_error (other, result, SHIC_E_CAPACITY);
+            assert (streq (s_str (shic_client_error (other)->details, "limit"),
+                           "max_instances_per_client"));
+        }
+        shic_val_destroy (&result);
+    }
+    shic_client_destroy (&greedy);
+    shic_client_destroy (&other);
+    shic_client_destroy (&host);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}

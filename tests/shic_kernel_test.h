@@ -22,6 +22,7 @@ void shic_kernel_test_ownership (bool verbose);
 void shic_kernel_test_descriptors (bool verbose);
 void shic_kernel_test_peer_memory (bool verbose);
 void shic_kernel_test_pool_shrink (bool verbose);
+void shic_kernel_test_fair_share (bool verbose);
 void shic_containment_test (bool verbose);
 int shic_containment_victim (void);
 #endif

@@ -87,6 +87,7 @@ static s_test_t s_tests [] = {
     { "descriptors", shic_kernel_test_descriptors },
     { "peer_memory", shic_kernel_test_peer_memory },
     { "pool_shrink", shic_kernel_test_pool_shrink },
+    { "fair_share", shic_kernel_test_fair_share },
     { "containment", shic_containment_test },
     { "generic", shic_generic_test },
     { "llama_cpp", shic_llama_cpp_test },
