@@ -335,9 +335,11 @@ s_instance_send_stop (self_t *self, shic_record_t *instance)
 {
     char identity [16];
     snprintf (identity, sizeof (identity), "I%d", instance->seq);
-    if (shic_bus_send_to (self->bus, identity, &(shic_bus_t) { .id = SHIC_BUS_STOP }) == -1
-    &&  !self->draining)
-        zsys_warning ("gateway: cannot send STOP to %s", instance->id);
+    //  An actor just spawned may not have connected to the bus yet (a stop
+    //  during the first moments of a cold start): it gets the STOP when it
+    //  first speaks
+    instance->stop_owed = shic_bus_send_to (self->bus, identity,
+                                            &(shic_bus_t) { .id = SHIC_BUS_STOP }) == -1;
 }
 
 //  Stops an instance whose actor still runs
@@ -416,7 +418,7 @@ s_admit_start (void *arg, shic_pending_t *pending)
     while ((waiter = (shic_waiter_t *) zlistx_detach (pending->waiters, NULL))) {
         waiter->queued_ms = queued_ms;
         waiter->evicted = shic_val_dup (pending->evicted);
-        waiter->reused = !created;
+        waiter->reused = !created && !waiter->restarted;
         s_park (self, instance, waiter);
     }
 }
@@ -554,7 +556,7 @@ s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter, shic_e
         instance->starter = strdup (waiter->client);
     if (created)
         s_instance_spawn (self, instance);
-    waiter->reused = !created;
+    waiter->reused = !created && !waiter->restarted;
     s_park (self, instance, waiter);
     goto done;
 fail:
@@ -754,8 +756,22 @@ s_op_stop_instance (self_t *self, s_call_t *call, shic_error_t *err)
         return NULL;
     }
     shic_record_t *instance = shic_registry_lookup (self->registry, call->args.instance_id);
-    if (instance && instance->actor_live && instance->status != SHIC_LIFECYCLE_STOPPING)
+    if (instance && instance->actor_live && instance->status != SHIC_LIFECYCLE_STOPPING) {
+        //  The ensures that wait for it (a cold start) learn of the stop;
+        //  the instance is not started again for them. An ensure that
+        //  arrives while it stops gets a new start, reused false.
+        if (zlistx_size (instance->waiters)) {
+            shic_error_t stopped = { 0 };
+            shic_val_t *details = shic_val_new_map ();
+            shic_val_set_str (details, "instance_id", instance->id);
+            shic_error_set (&stopped, SHIC_E_INSTANCE_STOPPED, &details,
+                            "instance '%s' was stopped (stop_instance) while this ensure "
+                            "waited for it", instance->id);
+            s_waiters_fail (self, instance, &stopped);
+            shic_error_clear (&stopped);
+        }
         s_instance_stop (self, instance);
+    }
     return shic_val_new_map ();
 }
 
@@ -914,6 +930,7 @@ s_instance_restart_for_waiters (self_t *self, shic_record_t *instance)
     while ((waiter = (shic_waiter_t *) zlistx_detach (waiters, NULL))) {
         shic_val_t *copy = shic_val_dup (plan);
         shic_error_t err = { 0 };
+        waiter->restarted = true;   //  the new start is for it too
         s_ensure_place (self, &copy, waiter, &err);
     }
     shic_val_destroy (&plan);
@@ -1064,6 +1081,8 @@ s_handle_bus (self_t *self)
             s_handle_pool (self, &bus);
         else {
             shic_record_t *instance = shic_registry_lookup_seq (self->registry, identity);
+            if (instance && instance->stop_owed)
+                s_instance_send_stop (self, instance);
             if (instance)
                 s_handle_instance (self, instance, &bus);
         }

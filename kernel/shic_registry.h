@@ -50,6 +50,8 @@ typedef struct {
     shic_val_t *plan;               //  normalized plan
     bool spawned;                   //  startup kind is spawned
     bool actor_live;                //  its actor has not finished
+    bool stop_owed;                 //  a STOP found its actor not yet on the
+                                    //  bus: sent when it first speaks
     shic_lifecycle_t status;        //  lifecycle status
     const char *health;             //  health status (static SHIC_HEALTH_* string)
     shic_val_t *endpoint;           //  endpoint, once ready

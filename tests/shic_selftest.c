@@ -88,6 +88,7 @@ static s_test_t s_tests [] = {
     { "peer_memory", shic_kernel_test_peer_memory },
     { "pool_shrink", shic_kernel_test_pool_shrink },
     { "fair_share", shic_kernel_test_fair_share },
+    { "stop_truth", shic_kernel_test_stop_truth },
     { "containment", shic_containment_test },
     { "generic", shic_generic_test },
     { "llama_cpp", shic_llama_cpp_test },
