@@ -66,6 +66,8 @@ typedef struct {
 } self_t;
 
 static zsock_t *s_router_new (size_t max_frame);
+#define SEND_HWM 1000
+static int s_bind (zsock_t *sock, const char *endpoint);
 static void s_lease_ended (void *arg, const char *instance_id);
 static const shic_admission_effects_t s_admission_effects;
 static void s_park (self_t *self, shic_record_t *instance, shic_waiter_t *waiter);
@@ -201,13 +203,36 @@ s_grant (self_t *self, shic_waiter_t **waiter_p)
 {
     shic_waiter_t *waiter = *waiter_p;
     shic_record_t *instance = (shic_record_t *) waiter->instance;
+    //  No lease past max_leases, nor when no lease actor can be made for
+    //  it (out of descriptors)
+    shic_error_t err = { 0 };
     if (shic_lease_book_full (self->book)) {
-        shic_error_t err = { 0 };
         shic_val_t *details = shic_val_new_map ();
         shic_val_set_str (details, "limit", "max_leases");
         shic_val_set_int (details, "max_leases", (int64_t) self->settings->max_leases);
         shic_error_set (&err, SHIC_E_CAPACITY, &details, "the lease limit (%zu) is reached",
                         self->settings->max_leases);
+    }
+    else
+    if (!waiter->trusted && waiter->client
+    &&  shic_lease_book_held_by (self->book, waiter->client)
+        >= self->settings->max_leases_per_client) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "limit", "max_leases_per_client");
+        shic_val_set_int (details, "max_leases_per_client",
+                          (int64_t) self->settings->max_leases_per_client);
+        shic_error_set (&err, SHIC_E_CAPACITY, &details,
+                        "this client holds its limit of %zu leases",
+                        self->settings->max_leases_per_client);
+    }
+    else
+    if (shic_lease_book_starved (self->book)) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "limit", "descriptors");
+        shic_error_set (&err, SHIC_E_CAPACITY, &details,
+                        "out of file descriptors: no lease actor can be started");
+    }
+    if (err.code) {
         s_waiter_fail (self, waiter, &err);
         shic_error_clear (&err);
         shic_waiter_destroy (waiter_p);
@@ -323,9 +348,11 @@ s_instance_send_stop (self_t *self, shic_record_t *instance)
 {
     char identity [16];
     snprintf (identity, sizeof (identity), "I%d", instance->seq);
-    if (shic_bus_send_to (self->bus, identity, &(shic_bus_t) { .id = SHIC_BUS_STOP }) == -1
-    &&  !self->draining)
-        zsys_warning ("gateway: cannot send STOP to %s", instance->id);
+    //  An actor just spawned may not have connected to the bus yet (a stop
+    //  during the first moments of a cold start): it gets the STOP when it
+    //  first speaks
+    instance->stop_owed = shic_bus_send_to (self->bus, identity,
+                                            &(shic_bus_t) { .id = SHIC_BUS_STOP }) == -1;
 }
 
 //  Stops an instance whose actor still runs
@@ -395,13 +422,16 @@ s_admit_start (void *arg, shic_pending_t *pending)
         return;
     }
     shic_admission_placed (self->admission, instance, &pending->need);
+    shic_waiter_t *first = (shic_waiter_t *) zlistx_first (pending->waiters);
+    if (created && first && !first->trusted && first->client)
+        instance->starter = strdup (first->client);
     if (created)
         s_instance_spawn (self, instance);
     int64_t queued_ms = zclock_mono () - pending->queued_at;
     while ((waiter = (shic_waiter_t *) zlistx_detach (pending->waiters, NULL))) {
         waiter->queued_ms = queued_ms;
         waiter->evicted = shic_val_dup (pending->evicted);
-        waiter->reused = !created;
+        waiter->reused = !created && !waiter->restarted;
         s_park (self, instance, waiter);
     }
 }
@@ -471,6 +501,19 @@ s_park (self_t *self, shic_record_t *instance, shic_waiter_t *waiter)
         zlistx_add_end (instance->waiters, waiter);
 }
 
+//  How many live instances the ensures of a network client started
+static size_t
+s_started_by (self_t *self, const char *client)
+{
+    size_t count = 0;
+    for (shic_record_t *record = shic_registry_first (self->registry); record;
+         record = shic_registry_next (self->registry))
+        if (record->starter && streq (record->starter, client)
+        &&  record->status != SHIC_LIFECYCLE_STOPPED && record->status != SHIC_LIFECYCLE_FAILED)
+            count++;
+    return count;
+}
+
 //  A resolved ensure (plan taken, waiter taken): joins the live instance or
 //  the start waiting for memory, else starts it when its memory is not
 //  counted, else queues it for placement (which starts it at once when it
@@ -487,6 +530,18 @@ s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter, shic_e
              && zclock_mono () < instance->retire_at;
     shic_pending_t *pending = live || held? NULL: shic_admission_pending (self->admission, key);
     shic_need_t need = { 0 };
+    //  A network client starts at most max_instances_per_client instances
+    if (!live && !held && !pending && !waiter->trusted && waiter->client
+    &&  s_started_by (self, waiter->client) >= self->settings->max_instances_per_client) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "limit", "max_instances_per_client");
+        shic_val_set_int (details, "max_instances_per_client",
+                          (int64_t) self->settings->max_instances_per_client);
+        shic_error_set (err, SHIC_E_CAPACITY, &details,
+                        "this client started its limit of %zu instances",
+                        self->settings->max_instances_per_client);
+        goto fail;
+    }
     if (!live && !held && !pending && shic_admission_need (self->admission, *plan_p, &need, err) == 0
     &&  need.source) {
         if (!waiter->has_priority)
@@ -516,9 +571,11 @@ s_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter, shic_e
                                     &created, err);
     if (!instance)
         goto fail;
+    if (created && !waiter->trusted && waiter->client)
+        instance->starter = strdup (waiter->client);
     if (created)
         s_instance_spawn (self, instance);
-    waiter->reused = !created;
+    waiter->reused = !created && !waiter->restarted;
     s_park (self, instance, waiter);
     goto done;
 fail:
@@ -531,6 +588,22 @@ done:
     shic_val_destroy (plan_p);
 }
 
+//  A network client's ttl_ms is at most max_lease_ttl_ms (invalid_args
+//  beyond: a clamp would grant what was not asked); true when it is fine
+static bool
+s_ttl_allowed (self_t *self, s_call_t *call, shic_error_t *err)
+{
+    if (call->trusted || !call->args.has_ttl_ms
+    ||  call->args.ttl_ms <= self->settings->max_lease_ttl_ms)
+        return true;
+    shic_val_t *details = shic_val_new_map ();
+    shic_val_set_str (details, "field", "ttl_ms");
+    shic_val_set_int (details, "max_lease_ttl_ms", self->settings->max_lease_ttl_ms);
+    shic_error_set (err, SHIC_E_INVALID_ARGS, &details, "ttl_ms is above max_lease_ttl_ms (%lld)",
+                    (long long) self->settings->max_lease_ttl_ms);
+    return false;
+}
+
 static shic_val_t *
 s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
 {
@@ -541,6 +614,8 @@ s_op_ensure (self_t *self, s_call_t *call, shic_error_t *err)
         return NULL;
     }
     const shic_args_t *args = &call->args;
+    if (!s_ttl_allowed (self, call, err))
+        return NULL;
     //  The warm path: this very request was resolved before
     char *memo_key = shic_registry_memo_key (call->trusted, args->consumer, args->request,
                                              args->context);
@@ -617,6 +692,8 @@ s_op_renew_lease (self_t *self, s_call_t *call, shic_error_t *err)
                         call->args.lease_ref);
         return NULL;
     }
+    if (!s_ttl_allowed (self, call, err))
+        return NULL;
     shic_lease_book_renew (self->book, lease,
                            call->args.has_ttl_ms? call->args.ttl_ms: lease->ttl_ms);
     shic_val_t *result = shic_val_new_map ();
@@ -638,13 +715,25 @@ s_op_release_lease (self_t *self, s_call_t *call, shic_error_t *err)
     return result;
 }
 
+//  A list op's cursor for the next page, when more remain (taken)
+static void
+s_set_next (shic_val_t *result, char **next_p)
+{
+    if (*next_p)
+        shic_val_set_str (result, "next", *next_p);
+    zstr_free (next_p);
+}
+
 static shic_val_t *
 s_op_list_instances (self_t *self, s_call_t *call, shic_error_t *err)
 {
     (void) err;
     shic_val_t *result = shic_val_new_map ();
-    shic_val_t *list = shic_registry_snapshots (self->registry, call->args.backend);
+    char *next = NULL;
+    shic_val_t *list = shic_registry_snapshots (self->registry, call->args.backend,
+                                                call->args.after, (size_t) call->args.limit, &next);
     shic_val_set (result, "instances", &list);
+    s_set_next (result, &next);
     return result;
 }
 
@@ -663,19 +752,48 @@ static shic_val_t *
 s_op_list_leases (self_t *self, s_call_t *call, shic_error_t *err)
 {
     (void) err;
-    shic_val_t *list = shic_lease_book_list (self->book, call->args.instance_id);
+    //  The refs are capabilities: a network client sees its own, the
+    //  embedding host every one
+    char *next = NULL;
+    shic_val_t *list = shic_lease_book_list (self->book, call->args.instance_id,
+                                             call->trusted? NULL: call->client, call->args.after,
+                                             (size_t) call->args.limit, &next);
     shic_val_t *result = shic_val_new_map ();
     shic_val_set (result, "leases", &list);
+    s_set_next (result, &next);
     return result;
 }
 
 static shic_val_t *
 s_op_stop_instance (self_t *self, s_call_t *call, shic_error_t *err)
 {
-    (void) err;
+    //  A stop ends every holder's leases: the embedding host (and the CLI
+    //  on a control socket) may, network clients only when configured
+    if (!call->trusted && !self->settings->allow_network_stop) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "op", "stop_instance");
+        shic_val_set_str (details, "setting", "allow_network_stop");
+        shic_error_set (err, SHIC_E_FORBIDDEN, &details,
+                        "network clients may not stop instances (allow_network_stop = 0)");
+        return NULL;
+    }
     shic_record_t *instance = shic_registry_lookup (self->registry, call->args.instance_id);
-    if (instance && instance->actor_live && instance->status != SHIC_LIFECYCLE_STOPPING)
+    if (instance && instance->actor_live && instance->status != SHIC_LIFECYCLE_STOPPING) {
+        //  The ensures that wait for it (a cold start) learn of the stop;
+        //  the instance is not started again for them. An ensure that
+        //  arrives while it stops gets a new start, reused false.
+        if (zlistx_size (instance->waiters)) {
+            shic_error_t stopped = { 0 };
+            shic_val_t *details = shic_val_new_map ();
+            shic_val_set_str (details, "instance_id", instance->id);
+            shic_error_set (&stopped, SHIC_E_INSTANCE_STOPPED, &details,
+                            "instance '%s' was stopped (stop_instance) while this ensure "
+                            "waited for it", instance->id);
+            s_waiters_fail (self, instance, &stopped);
+            shic_error_clear (&stopped);
+        }
         s_instance_stop (self, instance);
+    }
     return shic_val_new_map ();
 }
 
@@ -726,7 +844,7 @@ s_op_instance_logs (self_t *self, s_call_t *call, shic_error_t *err)
     int64_t ticket = ++self->log_ticket;
     if (shic_bus_send_to (self->bus, identity, &(shic_bus_t) {
             .id = SHIC_BUS_LOGS, .ticket = ticket, .max_lines = call->args.lines,
-            .after = call->args.after }) == -1)
+            .after = call->args.after_line }) == -1)
         return s_logs_of_exit (instance, call->args.lines);
     shic_val_t *no_compatibility = NULL;
     shic_waiter_t *waiter = shic_waiter_new (call->router, &call->envelope, call->req.id,
@@ -1032,6 +1150,7 @@ s_instance_restart_for_waiters (self_t *self, shic_record_t *instance)
     while ((waiter = (shic_waiter_t *) zlistx_detach (waiters, NULL))) {
         shic_val_t *copy = shic_val_dup (plan);
         shic_error_t err = { 0 };
+        waiter->restarted = true;   //  the new start is for it too
         s_ensure_place (self, &copy, waiter, &err);
     }
     shic_val_destroy (&plan);
@@ -1165,7 +1284,8 @@ s_handle_pool (self_t *self, const shic_bus_t *msg)
         shic_lease_book_expired (self->book, msg->lease_ref, msg->expires_at_ms);
     else
     if (msg->id == SHIC_BUS_POOL)
-        shic_lease_book_pool_counts (self->book, (size_t) msg->idle, (size_t) msg->actors);
+        shic_lease_book_pool_counts (self->book, (size_t) msg->idle, (size_t) msg->actors,
+                                     msg->rc == -1);
     else
         zsys_error ("gateway: unexpected '%s' from the lease pool", shic_bus_command (msg->id));
 }
@@ -1184,6 +1304,8 @@ s_handle_bus (self_t *self)
             s_handle_pool (self, &bus);
         else {
             shic_record_t *instance = shic_registry_lookup_seq (self->registry, identity);
+            if (instance && instance->stop_owed)
+                s_instance_send_stop (self, instance);
             if (instance)
                 s_handle_instance (self, instance, &bus);
         }
@@ -1202,6 +1324,29 @@ s_bind (zsock_t *sock, const char *endpoint)
     return rc;
 }
 
+//  The control endpoint: the trusted ROUTER on an ipc:// socket, which
+//  only the daemon's user may connect to (the file is made 0600; the
+//  directory it lies in should be the user's own)
+static int
+s_bind_control (self_t *self)
+{
+    const char *endpoint = self->settings->control;
+    if (!*endpoint)
+        return 0;
+    if (strncmp (endpoint, "ipc://", 6) || !endpoint [6]) {
+        zsys_error ("gateway: the control endpoint '%s' is not ipc://PATH", endpoint);
+        return -1;
+    }
+    if (s_bind (self->trusted, endpoint) == -1)
+        return -1;
+    const char *path = endpoint + 6;
+    if (*path != '@' && chmod (path, S_IRUSR | S_IWUSR) == -1) {
+        zsys_error ("gateway: cannot make %s private: %s", path, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
 static zsock_t *
 s_router_new (size_t max_frame)
 {
@@ -1209,7 +1354,9 @@ s_router_new (size_t max_frame)
     zsock_set_router_mandatory (router, 1);
     zsock_set_sndtimeo (router, 0);
     zsock_set_maxmsgsize (router, (int64_t) max_frame + 1024);
-    zsock_set_sndhwm (router, 100000);
+    //  A peer that does not read holds at most this many replies (each
+    //  bounded: strings are capped, lists paged), then its replies drop
+    zsock_set_sndhwm (router, SEND_HWM);
     zsock_set_rcvhwm (router, 100000);
     return router;
 }
@@ -1367,7 +1514,8 @@ shic_gateway_actor (zsock_t *pipe, void *args)
 #endif
     bool ok = self->events
            && s_bind (self->trusted, self->settings->gateway) == 0
-           && s_bind (self->bus, self->settings->bus) == 0;
+           && s_bind (self->bus, self->settings->bus) == 0
+           && s_bind_control (self) == 0;
     shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = ok? 0: -1 });
 
     while (ok && !self->terminated) {

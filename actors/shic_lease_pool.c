@@ -16,7 +16,8 @@
     To the gateway:
         BOUND {lease_ref, actor}        actor "L<n>" now holds the lease
         EXPIRED {lease_ref, expires_at_ms}  relayed from the lease's actor
-        POOL {idle, actors}             its counts changed (for stats)
+        POOL {idle, actors, rc}         its counts changed (for stats); rc -1
+                                        while it cannot start more actors
     To a lease actor, on its pipe: GRANT, RENEW, RELEASE with the bodies
     above (a RENEW or RELEASE passes on the gateway's message unchanged).
     On its pipe: $TERM. Every message is a row of messages/shic_bus.c.
@@ -54,6 +55,10 @@ typedef struct {
     size_t grow;                    //  lease actors still to start
     size_t told_idle;               //  idle count the gateway last heard
     int doorbell [2];               //  pipe(2): read end, write end
+    int64_t last_grant;             //  monotonic: the last GRANT
+    bool exhausted;                 //  the last start found no descriptors
+    bool told_exhausted;            //  what the gateway last heard of it
+    int64_t retry_at;               //  monotonic: try to start again then
     bool terminated;                //  $TERM seen
 } self_t;
 
@@ -180,9 +185,45 @@ s_plan_growth (self_t *self)
         self->grow += spare + (waiting > have? waiting - have: 0);
 }
 
-static void
+//  czmq's zactor_new asserts when it cannot make its pipe's sockets: a
+//  start needs FDS_PER_START descriptors and as much again to spare for the
+//  other threads (the gateway answering, a client connecting), else it is
+//  not tried. Counts what dup(2) can still open, up to that many.
+#define FDS_PER_START   16
+#define RETRY_MS        1000
+
+static bool
+s_descriptors_free (self_t *self)
+{
+    int fds [FDS_PER_START];
+    int got = 0;
+    while (got < FDS_PER_START) {
+        int fd = fcntl (self->doorbell [0], F_DUPFD_CLOEXEC, 0);
+        if (fd == -1)
+            break;
+        fds [got++] = fd;
+    }
+    for (int i = 0; i < got; i++)
+        close (fds [i]);
+    return got == FDS_PER_START;
+}
+
+//  Starts one lease actor; false when descriptors ran out (never aborts:
+//  the leases that wait keep waiting, the gateway answers capacity)
+static bool
 s_start_one (self_t *self)
 {
+    if (!s_descriptors_free (self)) {
+        if (!self->exhausted)
+            zsys_warning ("lease pool: out of descriptors at %zu lease actors; "
+                          "ensures get capacity until some are free", self->count);
+        self->exhausted = true;
+        self->retry_at = zclock_mono () + RETRY_MS;
+        return false;
+    }
+    if (self->exhausted)
+        zsys_info ("lease pool: descriptors free again at %zu lease actors", self->count);
+    self->exhausted = false;
     shic_lease_args_t *args = (shic_lease_args_t *) zmalloc (sizeof (shic_lease_args_t));
     args->number = (int) self->count + 1;
     args->doorbell = self->doorbell [1];
@@ -190,11 +231,13 @@ s_start_one (self_t *self)
     assert (actor);
     self->slots [self->count++].actor = actor;
     s_actor_free (self, self->count);
+    return true;
 }
 
 static void
 s_on_grant (self_t *self, const shic_bus_t *msg)
 {
+    self->last_grant = zclock_mono ();
     if (self->idle_count)
         s_bind (self, self->idle [--self->idle_count], msg->lease_ref, msg->ttl_ms,
                 msg->expires_at_ms);
@@ -244,6 +287,34 @@ s_on_release (self_t *self, const shic_bus_t *msg)
     }
     else
         zhashx_delete (self->waiting, ref);
+}
+
+//  After lease_shrink_ms without a GRANT, idle actors above lease_spare
+//  end, SHRINK_BATCH at a time (the pool stays responsive), highest number
+//  first: numbers stay dense, so an actor can end only when every higher
+//  one has. Returns the monotonic time to look again, or -1.
+#define SHRINK_BATCH 64
+
+static int64_t
+s_shrink (self_t *self)
+{
+    size_t spare = self->settings->lease_spare;
+    if (self->idle_count <= spare || self->grow)
+        return -1;
+    int64_t due = self->last_grant + self->settings->lease_shrink_ms;
+    if (zclock_mono () < due)
+        return due;
+    for (int ended = 0; ended < SHRINK_BATCH && self->idle_count > spare; ended++) {
+        size_t at = self->idle_count;
+        for (size_t i = 0; i < self->idle_count && at == self->idle_count; i++)
+            if (self->idle [i] == self->count)
+                at = i;
+        if (at == self->idle_count)
+            return -1;              //  the highest is bound: wait for a release
+        self->idle [at] = self->idle [--self->idle_count];
+        zactor_destroy (&self->slots [--self->count].actor);
+    }
+    return self->idle_count > spare? zclock_mono (): -1;
 }
 
 //  From the gateway: GRANT, RENEW or RELEASE {lease_ref, ...}
@@ -301,10 +372,13 @@ s_handle_pipe (self_t *self)
 static void
 s_report (self_t *self)
 {
-    if (self->grow == 0 && self->idle_count != self->told_idle) {
+    if ((self->grow == 0 && self->idle_count != self->told_idle)
+    ||  self->exhausted != self->told_exhausted) {
         s_to_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_POOL, .idle = (int64_t) self->idle_count,
-                                            .actors = (int64_t) self->count });
+                                            .actors = (int64_t) self->count,
+                                            .rc = self->exhausted? -1: 0 });
         self->told_idle = self->idle_count;
+        self->told_exhausted = self->exhausted;
     }
 }
 
@@ -319,20 +393,38 @@ shic_lease_pool_actor (zsock_t *pipe, void *args)
     while (!self->terminated) {
         //  Start actors one at a time, so that $TERM is never kept waiting
         //  long behind a large batch
-        bool growing = self->grow > 0 && self->count < self->limit;
+        //  Out of descriptors: growth stops, and is tried again every
+        //  RETRY_MS (the gateway grants nothing meanwhile)
+        if (self->exhausted && zclock_mono () >= self->retry_at) {
+            s_plan_growth (self);
+            if (self->grow == 0)
+                self->grow = 1;
+        }
+        bool growing = self->grow > 0 && self->count < self->limit
+                    && (!self->exhausted || zclock_mono () >= self->retry_at);
         if (growing) {
-            s_start_one (self);
-            self->grow--;
+            if (s_start_one (self))
+                self->grow--;
+            else {
+                self->grow = 0;
+                growing = false;
+            }
         }
         else
             self->grow = 0;
+        int64_t shrink = growing? -1: s_shrink (self);
         s_report (self);
+        int64_t timeout = growing? 0: -1;
+        if (shrink >= 0)
+            timeout = shrink - zclock_mono () > 0? shrink - zclock_mono (): 0;
+        if (self->exhausted)
+            timeout = self->retry_at - zclock_mono () > 0? self->retry_at - zclock_mono (): 0;
         zmq_pollitem_t items [3] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
             { NULL, self->doorbell [0], ZMQ_POLLIN, 0 }
         };
-        if (shic_poll (items, 3, growing? 0: -1) == -1)
+        if (shic_poll (items, 3, timeout) == -1)
             break;
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);

@@ -76,6 +76,102 @@ shic_init (size_t max_leases)
     zsys_set_linger (0);
 }
 
+//  --------------------------------------------------------------------------
+//  Do the configured limits fit the descriptors and sockets we may have?
+//  Measured: a lease actor costs 2 descriptors (its pipe's two mailboxes)
+//  and 2 sockets; an instance about 8 descriptors (its actor's pipe and
+//  bus socket, the service's stdout, stderr and pidfd, health checks);
+//  the runtime itself about 20, and network clients, backends' HTTP and
+//  the CLI need room beyond that.
+
+#define FDS_BASE            320     //  the runtime, clients, HTTP: headroom
+#define FDS_PER_LEASE       2
+#define FDS_PER_INSTANCE    8
+#define SOCKETS_BASE        256
+#define SOCKETS_PER_LEASE   2
+#define SOCKETS_PER_INSTANCE 4
+
+static size_t
+s_fds_needed (size_t max_leases, size_t lease_spare, size_t max_instances)
+{
+    return FDS_BASE + FDS_PER_LEASE * (max_leases + lease_spare)
+         + FDS_PER_INSTANCE * max_instances;
+}
+
+//  The key a limit was configured under ("runtime/KEY" or "shicd/KEY"),
+//  or NULL when it was left to its default
+static const char *
+s_configured (zconfig_t *config, const char *key)
+{
+    static char path [64];
+    const char *sections [] = { "runtime", "shicd" };
+    for (int i = 0; i < 2 && config; i++) {
+        snprintf (path, sizeof (path), "%s/%s", sections [i], key);
+        if (zconfig_locate (config, path))
+            return path;
+    }
+    return NULL;
+}
+
+//  Checks settings against RLIMIT_NOFILE (raised to the hard limit by
+//  shic_init) and czmq's socket cap. A default max_leases that does not
+//  fit is lowered to what fits (logged); a configured one is refused:
+//  -1 with err naming the key (details.field)
+static int
+s_check_limits (shic_settings_t *settings, zconfig_t *config, shic_error_t *err)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+        return 0;
+    size_t fds = limit.rlim_cur == RLIM_INFINITY? SIZE_MAX: (size_t) limit.rlim_cur;
+    int max_sockets = zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS);
+    size_t sockets = max_sockets > 0? (size_t) max_sockets: SIZE_MAX;
+    size_t spare = settings->lease_spare, instances = settings->max_instances;
+    size_t fixed_fds = FDS_BASE + FDS_PER_INSTANCE * instances + FDS_PER_LEASE * spare;
+    size_t fixed_sockets = SOCKETS_BASE + SOCKETS_PER_INSTANCE * instances
+                         + SOCKETS_PER_LEASE * spare;
+    size_t fit_fds = fds > fixed_fds? (fds - fixed_fds) / FDS_PER_LEASE: 0;
+    size_t fit_sockets = sockets > fixed_sockets? (sockets - fixed_sockets) / SOCKETS_PER_LEASE: 0;
+    size_t fit = fit_fds < fit_sockets? fit_fds: fit_sockets;
+    if (settings->max_leases <= fit)
+        return 0;
+    const char *key = s_configured (config, "max_leases");
+    if (!key && fit >= 1) {
+        zsys_warning ("runtime: max_leases lowered from %zu to %zu: the descriptor limit is %zu "
+                      "and czmq's socket cap %zu", settings->max_leases, fit, fds, sockets);
+        settings->max_leases = fit;
+        return 0;
+    }
+    if (!key)
+        key = s_configured (config, "lease_spare");
+    if (!key)
+        key = s_configured (config, "max_instances");
+    if (!key)
+        key = "max_leases";
+    shic_val_t *details = shic_val_new_map ();
+    shic_val_set_str (details, "field", key);
+    shic_val_set_int (details, "descriptors", (int64_t) s_fds_needed (settings->max_leases, spare,
+                                                                     instances));
+    shic_val_set_int (details, "descriptor_limit", fds == SIZE_MAX? -1: (int64_t) fds);
+    shic_error_set (err, SHIC_E_INVALID_ARGS, &details,
+                    "max_leases %zu, lease_spare %zu and max_instances %zu need %zu descriptors "
+                    "and %zu sockets; the limit is %zu descriptors (RLIMIT_NOFILE, raised to "
+                    "its hard limit) and %zu sockets: at most %zu leases fit",
+                    settings->max_leases, spare, instances,
+                    s_fds_needed (settings->max_leases, spare, instances),
+                    fixed_sockets + SOCKETS_PER_LEASE * settings->max_leases, fds, sockets, fit);
+    return -1;
+}
+
+int
+shic_runtime_check_limits (zconfig_t *config, shic_error_t *err)
+{
+    shic_settings_t settings;
+    shic_settings_load (&settings, config);
+    shic_init (settings.max_leases + settings.lease_spare);
+    return s_check_limits (&settings, config, err);
+}
+
 shic_runtime_t *
 shic_runtime_new (zconfig_t *config)
 {
@@ -97,7 +193,14 @@ shic_runtime_new (zconfig_t *config)
         shic_runtime_destroy (&self);
         return NULL;
     }
-    shic_init (self->settings->max_leases);
+    shic_init (self->settings->max_leases + self->settings->lease_spare);
+    if (s_check_limits (self->settings, config, &err) != 0) {
+        zsys_error ("runtime: %s: %s", shic_val_str (shic_val_get (err.details, "field")),
+                    err.message);
+        shic_error_clear (&err);
+        shic_runtime_destroy (&self);
+        return NULL;
+    }
     self->supervisor = zactor_new (shic_supervisor_actor, self->settings);
     if (self->supervisor) {
         //  The supervisor reports whether its children started

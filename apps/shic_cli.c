@@ -31,12 +31,15 @@ static const char *s_help =
     "  release LEASE       end a lease (idempotent: says whether one was live)\n"
     "  renew LEASE [--ttl D]  extend a lease\n"
     "  ps [--backend B] [--wide]  runtime instances (--wide: full instance ids)\n"
-    "  leases [--instance I] [--wide]  live leases (expiry relative to now)\n"
+    "  leases [--instance I] [--wide]  live leases (expiry relative to now); another\n"
+    "                      client's lease shows LEASE - unless E is the control socket\n"
     "  backends            registered backends and their models\n"
     "  models [--backend B]  the models one may ask for: size, footprint, where loaded\n"
     "  stop INSTANCE|MODEL|PREFIX | --all\n"
     "                      stop instances (an id, a model, an unambiguous id prefix;\n"
-    "                      never stops an attached daemon)\n"
+    "                      never stops an attached daemon); needs the daemon's control\n"
+    "                      socket (-E ipc://PATH, shicd/control) or\n"
+    "                      shicd/allow_network_stop = 1\n"
     "  logs INSTANCE|MODEL [-f] [--lines N]\n"
     "                      the service's last output lines (-f: follow; Ctrl-C ends)\n"
     "  watch [PREFIX]      print events as they come (Ctrl-C ends)\n"
@@ -155,6 +158,9 @@ static void
 s_print_error (const shic_error_t *err)
 {
     fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
+    if (streq (err->code, SHIC_E_FORBIDDEN) && shic_val_str (shic_val_get (err->details, "setting")))
+        fprintf (stderr, "  (use the daemon's control socket: shic -E ipc://PATH, the "
+                 "PATH of shicd/control)\n");
     if (!err->details)
         return;
     shic_val_t *details = shic_val_dup (err->details);
@@ -371,6 +377,44 @@ s_print_instances (const shic_val_t *list, bool wide)
     }
     if (!wide)
         printf ("(ids end in ~ where shortened: 'shic ps --wide' shows them whole)\n");
+}
+
+//  A list op page after page (wire.md: limit, after and next): one result
+//  with every item under key, or NULL as shic_client_call
+static shic_val_t *
+s_call_pages (shic_client_t *client, const char *op, shic_val_t **args_p, const char *key)
+{
+    shic_val_t *args = *args_p? *args_p: shic_val_new_map ();
+    *args_p = NULL;
+    shic_val_set_int (args, "limit", 1000);
+    shic_val_t *all = NULL;
+    while (true) {
+        shic_val_t *copy = shic_val_dup (args);
+        shic_val_t *page = shic_client_call (client, op, &copy);
+        if (!page) {
+            shic_val_destroy (&all);
+            break;
+        }
+        const char *next = shic_val_str (shic_val_get (page, "next"));
+        bool more = next != NULL;
+        if (more)
+            shic_val_set_str (args, "after", next);
+        if (!all)
+            all = page;
+        else {
+            const shic_val_t *items = shic_val_get (page, key);
+            for (size_t i = 0; i < shic_val_size (items); i++)
+                shic_val_push (shic_val_get (all, key),
+                               &(shic_val_t *) { shic_val_dup (shic_val_at (items, i)) });
+            shic_val_destroy (&page);
+        }
+        if (!more) {
+            shic_val_remove (all, "next");
+            break;
+        }
+    }
+    shic_val_destroy (&args);
+    return all;
 }
 
 static void
@@ -1107,7 +1151,9 @@ main (int argc, char *argv [])
     else
         rc = s_unknown_command (command);
     if (op && rc == 0) {
-        shic_val_t *result = shic_client_call (client, op, &call);
+        shic_val_t *result = streq (op, "list_instances")? s_call_pages (client, op, &call, "instances")
+                           : streq (op, "list_leases")? s_call_pages (client, op, &call, "leases")
+                           : shic_client_call (client, op, &call);
         if (!result)
             rc = s_fail (client, json);
         else

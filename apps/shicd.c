@@ -114,6 +114,7 @@ static const struct {
     { "max_leases",             1,      1000000 },
     { "max_instances",          1,      65536 },
     { "lease_spare",            0,      65536 },
+    { "lease_shrink_ms",        0,      SHIC_DURATION_MAX_MS },
     { "retention_ms",           0,      SHIC_DURATION_MAX_MS },
     { "start_failure_hold_ms",  0,      SHIC_DURATION_MAX_MS },
     { "max_frame",              1024,   (int64_t) 1 << 30 },
@@ -128,6 +129,10 @@ static const struct {
     { "inproc_client_timeout",  0,      1 },
     { "max_queue",              0,      1000000 },
     { "preempt_grace_ms",       0,      SHIC_DURATION_MAX_MS },
+    { "allow_network_stop",     0,      1 },
+    { "max_lease_ttl_ms",       1,      SHIC_DURATION_MAX_MS },
+    { "max_leases_per_client",  1,      1000000 },
+    { "max_instances_per_client", 1,    65536 },
     { NULL, 0, 0 }
 };
 
@@ -207,6 +212,15 @@ s_check_config (zconfig_t *config, char **problem)
             if (streq (name, "gateway") || streq (name, "events")) {
                 if ((*problem = s_endpoint_problem (value)))
                     return path;
+                continue;
+            }
+            //  The CLI's trusted socket: ipc only (its file's mode guards it)
+            if (streq (name, "control")) {
+                if (!value || strncmp (value, "ipc://", 6) || !value [6]) {
+                    *problem = zsys_sprintf ("'%s' is not ipc://PATH (the trusted control "
+                                             "socket is local only)", value? value: "");
+                    return path;
+                }
                 continue;
             }
             //  Memory pools: checked by shic_pools_load (s_check_resources)
@@ -532,8 +546,18 @@ main (int argc, char *argv [])
     sigaddset (&signals, SIGTERM);
     sigaddset (&signals, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
-    shic_init ((size_t) atoll (zconfig_get (config, "shicd/max_leases",
-                                            zconfig_get (config, "runtime/max_leases", "4096"))));
+    //  Raises the descriptor limit to the hard one; limits that cannot fit
+    //  it would end in an abort under load: refused now
+    shic_error_t limits = { 0 };
+    if (shic_runtime_check_limits (config, &limits) != 0) {
+        const char *key = shic_val_str (shic_val_get (limits.details, "field"));
+        fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file? config_file: "(defaults)",
+                 config_file && key? s_line_of (config_file, key): 0, key? key: "max_leases",
+                 limits.message);
+        shic_error_clear (&limits);
+        zconfig_destroy (&config);
+        return 2;
+    }
     zsys_handler_set (NULL);
 
     int rc = 0;

@@ -68,12 +68,24 @@ shicd_reload (shic_runtime_t *runtime, zconfig_t **current_p, zconfig_t **next_p
     zconfig_t *current = *current_p;
     zconfig_t *next = *next_p;
     //  A scratch runtime sees the backends refuse their sections first
+    //  (without the control socket: binding its ipc path would take it from
+    //  the running runtime, and destroying the scratch would remove its file)
     shic_error_t err = { 0 };
-    shic_runtime_t *scratch = shic_runtime_new (next);
-    shic_backends_t *trial = scratch? shic_backends_configure (scratch, next, &err): NULL;
+    char *saved = zconfig_str_save (next);
+    zconfig_t *trial_config = saved? zconfig_str_load (saved): NULL;
+    zstr_free (&saved);
+    if (!trial_config) {
+        *why = strdup ("the configuration could not be copied");
+        return -1;
+    }
+    zconfig_put (trial_config, "shicd/control", "");
+    zconfig_put (trial_config, "runtime/control", "");
+    shic_runtime_t *scratch = shic_runtime_new (trial_config);
+    shic_backends_t *trial = scratch? shic_backends_configure (scratch, trial_config, &err): NULL;
     bool accepted = trial != NULL;
     shic_runtime_destroy (&scratch);
     shic_backends_destroy (&trial);
+    zconfig_destroy (&trial_config);
     if (!accepted) {
         *why = strdup (err.message? err.message: "the runtime could not be built");
         shic_error_clear (&err);

@@ -60,7 +60,9 @@ typedef struct {
 
 //  Every option; knobs are rendered in this order
 static const s_option_t s_options [] = {
-    { "ctx_size",              S_INT,    S_KNOB,        0, INT_MAX,   "-c" },
+    //  Bounded: each distinct value is an instance of its own (no model
+    //  llama.cpp runs has a context of 2^20 tokens or more)
+    { "ctx_size",              S_INT,    S_KNOB,        0, 1 << 20,   "-c" },
     { "parallel",              S_INT,    S_KNOB,        1, 1024,      "-np" },
     { "threads",               S_INT,    S_KNOB,        1, 1024,      "-t" },
     { "threads_batch",         S_INT,    S_KNOB,        1, 1024,      "-tb" },

@@ -300,6 +300,9 @@ shic_bench_daemon_start (shic_bench_daemon_t *self, const char *build, const cha
              "    client_timeout_ms = 600000\n"
              "    max_instances = 1100\n"
              "    max_leases = 5000\n"
+             "    allow_network_stop = 1\n"
+             "    max_leases_per_client = 5000\n"
+             "    max_instances_per_client = 1100\n"
              "%s"
              "backends\n%s", self->gateway, self->events, shicd_extra? shicd_extra: "", backends);
     fclose (file);

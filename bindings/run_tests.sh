@@ -67,6 +67,7 @@ export PYTHONDONTWRITEBYTECODE=1          # no __pycache__ in the tree
 cat > "$WORK/shicd.cfg" <<EOF
 shicd
     client_timeout_ms = $CLIENT_TIMEOUT_MS
+    allow_network_stop = 1
 backends
     stand_in
         type = command

@@ -141,7 +141,8 @@ typedef struct {
 //      start_failure_hold_ms = 1000  a start failure answers later callers this long
 //      max_frame = 1048576         largest request body
 //  plus the restart policy keys (see shic_restart_policy.h).
-//  Returns NULL on failure (logged).
+//  Returns NULL on failure (logged), among them limits that do not fit
+//  the descriptor limit (see shic_runtime_check_limits).
 SHIC_EXPORT shic_runtime_t *shic_runtime_new (zconfig_t *config);
 
 //  Stops every instance (spawned services are stopped), every lease and
@@ -181,6 +182,13 @@ SHIC_EXPORT int shic_runtime_check_resources (zconfig_t *config, shic_error_t *e
 //  read (as llama_cpp's footprint estimate will). Returns 0, or -1 with err
 //  set (the file is missing, unreadable, not GGUF or cut short).
 SHIC_EXPORT int shic_runtime_check_model (const char *path, shic_error_t *err);
+
+//  Raises RLIMIT_NOFILE to its hard limit (shic_init) and checks that the
+//  limits of config (max_leases, lease_spare, max_instances) fit it and
+//  czmq's socket cap, as shic_runtime_new will (which returns NULL when
+//  they do not; a max_leases left to its default is lowered to fit).
+//  Returns 0, or -1 with err set (details.field names the key).
+SHIC_EXPORT int shic_runtime_check_limits (zconfig_t *config, shic_error_t *err);
 
 //  The inproc endpoint of the events PUB socket
 SHIC_EXPORT const char *shic_runtime_events_endpoint (shic_runtime_t *self);

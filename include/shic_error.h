@@ -39,6 +39,7 @@ extern "C" {
 #define SHIC_E_BACKEND_EXIT              "backend_exit"
 #define SHIC_E_INSTANCE_UNAVAILABLE      "instance_unavailable"
 #define SHIC_E_INSTANCE_FAILED           "instance_failed"
+#define SHIC_E_INSTANCE_STOPPED          "instance_stopped"
 #define SHIC_E_CAPACITY                  "capacity"
 #define SHIC_E_NOT_FOUND                 "not_found"
 #define SHIC_E_LEASE_NOT_FOUND           "lease_not_found"

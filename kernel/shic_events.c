@@ -20,7 +20,10 @@ shic_events_new (const char *endpoint)
     shic_events_t *self = (shic_events_t *) zmalloc (sizeof (shic_events_t));
     self->pub = zsock_new (ZMQ_PUB);
     if (self->pub) {
-        zsock_set_sndhwm (self->pub, 100000);
+        //  A subscriber that does not read holds at most this many events
+        //  (each about 1 KB at most: client strings are capped at 256
+        //  bytes), then loses what follows
+        zsock_set_sndhwm (self->pub, 10000);
         if (shic_events_bind (self, endpoint) != -1)
             return self;
     }

@@ -46,9 +46,18 @@ shic_settings_load (shic_settings_t *self, zconfig_t *config)
     snprintf (self->bus, sizeof (self->bus), "inproc://shic-%d-%d-bus", getpid (), n);
     snprintf (self->gateway, sizeof (self->gateway), "inproc://shic-%d-%d-gateway", getpid (), n);
     snprintf (self->events, sizeof (self->events), "inproc://shic-%d-%d-events", getpid (), n);
+    const char *control = config? zconfig_get (config, "runtime/control",
+                                               zconfig_get (config, "shicd/control", "")): "";
+    snprintf (self->control, sizeof (self->control), "%s", control? control: "");
+    self->allow_network_stop = shic_config_int (config, "allow_network_stop", 0) != 0;
+    self->max_lease_ttl_ms = shic_config_int (config, "max_lease_ttl_ms", 86400000);
+    self->max_leases_per_client = (size_t) shic_config_int (config, "max_leases_per_client", 1024);
+    self->max_instances_per_client = (size_t) shic_config_int (config, "max_instances_per_client",
+                                                               32);
     self->max_leases = (size_t) shic_config_int (config, "max_leases", 4096);
     self->max_instances = (size_t) shic_config_int (config, "max_instances", 256);
     self->lease_spare = (size_t) shic_config_int (config, "lease_spare", 32);
+    self->lease_shrink_ms = shic_config_int (config, "lease_shrink_ms", 10000);
     self->client_timeout_ms = shic_config_int (config, "client_timeout_ms", 30000);
     self->inproc_client_timeout = shic_config_int (config, "inproc_client_timeout", 0) != 0;
     self->retention_ms = shic_config_int (config, "retention_ms", 30000);

@@ -22,9 +22,18 @@ typedef struct {
     char bus [64];                  //  inproc endpoint of the bus ROUTER
     char gateway [64];              //  inproc endpoint of the trusted ROUTER
     char events [64];               //  inproc endpoint of the events PUB
+    char control [256];             //  ipc:// endpoint also bound by the trusted
+                                    //  ROUTER (the CLI's), "" = none
+    bool allow_network_stop;        //  network clients may stop_instance
+    int64_t max_lease_ttl_ms;       //  largest ttl_ms a network client may ask
+    size_t max_leases_per_client;   //  live leases one network client may hold
+    size_t max_instances_per_client; //  live instances one network client's
+                                    //  ensures may have started
     size_t max_leases;              //  live lease cap
     size_t max_instances;           //  live instance cap
     size_t lease_spare;             //  idle lease actors kept ready
+    int64_t lease_shrink_ms;        //  quiet time after which idle lease
+                                    //  actors above lease_spare end
     int64_t client_timeout_ms;      //  silent remote client: untimed leases end
     bool inproc_client_timeout;     //  apply client_timeout_ms to inproc clients
     int64_t retention_ms;           //  stopped / failed instances stay listed

@@ -15,6 +15,7 @@
 #include "shic_bus.h"
 #include "shic_kernel.h"
 #include <limits.h>
+#include <sys/random.h>
 
 //  The pool's batch waits until requests and replies pause for
 //  CHORES_IDLE_MS, at most CHORES_MAX_MS: waking the pool's threads in
@@ -39,13 +40,14 @@ struct _shic_lease_book_t {
     void *on_end_arg;               //  its argument
     zhashx_t *leases;               //  ref -> shic_lease_t
     zhashx_t *clients;              //  client key -> s_client_t
+    zhashx_t *held;                 //  holder key -> live leases (size_t *)
     zlistx_t *to_pool;              //  refs of leases whose GRANT waits
     int64_t chores_since;           //  monotonic; a batch waits since, 0 = none
     bool chores_urgent;             //  a short lease waits for its actor
     int64_t last_busy;              //  monotonic; last request or reply burst
-    uint64_t next_lease;            //  lease numbers
     uint64_t granted;               //  leases granted
     size_t actors_idle;             //  idle lease actors, as the pool said
+    bool pool_exhausted;            //  the pool cannot start more actors
 };
 
 static void
@@ -58,6 +60,7 @@ s_lease_destroy (shic_lease_t **self_p)
         free (self->instance_id);
         free (self->actor);
         free (self->client);
+        free (self->holder);
         free (self);
         *self_p = NULL;
     }
@@ -77,6 +80,8 @@ shic_lease_book_new (const shic_settings_t *settings, shic_events_t *events, zso
     zhashx_set_destructor (self->leases, (zhashx_destructor_fn *) s_lease_destroy);
     self->clients = zhashx_new ();
     zhashx_set_destructor (self->clients, (zhashx_destructor_fn *) zstr_free);
+    self->held = zhashx_new ();
+    zhashx_set_destructor (self->held, (zhashx_destructor_fn *) zstr_free);
     self->to_pool = zlistx_new ();
     zlistx_set_destructor (self->to_pool, (zlistx_destructor_fn *) zstr_free);
     return self;
@@ -90,6 +95,7 @@ shic_lease_book_destroy (shic_lease_book_t **self_p)
         zlistx_destroy (&self->to_pool);
         zhashx_destroy (&self->leases);
         zhashx_destroy (&self->clients);
+        zhashx_destroy (&self->held);
         free (self);
         *self_p = NULL;
     }
@@ -105,6 +111,13 @@ bool
 shic_lease_book_full (shic_lease_book_t *self)
 {
     return zhashx_size (self->leases) >= self->settings->max_leases;
+}
+
+size_t
+shic_lease_book_held_by (shic_lease_book_t *self, const char *client)
+{
+    size_t *held = (size_t *) zhashx_lookup (self->held, client);
+    return held? *held: 0;
 }
 
 uint64_t
@@ -135,7 +148,19 @@ shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
                        bool tracked)
 {
     shic_lease_t *lease = (shic_lease_t *) zmalloc (sizeof (shic_lease_t));
-    lease->ref = zsys_sprintf ("lease-%" PRIu64, ++self->next_lease);
+    lease->ref = shic_lease_book_new_ref ();
+    //  Unguessable, and thus unique in practice; a repeat would be a broken
+    //  random source, never to be hidden
+    assert (!zhashx_lookup (self->leases, lease->ref));
+    lease->holder = client? strdup (client): NULL;
+    if (client) {
+        size_t *held = (size_t *) zhashx_lookup (self->held, client);
+        if (!held) {
+            held = (size_t *) zmalloc (sizeof (size_t));
+            zhashx_insert (self->held, client, held);
+        }
+        (*held)++;
+    }
     lease->owner_ref = owner_ref? shic_val_dup (owner_ref): shic_val_new_nil ();
     lease->ttl_ms = ttl_ms;
     lease->expires_at_ms = ttl_ms > 0? shic_now_ms () + ttl_ms: 0;
@@ -147,7 +172,7 @@ shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
             known->untimed++;
     }
     zhashx_insert (self->leases, lease->ref, lease);
-    self->granted++;
+    lease->seq = ++self->granted;
     zlistx_add_end (self->to_pool, strdup (lease->ref));
     if (!self->chores_since)
         self->chores_since = zclock_mono ();
@@ -239,6 +264,9 @@ shic_lease_book_end (shic_lease_book_t *self, shic_lease_t *lease, const char *t
     //  (a lease the pool never heard of leaves its ref in to_pool; it is
     //  skipped there once the lease is gone)
     s_client_unpin (self, lease);
+    size_t *held = lease->holder? (size_t *) zhashx_lookup (self->held, lease->holder): NULL;
+    if (held && --*held == 0)
+        zhashx_delete (self->held, lease->holder);
     if (self->on_end)
         self->on_end (self->on_end_arg, lease->instance_id);
     shic_events_lease (self->events, topic, lease->instance_id, lease->ref, lease->owner_ref,
@@ -291,30 +319,59 @@ shic_lease_book_val (shic_lease_t *lease)
     return val;
 }
 
-static int
-s_compare_str (const void *a, const void *b)
+char *
+shic_lease_book_new_ref (void)
 {
-    return strcmp (*(const char **) a, *(const char **) b);
+    uint8_t bytes [16];
+    size_t have = 0;
+    while (have < sizeof (bytes)) {
+        ssize_t got = getrandom (bytes + have, sizeof (bytes) - have, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        //  A kernel without getrandom(2) (before 3.17) cannot run shic:
+        //  a guessable ref would hand leases to anyone
+        assert (got > 0);
+        have += (size_t) got;
+    }
+    char *ref = (char *) zmalloc (6 + 2 * sizeof (bytes) + 1);
+    memcpy (ref, "lease-", 6);
+    for (size_t i = 0; i < sizeof (bytes); i++)
+        snprintf (ref + 6 + 2 * i, 3, "%02x", bytes [i]);
+    return ref;
+}
+
+static int
+s_compare_seq (const void *a, const void *b)
+{
+    uint64_t x = (*(shic_lease_t * const *) a)->seq, y = (*(shic_lease_t * const *) b)->seq;
+    return x < y? -1: x > y? 1: 0;
 }
 
 shic_val_t *
-shic_lease_book_list (shic_lease_book_t *self, const char *instance_id)
+shic_lease_book_list (shic_lease_book_t *self, const char *instance_id, const char *viewer,
+                      const char *after, size_t limit, char **next_p)
 {
-    size_t count = zhashx_size (self->leases);
-    const char **refs = (const char **) zmalloc ((count + 1) * sizeof (char *));
-    size_t n = 0;
-    for (void *item = zhashx_first (self->leases); item; item = zhashx_next (self->leases))
-        refs [n++] = (const char *) zhashx_cursor (self->leases);
-    qsort (refs, n, sizeof (char *), s_compare_str);
+    //  The cursor is a grant number: it says nothing of any ref
+    uint64_t from = after? strtoull (after, NULL, 10): 0;
+    size_t count = 0;
+    shic_lease_t **leases = (shic_lease_t **)
+        zmalloc ((zhashx_size (self->leases) + 1) * sizeof (shic_lease_t *));
+    for (shic_lease_t *lease = (shic_lease_t *) zhashx_first (self->leases); lease;
+         lease = (shic_lease_t *) zhashx_next (self->leases))
+        if (lease->seq > from && (!instance_id || streq (instance_id, lease->instance_id)))
+            leases [count++] = lease;
+    qsort (leases, count, sizeof (shic_lease_t *), s_compare_seq);
     shic_val_t *list = shic_val_new_array ();
-    for (size_t i = 0; i < n; i++) {
-        shic_lease_t *lease = (shic_lease_t *) zhashx_lookup (self->leases, refs [i]);
-        if (!instance_id || streq (instance_id, lease->instance_id)) {
-            shic_val_t *val = shic_lease_book_val (lease);
-            shic_val_push (list, &val);
-        }
+    *next_p = NULL;
+    for (size_t i = 0; i < count && i < limit; i++) {
+        shic_val_t *val = shic_lease_book_val (leases [i]);
+        if (viewer && !(leases [i]->holder && streq (leases [i]->holder, viewer)))
+            shic_val_set_nil (val, "lease_ref");
+        shic_val_push (list, &val);
     }
-    free (refs);
+    if (count > limit)
+        *next_p = zsys_sprintf ("%" PRIu64, leases [limit - 1]->seq);
+    free (leases);
     return list;
 }
 
@@ -383,10 +440,24 @@ shic_lease_book_expired (shic_lease_book_t *self, const char *ref, int64_t expir
 }
 
 void
-shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t actors)
+shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t actors,
+                             bool exhausted)
 {
     (void) actors;
     self->actors_idle = idle;
+    self->pool_exhausted = exhausted;
+}
+
+bool
+shic_lease_book_starved (shic_lease_book_t *self)
+{
+    if (!self->pool_exhausted)
+        return false;
+    size_t unbound = 0;
+    for (shic_lease_t *lease = (shic_lease_t *) zhashx_first (self->leases); lease;
+         lease = (shic_lease_t *) zhashx_next (self->leases))
+        unbound += lease->actor? 0: 1;
+    return unbound >= self->actors_idle;
 }
 
 void
@@ -477,7 +548,8 @@ shic_lease_book_test (bool verbose)
     //  A lease released before its batch goes out never reaches the pool
     shic_lease_book_busy (book);
     shic_lease_t *lease = shic_lease_book_grant (book, "i-1", NULL, 0, "c1", true);
-    assert (strncmp (lease->ref, "lease-", 6) == 0 && lease->expires_at_ms == 0);
+    assert (strncmp (lease->ref, "lease-", 6) == 0 && strlen (lease->ref) == 6 + 32
+            && strspn (lease->ref + 6, "0123456789abcdef") == 32 && lease->expires_at_ms == 0);
     int64_t due = shic_lease_book_chores (book, zclock_mono ());
     assert (due > zclock_mono ());          //  requests are flowing: it waits
     shic_lease_book_end (book, lease, "lease.released", "released");
@@ -489,16 +561,32 @@ shic_lease_book_test (bool verbose)
     char *ref = strdup (lease->ref);
     assert (shic_lease_book_chores (book, zclock_mono () + 1000) == -1);
     char *got = NULL;
+    char *page = NULL;
     shic_bus_id_t id = s_test_recv (pool, &got);
     assert (id == SHIC_BUS_GRANT && streq (got, ref));
     zstr_free (&got);
     assert (lease->pooled);
     shic_lease_book_bound (book, ref, "L7");
     assert (streq (lease->actor, "L7"));
-    shic_val_t *list = shic_lease_book_list (book, "i-1");
+    shic_val_t *list = shic_lease_book_list (book, "i-1", NULL, NULL, 10, &page);
     assert (shic_val_size (list) == 1);
     assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "actor")), "L7"));
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "lease_ref")), ref));
     shic_val_destroy (&list);
+    //  Its holder sees its ref; another client sees the lease without it
+    list = shic_lease_book_list (book, "i-1", "c1", NULL, 10, &page);
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "lease_ref")), ref));
+    shic_val_destroy (&list);
+    list = shic_lease_book_list (book, NULL, "c9", NULL, 10, &page);
+    assert (shic_val_size (list) == 1);
+    assert (shic_val_type (shic_val_get (shic_val_at (list, 0), "lease_ref")) == SHIC_VAL_NIL);
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "instance_id")), "i-1"));
+    shic_val_destroy (&list);
+    //  Refs do not repeat and are not sequential
+    char *one = shic_lease_book_new_ref (), *two = shic_lease_book_new_ref ();
+    assert (!streq (one, two) && !streq (one, ref));
+    zstr_free (&one);
+    zstr_free (&two);
     shic_lease_book_renew (book, lease, 60000);
     assert (lease->expires_at_ms > 0 && lease->client == NULL);
     id = s_test_recv (pool, &got);
@@ -526,6 +614,18 @@ shic_lease_book_test (bool verbose)
     shic_lease_book_grant (book, "i-3", NULL, 0, "c3", true);
     shic_lease_book_grant (book, "i-3", NULL, 0, "c3", true);
     assert (shic_lease_book_full (book));
+    assert (shic_lease_book_held_by (book, "c3") == 2 && shic_lease_book_held_by (book, "c9") == 0);
+    //  Pages in grant order; the cursor is no ref
+    list = shic_lease_book_list (book, NULL, NULL, NULL, 2, &page);
+    assert (shic_val_size (list) == 2 && page && !strstr (page, "lease-"));
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "instance_id")), "i-2"));
+    shic_val_destroy (&list);
+    char *cursor = page;
+    list = shic_lease_book_list (book, NULL, NULL, cursor, 2, &page);
+    zstr_free (&cursor);
+    assert (shic_val_size (list) == 1 && page == NULL);
+    assert (streq (shic_val_str (shic_val_get (shic_val_at (list, 0), "instance_id")), "i-3"));
+    shic_val_destroy (&list);
     int64_t next = -1;
     shic_lease_book_clients_expire (book, zclock_mono (), &next);
     assert (next > 0 && shic_lease_book_size (book) == 3);
@@ -534,6 +634,7 @@ shic_lease_book_test (bool verbose)
     shic_lease_book_end_instance (book, "i-2", "instance_stopped");
     assert (shic_lease_book_size (book) == 0 && ended == 5);
     assert (shic_lease_book_granted (book) == 5);
+    assert (shic_lease_book_held_by (book, "c3") == 0 && shic_lease_book_held_by (book, "c2") == 0);
 
     shic_lease_book_destroy (&book);
     shic_events_destroy (&events);

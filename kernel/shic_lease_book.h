@@ -20,7 +20,8 @@
 
 //  A lease. The gateway reads its fields; the book changes them.
 typedef struct {
-    char *ref;                      //  lease_ref
+    char *ref;                      //  lease_ref: a capability, random
+                                    //  (128 bits), known to its holder
     shic_val_t *owner_ref;          //  opaque owner (str or nil)
     int64_t ttl_ms;                 //  0 = untimed
     int64_t expires_at_ms;          //  wall clock, 0 = never
@@ -28,10 +29,13 @@ typedef struct {
     char *actor;                    //  its lease actor ("L<n>") once the pool
                                     //  said so, else NULL
     char *client;                   //  client key when untimed and tracked
+    char *holder;                   //  client key of the ensure that took it
+                                    //  (NULL when none was given)
     bool pooled;                    //  the pool has heard of it
     bool preemptible;               //  may be revoked for a waiter of higher
                                     //  priority
     int priority;                   //  its holder's priority
+    uint64_t seq;                   //  grant order: list_leases pages by it
 } shic_lease_t;
 
 //  Called when a lease ends, before its event is published (the gateway
@@ -49,13 +53,16 @@ void shic_lease_book_destroy (shic_lease_book_t **self_p);
 //  Live leases, and whether max_leases is reached
 size_t shic_lease_book_size (shic_lease_book_t *self);
 bool shic_lease_book_full (shic_lease_book_t *self);
+//  The live leases client (a client key) holds
+size_t shic_lease_book_held_by (shic_lease_book_t *self, const char *client);
 //  Leases granted since the start, lease actors idle (as the pool last said)
 uint64_t shic_lease_book_granted (shic_lease_book_t *self);
 size_t shic_lease_book_actors_idle (shic_lease_book_t *self);
 
 //  A new lease on instance_id for ttl_ms (0 = untimed) held by owner_ref
-//  (borrowed, may be NULL). client is the caller's key; an untimed lease
-//  of a tracked client ends when that client falls silent.
+//  (borrowed, may be NULL). client is the caller's key (its holder, whom
+//  list shows the ref); an untimed lease of a tracked client ends when
+//  that client falls silent. The ref is random: lease- and 32 hex digits.
 shic_lease_t *shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
                                      const shic_val_t *owner_ref, int64_t ttl_ms,
                                      const char *client, bool tracked);
@@ -80,9 +87,16 @@ void shic_lease_book_end (shic_lease_book_t *self, shic_lease_t *lease, const ch
 //  Ends every lease of an instance (lease.released with reason)
 void shic_lease_book_end_instance (shic_lease_book_t *self, const char *instance_id,
                                    const char *reason);
-//  The LeaseRefs of every lease (of instance_id when not NULL), by ref;
-//  a fresh array
-shic_val_t *shic_lease_book_list (shic_lease_book_t *self, const char *instance_id);
+//  The LeaseRefs of the leases (of instance_id when not NULL) in grant
+//  order, after the cursor after (NULL: from the first), at most limit
+//  (> 0); a fresh array. With a viewer (a client key), the lease_ref of a
+//  lease another client holds is nil; NULL (the trusted host) sees every
+//  ref. When more remain, *next_p is the next page's cursor (fresh).
+shic_val_t *shic_lease_book_list (shic_lease_book_t *self, const char *instance_id,
+                                  const char *viewer, const char *after, size_t limit,
+                                  char **next_p);
+//  A fresh random lease ref, "lease-" and 32 hex digits from getrandom(2)
+char *shic_lease_book_new_ref (void);
 //  Writes a lease's LeaseRef with its actor (one map) to writer
 void shic_lease_book_write (shic_val_writer_t *writer, shic_lease_t *lease);
 //  The LeaseRef of a lease with its actor; fresh
@@ -99,7 +113,11 @@ void shic_lease_book_clients_expire (shic_lease_book_t *self, int64_t now, int64
 //  (ignored when a renewal crossed it), the pool's counts
 void shic_lease_book_bound (shic_lease_book_t *self, const char *ref, const char *actor);
 void shic_lease_book_expired (shic_lease_book_t *self, const char *ref, int64_t expires_at_ms);
-void shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t actors);
+void shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t actors,
+                                  bool exhausted);
+//  The pool can start no more lease actors (out of descriptors) and the
+//  idle ones are spoken for: a new lease would wait for an actor
+bool shic_lease_book_starved (shic_lease_book_t *self);
 
 //  Requests or replies are flowing: the pool's batch waits
 void shic_lease_book_busy (shic_lease_book_t *self);

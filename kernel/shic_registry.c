@@ -7,6 +7,7 @@
 */
 
 #include "shic_registry.h"
+#include "shic_sha256.h"
 #include "shic_kernel.h"
 
 //  What an ensure request resolved to: compatibility, the backend's pure
@@ -19,6 +20,7 @@ typedef struct {
 } s_resolved_t;
 
 #define RESOLVED_MAX 1024           //  entries before the memo starts over
+#define RESOLVED_MAX_BYTES (4 * 1024 * 1024)  //  bytes before it starts over
 
 struct _shic_registry_t {
     shic_events_t *events;          //  where events go, borrowed
@@ -27,6 +29,7 @@ struct _shic_registry_t {
     zhashx_t *instances;            //  id -> shic_record_t
     zhashx_t *by_seq;               //  "I<seq>" -> shic_record_t (borrowed)
     zhashx_t *resolved;             //  memo key -> s_resolved_t
+    size_t resolved_bytes;          //  what its entries hold, about
     int next_seq;                   //  instance numbers
 };
 
@@ -73,6 +76,7 @@ s_record_destroy (shic_record_t **self_p)
         shic_record_t *self = *self_p;
         free (self->id);
         free (self->backend);
+        free (self->starter);
         shic_val_destroy (&self->plan);
         shic_val_destroy (&self->endpoint);
         shic_val_destroy (&self->last_exit);
@@ -132,6 +136,7 @@ shic_registry_backend_add (shic_registry_t *self, const char *name,
     *manifest_p = NULL;
     zhashx_update (self->backends, backend->name, backend);
     zhashx_purge (self->resolved);
+    self->resolved_bytes = 0;
     shic_events_backend_registered (self->events, backend->name);
 }
 
@@ -140,6 +145,7 @@ shic_registry_backend_remove (shic_registry_t *self, const char *name)
 {
     zhashx_delete (self->backends, name);
     zhashx_purge (self->resolved);
+    self->resolved_bytes = 0;
 }
 
 shic_backend_entry_t *
@@ -259,16 +265,24 @@ shic_registry_live (shic_registry_t *self)
 }
 
 shic_val_t *
-shic_registry_snapshots (shic_registry_t *self, const char *backend)
+shic_registry_snapshots (shic_registry_t *self, const char *backend, const char *after,
+                         size_t limit, char **next_p)
 {
     size_t count;
     const char **ids = s_sorted_keys (self->instances, &count);
     shic_val_t *list = shic_val_new_array ();
-    for (size_t i = 0; i < count; i++) {
+    *next_p = NULL;
+    const char *last = NULL;
+    for (size_t i = 0; i < count && !*next_p; i++) {
         shic_record_t *record = shic_registry_lookup (self, ids [i]);
-        if (!backend || streq (backend, record->backend)) {
+        if ((backend && !streq (backend, record->backend)) || (after && strcmp (ids [i], after) <= 0))
+            continue;
+        if (shic_val_size (list) == limit)
+            *next_p = strdup (last);    //  more remain: the cursor
+        else {
             shic_val_t *snap = shic_registry_snapshot (record);
             shic_val_push (list, &snap);
+            last = ids [i];
         }
     }
     free (ids);
@@ -659,17 +673,22 @@ shic_registry_memo_key (bool trusted, const shic_val_t *consumer,
     size_t size = 0;
     char *key = NULL;
     if (shic_val_writer_take (&writer, &data, &size) == 0) {
-        key = (char *) malloc (size * 2 + 1);
-        static const char hex [] = "0123456789abcdef";
-        for (size_t i = 0; key && i < size; i++) {
-            key [i * 2] = hex [((const uint8_t *) data) [i] >> 4];
-            key [i * 2 + 1] = hex [((const uint8_t *) data) [i] & 15];
-        }
-        if (key)
-            key [size * 2] = 0;
+        //  The digest, not the bytes: a key costs 64 bytes however large
+        //  the request
+        uint8_t digest [32];
+        shic_sha256 (data, size, digest);
+        key = (char *) malloc (sizeof (digest) * 2 + 1);
+        for (size_t i = 0; key && i < sizeof (digest); i++)
+            snprintf (key + i * 2, 3, "%02x", digest [i]);
         free (data);
     }
     return key;
+}
+
+size_t
+shic_registry_memo_bytes (shic_registry_t *self)
+{
+    return self->resolved_bytes;
 }
 
 shic_record_t *
@@ -687,11 +706,23 @@ void
 shic_registry_memo_add (shic_registry_t *self, const char *key, const char *instance_id,
                         const shic_val_t *compatibility)
 {
-    if (zhashx_size (self->resolved) >= RESOLVED_MAX)
+    //  What the entry holds: its key, id and report (as encoded)
+    char *text = shic_val_to_json (compatibility);
+    size_t bytes = sizeof (s_resolved_t) + 2 * strlen (key) + strlen (instance_id)
+                 + (text? 2 * strlen (text): 0);
+    free (text);
+    if (zhashx_size (self->resolved) >= RESOLVED_MAX
+    ||  self->resolved_bytes + bytes > RESOLVED_MAX_BYTES) {
         zhashx_purge (self->resolved);
+        self->resolved_bytes = 0;
+    }
+    if (bytes > RESOLVED_MAX_BYTES)
+        return;                     //  not worth remembering
     s_resolved_t *resolved = (s_resolved_t *) zmalloc (sizeof (s_resolved_t));
     resolved->instance_id = strdup (instance_id);
     resolved->compatibility = shic_val_dup (compatibility);
+    if (!zhashx_lookup (self->resolved, key))
+        self->resolved_bytes += bytes;
     zhashx_update (self->resolved, key, resolved);
 }
 
@@ -795,6 +826,24 @@ shic_registry_test (bool verbose)
     assert (shic_registry_memo_lookup (registry, key, &remembered) == record);
     assert (shic_val_bool (remembered));
     assert (shic_registry_memo_lookup (registry, other, &remembered) == NULL);
+    //  A key is a digest, however large the request; the memo is bounded
+    //  in bytes (600 requests of 64 KB each hold no more than 4 MiB)
+    assert (strlen (key) == 64);
+    char *large = (char *) zmalloc (65536 + 1);
+    memset (large, 'x', 65536);
+    for (int i = 0; i < 600; i++) {
+        large [0] = (char) ('a' + i % 26);
+        large [1] = (char) ('a' + i / 26);
+        shic_val_t *request = shic_val_new_str (large);
+        char *big_key = shic_registry_memo_key (false, consumer, request, NULL);
+        assert (big_key && strlen (big_key) == 64);
+        shic_registry_memo_add (registry, big_key, large, compatibility);
+        assert (shic_registry_memo_bytes (registry) <= 4 * 1024 * 1024);
+        zstr_free (&big_key);
+        shic_val_destroy (&request);
+    }
+    free (large);
+    shic_registry_memo_add (registry, key, "alpha-1", compatibility);
     //  A claim of its plan finds the live record; a failed one past its
     //  hold is replaced by a fresh record
     shic_registry_set_status (registry, record, SHIC_LIFECYCLE_READY, NULL);

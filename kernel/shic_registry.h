@@ -45,9 +45,13 @@ typedef struct {
     int seq;                        //  number, bus routing id "I<seq>"
     char *id;                       //  instance id (= instance_key)
     char *backend;                  //  backend id
+    char *starter;                  //  client key of the network ensure that
+                                    //  created it, or NULL (the host's)
     shic_val_t *plan;               //  normalized plan
     bool spawned;                   //  startup kind is spawned
     bool actor_live;                //  its actor has not finished
+    bool stop_owed;                 //  a STOP found its actor not yet on the
+                                    //  bus: sent when it first speaks
     shic_lifecycle_t status;        //  lifecycle status
     const char *health;             //  health status (static SHIC_HEALTH_* string)
     shic_val_t *endpoint;           //  endpoint, once ready
@@ -119,8 +123,11 @@ shic_record_t *shic_registry_first (shic_registry_t *self);
 shic_record_t *shic_registry_next (shic_registry_t *self);
 //  Records whose actor has not finished
 size_t shic_registry_live (shic_registry_t *self);
-//  The snapshots of every instance (of backend when not NULL), by id; fresh
-shic_val_t *shic_registry_snapshots (shic_registry_t *self, const char *backend);
+//  The snapshots of the instances (of backend when not NULL), by id, after
+//  the id after (NULL: from the first), at most limit (> 0); fresh. When
+//  more remain, *next_p is the cursor of the next page (fresh), else NULL
+shic_val_t *shic_registry_snapshots (shic_registry_t *self, const char *backend,
+                                     const char *after, size_t limit, char **next_p);
 
 //  The registry's timers at now: records past their retention are
 //  forgotten (once their actor ended and nobody waits on them); returns the
@@ -184,14 +191,17 @@ shic_val_t *shic_registry_resolve (shic_registry_t *self, const shic_val_t *cons
 //  The warm path remembers resolutions by request
 
 //  The key of an ensure's resolution: what the plan depends on (whether
-//  the caller is trusted, consumer, request, context) as encoded bytes in
-//  hex; fresh, or NULL if it cannot be encoded
+//  the caller is trusted, consumer, request, context): the SHA-256 of their
+//  encoded bytes in hex (64 characters); fresh, or NULL if they cannot be
+//  encoded
 char *shic_registry_memo_key (bool trusted, const shic_val_t *consumer,
                               const shic_val_t *request, const shic_val_t *context);
 //  The instance a key resolved to, and the compatibility report of that
 //  resolution (borrowed); NULL when the key is unknown or its instance gone
 shic_record_t *shic_registry_memo_lookup (shic_registry_t *self, const char *key,
                                           const shic_val_t **compatibility_p);
+//  What the memo holds, about, in bytes (it starts over past 4 MiB)
+size_t shic_registry_memo_bytes (shic_registry_t *self);
 //  Remembers a resolution (compatibility is copied)
 void shic_registry_memo_add (shic_registry_t *self, const char *key, const char *instance_id,
                              const shic_val_t *compatibility);

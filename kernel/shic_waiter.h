@@ -18,6 +18,8 @@ typedef struct {
     zmsg_t *envelope;               //  routing frames to send back
     char *client;                   //  client key for untimed leases, or NULL
     bool trusted;                   //  came over the inproc socket
+    bool restarted;                 //  it waited through a stop: the new
+                                    //  start is for it (reused false)
     shic_val_t *id;                 //  request id
     void *instance;                 //  the record it waits for, borrowed
     shic_val_t *owner_ref;          //  lease owner (str), or NULL

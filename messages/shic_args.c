@@ -17,7 +17,8 @@ typedef enum {
     ARG_VAL,                        //  any value, checked later by the contract
     ARG_PRIORITY,                   //  a whole number in the priority range
     ARG_BOOL,                       //  true or false
-    ARG_COUNT                       //  a whole number, 0 .. SHIC_ARGS_MS_MAX
+    ARG_COUNT,                      //  a whole number, 0 .. SHIC_ARGS_MS_MAX
+    ARG_PAGE                        //  a page size, 1 .. SHIC_ARGS_PAGE_MAX
 } s_kind_t;
 
 typedef struct {
@@ -29,7 +30,9 @@ typedef struct {
     size_t given;                   //  ARG_MS: offset of its "given" flag, or 0
 } s_rule_t;
 
-#define STR(key, required)  { #key, ARG_STR, required, 0, offsetof (shic_args_t, key), 0 }
+//  A string's dflt is its largest size in bytes
+#define STR(key, required)  { #key, ARG_STR, required, SHIC_ARGS_STR_MAX, \
+                              offsetof (shic_args_t, key), 0 }
 #define VAL(key)            { #key, ARG_VAL, false, 0, offsetof (shic_args_t, key), 0 }
 #define MS(key, dflt)       { #key, ARG_MS, false, dflt, offsetof (shic_args_t, key), \
                               offsetof (shic_args_t, has_##key) }
@@ -38,6 +41,10 @@ typedef struct {
                               offsetof (shic_args_t, has_##key) }
 #define BOOL(key)           { #key, ARG_BOOL, false, 0, offsetof (shic_args_t, key), 0 }
 #define COUNT(key, dflt)    { #key, ARG_COUNT, false, dflt, offsetof (shic_args_t, key), 0 }
+#define COUNT_AS(key, member, dflt) \
+                            { key, ARG_COUNT, false, dflt, offsetof (shic_args_t, member), 0 }
+#define PAGE                { "limit", ARG_PAGE, false, SHIC_ARGS_PAGE_DEFAULT, \
+                              offsetof (shic_args_t, limit), 0 }, STR (after, false)
 #define END                 { NULL, ARG_STR, false, 0, 0, 0 }
 
 //  In the order their errors are reported
@@ -48,11 +55,11 @@ static const s_rule_t s_ensure [] = {
 static const s_rule_t s_compatibility [] = { STR (backend, true), VAL (consumer), END };
 static const s_rule_t s_renew [] = { STR (lease_ref, true), MS (ttl_ms, 0), END };
 static const s_rule_t s_release [] = { STR (lease_ref, true), END };
-static const s_rule_t s_by_backend [] = { STR (backend, false), END };
+static const s_rule_t s_by_backend [] = { STR (backend, false), PAGE, END };
 static const s_rule_t s_instance [] = { STR (instance_id, true), END };
-static const s_rule_t s_by_instance [] = { STR (instance_id, false), END };
+static const s_rule_t s_by_instance [] = { STR (instance_id, false), PAGE, END };
 static const s_rule_t s_logs [] = {
-    STR (instance_id, true), COUNT (lines, 200), COUNT (after, 0), END
+    STR (instance_id, true), COUNT (lines, 200), COUNT_AS ("after", after_line, 0), END
 };
 
 static const struct {
@@ -98,6 +105,11 @@ shic_args_decode (const char *op, const shic_val_t *args, shic_args_t *out, shic
                                       "%s must be a string", rule->key);
                 return -1;
             }
+            if (!absent && strlen (shic_val_str (val)) > (size_t) rule->dflt) {
+                shic_error_set_field (err, SHIC_E_INVALID_ARGS, rule->key,
+                                      "%s is longer than %d bytes", rule->key, (int) rule->dflt);
+                return -1;
+            }
             *(const char **) field = absent? NULL: shic_val_str (val);
             continue;
         }
@@ -108,6 +120,17 @@ shic_args_decode (const char *op, const shic_val_t *args, shic_args_t *out, shic
                 return -1;
             }
             *(bool *) field = !absent && shic_val_bool (val);
+            continue;
+        }
+        if (rule->kind == ARG_PAGE) {
+            if (!absent && (shic_val_type (val) != SHIC_VAL_INT || shic_val_int (val) < 1
+                        ||  shic_val_int (val) > SHIC_ARGS_PAGE_MAX)) {
+                shic_error_set_field (err, SHIC_E_INVALID_ARGS, rule->key,
+                                      "%s must be a whole number from 1 to %d", rule->key,
+                                      SHIC_ARGS_PAGE_MAX);
+                return -1;
+            }
+            *(int64_t *) field = absent? rule->dflt: shic_val_int (val);
             continue;
         }
         if (rule->kind == ARG_PRIORITY) {
@@ -200,11 +223,20 @@ shic_args_test (bool verbose)
     assert (streq (s_try ("list_leases", "{\"instance_id\":[1]}", &out, &field), "invalid_args"));
     assert (streq (s_try ("list_leases", NULL, &out, &field), "ok"));
     assert (out.instance_id == NULL);
+    assert (out.instance_id == NULL && out.limit == SHIC_ARGS_PAGE_DEFAULT && !out.after);
     assert (streq (s_try ("instance_logs", "{\"instance_id\":\"i\"}", &out, &field), "ok"));
-    assert (out.lines == 200 && out.after == 0);
+    assert (out.lines == 200 && out.after_line == 0);
     assert (streq (s_try ("instance_logs", "{\"instance_id\":\"i\",\"lines\":-1}", &out, &field),
                    "invalid_args"));
     assert (streq (field, "lines"));
+    assert (streq (s_try ("list_instances", "{\"limit\":1000,\"after\":\"a\"}", &out, &field),
+                   "ok"));
+    assert (out.limit == 1000);
+    assert (streq (s_try ("list_leases", "{\"limit\":1001}", &out, &field), "invalid_args"));
+    assert (streq (field, "limit"));
+    assert (streq (s_try ("list_instances", "{\"limit\":0}", &out, &field), "invalid_args"));
+    assert (streq (s_try ("list_leases", "{\"after\":5}", &out, &field), "invalid_args"));
+    assert (streq (field, "after"));
     assert (streq (s_try ("compatibility", "{\"consumer\":{}}", &out, &field), "invalid_args"));
     assert (streq (field, "backend"));
     //  Placement: priority in its range, preemptible a bool
@@ -217,6 +249,17 @@ shic_args_test (bool verbose)
     assert (streq (s_try ("ensure_endpoint", "{\"preemptible\":1}", &out, &field),
                    "invalid_args"));
     assert (streq (field, "preemptible"));
+    //  Strings are bounded in bytes
+    char *json = zsys_sprintf ("{\"owner_ref\":\"%0*d\"}", SHIC_ARGS_STR_MAX, 0);
+    assert (streq (s_try ("ensure_endpoint", json, &out, &field), "ok"));
+    zstr_free (&json);
+    json = zsys_sprintf ("{\"owner_ref\":\"%0*d\"}", SHIC_ARGS_STR_MAX + 1, 0);
+    assert (streq (s_try ("ensure_endpoint", json, &out, &field), "invalid_args"));
+    assert (streq (field, "owner_ref"));
+    zstr_free (&json);
+    json = zsys_sprintf ("{\"lease_ref\":\"%0*d\"}", 100000, 0);
+    assert (streq (s_try ("release_lease", json, &out, &field), "invalid_args"));
+    zstr_free (&json);
     //  Ops without a table take nothing
     assert (streq (s_try ("ping", "{\"anything\":1}", &out, &field), "ok"));
     assert (streq (s_try ("no_such_op", NULL, &out, &field), "ok"));

@@ -24,7 +24,8 @@ typedef struct {
     bool has_ttl_ms;                //  ttl_ms was given
     int64_t wait_ms;                //  how long an ensure may wait
     int64_t lines;                  //  instance_logs: at most this many lines
-    int64_t after;                  //  instance_logs: lines numbered from this on
+    int64_t after_line;             //  instance_logs ("after"): lines numbered
+                                    //  from this on
     const shic_val_t *consumer;     //  ConsumerManifest, unchecked, or NULL
     const shic_val_t *request;      //  the ensure request, or NULL
     const shic_val_t *context;      //  the ensure context, or NULL
@@ -32,11 +33,22 @@ typedef struct {
     bool has_priority;              //  priority was given (else the model's)
     bool preemptible;               //  its lease may be revoked for a waiter
                                     //  of higher priority
+    int64_t limit;                  //  a list op's page size
+    const char *after;              //  a list op's cursor (the last page's
+                                    //  next), or NULL for the first page
 } shic_args_t;
+
+//  The page size of list ops: default and largest
+#define SHIC_ARGS_PAGE_DEFAULT 256
+#define SHIC_ARGS_PAGE_MAX 1000
 
 //  The range of an ensure's priority
 #define SHIC_ARGS_PRIORITY_MIN (-1000)
 #define SHIC_ARGS_PRIORITY_MAX 1000
+
+//  Largest string argument in bytes (owner_ref, lease_ref, instance_id,
+//  backend): what a client can make the daemon hold per lease
+#define SHIC_ARGS_STR_MAX 256
 
 //  Largest duration an argument may have (2^40 ms, about 35 years)
 #define SHIC_ARGS_MS_MAX ((int64_t) 1 << 40)

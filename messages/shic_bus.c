@@ -232,8 +232,8 @@ static const s_row_t s_rows [SHIC_BUS_COUNT] = {
         .fields = { F_LEASE_REF, F_ACTOR },
         .purpose = "lease actor `L<n>` now holds the lease" },
     [SHIC_BUS_POOL] = { "POOL", POOL, GATEWAY,
-        .fields = { F_IDLE, F_ACTORS },
-        .purpose = "the pool's counts, for stats" }
+        .fields = { F_IDLE, F_ACTORS, F_RC | OPTIONAL },
+        .purpose = "the pool's counts, for stats; rc -1: it cannot start more actors (descriptors)" }
 };
 
 static const char *s_role_names [] = {

@@ -39,6 +39,7 @@ const char *shic_error_codes [] = {
     SHIC_E_INTERNAL,
     SHIC_E_INSUFFICIENT_RESOURCES,
     SHIC_E_QUEUE_FULL,
+    SHIC_E_INSTANCE_STOPPED,        //  issue 15: added at the end
     NULL
 };
 
@@ -182,7 +183,8 @@ shic_error_test (bool verbose)
     size_t count = 0;
     while (shic_error_codes [count])
         count++;
-    assert (count == 28);
+    assert (count == 29);
+    assert (streq (shic_error_codes [28], SHIC_E_INSTANCE_STOPPED));
     assert (streq (shic_error_codes [26], SHIC_E_INSUFFICIENT_RESOURCES));
     assert (streq (shic_error_codes [0], SHIC_E_MALFORMED));
     assert (streq (shic_error_codes [25], SHIC_E_INTERNAL));

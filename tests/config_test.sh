@@ -21,8 +21,10 @@ refuse () {
     cat > "$work/$name.cfg"
     local config="$work/$name.cfg"
     [ "$name" = directory ] && config="$work"
-    timeout 20 "$build/shicd" --config "$config" --gateway "tcp://127.0.0.1:$gw" \
-        --events "tcp://127.0.0.1:$ev" "$@" > "$work/out" 2> "$work/err"
+    #  FD_LIMIT: a hard descriptor limit for this shicd
+    ( [ -n "${FD_LIMIT:-}" ] && ulimit -n "$FD_LIMIT"
+      exec timeout 20 "$build/shicd" --config "$config" --gateway "tcp://127.0.0.1:$gw" \
+        --events "tcp://127.0.0.1:$ev" "$@" ) > "$work/out" 2> "$work/err"
     local rc=$?
     if [ "$rc" = 2 ] && grep -qF -- "$expected" "$work/err"; then
         passed=$((passed + 1)); echo "config: $name: ok"
@@ -54,6 +56,26 @@ CFG
 refuse huge "$C/huge.cfg:2: shicd/max_leases: '99999999999999999999' is not a whole number" <<'CFG'
 shicd
     max_leases = 99999999999999999999
+CFG
+refuse control "$C/control.cfg:3: shicd/control: 'tcp://0.0.0.0:5599' is not ipc://PATH" <<'CFG'
+shicd
+    allow_network_stop = 1
+    control = tcp://0.0.0.0:5599
+CFG
+refuse allow_network_stop "$C/allow_network_stop.cfg:2: shicd/allow_network_stop: 'yes' is not a whole number from 0 to 1" <<'CFG'
+shicd
+    allow_network_stop = yes
+CFG
+#  Limits that cannot fit the descriptor limit (hard 2048 here): refused
+#  at start, not an abort under load
+FD_LIMIT=2048 refuse descriptors "$C/descriptors.cfg:3: shicd/max_leases: max_leases 4000, lease_spare 32 and max_instances 256 need" <<'CFG'
+shicd
+    max_instances = 256
+    max_leases = 4000
+CFG
+FD_LIMIT=2048 refuse spare "$C/spare.cfg:2: shicd/lease_spare: " <<'CFG'
+shicd
+    lease_spare = 60000
 CFG
 refuse port "$C/port.cfg:3: shicd/events: port '99999' is not 0 .. 65535 or *" <<'CFG'
 shicd
@@ -137,6 +159,23 @@ if [ "$ready" = yes ] && [ "$rc" = 0 ] && echo "$backends" | grep -q small \
 else
     failed=$((failed + 1)); echo "config: good: FAILED (ready $ready, exit $rc)"
     cat "$work/good.err"; echo "$backends"
+fi
+#  A max_leases left to its default is lowered to what fits (hard limit
+#  4096), with a warning
+printf 'shicd\n    verbose = 0\n' > "$work/lowered.cfg"
+( ulimit -n 4096; exec "$build/shicd" --config "$work/lowered.cfg" --gateway "tcp://127.0.0.1:$gw" \
+    --events "tcp://127.0.0.1:$ev" ) > "$work/lowered.out" 2> "$work/lowered.err" &
+pid=$!
+for _ in $(seq 1 100); do
+    grep -q "shicd ready" "$work/lowered.out" 2>/dev/null && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+done
+kill -TERM $pid 2>/dev/null; wait $pid; rc=$?
+if [ "$rc" = 0 ] && grep -q "max_leases lowered from 4096 to" "$work/lowered.err"; then
+    passed=$((passed + 1)); echo "config: lowered: ok"
+else
+    failed=$((failed + 1)); echo "config: lowered: FAILED (exit $rc)"; cat "$work/lowered.err"
 fi
 echo "config: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -28,6 +28,7 @@ shicd
     gateway = tcp://127.0.0.1:$gw
     events = tcp://127.0.0.1:$ev
     client_timeout_ms = 30000
+    control = ipc://$work/control.sock
 backends
     standin
         type = command
@@ -78,8 +79,13 @@ check "models says where a model is loaded" \
 check "ps shows it ready" bash -c "'$build/shic' ps | grep -q ready"
 check "ps has a model column" bash -c "'$build/shic' ps | grep -Eq '^INSTANCE +BACKEND +MODEL' && '$build/shic' ps | grep -Eq 'standin +tiny +ready'"
 check "ps --wide shows whole ids" bash -c "'$build/shic' ps --wide | grep -q \"\$('$build/shic' --json ps | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"instances\"][0][\"instance_id\"])')\""
-check "leases lists the lease" bash -c "'$build/shic' leases | grep -q '$lease'"
-check "leases says when it expires" bash -c "'$build/shic' leases | grep '$lease' | grep -Eq ' 1m +in ([0-9]+s|1m)$'"
+control=ipc://$work/control.sock
+#  A lease ref is a capability: another connection sees the lease without
+#  it; the control socket (the operator's, mode 0600) sees every ref
+check "leases of another client hide the ref" bash -c "'$build/shic' leases | grep -v '$lease' | grep -q '^- '"
+check "the control socket is private" test "$(stat -c %a "$work/control.sock")" = 600
+check "leases lists the lease" bash -c "'$build/shic' -E $control leases | grep -q '$lease'"
+check "leases says when it expires" bash -c "'$build/shic' -E $control leases | grep '$lease' | grep -Eq ' 1m +in ([0-9]+s|1m)$'"
 check "release says it released" bash -c "'$build/shic' release '$lease' | grep -q '^released $lease'"
 check "release again: idempotent, says nothing was live" \
     bash -c "'$build/shic' release '$lease' | grep -q 'no live lease' && '$build/shic' --json release '$lease' | grep -q '\"released\":false'"
@@ -105,10 +111,16 @@ for i in $(seq 1 100); do grep -q "shicd: crash: crashy:small" "$work/err" && br
 check "shicd logs a crash and its restart" grep -Eq "shicd: crash: crashy:small:.* \(signal 6\); restart 1 in" "$work/err"
 check "logs of a failed instance: its last exit's lines" \
     bash -c "'$build/shic' --json logs broken:small | grep -q '\"source\":\"last_exit\"'"
-check "stop by model name" bash -c "'$build/shic' stop tiny | grep -Eq '^standin:.* standin tiny: stopping$'"
+#  stop: forbidden to network clients, done on the control socket
+instance=$("$build/shic" --json ps --backend standin | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["instance_id"])')
+"$build/shic" stop "$instance" > /dev/null 2> "$work/stop.err"
+check "stop over TCP is forbidden (exit 1)" bash -c "[ $? -eq 1 ] && grep -q forbidden '$work/stop.err' && grep -q 'control socket' '$work/stop.err'"
+check "stop by model name on the control socket" bash -c "'$build/shic' -E $control stop tiny | grep -Eq '^standin:.* standin tiny: stopping$'"
 for i in $(seq 1 100); do "$build/shic" ps | grep -q stopping || break; sleep 0.05; done
 check "shicd logs a requested stop" bash -c "for i in \$(seq 1 60); do grep -q 'shicd: stopped: standin:tiny.* (requested)' '$work/err' && exit 0; sleep 0.05; done; exit 1"
-check "stop of a stopped instance says so" bash -c "'$build/shic' stop standin: | grep -q 'already ended'"
+check "the instance stopped" bash -c "'$build/shic' ps | grep -Eq 'standin +tiny +stopped'"
+check "stop of a stopped instance says so" bash -c "'$build/shic' -E $control stop standin: | grep -q 'already ended'"
+"$build/shic" ensure standin tiny --ttl 60s > /dev/null
 #  examples/chat.c: typed endpoint, one chat completion with libcurl, release
 if [ -x "$build/shic_chat" ]; then
     "$build/shic_chat" standin tiny "hi" > "$work/chat.out" 2> "$work/chat.err"
@@ -116,19 +128,19 @@ if [ -x "$build/shic_chat" ]; then
     check "examples/chat.c prints the answer" grep -q "Hello from the stand-in" "$work/chat.out"
     chat_lease=$(sed -n 's/.*(lease \([^,]*\),.*/\1/p' "$work/chat.err")
     check "examples/chat.c released its lease ($chat_lease)" \
-        bash -c "[ -n '$chat_lease' ] && ! '$build/shic' leases | grep -q '^$chat_lease '"
+        bash -c "[ -n '$chat_lease' ] && ! '$build/shic' -E $control leases | grep -q '^$chat_lease '"
     SHIC_ENDPOINT=tcp://127.0.0.1:$(port) "$build/shic_chat" standin tiny > /dev/null 2>&1
     check "examples/chat.c with no daemon exits 3" test $? -eq 3
 fi
 #  stop: by model, by prefix, unknown (not_found, exit 1), ambiguous (lists), --all
-"$build/shic" stop nosuch > /dev/null 2> "$work/stop.err"
+"$build/shic" -E "$control" stop nosuch > /dev/null 2> "$work/stop.err"
 check "stop of an unknown instance exits 1 with not_found" \
     bash -c "[ $? -eq 1 ] && grep -q 'not_found' '$work/stop.err'"
 "$build/shic" --json ensure slow tiny --wait 100ms > /dev/null 2>&1
-"$build/shic" stop s > /dev/null 2> "$work/stop.err"
+"$build/shic" -E "$control" stop s > /dev/null 2> "$work/stop.err"
 check "stop of an ambiguous prefix exits 1 and lists the matches" \
     bash -c "[ $? -eq 1 ] && grep -q ambiguous '$work/stop.err' && grep -q '^  slow:' '$work/stop.err' && grep -q '^  standin:' '$work/stop.err'"
-check "stop by id prefix says what it stopped" bash -c "'$build/shic' stop slow: | grep -Eq '^slow:.* slow tiny: stopping$'"
+check "stop by id prefix says what it stopped" bash -c "'$build/shic' -E $control stop slow: | grep -Eq '^slow:.* slow tiny: stopping$'"
 for i in $(seq 1 100); do "$build/shic" ps --backend slow | grep -q stopping || break; sleep 0.05; done
 "$build/shic" ensure nope tiny > /dev/null 2>&1
 check "unknown backend exits 1" test $? -eq 1
@@ -164,7 +176,7 @@ if command -v script > /dev/null; then
     script -qfc "'$build/shic' ensure slow tiny --wait 2500ms" /dev/null > "$work/progress.out" 2>&1
     check "ensure's progress shows loading, elapsed time and the last log line" \
         grep -Eq 'slow/tiny: loading, [0-9.]+ s \| (main|srv) ' "$work/progress.out"
-    "$build/shic" stop slow: > /dev/null
+    "$build/shic" -E "$control" stop slow: > /dev/null
 fi
 #  Ctrl-C and SIGTERM end a waiting ensure at once (the slow backend's
 #  service takes 30 s to load)
@@ -203,10 +215,10 @@ check "a bad file is refused, says why, changes nothing" bash -c "grep -q 'reloa
     && kill -0 $daemon_pid && '$build/shic' backends | grep -q '^extra ' && kill -0 $kept"
 cp "$work/next.cfg" "$work/shicd.cfg"
 "$build/shic" ensure slow tiny --wait 100ms > /dev/null 2>&1     #  (the reload stopped it)
-"$build/shic" stop tiny > /dev/null 2> "$work/stop.err"
+"$build/shic" -E "$control" stop tiny > /dev/null 2> "$work/stop.err"
 check "stop by a model two instances serve is ambiguous" \
     bash -c "[ $? -eq 1 ] && grep -q ambiguous '$work/stop.err'"
-"$build/shic" stop --all > "$work/stop.out"
+"$build/shic" -E "$control" stop --all > "$work/stop.out"
 check "stop --all stops every live instance" \
     bash -c "[ \$(grep -c ': stopping$' '$work/stop.out') -ge 2 ]"
 for i in $(seq 1 100); do "$build/shic" ps | grep -Eq 'stopping|starting' || break; sleep 0.05; done

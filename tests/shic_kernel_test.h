@@ -18,6 +18,12 @@ void shic_kernel_test_shutdown (bool verbose);
 void shic_kernel_test_liveness (bool verbose);
 void shic_kernel_test_curve (bool verbose);
 void shic_kernel_test_gateway_limits (bool verbose);
+void shic_kernel_test_ownership (bool verbose);
+void shic_kernel_test_descriptors (bool verbose);
+void shic_kernel_test_peer_memory (bool verbose);
+void shic_kernel_test_pool_shrink (bool verbose);
+void shic_kernel_test_fair_share (bool verbose);
+void shic_kernel_test_stop_truth (bool verbose);
 void shic_containment_test (bool verbose);
 int shic_containment_victim (void);
 #endif

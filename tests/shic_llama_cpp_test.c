@@ -329,6 +329,8 @@ s_test_plans (void)
         { "{\"model_identity\":\"tiny\",\"ctx_size\":\"big\"}", "ctx_size" },
         { "{\"model_identity\":\"tiny\",\"ctx_size\":-1}", "ctx_size" },
         { "{\"model_identity\":\"tiny\",\"ctx_size\":2048.5}", "ctx_size" },
+        { "{\"model_identity\":\"tiny\",\"ctx_size\":1048577}", "ctx_size" },
+        { "{\"model_identity\":\"tiny\",\"ctx_size\":2147483647}", "ctx_size" },
         { "{\"model_identity\":\"tiny\",\"parallel\":0}", "parallel" },
         { "{\"model_identity\":\"tiny\",\"threads\":0}", "threads" },
         { "{\"model_identity\":\"tiny\",\"threads_batch\":100000}", "threads_batch" },

@@ -80,6 +80,7 @@ const CODES = [
     "invalid_startup_plan", "invalid_backend_options", "forbidden", "readiness_timeout",
     "await_timeout", "transport_start_failed", "backend_exit", "instance_unavailable",
     "instance_failed", "capacity", "not_found", "lease_not_found", "shutting_down", "internal",
+    "instance_stopped",
 ]
 
 /** code -> error class (MalformedError, ..., InternalError) */

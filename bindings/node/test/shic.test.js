@@ -132,7 +132,9 @@ describe("shic", { skip: ENDPOINT ? false : "SHIC_ENDPOINT is not set (see run_t
             try {
                 await sleep(CLIENT_TIMEOUT_MS * 1.5)
                 assert.equal(endpoint.keeperError, null)
-                assert.ok((await client.listLeases()).map((l) => l.lease_ref).includes(endpoint.leaseRef))
+                assert.ok((await holder.listLeases()).map((l) => l.lease_ref).includes(endpoint.leaseRef))
+                // Another client sees the lease, not its ref (a capability)
+                assert.ok((await client.listLeases(endpoint.instanceId)).some((l) => l.lease_ref === null))
             } finally {
                 await endpoint.close()
             }

@@ -61,6 +61,7 @@ _CODES = [
     "invalid_startup_plan", "invalid_backend_options", "forbidden", "readiness_timeout",
     "await_timeout", "transport_start_failed", "backend_exit", "instance_unavailable",
     "instance_failed", "capacity", "not_found", "lease_not_found", "shutting_down", "internal",
+    "instance_stopped",
 ]
 
 #  code -> exception class

@@ -125,7 +125,9 @@ def test_untimed_lease_is_kept_alive_in_the_background(client):
         with holder.ensure_endpoint(BACKEND, MODEL, wait_ms=WAIT_MS) as endpoint:
             time.sleep(CLIENT_TIMEOUT_MS * 1.5 / 1000)
             assert endpoint.keeper_error is None
-            assert endpoint.lease_ref in [l["lease_ref"] for l in client.list_leases()]
+            assert endpoint.lease_ref in [l["lease_ref"] for l in holder.list_leases()]
+            #  Another client sees the lease, not its ref (a capability)
+            assert [l for l in client.list_leases(endpoint.instance_id) if l["lease_ref"] is None]
 
 
 def test_renew_extends_expires_at(client):
