@@ -138,6 +138,18 @@ if [ -n "${SHICD_WRAPPER:-}" ]; then
     check "memcheck: no errors, no leaks" bash -c "grep -q 'ERROR SUMMARY: 0 errors' '$work/err' && ! grep -q 'definitely lost: [1-9]' '$work/err'"
     grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$work/err" | sed 's/^/  /'
 fi
+#  A pause of the daemon longer than client_timeout_ms (SIGSTOP) is not
+#  its clients' silence: their queued pings are read before leases expire
+pgw=$(port); pev=$(port)
+sed -e "s|tcp://127.0.0.1:$gw|tcp://127.0.0.1:$pgw|; s|tcp://127.0.0.1:$ev|tcp://127.0.0.1:$pev|" \
+    -e "s|client_timeout_ms = 30000|client_timeout_ms = 1000|; s|control = .*|verbose = 0|" \
+    "$work/shicd.cfg" > "$work/pause.cfg"
+"$build/shicd" --config "$work/pause.cfg" > "$work/pause.out" 2> "$work/pause.err" &
+pause_pid=$!
+for i in $(seq 1 200); do grep -q "shicd ready" "$work/pause.out" && break; sleep 0.05; done
+check "a pause is not the clients' silence" /usr/bin/python3 "$(dirname "$0")/pause_check.py" \
+    "$pause_pid" "tcp://127.0.0.1:$pgw" 1000
+kill -TERM "$pause_pid"; wait "$pause_pid"
 printf 'shicd\n    client_timeout_ms = soon\n' > "$work/bad.cfg"
 "$build/shicd" --config "$work/bad.cfg" 2> "$work/bad.err"
 check "bad config exits 2" test $? -eq 2
