@@ -26,6 +26,8 @@
 #define CHORES_IDLE_MS          20
 #define CHORES_MAX_MS           200
 #define CHORES_URGENT_TTL_MS    2000
+//  Client expiry running this late means the daemon was paused
+#define PAUSE_MS                1000
 
 typedef struct {
     int64_t last_seen;              //  monotonic
@@ -48,6 +50,7 @@ struct _shic_lease_book_t {
     uint64_t granted;               //  leases granted
     size_t actors_idle;             //  idle lease actors, as the pool said
     bool pool_exhausted;            //  the pool cannot start more actors
+    int64_t clients_due;            //  monotonic: the next client expiry, -1
 };
 
 static void
@@ -80,6 +83,7 @@ shic_lease_book_new (const shic_settings_t *settings, shic_events_t *events, zso
     zhashx_set_destructor (self->leases, (zhashx_destructor_fn *) s_lease_destroy);
     self->clients = zhashx_new ();
     zhashx_set_destructor (self->clients, (zhashx_destructor_fn *) zstr_free);
+    self->clients_due = -1;
     self->held = zhashx_new ();
     zhashx_set_destructor (self->held, (zhashx_destructor_fn *) zstr_free);
     self->to_pool = zlistx_new ();
@@ -392,6 +396,15 @@ shic_lease_book_client_seen (shic_lease_book_t *self, const char *key)
 void
 shic_lease_book_clients_expire (shic_lease_book_t *self, int64_t now, int64_t *next)
 {
+    //  Run far later than due: the daemon was paused (SIGSTOP, a starved
+    //  machine). Its clients' pings may still wait unread (in the sockets,
+    //  in libzmq's I/O thread): the pause is not their silence. Each gets a
+    //  whole client_timeout_ms from now, and the gateway reads meanwhile.
+    if (self->clients_due >= 0 && now - self->clients_due > PAUSE_MS)
+        for (s_client_t *client = (s_client_t *) zhashx_first (self->clients); client;
+             client = (s_client_t *) zhashx_next (self->clients))
+            client->last_seen = now;
+    int64_t due = -1;
     zlistx_t *gone = NULL;
     for (s_client_t *client = (s_client_t *) zhashx_first (self->clients); client;
          client = (s_client_t *) zhashx_next (self->clients)) {
@@ -402,9 +415,12 @@ shic_lease_book_clients_expire (shic_lease_book_t *self, int64_t now, int64_t *n
             zlistx_add_end (gone, (void *) zhashx_cursor (self->clients));
         }
         else
-        if (client->untimed && (*next < 0 || expiry < *next))
-            *next = expiry;
+        if (client->untimed && (due < 0 || expiry < due))
+            due = expiry;
     }
+    self->clients_due = due;
+    if (due >= 0 && (*next < 0 || due < *next))
+        *next = due;
     if (gone) {
         const char *key;
         while ((key = (const char *) zlistx_detach (gone, NULL))) {
@@ -634,6 +650,20 @@ shic_lease_book_test (bool verbose)
     shic_lease_book_end_instance (book, "i-2", "instance_stopped");
     assert (shic_lease_book_size (book) == 0 && ended == 5);
     assert (shic_lease_book_granted (book) == 5);
+    //  Run 5 s late (the daemon was paused): no client's silence, each
+    //  gets a whole timeout from then; silent after that, it is gone
+    shic_lease_book_client_seen (book, "c4");
+    shic_lease_book_grant (book, "i-4", NULL, 0, "c4", true);
+    int64_t now = zclock_mono ();
+    next = -1;
+    shic_lease_book_clients_expire (book, now, &next);
+    assert (next > 0 && shic_lease_book_size (book) == 1);
+    int64_t late = next + 5000;
+    next = -1;
+    shic_lease_book_clients_expire (book, late, &next);
+    assert (shic_lease_book_size (book) == 1 && next == late + 50);
+    shic_lease_book_clients_expire (book, next, &next);
+    assert (shic_lease_book_size (book) == 0 && ended == 6);
     assert (shic_lease_book_held_by (book, "c3") == 0 && shic_lease_book_held_by (book, "c2") == 0);
 
     shic_lease_book_destroy (&book);

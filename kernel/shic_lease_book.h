@@ -106,7 +106,9 @@ shic_val_t *shic_lease_book_val (shic_lease_t *lease);
 void shic_lease_book_client_seen (shic_lease_book_t *self, const char *client);
 //  Ends the untimed leases of clients silent past client_timeout_ms
 //  (lease.expired, reason client_gone); lowers *next (monotonic, -1 =
-//  none) to the next time this has work
+//  none) to the next time this has work. Called more than a second after
+//  that time, it takes the daemon to have been paused and forgives its
+//  clients the lateness (their pings may still be queued).
 void shic_lease_book_clients_expire (shic_lease_book_t *self, int64_t now, int64_t *next);
 
 //  From the pool: the actor that holds a lease, a lease's timer fired

@@ -246,6 +246,18 @@ check "--check exits 2 naming each problem" bash -c "[ $? -eq 2 ] \
     && grep -q 'problem backends/llama_cpp/binary: /bin/false --version failed (exit 1)' '$work/check.out' \
     && grep -q 'problem backends/llama_cpp/models/a: .*shicd.cfg: .*not usable' '$work/check.out' \
     && grep -q \"problem backends/c/command: '/nope/x' is not an executable file\" '$work/check.out'"
+#  A pause of the daemon longer than client_timeout_ms (SIGSTOP) is not
+#  its clients' silence: their queued pings are read before leases expire
+pgw=$(port); pev=$(port)
+sed -e "s|tcp://127.0.0.1:$gw|tcp://127.0.0.1:$pgw|; s|tcp://127.0.0.1:$ev|tcp://127.0.0.1:$pev|" \
+    -e "s|client_timeout_ms = 30000|client_timeout_ms = 1000|; s|control = .*|verbose = 0|" \
+    "$work/shicd.cfg" > "$work/pause.cfg"
+"$build/shicd" --config "$work/pause.cfg" > "$work/pause.out" 2> "$work/pause.err" &
+pause_pid=$!
+for i in $(seq 1 200); do grep -q "shicd ready" "$work/pause.out" && break; sleep 0.05; done
+check "a pause is not the clients' silence" /usr/bin/python3 "$(dirname "$0")/pause_check.py" \
+    "$pause_pid" "tcp://127.0.0.1:$pgw" 1000
+kill -TERM "$pause_pid"; wait "$pause_pid"
 printf 'shicd\n    client_timeout_ms = soon\n' > "$work/bad.cfg"
 "$build/shicd" --config "$work/bad.cfg" 2> "$work/bad.err"
 check "bad config exits 2" test $? -eq 2
