@@ -1,0 +1,113 @@
+/*  =========================================================================
+    shic_gateway_int - what the gateway actor's three files share
+
+    The gateway is one actor in three files: shic_gateway.c (the door: its
+    loop, the ROUTER sockets and CURVE, the pipe, the table of operations
+    and the dispatch), shic_gateway_ops.c (one small handler per op) and
+    shic_gateway_instances.c (the waiters, what instance actors and the
+    lease pool report, and the effects of placement). Not installed, and
+    included by those three files alone.
+    =========================================================================
+*/
+
+#ifndef SHIC_GATEWAY_INT_H_INCLUDED
+#define SHIC_GATEWAY_INT_H_INCLUDED
+
+#include "shic_actors.h"
+#include "shic_args.h"
+#include "shic_bus.h"
+#include "shic_events.h"
+#include "shic_registry.h"
+#include "shic_lease_book.h"
+#include "shic_stats.h"
+#include "shic_waiter.h"
+#include "shic_admission.h"
+
+#define SEND_HWM 1000
+
+//  The gateway's state
+typedef struct {
+    zsock_t *pipe;                  //  to the supervisor
+    const shic_settings_t *settings; //  runtime settings
+    zsock_t *trusted;               //  inproc ROUTER for the embedding host
+    zsock_t *public_router;         //  network ROUTER, once bound
+    zactor_t *auth;                 //  ZAP handler when CURVE is required
+    zcert_t *cert;                  //  the server's CURVE certificate
+    zsock_t *bus;                   //  ROUTER for our own actors
+    shic_events_t *events;          //  the events PUB
+    shic_registry_t *registry;      //  backends, instances, resolutions
+    shic_lease_book_t *book;        //  leases and their clients
+    shic_admission_t *admission;    //  memory: footprints, the queue
+    int64_t started_at;             //  monotonic start time
+    bool draining;                  //  shutting down
+    bool placement_due;             //  memory or leases changed: decide again
+    bool terminated;                //  $TERM seen
+    shic_stats_t *stats;            //  counters for the stats op
+    zhashx_t *log_calls;            //  instance_logs asked of an instance, by ticket
+    int64_t log_ticket;             //  the last ticket given
+} self_t;
+
+//  One request being handled
+typedef struct {
+    zsock_t *router;                //  reply socket
+    zmsg_t *envelope;               //  routing frames
+    bool trusted;                   //  inproc socket
+    char *client;                   //  client key
+    shic_wire_request_t req;        //  the request
+    shic_args_t args;               //  its arguments, decoded at the door
+} shic_gateway_call_t;
+
+//  An op: returns its result, or NULL with err set, or NULL without err
+//  when it replied (or parked the request) itself
+typedef shic_val_t *(shic_gateway_op_fn) (self_t *self, shic_gateway_call_t *call,
+                                          shic_error_t *err);
+
+//  shic_gateway_ops.c: the handlers of the table of operations
+shic_val_t * shic_gateway_op_ensure (self_t *self, shic_gateway_call_t *call, shic_error_t
+    *err);
+shic_val_t * shic_gateway_op_ping (self_t *self, shic_gateway_call_t *call, shic_error_t *err);
+shic_val_t * shic_gateway_op_list_backends (self_t *self, shic_gateway_call_t *call,
+    shic_error_t *err);
+shic_val_t * shic_gateway_op_compatibility (self_t *self, shic_gateway_call_t *call,
+    shic_error_t *err);
+shic_val_t * shic_gateway_op_renew_lease (self_t *self, shic_gateway_call_t *call, shic_error_t
+    *err);
+shic_val_t * shic_gateway_op_release_lease (self_t *self, shic_gateway_call_t *call,
+    shic_error_t *err);
+shic_val_t * shic_gateway_op_list_instances (self_t *self, shic_gateway_call_t *call,
+    shic_error_t *err);
+shic_val_t * shic_gateway_op_lookup_instance (self_t *self, shic_gateway_call_t *call,
+    shic_error_t *err);
+shic_val_t * shic_gateway_op_list_leases (self_t *self, shic_gateway_call_t *call, shic_error_t
+    *err);
+shic_val_t * shic_gateway_op_stop_instance (self_t *self, shic_gateway_call_t *call,
+    shic_error_t *err);
+shic_val_t * shic_gateway_op_instance_logs (self_t *self, shic_gateway_call_t *call,
+    shic_error_t *err);
+shic_val_t * shic_gateway_op_list_models (self_t *self, shic_gateway_call_t *call, shic_error_t
+    *err);
+shic_val_t * shic_gateway_op_resources (self_t *self, shic_gateway_call_t *call, shic_error_t
+    *err);
+shic_val_t * shic_gateway_op_stats (self_t *self, shic_gateway_call_t *call, shic_error_t
+    *err);
+
+//  shic_gateway_instances.c: waiters, instances, placement's effects
+shic_waiter_t * shic_gateway_waiter_new (shic_gateway_call_t *call, shic_record_t *instance,
+    shic_val_t *compatibility, bool reused, int64_t started);
+void shic_gateway_grant (self_t *self, shic_waiter_t **waiter_p);
+void shic_gateway_waiters_fail (self_t *self, shic_record_t *instance, const shic_error_t
+    *err);
+void shic_gateway_waiters_expire (self_t *self, shic_record_t *instance, int64_t now, int64_t
+    *next);
+void shic_gateway_instance_send_stop (self_t *self, shic_record_t *instance);
+void shic_gateway_instance_stop (self_t *self, shic_record_t *instance);
+void shic_gateway_lease_ended (void *arg, const char *instance_id);
+void shic_gateway_ensure_place (self_t *self, shic_val_t **plan_p, shic_waiter_t *waiter,
+    shic_error_t *err);
+void shic_gateway_log_calls_expire (self_t *self, int64_t now, int64_t *next);
+void shic_gateway_handle_instance (self_t *self, shic_record_t *instance, const shic_bus_t
+    *msg);
+void shic_gateway_handle_pool (self_t *self, const shic_bus_t *msg);
+extern const shic_admission_effects_t shic_gateway_admission_effects;
+
+#endif
