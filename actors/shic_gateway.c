@@ -349,6 +349,7 @@ s_handle_pipe (self_t *self)
     else
     if (msg.id == SHIC_BUS_DRAIN) {
         self->draining = true;
+        shic_lease_book_drain (self->book);
         shic_error_t err = { 0 };
         shic_error_set (&err, SHIC_E_SHUTTING_DOWN, NULL, "the runtime is stopping");
         for (shic_record_t *instance = shic_registry_first (self->registry); instance;

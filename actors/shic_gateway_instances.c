@@ -290,6 +290,7 @@ s_admit_start (void *arg, shic_pending_t *pending)
     int64_t queued_ms = zclock_mono () - pending->queued_at;
     while ((waiter = (shic_waiter_t *) zlistx_detach (pending->waiters, NULL))) {
         waiter->queued_ms = queued_ms;
+        shic_val_destroy (&waiter->evicted);     //  (a waiter placed a second time)
         waiter->evicted = shic_val_dup (pending->evicted);
         waiter->reused = !created && !waiter->restarted;
         s_park (self, instance, waiter);

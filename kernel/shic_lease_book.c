@@ -35,6 +35,7 @@ typedef struct {
 } s_client_t;
 
 struct _shic_lease_book_t {
+    bool draining;                  //  the runtime stops: the pool may be gone
     const shic_settings_t *settings; //  runtime settings
     shic_events_t *events;          //  where lease events go
     zsock_t *bus;                   //  the gateway's bus ROUTER
@@ -142,7 +143,8 @@ s_pool_send (shic_lease_book_t *self, shic_bus_id_t id, shic_lease_t *lease)
 {
     shic_bus_t msg = { .id = id, .lease_ref = lease->ref, .ttl_ms = lease->ttl_ms,
                        .expires_at_ms = lease->expires_at_ms };
-    if (shic_bus_send_to (self->bus, "P", &msg) == -1)
+    //  (while the runtime stops, the pool is gone first: no news then)
+    if (shic_bus_send_to (self->bus, "P", &msg) == -1 && !self->draining)
         zsys_warning ("gateway: cannot send %s to the lease pool", shic_bus_command (id));
 }
 
@@ -474,6 +476,12 @@ shic_lease_book_starved (shic_lease_book_t *self)
          lease = (shic_lease_t *) zhashx_next (self->leases))
         unbound += lease->actor? 0: 1;
     return unbound >= self->actors_idle;
+}
+
+void
+shic_lease_book_drain (shic_lease_book_t *self)
+{
+    self->draining = true;
 }
 
 void

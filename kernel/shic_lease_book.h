@@ -121,6 +121,8 @@ void shic_lease_book_pool_counts (shic_lease_book_t *self, size_t idle, size_t a
 //  idle ones are spoken for: a new lease would wait for an actor
 bool shic_lease_book_starved (shic_lease_book_t *self);
 
+//  The runtime stops (the pool is destroyed before the gateway)
+void shic_lease_book_drain (shic_lease_book_t *self);
 //  Requests or replies are flowing: the pool's batch waits
 void shic_lease_book_busy (shic_lease_book_t *self);
 //  Tells the pool what waits for it once requests pause (or it waited long

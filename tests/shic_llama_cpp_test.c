@@ -717,10 +717,21 @@ shic_llama_cpp_test (bool verbose)
 void
 shic_llama_cpp_live_test (bool verbose)
 {
+    //  SHIC_LLAMA_SERVER and SHIC_TEST_MODEL, else the real server and a
+    //  tiny model of ../shared/llama when they are there
     const char *binary = getenv ("SHIC_LLAMA_SERVER");
     const char *model = getenv ("SHIC_TEST_MODEL");
+    char shared_binary [512], shared_model [512];
+    snprintf (shared_binary, sizeof (shared_binary), "%s/llama-server", SHIC_LLAMA_DIR);
+    snprintf (shared_model, sizeof (shared_model), "%s/tiny-a.gguf", SHIC_LLAMA_DIR);
+    if ((!binary || !*binary) && access (shared_binary, X_OK) == 0
+    &&  access (shared_model, R_OK) == 0) {
+        binary = shared_binary;
+        model = shared_model;
+    }
     if (!binary || !*binary || !model || !*model) {
-        printf (" * shic_llama_cpp_live: skipped (set SHIC_LLAMA_SERVER and SHIC_TEST_MODEL)\n");
+        shic_test_skip ("shic_llama_cpp_live",
+                        "no llama-server: set SHIC_LLAMA_SERVER and SHIC_TEST_MODEL");
         return;
     }
     printf (" * shic_llama_cpp_live: ");

@@ -994,7 +994,7 @@ shic_ollama_live_test (bool verbose)
     const char *url = getenv ("SHIC_OLLAMA_URL");
     const char *model = getenv ("SHIC_OLLAMA_MODEL");
     if (!url || !*url || !model || !*model) {
-        printf (" * shic_ollama_live: skipped (set SHIC_OLLAMA_URL and SHIC_OLLAMA_MODEL)\n");
+        shic_test_skip ("shic_ollama_live", "no Ollama: set SHIC_OLLAMA_URL and SHIC_OLLAMA_MODEL");
         return;
     }
     (void) verbose;

@@ -73,3 +73,18 @@ shic_test_expect_ok (shic_client_t *client, const shic_val_t *result, const char
         assert (false);
     }
 }
+
+static bool s_skipped = false;
+
+void
+shic_test_skip (const char *test, const char *why)
+{
+    printf (" * %s: skipped (%s)\n", test, why);
+    s_skipped = true;
+}
+
+bool
+shic_test_skipped (void)
+{
+    return s_skipped;
+}
