@@ -565,14 +565,19 @@ static int
 s_ensure (shic_client_t *client, const char *events_endpoint, const char *backend,
           const char *model, int64_t ttl, int64_t wait, const char *owner, bool json, int timeout)
 {
+    //  The events first: a SUB hears only what is published once its
+    //  subscription has reached the daemon, and the probe's round trip below
+    //  gives it that time before the ensure can start anything
+    zsock_t *events = zsock_new_sub (events_endpoint, "instance.");
+    zsock_set_subscribe (events, "ensure.");
     //  Learn first, within about a second, whether anybody listens
-    if (shic_client_probe (client) != 0)
+    if (shic_client_probe (client) != 0) {
+        zsock_destroy (&events);
         return s_fail (client, json);
+    }
     shic_val_t *args = shic_client_ensure_args (backend, model, NULL, ttl, wait);
     if (owner)
         shic_val_set_str (args, "owner_ref", owner);
-    zsock_t *events = zsock_new_sub (events_endpoint, "instance.");
-    zsock_set_subscribe (events, "ensure.");
     bool live = isatty (STDERR_FILENO) && !json;
     s_progress_t progress = { .phase = "waiting" };
     snprintf (progress.prefix, sizeof (progress.prefix), "%s:%s:", backend, model);
