@@ -19,7 +19,7 @@ cmake -S . -B "$out" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_C_FLAGS="$sanitize -fsanitize=fuzzer-no-link" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null || exit 1
 cmake --build "$out" -j "$jobs" --target shic_static shic_stand_in >/dev/null || exit 1
-libs="$out/libshic.a $(pkg-config --libs libczmq libzmq libcurl jansson) -lmsgpackc -lpthread -ldl"
+libs="$out/libshic.a $(pkg-config --libs libczmq libzmq libcurl jansson libmicrohttpd) -lmsgpackc -lpthread -ldl"
 includes="-Iinclude -Imessages -Ikernel -Iplacement -Iactors -Ibackends -Itests"
 flags="-g -O1 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE $sanitize -fsanitize=fuzzer"
 for t in $targets; do
