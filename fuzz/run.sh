@@ -25,6 +25,8 @@ flags="-g -O1 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE $sanitize -fsanitize=fuzzer
 for t in $targets; do
     extra=""
     [ "$t" = gateway ] && extra="tests/shic_test_backends.c -DSHIC_STAND_IN=\"$PWD/$out/shic_stand_in\""
+    #  fuzz_config runs shicd's own main, which needs shicd's other files
+    [ "$t" = config ] && extra="apps/shicd_check.c apps/shicd_log.c apps/shicd_reload.c"
     # shellcheck disable=SC2086
     clang $flags $includes "fuzz/fuzz_$t.c" $extra $libs -o "$out/fuzz_$t" || exit 1
 done
