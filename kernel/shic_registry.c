@@ -415,8 +415,11 @@ shic_registry_set_status (shic_registry_t *self, shic_record_t *record,
             shic_val_destroy (extra_p);
         return;
     }
+    //  {instance_id, lifecycle_status, reason?, <pairs of extra>, at_ms},
+    //  built here once rather than copied again by shic_events_instance
     const char *name = shic_lifecycle_name (status);
     shic_val_t *event = shic_val_new_map ();
+    shic_val_set_str (event, "instance_id", record->id);
     shic_val_set_str (event, "lifecycle_status", name);
     if (status == SHIC_LIFECYCLE_STOPPED)
         shic_val_set_str (event, "reason", record->stop_reason? record->stop_reason: "requested");
@@ -427,7 +430,7 @@ shic_registry_set_status (shic_registry_t *self, shic_record_t *record,
         shic_val_destroy (extra_p);
     char topic [32];
     snprintf (topic, sizeof (topic), "instance.%s", name);
-    shic_events_instance (self->events, topic, record->id, &event);
+    shic_events_publish (self->events, topic, &event);
 }
 
 void
