@@ -42,6 +42,24 @@
 static zsock_t *s_router_new (size_t max_frame);
 static int s_bind (zsock_t *sock, const char *endpoint);
 
+//  A PAIR that hears router's disconnects (libzmq's socket monitor):
+//  how the gateway sees a client go (shic_conns). NULL when it cannot.
+static zsock_t *
+s_monitor_new (zsock_t *router, const char *name)
+{
+    char endpoint [96];
+    snprintf (endpoint, sizeof (endpoint), "inproc://shic-gateway-%s-%p", name, (void *) router);
+    if (zmq_socket_monitor (zsock_resolve (router), endpoint, ZMQ_EVENT_DISCONNECTED) == -1) {
+        zsys_warning ("gateway: no monitor on the %s ROUTER (%s): disconnects are not seen",
+                      name, zmq_strerror (zmq_errno ()));
+        return NULL;
+    }
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    if (monitor && zsock_connect (monitor, "%s", endpoint) == -1)
+        zsock_destroy (&monitor);
+    return monitor;
+}
+
 static self_t *
 s_self_new (zsock_t *pipe, const shic_settings_t *settings)
 {
@@ -63,6 +81,8 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     self->admission = shic_admission_new (settings->pools, self->registry, self->events, settings,
                                           (zlistx_destructor_fn *) shic_waiter_destroy,
                                           &shic_gateway_admission_effects, self);
+    self->conns = shic_conns_new ();
+    self->trusted_monitor = s_monitor_new (self->trusted, "trusted");
     return self;
 }
 
@@ -76,6 +96,9 @@ s_self_destroy (self_t **self_p)
         shic_admission_destroy (&self->admission);
         shic_lease_book_destroy (&self->book);
         shic_registry_destroy (&self->registry);
+        zsock_destroy (&self->trusted_monitor);
+        zsock_destroy (&self->public_monitor);
+        shic_conns_destroy (&self->conns);
         zsock_destroy (&self->trusted);
         zsock_destroy (&self->public_router);
         zactor_destroy (&self->auth);
@@ -155,27 +178,87 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
 }
 
 //  One message from a client ROUTER
+//  Disconnects a monitor reported: their clients are gone
+static void
+s_handle_monitor (self_t *self, zsock_t *monitor)
+{
+    while (monitor && (zsock_events (monitor) & ZMQ_POLLIN)) {
+        zmsg_t *msg = zmsg_recv (monitor);
+        zframe_t *head = msg? zmsg_first (msg): NULL;
+        if (head && zframe_size (head) == 6) {
+            uint16_t event;
+            uint32_t fd;
+            memcpy (&event, zframe_data (head), 2);
+            memcpy (&fd, zframe_data (head) + 2, 4);
+            char *gone = event == ZMQ_EVENT_DISCONNECTED?
+                         shic_conns_closed (self->conns, (int) fd): NULL;
+            if (gone)
+                shic_gateway_client_gone (self, gone);
+            zstr_free (&gone);
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
+//  A message from client came in on descriptor fd: another client that
+//  was on fd is gone. A disconnect the monitor already holds is read
+//  first, so that it cannot later be taken for the new client's.
+static void
+s_client_on (self_t *self, int fd, const char *client)
+{
+    const char *there = shic_conns_on (self->conns, fd);
+    if (fd < 0 || (there && streq (there, client)))
+        return;
+    if (there) {
+        s_handle_monitor (self, self->trusted_monitor);
+        s_handle_monitor (self, self->public_monitor);
+    }
+    char *gone = shic_conns_seen (self->conns, fd, client);
+    if (gone)
+        shic_gateway_client_gone (self, gone);
+    zstr_free (&gone);
+}
+
 static void
 s_handle_client (self_t *self, zsock_t *router, bool trusted)
 {
-    zmsg_t *msg = zmsg_recv (router);
-    if (!msg)
+    //  The routing frame and the first frame after it, read by hand for
+    //  the descriptor the message came in on (ZMQ_SRCFD; -1 for inproc).
+    //  Only a frame of the peer's carries it: after a poll, the routing
+    //  frame the ROUTER makes up does not.
+    zmq_msg_t parts [2];
+    zmq_msg_init (&parts [0]);
+    zmq_msg_init (&parts [1]);
+    int got = 0, fd = -1;
+    while (got < 2 && (got == 0 || zmq_msg_more (&parts [0]))
+    &&     zmq_msg_recv (&parts [got], zsock_resolve (router), ZMQ_DONTWAIT) != -1)
+        got++;
+    if (got == 2)
+        fd = zmq_msg_get (&parts [1], ZMQ_SRCFD);
+    bool more = got == 2 && zmq_msg_more (&parts [1]);
+    zframe_t *routing = got? zframe_new (zmq_msg_data (&parts [0]), zmq_msg_size (&parts [0])): NULL;
+    zframe_t *first_frame = got == 2? zframe_new (zmq_msg_data (&parts [1]),
+                                                  zmq_msg_size (&parts [1])): NULL;
+    zmq_msg_close (&parts [0]);
+    zmq_msg_close (&parts [1]);
+    zmsg_t *msg = routing? (more? zmsg_recv (router): zmsg_new ()): NULL;
+    if (!msg) {
+        zframe_destroy (&routing);
+        zframe_destroy (&first_frame);
         return;
+    }
+    if (first_frame)
+        zmsg_prepend (msg, &first_frame);
     shic_lease_book_busy (self->book);
     shic_gateway_call_t call = { 0 };
     call.router = router;
     call.trusted = trusted;
     call.envelope = zmsg_new ();
-    zframe_t *routing = zmsg_pop (msg);
-    if (!routing) {
-        zmsg_destroy (&msg);
-        zmsg_destroy (&call.envelope);
-        return;
-    }
     char *hex = zframe_strhex (routing);
     call.client = zsys_sprintf ("%c%s", trusted? 't': 'p', hex);
     free (hex);
     zmsg_append (call.envelope, &routing);
+    s_client_on (self, fd, call.client);
     //  A REQ client's empty delimiter stays in the envelope
     zframe_t *first = zmsg_first (msg);
     if (zmsg_size (msg) >= 2 && first && zframe_size (first) == 0) {
@@ -375,6 +458,8 @@ s_handle_pipe (self_t *self)
     if (msg.id == SHIC_BUS_BIND_GATEWAY) {
         if (!self->public_router)
             self->public_router = s_router_new (self->settings->max_frame);
+        if (!self->public_monitor)
+            self->public_monitor = s_monitor_new (self->public_router, "public");
         s_reply (self, s_bind (self->public_router, msg.endpoint));
     }
     else
@@ -434,17 +519,27 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     while (ok && !self->terminated) {
         int64_t next = s_timers (self, zclock_mono ());
         int64_t now = zclock_mono ();
-        zmq_pollitem_t items [4] = {
+        zmq_pollitem_t items [6] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self->trusted), 0, ZMQ_POLLIN, 0 },
-            { self->public_router? zsock_resolve (self->public_router): NULL, 0, ZMQ_POLLIN, 0 }
+            { zsock_resolve (self->trusted), 0, ZMQ_POLLIN, 0 }
         };
-        int count = self->public_router? 4: 3;
+        //  Then the public ROUTER and the monitors, those that exist
+        int count = 3;
+        zsock_t *sockets [3] = { self->public_router, self->trusted_monitor, self->public_monitor };
+        int at [3] = { -1, -1, -1 };
+        for (int i = 0; i < 3; i++)
+            if (sockets [i]) {
+                at [i] = count;
+                items [count++] = (zmq_pollitem_t) { zsock_resolve (sockets [i]), 0, ZMQ_POLLIN, 0 };
+            }
         if (shic_poll (items, count, next < 0? -1: next > now? next - now: 0) == -1)
             break;
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
+        for (int i = 1; i < 3; i++)
+            if (at [i] >= 0 && (items [at [i]].revents & ZMQ_POLLIN))
+                s_handle_monitor (self, sockets [i]);
         //  Drain each socket a bounded number of times per turn
         for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
             s_handle_bus (self);

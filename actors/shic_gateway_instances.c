@@ -647,3 +647,29 @@ shic_gateway_handle_pool (self_t *self, const shic_bus_t *msg)
 const shic_admission_effects_t shic_gateway_admission_effects = {
     s_admit_start, s_admit_stop, s_admit_revoking, s_admit_revoke, s_admit_holders, s_admit_fail
 };
+
+//  A client's connection closed (the door saw it): its untimed leases end,
+//  its requests leave the memory queue and the starts they waited for,
+//  and placement decides again without them
+void
+shic_gateway_client_gone (self_t *self, const char *client)
+{
+    if (self->settings->verbose)
+        zsys_info ("gateway: client %s disconnected", client);
+    shic_lease_book_client_gone (self->book, client);
+    size_t left = shic_admission_client_gone (self->admission, client);
+    for (shic_record_t *instance = shic_registry_first (self->registry); instance;
+         instance = shic_registry_next (self->registry)) {
+        shic_waiter_t *waiter = (shic_waiter_t *) zlistx_first (instance->waiters);
+        while (waiter) {
+            if (waiter->client && streq (waiter->client, client)) {
+                zlistx_delete (instance->waiters, zlistx_cursor (instance->waiters));
+                waiter = (shic_waiter_t *) zlistx_first (instance->waiters);
+            }
+            else
+                waiter = (shic_waiter_t *) zlistx_next (instance->waiters);
+        }
+    }
+    if (left)
+        self->placement_due = true;
+}

@@ -21,6 +21,7 @@
 #include "shic_lease_book.h"
 #include "shic_stats.h"
 #include "shic_waiter.h"
+#include "shic_conns.h"
 #include "shic_admission.h"
 
 #define SEND_HWM 1000
@@ -45,6 +46,9 @@ typedef struct {
     shic_stats_t *stats;            //  counters for the stats op
     zhashx_t *log_calls;            //  instance_logs asked of an instance, by ticket
     int64_t log_ticket;             //  the last ticket given
+    shic_conns_t *conns;            //  which client is on which connection
+    zsock_t *trusted_monitor;       //  disconnects on the trusted ROUTER (ipc)
+    zsock_t *public_monitor;        //  disconnects on the public ROUTER
 } self_t;
 
 //  One request being handled
@@ -108,6 +112,7 @@ void shic_gateway_log_calls_expire (self_t *self, int64_t now, int64_t *next);
 void shic_gateway_handle_instance (self_t *self, shic_record_t *instance, const shic_bus_t
     *msg);
 void shic_gateway_handle_pool (self_t *self, const shic_bus_t *msg);
+void shic_gateway_client_gone (self_t *self, const char *client);
 extern const shic_admission_effects_t shic_gateway_admission_effects;
 
 #endif

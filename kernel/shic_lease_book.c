@@ -435,6 +435,17 @@ shic_lease_book_clients_expire (shic_lease_book_t *self, int64_t now, int64_t *n
     }
 }
 
+void
+shic_lease_book_client_gone (shic_lease_book_t *self, const char *key)
+{
+    s_client_t *client = (s_client_t *) zhashx_lookup (self->clients, key);
+    if (!client)
+        return;
+    if (client->untimed)
+        s_end_matching (self, NULL, key, "lease.expired", "client_gone");
+    zhashx_delete (self->clients, key);
+}
+
 //  --------------------------------------------------------------------------
 //  The pool
 

@@ -110,6 +110,9 @@ void shic_lease_book_client_seen (shic_lease_book_t *self, const char *client);
 //  that time, it takes the daemon to have been paused and forgives its
 //  clients the lateness (their pings may still be queued).
 void shic_lease_book_clients_expire (shic_lease_book_t *self, int64_t now, int64_t *next);
+//  The client's connection was seen to close: its untimed leases end now
+//  (lease.expired, reason client_gone) and it is forgotten
+void shic_lease_book_client_gone (shic_lease_book_t *self, const char *client);
 
 //  From the pool: the actor that holds a lease, a lease's timer fired
 //  (ignored when a renewal crossed it), the pool's counts

@@ -689,6 +689,32 @@ shic_admission_drain (shic_admission_t *self, const shic_error_t *err)
         s_pending_fail (self, pending, err);
 }
 
+size_t
+shic_admission_client_gone (shic_admission_t *self, const char *client)
+{
+    size_t left = 0;
+    shic_pending_t *pending = (shic_pending_t *) zlistx_first (self->queue);
+    while (pending) {
+        shic_waiter_t *waiter = (shic_waiter_t *) zlistx_first (pending->waiters);
+        while (waiter) {
+            if (waiter->client && streq (waiter->client, client)) {
+                zlistx_delete (pending->waiters, zlistx_cursor (pending->waiters));
+                left++;
+                waiter = (shic_waiter_t *) zlistx_first (pending->waiters);
+            }
+            else
+                waiter = (shic_waiter_t *) zlistx_next (pending->waiters);
+        }
+        if (zlistx_size (pending->waiters) == 0) {
+            zlistx_delete (self->queue, zlistx_cursor (self->queue));
+            pending = (shic_pending_t *) zlistx_first (self->queue);
+        }
+        else
+            pending = (shic_pending_t *) zlistx_next (self->queue);
+    }
+    return left;
+}
+
 shic_val_t *
 shic_admission_resources (shic_admission_t *self)
 {

@@ -128,6 +128,9 @@ void shic_admission_run (shic_admission_t *self);
 int64_t shic_admission_timers (shic_admission_t *self, int64_t now);
 //  Ends every pending start (shutting down): its waiters get err
 void shic_admission_drain (shic_admission_t *self, const shic_error_t *err);
+//  A client is gone: its waiters leave the queue unanswered, and a
+//  pending start nobody waits for any more goes. Returns how many left.
+size_t shic_admission_client_gone (shic_admission_t *self, const char *client);
 
 //  The resources op: {pools, instances: [{instance_id, pool,
 //  footprint_bytes, footprint_source, pinned}], queue: [{instance_id,

@@ -21,6 +21,7 @@
 #include "shic_registry.h"
 #include "shic_lease_book.h"
 #include "shic_stats.h"
+#include "shic_conns.h"
 #include "shic_waiter.h"
 #include "shic_placement.h"
 #include "shic_admission.h"
@@ -60,6 +61,7 @@ static s_test_t s_tests [] = {
     { "registry", shic_registry_test },
     { "lease_book", shic_lease_book_test },
     { "stats", shic_stats_test },
+    { "conns", shic_conns_test },
     { "waiter", shic_waiter_test },
     { "placement", shic_placement_test },
     { "admission", shic_admission_test },
