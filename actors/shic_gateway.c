@@ -254,9 +254,18 @@ s_handle_client (self_t *self, zsock_t *router, bool trusted)
     call.router = router;
     call.trusted = trusted;
     call.envelope = zmsg_new ();
-    char *hex = zframe_strhex (routing);
-    call.client = zsys_sprintf ("%c%s", trusted? 't': 'p', hex);
-    free (hex);
+    //  The client key: the door's letter, then the routing id in hex
+    static const char hex [] = "0123456789ABCDEF";
+    const byte *id = zframe_data (routing);
+    size_t id_size = zframe_size (routing);
+    call.client = (char *) malloc (2 * id_size + 2);
+    assert (call.client);
+    call.client [0] = trusted? 't': 'p';
+    for (size_t i = 0; i < id_size; i++) {
+        call.client [1 + 2 * i] = hex [id [i] >> 4];
+        call.client [2 + 2 * i] = hex [id [i] & 15];
+    }
+    call.client [1 + 2 * id_size] = 0;
     zmsg_append (call.envelope, &routing);
     s_client_on (self, fd, call.client);
     //  A REQ client's empty delimiter stays in the envelope

@@ -58,6 +58,7 @@ typedef struct {
     shic_client_t *client;          //  DEALER on the gateway (made on first use)
     zlistx_t *streams;              //  event streams (stream_t, owned by their response)
     uint64_t evictions;             //  instance.evicting events seen
+    bool relaying;                  //  subscribed to every event (streams open)
     bool terminated;                //  $TERM received
 } self_t;
 
@@ -547,11 +548,29 @@ s_self_start (self_t *self)
     if (self->epoll_fd < 0 || port <= 0)
         return -1;
     if (self->args->events) {
-        self->sub = zsock_new_sub (self->args->events, "");
+        //  Evictions are counted always; every other event is read only
+        //  while an event stream is open (s_relay_all): a warm ensure
+        //  publishes two, and nobody may be listening
+        self->sub = zsock_new_sub (self->args->events, "instance.evicting");
         if (!self->sub)
             zsys_warning ("http: cannot subscribe to %s: no event stream", self->args->events);
     }
     return port;
+}
+
+//  Subscribes to every event while streams are open, and only to
+//  instance.evicting otherwise
+static void
+s_relay_all (self_t *self)
+{
+    bool wanted = self->sub && zlistx_size (self->streams) > 0;
+    if (wanted == self->relaying)
+        return;
+    if (wanted)
+        zsock_set_subscribe (self->sub, "");
+    else
+        zsock_set_unsubscribe (self->sub, "");
+    self->relaying = wanted;
 }
 
 static void
@@ -562,6 +581,7 @@ s_http_face_actor (zsock_t *pipe, void *args)
     int port = s_self_start (self);
     zsock_send (pipe, "i", port);
     while (!self->terminated) {
+        s_relay_all (self);
         zmq_pollitem_t items [] = {
             { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
             { NULL, self->epoll_fd, ZMQ_POLLIN, 0 },

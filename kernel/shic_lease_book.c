@@ -325,24 +325,42 @@ shic_lease_book_val (shic_lease_t *lease)
     return val;
 }
 
+//  Random bytes are drawn from the kernel a batch at a time (one getrandom
+//  per 32 refs, per thread); each byte is used once
+#define REF_BYTES       16
+#define REF_BATCH       (32 * REF_BYTES)
+
 char *
 shic_lease_book_new_ref (void)
 {
-    uint8_t bytes [16];
-    size_t have = 0;
-    while (have < sizeof (bytes)) {
-        ssize_t got = getrandom (bytes + have, sizeof (bytes) - have, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        //  A kernel without getrandom(2) (before 3.17) cannot run shic:
-        //  a guessable ref would hand leases to anyone
-        assert (got > 0);
-        have += (size_t) got;
+    static _Thread_local uint8_t batch [REF_BATCH];
+    static _Thread_local size_t used = REF_BATCH;
+    if (used == REF_BATCH) {
+        size_t have = 0;
+        while (have < REF_BATCH) {
+            ssize_t got = getrandom (batch + have, REF_BATCH - have, 0);
+            if (got < 0 && errno == EINTR)
+                continue;
+            //  A kernel without getrandom(2) (before 3.17) cannot run shic:
+            //  a guessable ref would hand leases to anyone
+            assert (got > 0);
+            have += (size_t) got;
+        }
+        used = 0;
     }
-    char *ref = (char *) zmalloc (6 + 2 * sizeof (bytes) + 1);
+    static const char hex [] = "0123456789abcdef";
+    char *ref = (char *) malloc (6 + 2 * REF_BYTES + 1);
+    assert (ref);
     memcpy (ref, "lease-", 6);
-    for (size_t i = 0; i < sizeof (bytes); i++)
-        snprintf (ref + 6 + 2 * i, 3, "%02x", bytes [i]);
+    for (size_t i = 0; i < REF_BYTES; i++) {
+        uint8_t byte = batch [used + i];
+        ref [6 + 2 * i] = hex [byte >> 4];
+        ref [6 + 2 * i + 1] = hex [byte & 15];
+    }
+    ref [6 + 2 * REF_BYTES] = 0;
+    //  Spent bytes are not kept where a later read could find them
+    memset (batch + used, 0, REF_BYTES);
+    used += REF_BYTES;
     return ref;
 }
 
