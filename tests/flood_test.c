@@ -7,6 +7,10 @@
          each keeping a window of requests in flight and checking that
          every reply decodes as a wire reply, while a watcher pings every
          50 ms and records the worst ping latency;
+      1b. a chaos check: one greedy client keeps 500 valid requests in
+         flight for 5 s while another pings every 20 ms: no ping may
+         starve (2 s deadline); p50/p99/max beside the same pings with
+         the daemon quiet are printed;
       2. sends an oversized frame (2 MiB > max_frame): that peer is cut off,
          the daemon keeps serving;
       3. a client sends 10000 pings and never reads its replies;
@@ -234,10 +238,10 @@ s_flood_thread (void *arg)
     return NULL;
 }
 
-//  One ping on dealer; its latency in ms, or -1 when no reply came within
-//  timeout_ms
+//  One ping on dealer; its latency in microseconds, or -1 when no reply
+//  came within timeout_ms
 static int64_t
-s_ping (zsock_t *dealer, int timeout_ms)
+s_ping_us (zsock_t *dealer, int timeout_ms)
 {
     static int64_t id = 1000000000;
     shic_val_t *idval = shic_val_new_int (++id);
@@ -256,13 +260,153 @@ s_ping (zsock_t *dealer, int timeout_ms)
         shic_wire_reply_t reply = { 0 };
         if (body && shic_wire_reply_decode (zframe_data (body), zframe_size (body), &reply) == 0
         &&  reply.ok && shic_val_equal (reply.id, idval))
-            latency = (zclock_usecs () - start) / 1000;
+            latency = zclock_usecs () - start;
         shic_wire_reply_reset (&reply);
         zmsg_destroy (&msg);
     }
     zpoller_destroy (&poller);
     shic_val_destroy (&idval);
     return latency;
+}
+
+//  The same in milliseconds
+static int64_t
+s_ping (zsock_t *dealer, int timeout_ms)
+{
+    int64_t latency = s_ping_us (dealer, timeout_ms);
+    return latency < 0? -1: latency / 1000;
+}
+
+//  --------------------------------------------------------------------------
+//  Chaos: one greedy client must not starve the others. It keeps GREEDY_WINDOW
+//  valid requests in flight (list ops, stats, ensures refused for their
+//  arguments) for GREEDY_MS, as fast as the daemon answers, while another
+//  client pings every 20 ms. The same pings are first timed with the
+//  daemon quiet. Every ping must be answered within PING_MAX_MS (a
+//  starved client is a failure); p50, p99 and max are printed beside the
+//  quiet ones (figures, not assertions).
+
+#define GREEDY_WINDOW       500
+#define GREEDY_MS           5000
+
+typedef struct {
+    const char *endpoint;
+    volatile bool stop;
+    int64_t answered;
+} greedy_t;
+
+static void *
+s_greedy_thread (void *arg)
+{
+    greedy_t *greedy = (greedy_t *) arg;
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_sndhwm (dealer, 0);
+    zsock_set_rcvhwm (dealer, 0);
+    zsock_connect (dealer, "%s", greedy->endpoint);
+    const char *ops [] = { "list_instances", "list_backends", "list_models", "stats",
+                           "list_leases", "resources", "ensure_endpoint" };
+    int64_t in_flight = 0, sent = 0;
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    while (!greedy->stop) {
+        while (in_flight < GREEDY_WINDOW) {
+            const char *op = ops [sent % 7];
+            shic_val_t *id = shic_val_new_int (sent);
+            shic_val_t *args = shic_val_new_map ();
+            if (streq (op, "ensure_endpoint"))
+                shic_val_set_str (args, "backend", "nope");
+            zframe_t *frame = shic_wire_request_encode (id, op, &args);
+            shic_val_destroy (&id);
+            if (zframe_send (&frame, dealer, 0) != 0) {
+                zframe_destroy (&frame);
+                break;
+            }
+            sent++;
+            in_flight++;
+        }
+        if (zpoller_wait (poller, 100) == dealer) {
+            zmsg_t *msg = zmsg_recv (dealer);
+            if (msg) {
+                greedy->answered++;
+                in_flight--;
+            }
+            zmsg_destroy (&msg);
+        }
+    }
+    zpoller_destroy (&poller);
+    zsock_set_linger (dealer, 0);
+    zsock_destroy (&dealer);
+    return NULL;
+}
+
+static int
+s_compare_int64 (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y? -1: x > y? 1: 0;
+}
+
+//  Pings every 20 ms for ms; fills latencies (us, -1 missed); the count
+static int
+s_ping_series (const char *endpoint, int64_t ms, int64_t *latencies, int max)
+{
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    assert (dealer);
+    int count = 0;
+    for (int64_t end = zclock_mono () + ms; zclock_mono () < end && count < max; ) {
+        latencies [count] = s_ping_us (dealer, PING_MAX_MS);
+        if (latencies [count++] < 0) {
+            zsock_set_linger (dealer, 0);
+            zsock_destroy (&dealer);
+            dealer = zsock_new_dealer (endpoint);
+            assert (dealer);
+        }
+        zclock_sleep (20);
+    }
+    zsock_set_linger (dealer, 0);
+    zsock_destroy (&dealer);
+    return count;
+}
+
+//  "p50 X us p99 Y us max Z us (N pings, M missed)"; returns missed
+static int
+s_print_series (const char *name, int64_t *latencies, int count)
+{
+    int missed = 0;
+    for (int i = 0; i < count; i++)
+        missed += latencies [i] < 0;
+    qsort (latencies, (size_t) count, sizeof (int64_t), s_compare_int64);
+    int64_t *answered = latencies + missed;
+    int n = count - missed;
+    printf ("flood: %-26s p50 %7lld us  p99 %7lld us  max %7lld us  (%d pings, %d missed)\n",
+            name, n? (long long) answered [n / 2]: -1LL,
+            n? (long long) answered [(n * 99) / 100 < n? (n * 99) / 100: n - 1]: -1LL,
+            n? (long long) answered [n - 1]: -1LL, count, missed);
+    return missed;
+}
+
+static int
+s_chaos (const char *endpoint)
+{
+    int max = (int) (GREEDY_MS / 20) + 10;
+    int64_t *quiet = (int64_t *) calloc ((size_t) max, sizeof (int64_t));
+    int64_t *loaded = (int64_t *) calloc ((size_t) max, sizeof (int64_t));
+    int quiet_count = s_ping_series (endpoint, GREEDY_MS / 2, quiet, max);
+    greedy_t greedy = { .endpoint = endpoint };
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_greedy_thread, &greedy);
+    zclock_sleep (200);                 //  the greedy window is full
+    int loaded_count = s_ping_series (endpoint, GREEDY_MS, loaded, max);
+    greedy.stop = true;
+    pthread_join (thread, NULL);
+    s_print_series ("pings, daemon quiet:", quiet, quiet_count);
+    int missed = s_print_series ("pings beside a greedy one:", loaded, loaded_count);
+    printf ("flood: the greedy client had %lld requests answered in %d ms (%d in flight): %s\n",
+            (long long) greedy.answered, GREEDY_MS, GREEDY_WINDOW,
+            missed == 0 && loaded_count > 0? "nobody starved, ok": "a ping STARVED: FAILED");
+    free (quiet);
+    free (loaded);
+    return missed == 0 && loaded_count > 0? 0: 1;
 }
 
 static void *
@@ -511,6 +655,9 @@ main (int argc, char *argv [])
     //  1. The flood
     if (!s_flood (endpoint, frames, clients, false))
         failures++;
+
+    //  1b. Chaos: one greedy client beside a pinging one
+    failures += s_chaos (endpoint);
 
     //  2. An oversized frame: the peer is cut off, the daemon serves on
     {
