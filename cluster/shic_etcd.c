@@ -371,7 +371,9 @@ s_store_error (const char *url, int64_t code, const char *message, bool *retry,
 {
     const char *type = SHIC_E_INTERNAL;
     *retry = false;
-    if (code == 14 || code == 4) {  //  unavailable, deadline exceeded (no leader)
+    //  Unavailable, deadline exceeded (no leader), cancelled (the member's
+    //  gateway closing its connection as it stops)
+    if (code == 14 || code == 4 || code == 1) {
         type = SHIC_E_INSTANCE_UNAVAILABLE;
         *retry = true;
     }
