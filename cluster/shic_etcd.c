@@ -725,6 +725,11 @@ s_call (shic_etcd_t *self, const char *path, shic_val_t **request_p, shic_error_
         }
     }
     free (json);
+    //  A large range leaves a large buffer: not kept for the keep-alives
+    if (self->body.capacity > 65536) {
+        free (self->body.data);
+        memset (&self->body, 0, sizeof (s_body_t));
+    }
     if (reply) {
         shic_error_clear (&last);
         return reply;

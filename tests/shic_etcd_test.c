@@ -903,6 +903,24 @@ s_test_live (const char *url)
         assert (streq (kv->key, "w/c"));
         shic_etcd_kv_free (&kv);
     }
+    //  A range over the 1 MiB a JSON text may have by default: 3 values
+    //  of 512 KiB (etcd takes up to 1.5 MiB a request), 2 MiB of base64
+    size_t big = 512 * 1024;
+    char *value = (char *) malloc (big);
+    for (size_t index = 0; index < big; index++)
+        value [index] = (char) (index * 7);
+    for (int index = 0; index < 3; index++) {
+        char key [16];
+        snprintf (key, sizeof (key), "big/%d", index);
+        S_OK (shic_etcd_put (other, key, value, big, NULL, &err), err);
+    }
+    S_OK (shic_etcd_range (other, "big/", true, &kvs, &err), err);
+    assert (kvs->count == 3);
+    for (int index = 0; index < 3; index++)
+        assert (kvs->kvs [index].size == big && memcmp (kvs->kvs [index].value, value, big) == 0);
+    shic_etcd_kvs_destroy (&kvs);
+    free (value);
+    S_OK (shic_etcd_delete (other, "big/", true, &err), err);
     zstr_free (&urls);
     shic_etcd_destroy (&other);
     shic_etcd_destroy (&etcd);
