@@ -251,8 +251,11 @@ s_bind_control (self_t *self)
     const char *endpoint = self->settings->control;
     if (!*endpoint)
         return 0;
-    if (strncmp (endpoint, "ipc://", 6) || !endpoint [6]) {
-        zsys_error ("gateway: the control endpoint '%s' is not ipc://PATH", endpoint);
+    //  Never over a live daemon's socket; a stale file goes
+    shic_error_t err = { 0 };
+    if (shic_control_claim (endpoint, &err) != 0) {
+        zsys_error ("gateway: control endpoint %s: %s", endpoint, err.message);
+        shic_error_clear (&err);
         return -1;
     }
     if (s_bind (self->trusted, endpoint) == -1)

@@ -9,6 +9,9 @@
 
 #include "shic_actors.h"
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include "shic_pools.h"
 #include "shic_gguf.h"
 
@@ -224,6 +227,92 @@ shic_runtime_check_resources (zconfig_t *config, shic_error_t *err)
     int rc = shic_pools_load (pools, config, err);
     shic_pools_destroy (&pools);
     return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The control socket's file. libzmq's ipc bind unlinks whatever lies at
+//  its path first, so a second daemon given the same path would take the
+//  socket from a live one (left running and unreachable) and remove the
+//  file when it ends. The path is claimed before the bind: a socket file
+//  nobody listens on (its daemon was killed before it could remove it) is
+//  removed; a live listener, or a file that is not a socket, is refused.
+
+int
+shic_control_claim (const char *endpoint, shic_error_t *err)
+{
+    if (!endpoint || !*endpoint)
+        return 0;
+    if (strncmp (endpoint, "ipc://", 6) || !endpoint [6]) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "'%s' is not ipc://PATH", endpoint);
+        return -1;
+    }
+    const char *path = endpoint + 6;
+    if (*path == '@')
+        return 0;                   //  abstract: no file; a live name fails the bind
+    struct sockaddr_un address;
+    memset (&address, 0, sizeof (address));
+    address.sun_family = AF_UNIX;
+    if (strlen (path) >= sizeof (address.sun_path)) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "the path %s is longer than %zu bytes",
+                        path, sizeof (address.sun_path) - 1);
+        return -1;
+    }
+    memcpy (address.sun_path, path, strlen (path));
+    struct stat info;
+    if (lstat (path, &info) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "%s: %s", path, strerror (errno));
+        return -1;
+    }
+    if (!S_ISSOCK (info.st_mode)) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL,
+                        "%s exists and is not a socket (left as it is)", path);
+        return -1;
+    }
+    //  Non-blocking: a listener whose backlog is full answers EAGAIN
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        shic_error_set (err, SHIC_E_INTERNAL, NULL, "socket: %s", strerror (errno));
+        return -1;
+    }
+    int rc = connect (fd, (struct sockaddr *) &address, sizeof (address));
+    int error = rc == 0? 0: errno;
+    close (fd);
+    if (rc == 0 || error == EAGAIN || error == EINPROGRESS) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL,
+                        "%s is in use: a live process listens on it (another shicd?); stop "
+                        "it, or give this one another control path", path);
+        return -1;
+    }
+    if (error != ECONNREFUSED) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "cannot tell whether %s is in use: %s",
+                        path, strerror (error));
+        return -1;
+    }
+    if (unlink (path) != 0 && errno != ENOENT) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "cannot remove the stale socket %s: %s",
+                        path, strerror (errno));
+        return -1;
+    }
+    zsys_info ("runtime: removed the stale control socket %s (nobody listened on it)", path);
+    return 0;
+}
+
+int
+shic_runtime_check_control (zconfig_t *config, shic_error_t *err)
+{
+    const char *key = config && zconfig_locate (config, "runtime/control")? "runtime/control"
+                                                                          : "shicd/control";
+    const char *endpoint = config? zconfig_get (config, key, ""): "";
+    if (shic_control_claim (endpoint, err) == 0)
+        return 0;
+    shic_val_t *details = shic_val_new_map ();
+    shic_val_set_str (details, "field", key);
+    shic_val_set_str (details, "endpoint", endpoint);
+    shic_val_destroy (&err->details);
+    err->details = details;
+    return -1;
 }
 
 int

@@ -559,6 +559,24 @@ main (int argc, char *argv [])
         return 2;
     }
     zsys_handler_set (NULL);
+    if (check) {
+        //  A check binds nothing of the daemon's: the control socket may
+        //  be a running shicd's
+        zconfig_put (config, "shicd/control", "");
+        zconfig_put (config, "runtime/control", "");
+    }
+    //  The control socket: a stale file (a shicd that was killed) goes; a
+    //  live shicd's is refused, not taken
+    shic_error_t control = { 0 };
+    if (shic_runtime_check_control (config, &control) != 0) {
+        const char *key = shic_val_str (shic_val_get (control.details, "field"));
+        fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file? config_file: "(defaults)",
+                 config_file && key? s_line_of (config_file, key): 0, key? key: "shicd/control",
+                 control.message);
+        shic_error_clear (&control);
+        zconfig_destroy (&config);
+        return 1;
+    }
 
     int rc = 0;
     shic_runtime_t *runtime = shic_runtime_new (config);

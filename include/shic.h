@@ -178,6 +178,16 @@ SHIC_EXPORT const char *shic_runtime_endpoint (shic_runtime_t *self);
 //  will. Returns 0, or -1 with err set (details.field names the key).
 SHIC_EXPORT int shic_runtime_check_resources (zconfig_t *config, shic_error_t *err);
 
+//  Whether the control endpoint of config (runtime/control, else
+//  shicd/control: ipc://PATH) can be bound: a socket file left at PATH by
+//  a daemon that was killed is removed (nobody listens on it); a live
+//  listener there (another daemon) or a file that is not a socket is
+//  refused, -1 with err (details.field names the key). The runtime makes
+//  the same check before it binds, so it never takes a live daemon's
+//  socket; this one lets a host say why before it starts. 0 when free or
+//  not configured.
+SHIC_EXPORT int shic_runtime_check_control (zconfig_t *config, shic_error_t *err);
+
 //  Whether the file at path is a GGUF model whose header placement can
 //  read (as llama_cpp's footprint estimate will). Returns 0, or -1 with err
 //  set (the file is missing, unreadable, not GGUF or cut short).

@@ -259,6 +259,29 @@ for i in $(seq 1 200); do grep -q "shicd ready" "$work/pause.out" && break; slee
 check "a pause is not the clients' silence" /usr/bin/python3 "$(dirname "$0")/pause_check.py" \
     "$pause_pid" "tcp://127.0.0.1:$pgw" 1000
 kill -TERM "$pause_pid"; wait "$pause_pid"
+#  A control socket left by a shicd that was killed is taken over by the
+#  next one; a live shicd's is refused, and keeps answering
+sgw=$(port); sev=$(port)
+printf 'shicd\n    gateway = tcp://127.0.0.1:%s\n    events = tcp://127.0.0.1:%s\n    http =\n    control = ipc://%s/stale.sock\n' \
+    "$sgw" "$sev" "$work" > "$work/stale.cfg"
+"$build/shicd" --config "$work/stale.cfg" > "$work/stale1.out" 2>&1 &
+stale_pid=$!
+for i in $(seq 1 200); do grep -q "shicd ready" "$work/stale1.out" && break; sleep 0.05; done
+kill -KILL "$stale_pid"; wait "$stale_pid" 2>/dev/null
+check "a killed shicd leaves its control socket file" test -S "$work/stale.sock"
+"$build/shicd" --config "$work/stale.cfg" > "$work/stale2.out" 2>&1 &
+stale_pid=$!
+for i in $(seq 1 200); do grep -q "shicd ready" "$work/stale2.out" && break; sleep 0.05; done
+check "the next shicd removes the stale socket and binds it" bash -c "grep -q 'removed the stale control socket' '$work/stale2.out' \
+    && '$build/shic' -E ipc://$work/stale.sock ping | grep -q '^shicd '"
+"$build/shicd" --config "$work/stale.cfg" > "$work/stale3.out" 2>&1
+rc=$?
+check "a live shicd's control socket is refused (exit $rc)" bash -c "[ $rc -eq 1 ] \
+    && grep -q 'stale.cfg:5: shicd/control: .*stale.sock is in use: a live process listens on it' '$work/stale3.out'"
+check "and the live one still answers on it" bash -c "'$build/shic' -E ipc://$work/stale.sock ping | grep -q '^shicd '"
+"$build/shicd" --check --config "$work/stale.cfg" > /dev/null 2>&1
+check "shicd --check leaves a live control socket alone" bash -c "[ $? -eq 0 ] && '$build/shic' -E ipc://$work/stale.sock ping > /dev/null"
+kill -TERM "$stale_pid"; wait "$stale_pid"
 printf 'shicd\n    client_timeout_ms = soon\n' > "$work/bad.cfg"
 "$build/shicd" --config "$work/bad.cfg" 2> "$work/bad.err"
 check "bad config exits 2" test $? -eq 2
