@@ -18,6 +18,8 @@
 struct _shic_runtime_t {
     zactor_t *supervisor;           //  the root actor
     shic_settings_t *settings;      //  read-only for every actor; freed last
+    zsock_t *host;                  //  DEALER "H" on the bus: the calls the
+                                    //  host answers (host thread), or NULL
 };
 
 //  Replies from the supervisor never take long: it never waits on a child
@@ -330,6 +332,7 @@ shic_runtime_destroy (shic_runtime_t **self_p)
     assert (self_p);
     shic_runtime_t *self = *self_p;
     if (self) {
+        zsock_destroy (&self->host);
         zactor_destroy (&self->supervisor);
         shic_pools_destroy (&self->settings->pools);
         free (self->settings);
@@ -411,4 +414,92 @@ int
 shic_runtime_bind_events (shic_runtime_t *self, const char *endpoint)
 {
     return s_bind (self, SHIC_BUS_BIND_EVENTS, endpoint);
+}
+
+//  --------------------------------------------------------------------------
+//  Host calls: the ops the host answers on its own thread. The host's
+//  DEALER talks to the gateway on the bus as "H"; the gateway parks the
+//  client's request and sends CALL, the host answers with ANSWER.
+
+zsock_t *
+shic_runtime_host_calls (shic_runtime_t *self, const char *const *ops)
+{
+    assert (self);
+    if (self->host) {
+        zsys_error ("runtime: the host takes its calls once per runtime");
+        return NULL;
+    }
+    zsock_t *host = zsock_new (ZMQ_DEALER);
+    if (!host)
+        return NULL;
+    zsock_set_identity (host, "H");
+    zsock_set_rcvtimeo (host, FACADE_TIMEOUT_MS);
+    zsock_set_sndtimeo (host, FACADE_TIMEOUT_MS);
+    shic_val_t *calls = shic_val_new_array ();
+    for (size_t index = 0; ops && ops [index]; index++) {
+        shic_val_t *name = shic_val_new_str (ops [index]);
+        shic_val_push (calls, &name);
+    }
+    int rc = zsock_connect (host, "%s", self->settings->bus);
+    shic_bus_t reply = { 0 };
+    if (rc == 0)
+        rc = shic_bus_ask (host, &(shic_bus_t) { .id = SHIC_BUS_HOST_CALLS, .calls = calls },
+                           SHIC_BUS_ROLE_FACADE, &reply);
+    shic_bus_reset (&reply);
+    shic_val_destroy (&calls);
+    if (rc != 0) {
+        zsys_error ("runtime: the gateway did not take the host's calls");
+        zsock_destroy (&host);
+        return NULL;
+    }
+    //  From now on a receive never waits: the host polls the socket
+    zsock_set_rcvtimeo (host, 0);
+    self->host = host;
+    return host;
+}
+
+int
+shic_runtime_host_recv (shic_runtime_t *self, int64_t *ticket, char **op_p, shic_val_t **args_p)
+{
+    assert (self);
+    assert (ticket && op_p && args_p);
+    if (!self->host)
+        return -1;
+    shic_bus_t msg = { 0 };
+    int rc;
+    //  Nothing but CALL comes to the host (a refused message is logged)
+    while ((rc = shic_bus_recv (&msg, self->host, SHIC_BUS_ROLE_FACADE)) == -2)
+        ;
+    if (rc == 0 && msg.id == SHIC_BUS_CALL) {
+        *ticket = msg.ticket;
+        *op_p = strdup (msg.op);
+        *args_p = shic_bus_take (&msg, &msg.args);
+        shic_bus_reset (&msg);
+        return 0;
+    }
+    shic_bus_reset (&msg);
+    return -1;
+}
+
+int
+shic_runtime_host_answer (shic_runtime_t *self, int64_t ticket, shic_val_t **result_p,
+                          const shic_error_t *err)
+{
+    assert (self);
+    shic_val_t *result = result_p? *result_p: NULL;
+    if (result_p)
+        *result_p = NULL;
+    if (!self->host) {
+        shic_val_destroy (&result);
+        return -1;
+    }
+    shic_val_t *error = err && err->code? shic_error_to_val (err): NULL;
+    if (!error && !result)
+        result = shic_val_new_map ();
+    int rc = shic_bus_send (self->host, &(shic_bus_t) { .id = SHIC_BUS_ANSWER, .ticket = ticket,
+                                                        .result = error? NULL: result,
+                                                        .error = error });
+    shic_val_destroy (&error);
+    shic_val_destroy (&result);
+    return rc;
 }

@@ -61,9 +61,23 @@ s_keep (zlistx_t *kept, zconfig_t *config, shic_backends_t *backends)
     zlistx_add_end (kept, item);
 }
 
+//  Adds name to the array at key of summary (made when missing)
+static void
+s_note (shic_val_t *summary, const char *key, const char *name)
+{
+    if (!summary)
+        return;
+    if (!shic_val_get (summary, key)) {
+        shic_val_t *list = shic_val_new_array ();
+        shic_val_set (summary, key, &list);
+    }
+    shic_val_t *item = shic_val_new_str (name);
+    shic_val_push (shic_val_get (summary, key), &item);
+}
+
 int
 shicd_reload (shic_runtime_t *runtime, zconfig_t **current_p, zconfig_t **next_p,
-              zlistx_t *kept, char **why)
+              zlistx_t *kept, shic_val_t *summary, char **why)
 {
     zconfig_t *current = *current_p;
     zconfig_t *next = *next_p;
@@ -102,7 +116,10 @@ shicd_reload (shic_runtime_t *runtime, zconfig_t **current_p, zconfig_t **next_p
             zsys_info ("shicd: reload: backend %s %s; its instances stop", zconfig_name (section),
                        gone? "removed": "changed");
             shic_runtime_unregister (runtime, zconfig_name (section));
+            s_note (summary, gone? "removed": "changed", zconfig_name (section));
         }
+        else
+            s_note (summary, "unchanged", zconfig_name (section));
     }
     //  New or changed: registered, from a configuration of those alone
     char *text = strdup ("backends\n");
@@ -114,6 +131,8 @@ shicd_reload (shic_runtime_t *runtime, zconfig_t **current_p, zconfig_t **next_p
         snprintf (path, sizeof (path), "backends/%s", zconfig_name (section));
         if (zconfig_locate (current, path) && s_same (current, next, path))
             continue;
+        if (!zconfig_locate (current, path))
+            s_note (summary, "added", zconfig_name (section));
         //  The section's lines, indented under it
         char *body = zconfig_str_save (section);
         char *grown = zsys_sprintf ("%s    %s\n", text, zconfig_name (section));
@@ -141,9 +160,19 @@ shicd_reload (shic_runtime_t *runtime, zconfig_t **current_p, zconfig_t **next_p
     }
     if (added)
         s_keep (kept, NULL, added);
-    if (!s_same (current, next, "shicd") || !s_same (current, next, "runtime"))
+    bool restart_needed = !s_same (current, next, "shicd") || !s_same (current, next, "runtime");
+    if (restart_needed)
         zsys_warning ("shicd: reload: the shicd and runtime sections take effect at the next "
                       "start");
+    if (summary) {
+        const char *keys [] = { "added", "removed", "changed", "unchanged", NULL };
+        for (int i = 0; keys [i]; i++)
+            if (!shic_val_get (summary, keys [i])) {
+                shic_val_t *empty = shic_val_new_array ();
+                shic_val_set (summary, keys [i], &empty);
+            }
+        shic_val_set_bool (summary, "restart_needed", restart_needed);
+    }
     zsys_info ("shicd: reload: applied (%zu backend(s) registered anew)", count);
     //  The old configuration's strings may still be borrowed: kept too
     s_keep (kept, current, NULL);

@@ -218,6 +218,30 @@ SHIC_EXPORT int shic_runtime_bind_events (shic_runtime_t *self, const char *endp
 SHIC_EXPORT int shic_runtime_set_curve (shic_runtime_t *self, const char *server_cert,
                                         const char *clients_dir);
 
+//  ---------------------------------------------------------------------------
+//  Host calls: ops the host answers on its own thread
+
+//  Has the host answer ops (a NULL-terminated list of wire op names; the
+//  runtime knows "reload") rather than the runtime. A trusted client's
+//  request for one (the host's inproc clients, shicd's control socket;
+//  network clients are answered forbidden) then waits, holding up nothing
+//  else, until the host answers it with shic_runtime_host_answer, or 120 s
+//  (await_timeout). Without this call such an op is answered forbidden.
+//  Once per runtime. Returns the socket to poll from the host's thread
+//  (owned by the runtime; readable when a call waits), or NULL (logged).
+SHIC_EXPORT zsock_t *shic_runtime_host_calls (shic_runtime_t *self, const char *const *ops);
+
+//  The next waiting call, without waiting: 0 with *ticket, *op_p (fresh)
+//  and *args_p (fresh map; {} when the request had none) set, or -1 when
+//  none waits.
+SHIC_EXPORT int shic_runtime_host_recv (shic_runtime_t *self, int64_t *ticket, char **op_p,
+                                        shic_val_t **args_p);
+
+//  Answers the call of ticket: with err when err->code is set, else with
+//  *result_p (taken, a map; NULL for {}). Returns 0 / -1.
+SHIC_EXPORT int shic_runtime_host_answer (shic_runtime_t *self, int64_t ticket,
+                                          shic_val_t **result_p, const shic_error_t *err);
+
 //  Raises process limits (czmq's socket cap, RLIMIT_NOFILE) for max_leases
 //  lease actors. shic_runtime_new calls it; a host that creates czmq sockets
 //  before its first runtime must call it earlier, before any socket exists.

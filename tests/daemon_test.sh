@@ -215,6 +215,36 @@ for i in $(seq 1 100); do grep -q "reload refused" "$work/err" && break; sleep 0
 check "a bad file is refused, says why, changes nothing" bash -c "grep -q 'reload refused, keeping the configuration running: .*nonsense' '$work/err' \
     && kill -0 $daemon_pid && '$build/shic' backends | grep -q '^extra ' && kill -0 $kept"
 cp "$work/next.cfg" "$work/shicd.cfg"
+#  The reload op does what SIGHUP does, for the control socket only, and
+#  answers what it did, or why it did nothing
+cp "$work/next.cfg" "$work/op.cfg"
+printf '    viaop\n        type = command\n        command = %s\n        ready_pattern = server is listening on http://\n        models\n            v = v\n' \
+    "$standin" >> "$work/op.cfg"
+cp "$work/op.cfg" "$work/shicd.cfg"
+"$build/shic" reload > /dev/null 2> "$work/reload.err"
+check "reload over TCP is forbidden (exit $?), and says where to go" bash -c "[ $? -eq 1 ] \
+    && grep -q 'forbidden: network clients may not reload' '$work/reload.err' && grep -q 'control socket' '$work/reload.err'"
+check "reload over TCP changed nothing" bash -c "! '$build/shic' backends | grep -q '^viaop '"
+"$build/shic" -E "$control" reload > "$work/reload.out" 2>&1
+check "reload by op (exit $?) says what it did" bash -c "[ $? -eq 0 ] && grep -q '^reloaded .*shicd.cfg$' '$work/reload.out' \
+    && grep -Eq '^  added +viaop$' '$work/reload.out' && grep -Eq '^  unchanged +.*standin' '$work/reload.out'"
+check "reload by op: the new backend and its model are there" \
+    bash -c "'$build/shic' models --backend viaop | grep -Eq '^viaop +v '"
+check "reload by op: the new backend serves" bash -c "'$build/shic' --json ensure viaop v --ttl 60s | grep -q '\"base_url\":\"http://127.0.0.1:'"
+check "reload by op: an unchanged backend's service runs on (pid $kept)" \
+    bash -c "kill -0 $kept && '$build/shic' --json ps --backend standin | grep -q '\"pid\":$kept'"
+printf 'backends\n    standin\n        type = nonsense\n' > "$work/shicd.cfg"
+"$build/shic" -E "$control" reload > /dev/null 2> "$work/reload.err"
+check "reload by op of a bad file is refused (exit $?), with its reason" bash -c "[ $? -eq 1 ] \
+    && grep -q 'reload refused: .*nonsense' '$work/reload.err' && grep -q 'running configuration stays' '$work/reload.err'"
+check "reload --json says reloaded false and why" bash -c "! '$build/shic' -E $control --json reload > '$work/reload.json' \
+    && grep -q '\"reloaded\":false' '$work/reload.json' && grep -q '\"problem\":\".*nonsense' '$work/reload.json'"
+check "after a refused reload the old configuration serves" bash -c "'$build/shic' backends | grep -q '^viaop ' \
+    && '$build/shic' --json ensure viaop v --ttl 60s | grep -q '\"reused\":true' && kill -0 $kept"
+printf 'shicd\n    bogus = 1\n' > "$work/shicd.cfg"
+check "a refused reload names the file, line and key" \
+    bash -c "'$build/shic' -E $control reload 2>&1 | grep -q 'reload refused: .*shicd.cfg:2: shicd/bogus: unknown key'"
+cp "$work/op.cfg" "$work/shicd.cfg"
 "$build/shic" ensure slow tiny --wait 100ms > /dev/null 2>&1     #  (the reload stopped it)
 "$build/shic" -E "$control" stop tiny > /dev/null 2> "$work/stop.err"
 check "stop by a model two instances serve is ambiguous" \

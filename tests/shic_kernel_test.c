@@ -1722,3 +1722,127 @@ shic_kernel_test_stop_truth (bool verbose)
     shic_runtime_destroy (&runtime);
     printf ("OK\n");
 }
+
+//  Issue 16 point 7: the reload op is the host's to answer, on its own
+//  thread (the gateway parks the request and goes on serving); only
+//  trusted callers may ask; a host that did not take it answers forbidden;
+//  a call still waiting when the runtime stops is answered shutting_down
+
+//  Waits up to timeout_ms for a host call; 0 with it, or -1
+static int
+s_host_call_wait (shic_runtime_t *runtime, zsock_t *calls, int timeout_ms, int64_t *ticket,
+                  char **op_p, shic_val_t **args_p)
+{
+    zmq_pollitem_t item = { zsock_resolve (calls), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (&item, 1, timeout_ms) != 1)
+        return -1;
+    return shic_runtime_host_recv (runtime, ticket, op_p, args_p);
+}
+
+static void *
+s_reloading_thread (void *arg)
+{
+    char **shared = (char **) arg;
+    shic_client_t *client = shic_client_new (shared [0]);
+    shic_val_t *result = shic_client_call (client, "reload", NULL);
+    shared [1] = strdup (result? "ok": shic_client_error (client)->code);
+    shic_val_destroy (&result);
+    shic_client_destroy (&client);
+    return NULL;
+}
+
+void
+shic_kernel_test_host_calls (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel host_calls: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    shic_client_t *host = shic_client_new (shic_runtime_endpoint (runtime));
+    //  Not taken by the host: forbidden, saying so
+    shic_val_t *result = s_call_json (host, "reload", NULL);
+    shic_test_expect_error (host, result, SHIC_E_FORBIDDEN);
+    const shic_error_t *err = shic_client_error (host);
+    assert (shic_val_get (err->details, "host") && !shic_val_bool (shic_val_get (err->details, "host")));
+    assert (strstr (err->message, "shic_runtime_host_calls"));
+
+    const char *ops [] = { "reload", NULL };
+    zsock_t *calls = shic_runtime_host_calls (runtime, ops);
+    assert (calls);
+    assert (shic_runtime_host_calls (runtime, ops) == NULL);     //  once
+    int64_t ticket = 0;
+    char *op = NULL;
+    shic_val_t *args = NULL;
+    assert (shic_runtime_host_recv (runtime, &ticket, &op, &args) == -1);
+
+    //  A trusted call waits for the host; the gateway answers others meanwhile
+    args = s_json ("{\"why\":\"test\"}");
+    int rc = shic_client_send (host, 7, "reload", &args);
+    assert (rc == 0);
+    rc = s_host_call_wait (runtime, calls, 5000, &ticket, &op, &args);
+    assert (rc == 0 && streq (op, "reload") && streq (s_str (args, "why"), "test"));
+    zstr_free (&op);
+    shic_val_destroy (&args);
+    shic_client_t *other = shic_client_new (shic_runtime_endpoint (runtime));
+    result = s_call_json (other, "ping", NULL);
+    assert (result);
+    shic_val_destroy (&result);
+    shic_client_destroy (&other);
+    shic_val_t *answer = s_json ("{\"reloaded\":true}");
+    rc = shic_runtime_host_answer (runtime, ticket, &answer, NULL);
+    assert (rc == 0 && answer == NULL);
+    shic_wire_reply_t reply = { 0 };
+    rc = shic_client_recv (host, &reply, 5000);
+    assert (rc == 0 && reply.ok && shic_val_int (reply.id) == 7);
+    assert (shic_val_bool (shic_val_get (reply.result, "reloaded")));
+    shic_wire_reply_reset (&reply);
+    //  An answer late for its ticket (answered already) is dropped
+    answer = s_json ("{\"reloaded\":true}");
+    rc = shic_runtime_host_answer (runtime, ticket, &answer, NULL);
+    assert (rc == 0);
+    //  The host's error is the caller's
+    rc = shic_client_send (host, 8, "reload", NULL);
+    assert (rc == 0);
+    rc = s_host_call_wait (runtime, calls, 5000, &ticket, &op, &args);
+    assert (rc == 0 && shic_val_size (args) == 0);
+    zstr_free (&op);
+    shic_val_destroy (&args);
+    shic_error_t refused = { 0 };
+    shic_error_set (&refused, SHIC_E_INVALID_ARGS, NULL, "not now");
+    rc = shic_runtime_host_answer (runtime, ticket, NULL, &refused);
+    assert (rc == 0);
+    shic_error_clear (&refused);
+    rc = shic_client_recv (host, &reply, 5000);
+    assert (rc == 0 && !reply.ok && shic_val_int (reply.id) == 8);
+    assert (streq (reply.error.code, SHIC_E_INVALID_ARGS) && streq (reply.error.message, "not now"));
+    shic_wire_reply_reset (&reply);
+    //  A network client may not, and nothing reaches the host
+    int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    shic_client_t *remote = shic_client_new (endpoint);
+    result = s_call_json (remote, "reload", NULL);
+    shic_test_expect_error (remote, result, SHIC_E_FORBIDDEN);
+    assert (shic_val_bool (shic_val_get (shic_client_error (remote)->details, "trusted_only")));
+    shic_client_destroy (&remote);
+    assert (s_host_call_wait (runtime, calls, 100, &ticket, &op, &args) == -1);
+    //  Counted as the op it is
+    shic_val_t *stats = s_stats (host);
+    assert (shic_val_int (shic_val_path (stats, "by_op/reload/answered")) == 4);
+    assert (shic_val_int (shic_val_path (stats, "by_op/reload/errors/forbidden")) == 2);
+    shic_val_destroy (&stats);
+    shic_client_destroy (&host);
+    //  A call the host has not answered when the runtime stops
+    char *shared [2] = { strdup (shic_runtime_endpoint (runtime)), NULL };
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_reloading_thread, shared);
+    rc = s_host_call_wait (runtime, calls, 5000, &ticket, &op, &args);
+    assert (rc == 0);
+    zstr_free (&op);
+    shic_val_destroy (&args);
+    shic_runtime_destroy (&runtime);
+    pthread_join (thread, NULL);
+    assert (shared [1] && streq (shared [1], SHIC_E_SHUTTING_DOWN));
+    free (shared [0]);
+    free (shared [1]);
+    printf ("OK\n");
+}
