@@ -235,8 +235,11 @@ s_logs_of_exit (shic_record_t *instance, int64_t max_lines)
         zlistx_add_end (split, zsys_sprintf ("%.*s", (int) length, line));
         line += length + (line [length] == '\n');
     }
-    while (zlistx_size (split) > (size_t) max_lines)
-        zlistx_delete (split, zlistx_first (split));
+    //  The oldest go (zlistx_delete wants a handle, not an item)
+    while (zlistx_size (split) > (size_t) max_lines) {
+        char *oldest = (char *) zlistx_detach (split, NULL);
+        zstr_free (&oldest);
+    }
     for (char *line = (char *) zlistx_first (split); line; line = (char *) zlistx_next (split)) {
         shic_val_t *item = shic_val_new_str (line);
         shic_val_push (lines, &item);

@@ -111,6 +111,9 @@ for i in $(seq 1 100); do grep -q "shicd: crash: crashy:small" "$work/err" && br
 check "shicd logs a crash and its restart" grep -Eq "shicd: crash: crashy:small:.* \(signal 6\); restart 1 in" "$work/err"
 check "logs of a failed instance: its last exit's lines" \
     bash -c "'$build/shic' --json logs broken:small | grep -q '\"source\":\"last_exit\"'"
+check "logs --lines 1 of a failed instance: its last line alone (shicd lives on)" \
+    bash -c "[ \$('$build/shic' logs broken:small | wc -l) -gt 1 ] && [ \$('$build/shic' logs broken:small --lines 1 | wc -l) -eq 1 ] \
+    && kill -0 $daemon_pid"
 #  stop: forbidden to network clients, done on the control socket
 instance=$("$build/shic" --json ps --backend standin | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["instance_id"])')
 "$build/shic" stop "$instance" > /dev/null 2> "$work/stop.err"
