@@ -372,6 +372,15 @@ shic_runtime_register_as (shic_runtime_t *self, const char *name, const shic_bac
 }
 
 int
+shic_runtime_backend_held (shic_runtime_t *self, zconfig_t *config)
+{
+    assert (self);
+    if (!config)
+        return -1;
+    return s_ask (self, &(shic_bus_t) { .id = SHIC_BUS_HELD, .config = config }, NULL);
+}
+
+int
 shic_runtime_unregister (shic_runtime_t *self, const char *backend)
 {
     assert (self);

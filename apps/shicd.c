@@ -632,9 +632,9 @@ main (int argc, char *argv [])
     shic_backends_t *backends = NULL;
     shic_http_face_t *http_face = NULL;
     zactor_t *logger = NULL;
-    //  What reloads replaced: configurations and backend tables, kept
-    //  until the runtime is gone
-    zlistx_t *kept = zlistx_new ();
+    //  The tables of the backends registered (at start, then by reloads):
+    //  what a reload unregisters is freed once its instances have ended
+    zlistx_t *kept = NULL;
     if (!runtime) {
         fprintf (stderr, "shicd: the runtime did not start\n");
         rc = 1;
@@ -742,13 +742,15 @@ main (int argc, char *argv [])
     //  This thread waits for the signals and for the reload op together:
     //  a reload calls into the runtime (the supervisor and the gateway
     //  answer it), so it runs here, never on the gateway's thread
+    kept = shicd_reload_kept_new (&backends);
+    size_t waiting = 0;             //  unregistered backends whose instances still end
     int signal_number = 0;
     while (!signal_number) {
         zmq_pollitem_t items [2] = {
             { NULL, signals_fd, ZMQ_POLLIN, 0 },
             { zsock_resolve (host), 0, ZMQ_POLLIN, 0 }
         };
-        if (zmq_poll (items, 2, -1) == -1) {
+        if (zmq_poll (items, 2, waiting? 1000: -1) == -1) {
             if (errno == EINTR)
                 continue;
             zsys_error ("shicd: poll: %s", zmq_strerror (zmq_errno ()));
@@ -768,6 +770,8 @@ main (int argc, char *argv [])
         }
         if (items [1].revents & ZMQ_POLLIN)
             s_host_calls (runtime, config_file, &config, kept);
+        //  After a reload, and every second while some are still ending
+        waiting = shicd_reload_sweep (runtime, kept);
     }
     if (signal_number)
         zsys_info ("shicd: %s, stopping", signal_number == SIGINT? "SIGINT": "SIGTERM");

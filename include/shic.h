@@ -170,6 +170,14 @@ SHIC_EXPORT int shic_runtime_register_as (shic_runtime_t *self, const char *name
 //  when no such backend is registered.
 SHIC_EXPORT int shic_runtime_unregister (shic_runtime_t *self, const char *backend);
 
+//  Whether the runtime still uses the backend registered with config (the
+//  pointer given to shic_runtime_register_as): registered, or unregistered
+//  while its instances still end. Once it says 0, nothing of the runtime
+//  reads that config or its ops table any more: the host may free them
+//  (and unload a plugin). Returns 1 used, 0 not, -1 when the runtime did
+//  not answer or config is NULL (then keep them).
+SHIC_EXPORT int shic_runtime_backend_held (shic_runtime_t *self, zconfig_t *config);
+
 //  The inproc endpoint of the trusted gateway socket (wire protocol)
 SHIC_EXPORT const char *shic_runtime_endpoint (shic_runtime_t *self);
 

@@ -50,6 +50,7 @@ typedef enum {
     //  The facade asks the supervisor, which relays to the gateway
     SHIC_BUS_REGISTER,
     SHIC_BUS_UNREGISTER,
+    SHIC_BUS_HELD,
     SHIC_BUS_BIND_GATEWAY,
     SHIC_BUS_BIND_EVENTS,
     SHIC_BUS_SET_CURVE,

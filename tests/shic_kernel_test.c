@@ -1846,3 +1846,60 @@ shic_kernel_test_host_calls (bool verbose)
     free (shared [1]);
     printf ("OK\n");
 }
+
+//  Issue 16: a host may free what it registered a backend with (its
+//  configuration section, its plugin) once shic_runtime_backend_held says
+//  the runtime is done with it: never while an instance of it still runs
+void
+shic_kernel_test_backend_held (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel backend_held: ");
+    shic_runtime_t *runtime = shic_runtime_new (NULL);
+    assert (runtime);
+    zconfig_t *idle = zconfig_new ("idle", NULL);
+    zconfig_t *busy = zconfig_new ("busy", NULL);
+    zconfig_t *never = zconfig_new ("never", NULL);
+    int rc = shic_runtime_register_as (runtime, "idle", &shic_test_spawned_ops, idle, NULL);
+    assert (rc == 0);
+    rc = shic_runtime_register_as (runtime, "busy", &shic_test_spawned_ops, busy, NULL);
+    assert (rc == 0);
+    assert (shic_runtime_backend_held (runtime, idle) == 1);
+    assert (shic_runtime_backend_held (runtime, never) == 0);
+    assert (shic_runtime_backend_held (runtime, NULL) == -1);
+    //  Unregistered with no instance: let go at once
+    rc = shic_runtime_unregister (runtime, "idle");
+    assert (rc == 0);
+    assert (shic_runtime_backend_held (runtime, idle) == 0);
+    //  With a running instance: held until that instance has ended
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *result = s_ensure (client, "busy", "m", NULL, 0, 10000);
+    assert (result);
+    char *instance = strdup (s_str (result, "instance_id"));
+    shic_val_destroy (&result);
+    rc = shic_runtime_unregister (runtime, "busy");
+    assert (rc == 0);
+    int64_t deadline = zclock_mono () + 10000;
+    while (shic_runtime_backend_held (runtime, busy) == 1 && zclock_mono () < deadline) {
+        char *args = zsys_sprintf ("{\"instance_id\":\"%s\"}", instance);
+        result = s_call_json (client, "lookup_instance", args);
+        zstr_free (&args);
+        assert (result);
+        shic_val_destroy (&result);
+        zclock_sleep (10);
+    }
+    assert (shic_runtime_backend_held (runtime, busy) == 0);
+    char *args = zsys_sprintf ("{\"instance_id\":\"%s\"}", instance);
+    result = s_call_json (client, "lookup_instance", args);
+    zstr_free (&args);
+    assert (result && streq (s_str (result, "lifecycle_status"), SHIC_STATUS_STOPPED));
+    shic_val_destroy (&result);
+    zstr_free (&instance);
+    shic_client_destroy (&client);
+    //  Freed before the runtime ends: nothing reads them any more
+    zconfig_destroy (&idle);
+    zconfig_destroy (&busy);
+    zconfig_destroy (&never);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}
