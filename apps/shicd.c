@@ -334,7 +334,11 @@ s_config_load (const char *file, int *line, char **problem)
     int saved = caught? dup (STDOUT_FILENO): -1;
     if (saved >= 0)
         dup2 (fileno (caught), STDOUT_FILENO);
-    zconfig_t *config = zconfig_load (file);
+    //  zconfig_load leaks its file handle when the text is not ZPL (a
+    //  refused reload each time): the file is read here, then parsed
+    zchunk_t *chunk = zchunk_slurp (file, 0);
+    zconfig_t *config = chunk? zconfig_chunk_load (chunk): NULL;
+    zchunk_destroy (&chunk);
     fflush (stdout);
     if (saved >= 0) {
         dup2 (saved, STDOUT_FILENO);
