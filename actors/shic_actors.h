@@ -62,4 +62,10 @@ typedef struct {
 //  -1 only when the context is being terminated.
 int shic_poll (zmq_pollitem_t *items, int count, int64_t timeout_ms);
 
+//  Claims the path of an ipc:// control endpoint before it is bound (see
+//  shic_runtime_check_control): 0 when it is free or was a stale socket
+//  (removed), -1 with err when a live process listens there or the path
+//  is not a socket. Anything but ipc:// is -1; "" is 0.
+int shic_control_claim (const char *endpoint, shic_error_t *err);
+
 #endif

@@ -38,6 +38,8 @@ struct _s_entry_t {
     const shic_backend_ops_t *ops;  //  the built-in or loaded table
     void *handle;                   //  dlopen handle, or NULL
     bool registered;                //  registered with the runtime
+    bool dropped;                   //  unregistered through the table: freed
+                                    //  once the runtime no longer uses it
 };
 
 struct _shic_backends_t {
@@ -277,9 +279,46 @@ shic_backends_size (shic_backends_t *self)
     size_t count = 0;
     for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries); entry;
                     entry = (s_entry_t *) zlistx_next (self->entries))
-        if (entry->registered)
+        if (entry->registered && !entry->dropped)
             count++;
     return count;
+}
+
+int
+shic_backends_unregister (shic_backends_t *self, shic_runtime_t *runtime, const char *name)
+{
+    assert (self);
+    assert (runtime);
+    for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries); entry;
+         entry = (s_entry_t *) zlistx_next (self->entries))
+        if (entry->registered && !entry->dropped && streq (entry->name, name)) {
+            shic_runtime_unregister (runtime, name);
+            entry->dropped = true;
+            return 0;
+        }
+    return -1;
+}
+
+size_t
+shic_backends_release (shic_backends_t *self, shic_runtime_t *runtime)
+{
+    assert (self);
+    assert (runtime);
+    //  The runtime's supervisor lets a backend go once its last instance
+    //  has ended; until it says so, the entry stays
+    zlistx_t *done = zlistx_new ();
+    size_t waiting = 0;
+    for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries); entry;
+         entry = (s_entry_t *) zlistx_next (self->entries))
+        if (entry->dropped && shic_runtime_backend_held (runtime, entry->config) == 0)
+            zlistx_add_end (done, zlistx_cursor (self->entries));
+        else
+        if (entry->dropped)
+            waiting++;
+    for (void *handle = zlistx_first (done); handle; handle = zlistx_next (done))
+        zlistx_delete (self->entries, handle);
+    zlistx_destroy (&done);
+    return waiting;
 }
 
 void
@@ -368,6 +407,24 @@ shic_backends_test (bool verbose)
                     "backends/lms: base_url must start with http://");
     //  Nothing of the failed configurations stayed registered
     shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    //  Unregistered through its table, a backend's entry goes once the
+    //  runtime is done with it (at once here: it has no instance)
+    zconfig_t *config = zconfig_str_load ("backends\n    one\n        type = command\n"
+                                          "        command = /bin/true\n"
+                                          "    two\n        type = command\n"
+                                          "        command = /bin/true\n");
+    backends = shic_backends_configure (runtime, config, &err);
+    zconfig_destroy (&config);
+    assert (backends && shic_backends_size (backends) == 2);
+    assert (shic_backends_unregister (backends, runtime, "nope") == -1);
+    assert (shic_backends_unregister (backends, runtime, "one") == 0);
+    assert (shic_backends_unregister (backends, runtime, "one") == -1);
+    assert (shic_backends_size (backends) == 1);
+    assert (shic_backends_release (backends, runtime) == 0);
+    assert (shic_backends_unregister (backends, runtime, "two") == 0);
+    assert (shic_backends_release (backends, runtime) == 0);
+    assert (shic_backends_size (backends) == 0);
+    shic_backends_destroy (&backends);
     shic_val_t *result = shic_client_call (client, "list_backends", NULL);
     assert (result && shic_val_size (shic_val_get (result, "backends")) == 0);
     shic_val_destroy (&result);

@@ -33,6 +33,9 @@
         STOP, LOGS
     Bus, from the lease pool ("P"): BOUND, EXPIRED, POOL; to it: GRANT,
         RENEW, RELEASE (shic_lease_pool.c, sent by the lease book)
+    Bus, from the host ("H", shic_runtime_host_calls): HOST-CALLS -> REPLY
+        {rc}, ANSWER {ticket, result | error}; to it: CALL {ticket, op,
+        args} (ops the host answers on its own thread: reload)
     Every message is a row of messages/shic_bus.c, with its body.
     =========================================================================
 */
@@ -78,6 +81,10 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     self->stats = shic_stats_new ();
     self->log_calls = zhashx_new ();
     zhashx_set_destructor (self->log_calls, (zhashx_destructor_fn *) shic_waiter_destroy);
+    self->host_ops = zlistx_new ();
+    zlistx_set_destructor (self->host_ops, (zlistx_destructor_fn *) zstr_free);
+    self->host_calls = zhashx_new ();
+    zhashx_set_destructor (self->host_calls, shic_gateway_host_call_destroy);
     self->admission = shic_admission_new (settings->pools, self->registry, self->events, settings,
                                           (zlistx_destructor_fn *) shic_waiter_destroy,
                                           &shic_gateway_admission_effects, self);
@@ -93,6 +100,8 @@ s_self_destroy (self_t **self_p)
         self_t *self = *self_p;
         shic_stats_destroy (&self->stats);
         zhashx_destroy (&self->log_calls);
+        zhashx_destroy (&self->host_calls);
+        zlistx_destroy (&self->host_ops);
         shic_admission_destroy (&self->admission);
         shic_lease_book_destroy (&self->book);
         shic_registry_destroy (&self->registry);
@@ -140,6 +149,7 @@ static const struct {
     { "resources", shic_gateway_op_resources },
     { "instance_logs", shic_gateway_op_instance_logs },
     { "list_models", shic_gateway_op_list_models },
+    { "reload", shic_gateway_op_reload },
 };
 
 //  Decodes the op's arguments and runs it; replies unless it did
@@ -312,6 +322,9 @@ s_handle_bus (self_t *self)
     if (identity && shic_bus_decode (&bus, msg, SHIC_BUS_ROLE_GATEWAY) == 0) {
         if (streq (identity, "P"))
             shic_gateway_handle_pool (self, &bus);
+        else
+        if (streq (identity, "H"))
+            shic_gateway_handle_host (self, &bus);
         else {
             shic_record_t *instance = shic_registry_lookup_seq (self->registry, identity);
             if (instance && instance->stop_owed)
@@ -343,8 +356,11 @@ s_bind_control (self_t *self)
     const char *endpoint = self->settings->control;
     if (!*endpoint)
         return 0;
-    if (strncmp (endpoint, "ipc://", 6) || !endpoint [6]) {
-        zsys_error ("gateway: the control endpoint '%s' is not ipc://PATH", endpoint);
+    //  Never over a live daemon's socket; a stale file goes
+    shic_error_t err = { 0 };
+    if (shic_control_claim (endpoint, &err) != 0) {
+        zsys_error ("gateway: control endpoint %s: %s", endpoint, err.message);
+        shic_error_clear (&err);
         return -1;
     }
     if (s_bind (self->trusted, endpoint) == -1)
@@ -448,6 +464,7 @@ s_handle_pipe (self_t *self)
              instance = shic_registry_next (self->registry))
             shic_gateway_waiters_fail (self, instance, &err);
         shic_admission_drain (self->admission, &err);
+        shic_gateway_host_calls_expire (self, zclock_mono (), NULL, &err);
         shic_error_clear (&err);
     }
     else
@@ -498,6 +515,7 @@ s_timers (self_t *self, int64_t now)
     zlistx_destroy (&idle);
     shic_lease_book_clients_expire (self->book, now, &next);
     shic_gateway_log_calls_expire (self, now, &next);
+    shic_gateway_host_calls_expire (self, now, &next, NULL);
     if (self->placement_due) {
         self->placement_due = false;
         shic_admission_run (self->admission);

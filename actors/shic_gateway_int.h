@@ -49,6 +49,9 @@ typedef struct {
     shic_conns_t *conns;            //  which client is on which connection
     zsock_t *trusted_monitor;       //  disconnects on the trusted ROUTER (ipc)
     zsock_t *public_monitor;        //  disconnects on the public ROUTER
+    zlistx_t *host_ops;             //  the ops the host answers (HOST-CALLS)
+    zhashx_t *host_calls;           //  requests waiting for the host, by ticket
+    int64_t host_ticket;            //  the last host ticket given
 } self_t;
 
 //  One request being handled
@@ -94,6 +97,14 @@ shic_val_t * shic_gateway_op_resources (self_t *self, shic_gateway_call_t *call,
     *err);
 shic_val_t * shic_gateway_op_stats (self_t *self, shic_gateway_call_t *call, shic_error_t
     *err);
+shic_val_t * shic_gateway_op_reload (self_t *self, shic_gateway_call_t *call, shic_error_t
+    *err);
+//  ... and the calls the host answers (reload): what it says on the bus as
+//  "H", their deadlines (all of them answered err when err is given)
+void shic_gateway_handle_host (self_t *self, const shic_bus_t *msg);
+void shic_gateway_host_calls_expire (self_t *self, int64_t now, int64_t *next, const
+    shic_error_t *err);
+void shic_gateway_host_call_destroy (void **item_p);
 
 //  shic_gateway_instances.c: waiters, instances, placement's effects
 shic_waiter_t * shic_gateway_waiter_new (shic_gateway_call_t *call, shic_record_t *instance,

@@ -235,8 +235,11 @@ s_logs_of_exit (shic_record_t *instance, int64_t max_lines)
         zlistx_add_end (split, zsys_sprintf ("%.*s", (int) length, line));
         line += length + (line [length] == '\n');
     }
-    while (zlistx_size (split) > (size_t) max_lines)
-        zlistx_delete (split, zlistx_first (split));
+    //  The oldest go (zlistx_delete wants a handle, not an item)
+    while (zlistx_size (split) > (size_t) max_lines) {
+        char *oldest = (char *) zlistx_detach (split, NULL);
+        zstr_free (&oldest);
+    }
     for (char *line = (char *) zlistx_first (split); line; line = (char *) zlistx_next (split)) {
         shic_val_t *item = shic_val_new_str (line);
         shic_val_push (lines, &item);
@@ -392,4 +395,160 @@ shic_gateway_op_stats (self_t *self, shic_gateway_call_t *call, shic_error_t *er
     shic_val_t *by_op = shic_stats_by_op (self->stats);
     shic_val_set (result, "by_op", &by_op);
     return result;
+}
+
+//  --------------------------------------------------------------------------
+//  Host calls: ops the host answers on its own thread (reload). The host
+//  may call back into the runtime while it works (a reload registers and
+//  unregisters backends through the supervisor and this gateway), so the
+//  request is parked here and the host answers it on the bus as "H".
+
+//  How long a host call may wait for the host's answer
+#define HOST_CALL_TIMEOUT_MS 120000
+
+//  A request the host answers
+typedef struct {
+    shic_waiter_t *waiter;          //  where the answer goes, and by when
+    const char *op;                 //  its op (a static name of the table)
+} s_host_call_t;
+
+void
+shic_gateway_host_call_destroy (void **item_p)
+{
+    s_host_call_t *self = (s_host_call_t *) *item_p;
+    if (self) {
+        shic_waiter_destroy (&self->waiter);
+        free (self);
+        *item_p = NULL;
+    }
+}
+
+//  Hands call to the host, or says why not
+static shic_val_t *
+s_host_call (self_t *self, shic_gateway_call_t *call, const char *op, shic_error_t *err)
+{
+    bool taken = false;
+    for (const char *name = (const char *) zlistx_first (self->host_ops); name && !taken;
+         name = (const char *) zlistx_next (self->host_ops))
+        taken = streq (name, op);
+    if (!taken) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "op", op);
+        shic_val_set_bool (details, "host", false);
+        shic_error_set (err, SHIC_E_FORBIDDEN, &details, "the host of this runtime does not "
+                        "answer '%s' (it did not ask for it with shic_runtime_host_calls)", op);
+        return NULL;
+    }
+    int64_t ticket = ++self->host_ticket;
+    shic_val_t *args = call->req.args? shic_val_dup (call->req.args): shic_val_new_map ();
+    int rc = shic_bus_send_to (self->bus, "H", &(shic_bus_t) {
+        .id = SHIC_BUS_CALL, .ticket = ticket, .op = op, .args = args });
+    shic_val_destroy (&args);
+    if (rc == -1) {
+        shic_error_set (err, SHIC_E_INTERNAL, NULL, "the host's socket is gone");
+        return NULL;
+    }
+    s_host_call_t *parked = (s_host_call_t *) zmalloc (sizeof (s_host_call_t));
+    shic_val_t *no_compatibility = NULL;
+    parked->waiter = shic_waiter_new (call->router, &call->envelope, call->req.id, NULL,
+                                      call->trusted, NULL, 0, &no_compatibility);
+    parked->waiter->deadline = zclock_mono () + HOST_CALL_TIMEOUT_MS;
+    parked->op = op;
+    char key [24];
+    snprintf (key, sizeof (key), "%lld", (long long) ticket);
+    zhashx_insert (self->host_calls, key, parked);
+    return NULL;
+}
+
+shic_val_t *
+shic_gateway_op_reload (self_t *self, shic_gateway_call_t *call, shic_error_t *err)
+{
+    //  A reload changes what every client may use: the embedding host and
+    //  the control socket may, network clients never
+    if (!call->trusted) {
+        shic_val_t *details = shic_val_new_map ();
+        shic_val_set_str (details, "op", "reload");
+        shic_val_set_bool (details, "trusted_only", true);
+        shic_error_set (err, SHIC_E_FORBIDDEN, &details, "network clients may not reload the "
+                        "configuration: only the embedding host and the control socket may");
+        return NULL;
+    }
+    return s_host_call (self, call, "reload", err);
+}
+
+//  Answers a parked host call with err
+static void
+s_host_call_fail (self_t *self, s_host_call_t *parked, const shic_error_t *err)
+{
+    shic_stats_error (self->stats, err->code);
+    shic_stats_answered (self->stats, parked->op, err->code);
+    shic_waiter_reply_error (parked->waiter, err);
+}
+
+//  What the host says on the bus: the ops it answers, and its answers
+void
+shic_gateway_handle_host (self_t *self, const shic_bus_t *msg)
+{
+    if (msg->id == SHIC_BUS_HOST_CALLS) {
+        zlistx_purge (self->host_ops);
+        for (size_t index = 0; index < shic_val_size (msg->calls); index++) {
+            const char *name = shic_val_str (shic_val_at (msg->calls, index));
+            if (name)
+                zlistx_add_end (self->host_ops, strdup (name));
+        }
+        shic_bus_send_to (self->bus, "H", &(shic_bus_t) { .id = SHIC_BUS_REPLY, .rc = 0 });
+    }
+    else
+    if (msg->id == SHIC_BUS_ANSWER) {
+        char key [24];
+        snprintf (key, sizeof (key), "%lld", (long long) msg->ticket);
+        s_host_call_t *parked = (s_host_call_t *) zhashx_lookup (self->host_calls, key);
+        if (!parked)
+            return;                 //  answered already, at its deadline
+        if (msg->error) {
+            shic_error_t err = { 0 };
+            if (shic_error_from_val (&err, msg->error) != 0)
+                shic_error_set (&err, SHIC_E_INTERNAL, NULL, "the host's answer is not an error");
+            s_host_call_fail (self, parked, &err);
+            shic_error_clear (&err);
+        }
+        else {
+            shic_val_t *result = msg->result? shic_val_dup (msg->result): shic_val_new_map ();
+            shic_stats_answered (self->stats, parked->op, NULL);
+            zframe_t *frame = shic_wire_reply_ok (parked->waiter->id, &result);
+            shic_waiter_send (parked->waiter->router, parked->waiter->envelope, &frame);
+        }
+        zhashx_delete (self->host_calls, key);
+    }
+    else
+        zsys_error ("gateway: unexpected '%s' from the host", shic_bus_command (msg->id));
+}
+
+//  Host calls past their deadline (await_timeout: the host may still be at
+//  work), or all of them with err when err is given (shutting down)
+void
+shic_gateway_host_calls_expire (self_t *self, int64_t now, int64_t *next, const shic_error_t *err)
+{
+    zlistx_t *done = zlistx_new ();
+    zlistx_set_destructor (done, (zlistx_destructor_fn *) zstr_free);
+    for (s_host_call_t *parked = (s_host_call_t *) zhashx_first (self->host_calls); parked;
+         parked = (s_host_call_t *) zhashx_next (self->host_calls)) {
+        if (err || now >= parked->waiter->deadline) {
+            shic_error_t late = { 0 };
+            shic_val_t *details = shic_val_new_map ();
+            shic_val_set_str (details, "op", parked->op);
+            shic_error_set (&late, SHIC_E_AWAIT_TIMEOUT, &details, "the host did not answer '%s' "
+                            "within %d s; it may still be at work", parked->op,
+                            HOST_CALL_TIMEOUT_MS / 1000);
+            s_host_call_fail (self, parked, err? err: &late);
+            shic_error_clear (&late);
+            zlistx_add_end (done, strdup ((const char *) zhashx_cursor (self->host_calls)));
+        }
+        else
+        if (next && (*next < 0 || parked->waiter->deadline < *next))
+            *next = parked->waiter->deadline;
+    }
+    for (char *key = (char *) zlistx_first (done); key; key = (char *) zlistx_next (done))
+        zhashx_delete (self->host_calls, key);
+    zlistx_destroy (&done);
 }

@@ -9,12 +9,17 @@
 
 #include "shic_actors.h"
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include "shic_pools.h"
 #include "shic_gguf.h"
 
 struct _shic_runtime_t {
     zactor_t *supervisor;           //  the root actor
     shic_settings_t *settings;      //  read-only for every actor; freed last
+    zsock_t *host;                  //  DEALER "H" on the bus: the calls the
+                                    //  host answers (host thread), or NULL
 };
 
 //  Replies from the supervisor never take long: it never waits on a child
@@ -226,6 +231,92 @@ shic_runtime_check_resources (zconfig_t *config, shic_error_t *err)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  The control socket's file. libzmq's ipc bind unlinks whatever lies at
+//  its path first, so a second daemon given the same path would take the
+//  socket from a live one (left running and unreachable) and remove the
+//  file when it ends. The path is claimed before the bind: a socket file
+//  nobody listens on (its daemon was killed before it could remove it) is
+//  removed; a live listener, or a file that is not a socket, is refused.
+
+int
+shic_control_claim (const char *endpoint, shic_error_t *err)
+{
+    if (!endpoint || !*endpoint)
+        return 0;
+    if (strncmp (endpoint, "ipc://", 6) || !endpoint [6]) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "'%s' is not ipc://PATH", endpoint);
+        return -1;
+    }
+    const char *path = endpoint + 6;
+    if (*path == '@')
+        return 0;                   //  abstract: no file; a live name fails the bind
+    struct sockaddr_un address;
+    memset (&address, 0, sizeof (address));
+    address.sun_family = AF_UNIX;
+    if (strlen (path) >= sizeof (address.sun_path)) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "the path %s is longer than %zu bytes",
+                        path, sizeof (address.sun_path) - 1);
+        return -1;
+    }
+    memcpy (address.sun_path, path, strlen (path));
+    struct stat info;
+    if (lstat (path, &info) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "%s: %s", path, strerror (errno));
+        return -1;
+    }
+    if (!S_ISSOCK (info.st_mode)) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL,
+                        "%s exists and is not a socket (left as it is)", path);
+        return -1;
+    }
+    //  Non-blocking: a listener whose backlog is full answers EAGAIN
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        shic_error_set (err, SHIC_E_INTERNAL, NULL, "socket: %s", strerror (errno));
+        return -1;
+    }
+    int rc = connect (fd, (struct sockaddr *) &address, sizeof (address));
+    int error = rc == 0? 0: errno;
+    close (fd);
+    if (rc == 0 || error == EAGAIN || error == EINPROGRESS) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL,
+                        "%s is in use: a live process listens on it (another shicd?); stop "
+                        "it, or give this one another control path", path);
+        return -1;
+    }
+    if (error != ECONNREFUSED) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "cannot tell whether %s is in use: %s",
+                        path, strerror (error));
+        return -1;
+    }
+    if (unlink (path) != 0 && errno != ENOENT) {
+        shic_error_set (err, SHIC_E_INVALID_ARGS, NULL, "cannot remove the stale socket %s: %s",
+                        path, strerror (errno));
+        return -1;
+    }
+    zsys_info ("runtime: removed the stale control socket %s (nobody listened on it)", path);
+    return 0;
+}
+
+int
+shic_runtime_check_control (zconfig_t *config, shic_error_t *err)
+{
+    const char *key = config && zconfig_locate (config, "runtime/control")? "runtime/control"
+                                                                          : "shicd/control";
+    const char *endpoint = config? zconfig_get (config, key, ""): "";
+    if (shic_control_claim (endpoint, err) == 0)
+        return 0;
+    shic_val_t *details = shic_val_new_map ();
+    shic_val_set_str (details, "field", key);
+    shic_val_set_str (details, "endpoint", endpoint);
+    shic_val_destroy (&err->details);
+    err->details = details;
+    return -1;
+}
+
 int
 shic_runtime_check_model (const char *path, shic_error_t *err)
 {
@@ -241,6 +332,7 @@ shic_runtime_destroy (shic_runtime_t **self_p)
     assert (self_p);
     shic_runtime_t *self = *self_p;
     if (self) {
+        zsock_destroy (&self->host);
         zactor_destroy (&self->supervisor);
         shic_pools_destroy (&self->settings->pools);
         free (self->settings);
@@ -277,6 +369,15 @@ shic_runtime_register_as (shic_runtime_t *self, const char *name, const shic_bac
         shic_error_set (err, SHIC_E_INTERNAL, NULL, "%s", message? message: "registration failed");
     zstr_free (&message);
     return rc == 0? 0: -1;
+}
+
+int
+shic_runtime_backend_held (shic_runtime_t *self, zconfig_t *config)
+{
+    assert (self);
+    if (!config)
+        return -1;
+    return s_ask (self, &(shic_bus_t) { .id = SHIC_BUS_HELD, .config = config }, NULL);
 }
 
 int
@@ -322,4 +423,92 @@ int
 shic_runtime_bind_events (shic_runtime_t *self, const char *endpoint)
 {
     return s_bind (self, SHIC_BUS_BIND_EVENTS, endpoint);
+}
+
+//  --------------------------------------------------------------------------
+//  Host calls: the ops the host answers on its own thread. The host's
+//  DEALER talks to the gateway on the bus as "H"; the gateway parks the
+//  client's request and sends CALL, the host answers with ANSWER.
+
+zsock_t *
+shic_runtime_host_calls (shic_runtime_t *self, const char *const *ops)
+{
+    assert (self);
+    if (self->host) {
+        zsys_error ("runtime: the host takes its calls once per runtime");
+        return NULL;
+    }
+    zsock_t *host = zsock_new (ZMQ_DEALER);
+    if (!host)
+        return NULL;
+    zsock_set_identity (host, "H");
+    zsock_set_rcvtimeo (host, FACADE_TIMEOUT_MS);
+    zsock_set_sndtimeo (host, FACADE_TIMEOUT_MS);
+    shic_val_t *calls = shic_val_new_array ();
+    for (size_t index = 0; ops && ops [index]; index++) {
+        shic_val_t *name = shic_val_new_str (ops [index]);
+        shic_val_push (calls, &name);
+    }
+    int rc = zsock_connect (host, "%s", self->settings->bus);
+    shic_bus_t reply = { 0 };
+    if (rc == 0)
+        rc = shic_bus_ask (host, &(shic_bus_t) { .id = SHIC_BUS_HOST_CALLS, .calls = calls },
+                           SHIC_BUS_ROLE_FACADE, &reply);
+    shic_bus_reset (&reply);
+    shic_val_destroy (&calls);
+    if (rc != 0) {
+        zsys_error ("runtime: the gateway did not take the host's calls");
+        zsock_destroy (&host);
+        return NULL;
+    }
+    //  From now on a receive never waits: the host polls the socket
+    zsock_set_rcvtimeo (host, 0);
+    self->host = host;
+    return host;
+}
+
+int
+shic_runtime_host_recv (shic_runtime_t *self, int64_t *ticket, char **op_p, shic_val_t **args_p)
+{
+    assert (self);
+    assert (ticket && op_p && args_p);
+    if (!self->host)
+        return -1;
+    shic_bus_t msg = { 0 };
+    int rc;
+    //  Nothing but CALL comes to the host (a refused message is logged)
+    while ((rc = shic_bus_recv (&msg, self->host, SHIC_BUS_ROLE_FACADE)) == -2)
+        ;
+    if (rc == 0 && msg.id == SHIC_BUS_CALL) {
+        *ticket = msg.ticket;
+        *op_p = strdup (msg.op);
+        *args_p = shic_bus_take (&msg, &msg.args);
+        shic_bus_reset (&msg);
+        return 0;
+    }
+    shic_bus_reset (&msg);
+    return -1;
+}
+
+int
+shic_runtime_host_answer (shic_runtime_t *self, int64_t ticket, shic_val_t **result_p,
+                          const shic_error_t *err)
+{
+    assert (self);
+    shic_val_t *result = result_p? *result_p: NULL;
+    if (result_p)
+        *result_p = NULL;
+    if (!self->host) {
+        shic_val_destroy (&result);
+        return -1;
+    }
+    shic_val_t *error = err && err->code? shic_error_to_val (err): NULL;
+    if (!error && !result)
+        result = shic_val_new_map ();
+    int rc = shic_bus_send (self->host, &(shic_bus_t) { .id = SHIC_BUS_ANSWER, .ticket = ticket,
+                                                        .result = error? NULL: result,
+                                                        .error = error });
+    shic_val_destroy (&error);
+    shic_val_destroy (&result);
+    return rc;
 }

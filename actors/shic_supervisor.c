@@ -12,6 +12,7 @@
     Accepts on its pipe (from the runtime facade), messages/shic_bus.c:
         REGISTER {name} [ops][config] -> REPLY {rc, message?}
         UNREGISTER {name}         -> REPLY {rc}
+        HELD {} [config]          -> REPLY {rc: 1 still used, 0 not}
         BIND-GATEWAY {endpoint}   -> REPLY {rc: port / 0 / -1}
         BIND-EVENTS {endpoint}    -> REPLY {rc: port / 0 / -1}
         SET-CURVE {cert, clients} -> REPLY {rc}
@@ -39,6 +40,7 @@ typedef struct {
     zactor_t *actor;                //  its actor
     const shic_backend_ops_t *ops;  //  ops table
     void *state;                    //  state from init
+    zconfig_t *config;              //  the host's section (compared only), or NULL
     int instances;                  //  live instance actors using it
     bool removed;                   //  unregistered; destroy when unused
 } s_backend_t;
@@ -252,6 +254,7 @@ s_register (self_t *self, const char *name, const shic_backend_ops_t *ops, zconf
     backend->actor = actor;
     backend->ops = ops;
     backend->state = state;
+    backend->config = config;
     zlistx_add_end (self->backends, backend);
     //  The gateway learns of it before the caller does
     s_ask_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_BACKEND, .manifest = manifest,
@@ -316,6 +319,16 @@ s_handle_pipe (self_t *self)
     else
     if (msg.id == SHIC_BUS_UNREGISTER)
         s_unregister (self, &msg);
+    else
+    if (msg.id == SHIC_BUS_HELD) {
+        //  A backend of that registration, live or unregistered with
+        //  instances still ending, uses the host's ops and config
+        bool held = false;
+        for (s_backend_t *backend = (s_backend_t *) zlistx_first (self->backends);
+             backend && !held; backend = (s_backend_t *) zlistx_next (self->backends))
+            held = msg.config && backend->config == msg.config;
+        s_reply (self, held? 1: 0, NULL);
+    }
     else
     if (msg.id == SHIC_BUS_SET_CURVE
     ||  msg.id == SHIC_BUS_BIND_GATEWAY

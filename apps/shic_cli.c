@@ -46,6 +46,12 @@ static const char *s_help =
     "  resources           memory pools, what each instance holds, the queue\n"
     "  stats               counters and gauges\n"
     "  ping                is the daemon there\n"
+    "  reload              the daemon reads its configuration file again (as on\n"
+    "                      SIGHUP) and says what changed: backends added, removed\n"
+    "                      (their instances stop) and changed; unchanged ones keep\n"
+    "                      running; a bad file changes nothing and is shown (exit 1);\n"
+    "                      needs the daemon's control socket (-E ipc://PATH,\n"
+    "                      shicd/control)\n"
     "\n"
     "Options:\n"
     "  -E, --endpoint E    gateway (default $SHIC_ENDPOINT or tcp://127.0.0.1:5590)\n"
@@ -66,7 +72,7 @@ static const char *s_help =
 static const char *s_commands [] = {
     "ensure", "release", "renew", "ps", "leases", "backends", "stop", "logs", "models", "watch",
     "resources",
-    "stats", "ping",
+    "stats", "ping", "reload",
     "help", NULL
 };
 
@@ -158,7 +164,8 @@ static void
 s_print_error (const shic_error_t *err)
 {
     fprintf (stderr, "shic: %s: %s\n", err->code, err->message? err->message: "");
-    if (streq (err->code, SHIC_E_FORBIDDEN) && shic_val_str (shic_val_get (err->details, "setting")))
+    if (streq (err->code, SHIC_E_FORBIDDEN) && (shic_val_str (shic_val_get (err->details, "setting"))
+                                            || shic_val_bool (shic_val_get (err->details, "trusted_only"))))
         fprintf (stderr, "  (use the daemon's control socket: shic -E ipc://PATH, the "
                  "PATH of shicd/control)\n");
     if (!err->details)
@@ -985,6 +992,53 @@ s_logs (shic_client_t *client, const char *target, int64_t count, bool follow, b
     return rc;
 }
 
+//  The names of a reload's list at key, comma-separated, or "-"
+static void
+s_names (const shic_val_t *result, const char *key, char *text, size_t size)
+{
+    const shic_val_t *list = shic_val_get (result, key);
+    snprintf (text, size, "%s", shic_val_size (list)? "": "-");
+    for (size_t i = 0; i < shic_val_size (list); i++) {
+        size_t used = strlen (text);
+        snprintf (text + used, size - used, "%s%s", i? ", ": "",
+                  shic_val_str (shic_val_at (list, i))? shic_val_str (shic_val_at (list, i)): "?");
+    }
+}
+
+//  shic reload: the daemon reads its configuration file again. A reload
+//  may take a while (each new backend is tried, then registered): the
+//  daemon answers within 120 s
+static int
+s_reload (shic_client_t *client, bool json, int64_t timeout)
+{
+    shic_client_set_timeout (client, (int) (120000 + timeout));
+    shic_val_t *call = shic_val_new_map ();
+    shic_val_t *result = shic_client_call (client, "reload", &call);
+    if (!result)
+        return s_fail (client, json);
+    bool reloaded = shic_val_bool (shic_val_get (result, "reloaded"));
+    if (json)
+        s_print_json (result);
+    else
+    if (reloaded) {
+        printf ("reloaded %s\n", s_str (result, "file"));
+        const char *keys [] = { "added", "removed", "changed", "unchanged", NULL };
+        for (int i = 0; keys [i]; i++) {
+            char names [1024];
+            s_names (result, keys [i], names, sizeof (names));
+            printf ("  %-10s %s\n", keys [i], names);
+        }
+        if (shic_val_bool (shic_val_get (result, "restart_needed")))
+            printf ("  (the shicd and runtime sections changed: they take effect at the next "
+                    "start)\n");
+    }
+    else
+        fprintf (stderr, "shic: reload refused: %s\n  the running configuration stays as it "
+                 "was\n", s_str (result, "problem"));
+    shic_val_destroy (&result);
+    return reloaded? 0: EXIT_ERROR;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -1122,6 +1176,15 @@ main (int argc, char *argv [])
         }
         else
             rc = s_logs (client, args [0], lines, follow, json);
+    }
+    else
+    if (streq (command, "reload")) {
+        if (rest != 0) {
+            fprintf (stderr, "usage: shic -E ipc://PATH reload [--json]\n");
+            rc = EXIT_USAGE;
+        }
+        else
+            rc = s_reload (client, json, timeout);
     }
     else
     if (streq (command, "ps")) {

@@ -5,7 +5,9 @@
     the gateway (ROUTER) and the events (PUB) sockets of wire.md, and stops
     in order on SIGINT or SIGTERM: every spawned service stopped, nothing
     left running, exit 0. SIGHUP reloads the configuration file
-    (apps/shicd_reload.c).
+    (apps/shicd_reload.c), and so does the reload op of a trusted client
+    (the control socket): the runtime hands the op to this program's main
+    thread, which waits for it and the signals together.
     =========================================================================
 */
 
@@ -16,6 +18,7 @@
 #include "shicd_check.h"
 #include "shicd_reload.h"
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <getopt.h>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -48,9 +51,12 @@ s_usage (FILE *out)
         "With no configuration: ollama is registered at OLLAMA_HOST or\n"
         "http://127.0.0.1:11434, and llama_cpp when llama-server is on PATH, with every\n"
         "*.gguf of SHIC_MODELS_DIR (default ~/.cache/shic/models) as a model.\n"
-        "SIGINT or SIGTERM stops the daemon and every service it started; SIGHUP\n"
-        "reloads the configuration (backends added, removed and changed; a bad file\n"
-        "changes nothing and is logged).\n",
+        "SIGINT or SIGTERM stops the daemon and every service it started; SIGHUP,\n"
+        "or 'shic -E ipc://PATH reload' on the control socket (shicd/control),\n"
+        "reloads the configuration file: backends added, removed and changed, the\n"
+        "unchanged ones left running; a bad file changes nothing and says why.\n"
+        "A control socket file left by a shicd that was killed is removed at start;\n"
+        "a live shicd's is refused (exit 1).\n",
         DEFAULT_GATEWAY, DEFAULT_EVENTS, SHIC_HTTP_FACE_DEFAULT);
 }
 
@@ -328,7 +334,11 @@ s_config_load (const char *file, int *line, char **problem)
     int saved = caught? dup (STDOUT_FILENO): -1;
     if (saved >= 0)
         dup2 (fileno (caught), STDOUT_FILENO);
-    zconfig_t *config = zconfig_load (file);
+    //  zconfig_load leaks its file handle when the text is not ZPL (a
+    //  refused reload each time): the file is read here, then parsed
+    zchunk_t *chunk = zchunk_slurp (file, 0);
+    zconfig_t *config = chunk? zconfig_chunk_load (chunk): NULL;
+    zchunk_destroy (&chunk);
     fflush (stdout);
     if (saved >= 0) {
         dup2 (saved, STDOUT_FILENO);
@@ -440,21 +450,62 @@ s_config_read (const char *file, char **why)
     return config;
 }
 
-//  SIGHUP: the configuration file again; a bad one changes nothing
-static void
-s_reload (shic_runtime_t *runtime, const char *file, zconfig_t **config_p, zlistx_t *kept)
+//  A reload, by SIGHUP or by the reload op: the configuration file again;
+//  a bad one changes nothing. The outcome, as the op answers it (fresh):
+//  {reloaded, file, added, removed, changed, unchanged, restart_needed}, or
+//  {reloaded: false, file, problem}
+static shic_val_t *
+s_reload (shic_runtime_t *runtime, const char *file, zconfig_t **config_p, zlistx_t *kept,
+          const char *cause)
 {
+    shic_val_t *outcome = shic_val_new_map ();
+    shic_val_set_bool (outcome, "reloaded", false);
     if (!file) {
-        zsys_warning ("shicd: SIGHUP: no --config file to reload");
-        return;
+        zsys_warning ("shicd: %s: no --config file to reload", cause);
+        shic_val_set_nil (outcome, "file");
+        shic_val_set_str (outcome, "problem", "shicd runs without --config: there is no file "
+                          "to reload");
+        return outcome;
     }
+    shic_val_set_str (outcome, "file", file);
+    zsys_info ("shicd: reload (%s) of %s", cause, file);
     char *why = NULL;
+    shic_val_t *summary = shic_val_new_map ();
     zconfig_t *next = s_config_read (file, &why);
-    if (next && shicd_reload (runtime, config_p, &next, kept, &why) == 0)
-        return;
-    zsys_error ("shicd: reload refused, keeping the configuration running: %s", why);
+    if (next && shicd_reload (runtime, config_p, &next, kept, summary, &why) == 0) {
+        shic_val_set_bool (outcome, "reloaded", true);
+        for (size_t i = 0; i < shic_val_size (summary); i++)
+            shic_val_set_dup (outcome, shic_val_key_at (summary, i), shic_val_at (summary, i));
+    }
+    else {
+        zsys_error ("shicd: reload refused, keeping the configuration running: %s", why);
+        shic_val_set_str (outcome, "problem", why? why: "refused");
+    }
+    shic_val_destroy (&summary);
     zconfig_destroy (&next);
     free (why);
+    return outcome;
+}
+
+//  The calls the host answers (the reload op), on this thread
+static void
+s_host_calls (shic_runtime_t *runtime, const char *file, zconfig_t **config_p, zlistx_t *kept)
+{
+    int64_t ticket = 0;
+    char *op = NULL;
+    shic_val_t *args = NULL;
+    while (shic_runtime_host_recv (runtime, &ticket, &op, &args) == 0) {
+        shic_error_t err = { 0 };
+        shic_val_t *result = NULL;
+        if (streq (op, "reload"))
+            result = s_reload (runtime, file, config_p, kept, "reload op");
+        else
+            shic_error_set (&err, SHIC_E_FORBIDDEN, NULL, "shicd does not answer '%s'", op);
+        shic_runtime_host_answer (runtime, ticket, &result, &err);
+        shic_error_clear (&err);
+        shic_val_destroy (&args);
+        zstr_free (&op);
+    }
 }
 
 int
@@ -539,7 +590,8 @@ main (int argc, char *argv [])
     if (verbose)
         zconfig_put (config, "runtime/verbose", "1");
 
-    //  Signals are taken by this thread alone, with sigwait
+    //  Signals are taken by this thread alone, from a signalfd: blocked
+    //  here, before any thread starts, so that every thread inherits it
     sigset_t signals;
     sigemptyset (&signals);
     sigaddset (&signals, SIGINT);
@@ -559,15 +611,34 @@ main (int argc, char *argv [])
         return 2;
     }
     zsys_handler_set (NULL);
+    if (check) {
+        //  A check binds nothing of the daemon's: the control socket may
+        //  be a running shicd's
+        zconfig_put (config, "shicd/control", "");
+        zconfig_put (config, "runtime/control", "");
+    }
+    //  The control socket: a stale file (a shicd that was killed) goes; a
+    //  live shicd's is refused, not taken
+    shic_error_t control = { 0 };
+    if (shic_runtime_check_control (config, &control) != 0) {
+        const char *key = shic_val_str (shic_val_get (control.details, "field"));
+        fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file? config_file: "(defaults)",
+                 config_file && key? s_line_of (config_file, key): 0, key? key: "shicd/control",
+                 control.message);
+        shic_error_clear (&control);
+        zconfig_destroy (&config);
+        return 1;
+    }
 
     int rc = 0;
+    int signals_fd = -1;
     shic_runtime_t *runtime = shic_runtime_new (config);
     shic_backends_t *backends = NULL;
     shic_http_face_t *http_face = NULL;
     zactor_t *logger = NULL;
-    //  What reloads replaced: configurations and backend tables, kept
-    //  until the runtime is gone
-    zlistx_t *kept = zlistx_new ();
+    //  The tables of the backends registered (at start, then by reloads):
+    //  what a reload unregisters is freed once its instances have ended
+    zlistx_t *kept = NULL;
     if (!runtime) {
         fprintf (stderr, "shicd: the runtime did not start\n");
         rc = 1;
@@ -655,17 +726,62 @@ main (int argc, char *argv [])
     char http_port [16] = "off";
     if (http_face)
         snprintf (http_port, sizeof (http_port), "%d", shic_http_face_port (http_face));
+    //  Signals come as reads of a descriptor, polled with the socket on
+    //  which the runtime hands this thread the reload op
+    signals_fd = signalfd (-1, &signals, SFD_CLOEXEC);
+    const char *host_ops [] = { "reload", NULL };
+    zsock_t *host = signals_fd == -1? NULL: shic_runtime_host_calls (runtime, host_ops);
+    if (!host) {
+        fprintf (stderr, "shicd: cannot wait for signals and the reload op: %s\n",
+                 signals_fd == -1? strerror (errno): "the runtime did not take them");
+        rc = 1;
+        goto done;
+    }
     //  One line per lifecycle step, from the events (apps/shicd_log.c)
     logger = zactor_new (shicd_log_actor, (void *) shic_runtime_events_endpoint (runtime));
     zsys_info ("shicd %s: gateway %s, events %s, http %s, %zu backend(s)", SHIC_VERSION, gateway,
                events, http_port, shic_backends_size (backends));
     printf ("shicd ready: gateway %s events %s http %s\n", gateway, events, http_port);
     fflush (stdout);
+    //  This thread waits for the signals and for the reload op together:
+    //  a reload calls into the runtime (the supervisor and the gateway
+    //  answer it), so it runs here, never on the gateway's thread
+    kept = shicd_reload_kept_new (&backends);
+    size_t waiting = 0;             //  unregistered backends whose instances still end
     int signal_number = 0;
-    while (sigwait (&signals, &signal_number) == 0 && signal_number == SIGHUP)
-        s_reload (runtime, config_file, &config, kept);
-    zsys_info ("shicd: %s, stopping", signal_number == SIGINT? "SIGINT": "SIGTERM");
+    while (!signal_number) {
+        zmq_pollitem_t items [2] = {
+            { NULL, signals_fd, ZMQ_POLLIN, 0 },
+            { zsock_resolve (host), 0, ZMQ_POLLIN, 0 }
+        };
+        if (zmq_poll (items, 2, waiting? 1000: -1) == -1) {
+            if (errno == EINTR)
+                continue;
+            zsys_error ("shicd: poll: %s", zmq_strerror (zmq_errno ()));
+            rc = 1;
+            break;
+        }
+        if (items [0].revents & ZMQ_POLLIN) {
+            struct signalfd_siginfo info;
+            if (read (signals_fd, &info, sizeof (info)) == (ssize_t) sizeof (info)) {
+                if (info.ssi_signo == SIGHUP) {
+                    shic_val_t *outcome = s_reload (runtime, config_file, &config, kept, "SIGHUP");
+                    shic_val_destroy (&outcome);
+                }
+                else
+                    signal_number = (int) info.ssi_signo;
+            }
+        }
+        if (items [1].revents & ZMQ_POLLIN)
+            s_host_calls (runtime, config_file, &config, kept);
+        //  After a reload, and every second while some are still ending
+        waiting = shicd_reload_sweep (runtime, kept);
+    }
+    if (signal_number)
+        zsys_info ("shicd: %s, stopping", signal_number == SIGINT? "SIGINT": "SIGTERM");
 done:
+    if (signals_fd != -1)
+        close (signals_fd);
     shic_http_face_destroy (&http_face);
     shic_runtime_destroy (&runtime);
     zactor_destroy (&logger);       //  after the runtime: the stops at shutdown are logged

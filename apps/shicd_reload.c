@@ -8,6 +8,15 @@
     drain like any stop) and the new one registered. The shicd and runtime
     sections (endpoints, pools, limits) are read at start only: a change
     there is logged as waiting for the next start.
+
+    What a backend was registered with (its copy of the section, a plugin)
+    lives in the table that registered it. A backend a reload removes is
+    unregistered through that table, and freed when the runtime says it is
+    done with it (shic_runtime_backend_held: its last instance has ended):
+    shicd sweeps after each reload and every second while some still end.
+    The replaced configuration itself is freed at once: nothing borrows
+    from it (the runtime copied its settings, each registration its
+    section).
     =========================================================================
 */
 
@@ -34,36 +43,30 @@ s_same (zconfig_t *current, zconfig_t *next, const char *path)
     return same;
 }
 
-//  Tags an item of kept: a configuration (reloads replaced) or a table
-typedef struct {
-    zconfig_t *config;              //  a replaced configuration, or NULL
-    shic_backends_t *backends;      //  a table of new backends, or NULL
-} s_kept_t;
-
+//  zlistx's destructor of a table
 static void
-s_kept_destroy (s_kept_t **self_p)
+s_table_destroy (void **item_p)
 {
-    if (*self_p) {
-        zconfig_destroy (&(*self_p)->config);
-        shic_backends_destroy (&(*self_p)->backends);
-        free (*self_p);
-        *self_p = NULL;
-    }
+    shic_backends_destroy ((shic_backends_t **) item_p);
 }
 
-//  Keeps a replaced configuration or a table (each must outlive the runtime)
+//  Adds name to the array at key of summary (made when missing)
 static void
-s_keep (zlistx_t *kept, zconfig_t *config, shic_backends_t *backends)
+s_note (shic_val_t *summary, const char *key, const char *name)
 {
-    s_kept_t *item = (s_kept_t *) zmalloc (sizeof (s_kept_t));
-    item->config = config;
-    item->backends = backends;
-    zlistx_add_end (kept, item);
+    if (!summary)
+        return;
+    if (!shic_val_get (summary, key)) {
+        shic_val_t *list = shic_val_new_array ();
+        shic_val_set (summary, key, &list);
+    }
+    shic_val_t *item = shic_val_new_str (name);
+    shic_val_push (shic_val_get (summary, key), &item);
 }
 
 int
 shicd_reload (shic_runtime_t *runtime, zconfig_t **current_p, zconfig_t **next_p,
-              zlistx_t *kept, char **why)
+              zlistx_t *kept, shic_val_t *summary, char **why)
 {
     zconfig_t *current = *current_p;
     zconfig_t *next = *next_p;
@@ -101,8 +104,18 @@ shicd_reload (shic_runtime_t *runtime, zconfig_t **current_p, zconfig_t **next_p
         if (gone || !s_same (current, next, path)) {
             zsys_info ("shicd: reload: backend %s %s; its instances stop", zconfig_name (section),
                        gone? "removed": "changed");
-            shic_runtime_unregister (runtime, zconfig_name (section));
+            //  Through the table that registered it, which frees its section
+            //  once its instances have ended (shicd_reload_sweep)
+            bool dropped = false;
+            for (shic_backends_t *table = (shic_backends_t *) zlistx_first (kept);
+                 table && !dropped; table = (shic_backends_t *) zlistx_next (kept))
+                dropped = shic_backends_unregister (table, runtime, zconfig_name (section)) == 0;
+            if (!dropped)
+                shic_runtime_unregister (runtime, zconfig_name (section));
+            s_note (summary, gone? "removed": "changed", zconfig_name (section));
         }
+        else
+            s_note (summary, "unchanged", zconfig_name (section));
     }
     //  New or changed: registered, from a configuration of those alone
     char *text = strdup ("backends\n");
@@ -114,6 +127,8 @@ shicd_reload (shic_runtime_t *runtime, zconfig_t **current_p, zconfig_t **next_p
         snprintf (path, sizeof (path), "backends/%s", zconfig_name (section));
         if (zconfig_locate (current, path) && s_same (current, next, path))
             continue;
+        if (!zconfig_locate (current, path))
+            s_note (summary, "added", zconfig_name (section));
         //  The section's lines, indented under it
         char *body = zconfig_str_save (section);
         char *grown = zsys_sprintf ("%s    %s\n", text, zconfig_name (section));
@@ -140,25 +155,61 @@ shicd_reload (shic_runtime_t *runtime, zconfig_t **current_p, zconfig_t **next_p
         return -1;
     }
     if (added)
-        s_keep (kept, NULL, added);
-    if (!s_same (current, next, "shicd") || !s_same (current, next, "runtime"))
+        zlistx_add_end (kept, added);
+    bool restart_needed = !s_same (current, next, "shicd") || !s_same (current, next, "runtime");
+    if (restart_needed)
         zsys_warning ("shicd: reload: the shicd and runtime sections take effect at the next "
                       "start");
+    if (summary) {
+        const char *keys [] = { "added", "removed", "changed", "unchanged", NULL };
+        for (int i = 0; keys [i]; i++)
+            if (!shic_val_get (summary, keys [i])) {
+                shic_val_t *empty = shic_val_new_array ();
+                shic_val_set (summary, keys [i], &empty);
+            }
+        shic_val_set_bool (summary, "restart_needed", restart_needed);
+    }
     zsys_info ("shicd: reload: applied (%zu backend(s) registered anew)", count);
-    //  The old configuration's strings may still be borrowed: kept too
-    s_keep (kept, current, NULL);
+    //  Nothing borrows from the replaced configuration: the runtime copied
+    //  its settings at start, and each registration has a copy of its
+    //  section (in its table)
+    zconfig_destroy (current_p);
     *current_p = next;
     *next_p = NULL;
     return 0;
 }
 
+zlistx_t *
+shicd_reload_kept_new (shic_backends_t **backends_p)
+{
+    zlistx_t *kept = zlistx_new ();
+    zlistx_set_destructor (kept, s_table_destroy);
+    if (*backends_p)
+        zlistx_add_end (kept, *backends_p);
+    *backends_p = NULL;
+    return kept;
+}
+
+size_t
+shicd_reload_sweep (shic_runtime_t *runtime, zlistx_t *kept)
+{
+    size_t waiting = 0;
+    zlistx_t *empty = zlistx_new ();
+    for (shic_backends_t *table = (shic_backends_t *) zlistx_first (kept); table;
+         table = (shic_backends_t *) zlistx_next (kept)) {
+        size_t left = shic_backends_release (table, runtime);
+        waiting += left;
+        if (left == 0 && shic_backends_size (table) == 0)
+            zlistx_add_end (empty, zlistx_cursor (kept));
+    }
+    for (void *handle = zlistx_first (empty); handle; handle = zlistx_next (empty))
+        zlistx_delete (kept, handle);
+    zlistx_destroy (&empty);
+    return waiting;
+}
+
 void
 shicd_reload_forget (zlistx_t **kept_p)
 {
-    if (!*kept_p)
-        return;
-    s_kept_t *item;
-    while ((item = (s_kept_t *) zlistx_detach (*kept_p, NULL)))
-        s_kept_destroy (&item);
     zlistx_destroy (kept_p);
 }

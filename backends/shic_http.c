@@ -61,6 +61,12 @@ typedef struct {
     size_t capacity;                //  Bytes allocated in data
     bool failed;                    //  Out of memory while growing
     bool too_large;                 //  More than SHIC_HTTP_BODY_MAX bytes came
+    //  A streamed answer of lines (shic_http_request_lines)
+    CURL *curl;                     //  the transfer, for its status
+    shic_http_line_fn *line_fn;     //  called per line of a 2xx answer, or NULL
+    void *line_arg;                 //  its argument
+    int mode;                       //  0 not known yet, 1 lines, 2 a whole body
+    bool ended;                     //  line_fn ended the transfer
 } s_body_t;
 
 
@@ -96,11 +102,56 @@ s_load (void)
 //  ends the transfer (an answer cut short would parse as something else, or
 //  not at all, and reading 100 MB to drop them is no better)
 
+static size_t s_keep (s_body_t *body, const char *data, size_t bytes);
+
+//  Hands line_fn each whole line kept (without its newline and a \r before
+//  it); the rest stays. false when line_fn ended the transfer
+static bool
+s_lines (s_body_t *body)
+{
+    size_t start = 0;
+    for (size_t at = 0; at < body->size; at++) {
+        if (body->data [at] != '\n')
+            continue;
+        size_t end = at;
+        if (end > start && body->data [end - 1] == '\r')
+            end--;
+        body->data [end] = 0;
+        int rc = body->line_fn (body->line_arg, body->data + start);
+        start = at + 1;
+        if (rc != 0) {
+            body->ended = true;
+            return false;
+        }
+    }
+    memmove (body->data, body->data + start, body->size - start);
+    body->size -= start;
+    return true;
+}
+
 static size_t
 s_write (char *data, size_t size, size_t nmemb, void *arg)
 {
     s_body_t *body = (s_body_t *) arg;
     size_t bytes = size * nmemb;
+    //  A 2xx answer of a streamed request is read line by line as it comes
+    if (body->line_fn && body->mode == 0) {
+        long status = 0;
+        curl_easy_getinfo (body->curl, CURLINFO_RESPONSE_CODE, &status);
+        body->mode = status >= 200 && status < 300? 1: 2;
+    }
+    if (s_keep (body, data, bytes) != bytes)
+        return 0;                   //  Aborts the transfer
+    if (body->mode == 1 && !s_lines (body))
+        return 0;
+    return bytes;
+}
+
+//  Keeps up to SHIC_HTTP_BODY_MAX bytes (for lines: not yet handed out);
+//  returns bytes, or 0 when the answer is too large or memory ran out
+static size_t
+s_keep (s_body_t *body, const char *data, size_t bytes)
+{
     if (bytes > SHIC_HTTP_BODY_MAX - body->size) {
         body->too_large = true;
         return 0;                   //  Aborts the transfer
@@ -141,12 +192,14 @@ s_fail (shic_http_result_t *result, const char *text)
 
 
 //  --------------------------------------------------------------------------
-//  One request through curl, a handle reset by the caller
+//  One request through curl, a handle reset by the caller; line_fn (may be
+//  NULL) reads a 2xx answer line by line
 
 static int
 s_perform (CURL *curl, const char *method, const char *url,
            const char *const *headers, const char *body,
-           int timeout_ms, shic_http_result_t *result)
+           int timeout_ms, shic_http_line_fn *line_fn, void *line_arg,
+           shic_http_result_t *result)
 {
     struct curl_slist *list = NULL;
     struct curl_slist *grown;
@@ -169,7 +222,7 @@ s_perform (CURL *curl, const char *method, const char *url,
     }
     char errbuf [CURL_ERROR_SIZE];
     errbuf [0] = 0;
-    s_body_t received = { NULL, 0, 0, false, false };
+    s_body_t received = { NULL, 0, 0, false, false, curl, line_fn, line_arg, 0, false };
 
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
@@ -215,6 +268,8 @@ s_perform (CURL *curl, const char *method, const char *url,
 
     if (code != CURLE_OK || received.failed) {
         free (received.data);
+        if (received.ended)
+            return s_fail (result, "ended by the reader");
         if (received.failed)
             return s_fail (result, "out of memory for the response body");
         if (received.too_large)
@@ -227,6 +282,17 @@ s_perform (CURL *curl, const char *method, const char *url,
     if (status == 0) {
         free (received.data);
         return s_fail (result, "no HTTP status received");
+    }
+    //  The last line of a stream may lack its newline
+    if (received.mode == 1) {
+        int rc = 0;
+        if (received.size) {
+            received.data [received.size] = 0;
+            rc = line_fn (line_arg, received.data);
+        }
+        free (received.data);
+        result->status = status;
+        return rc == 0? 0: s_fail (result, "ended by the reader");
     }
     if (!received.data) {
         received.data = strdup ("");
@@ -272,7 +338,36 @@ shic_http_request (const char *method, const char *url,
             return s_fail (result, "cannot create a curl handle");
         }
     }
-    return s_perform (curl, method, url, headers, body, timeout_ms, result);
+    return s_perform (curl, method, url, headers, body, timeout_ms, NULL, NULL, result);
+}
+
+int
+shic_http_request_lines (const char *method, const char *url,
+                         const char *const *headers, const char *body,
+                         int timeout_ms, shic_http_line_fn *line_fn, void *arg,
+                         shic_http_result_t *result)
+{
+    assert (method);
+    assert (url);
+    assert (timeout_ms > 0);
+    assert (line_fn);
+    assert (result);
+    memset (result, 0, sizeof (*result));
+
+    pthread_once (&s_once, s_setup);
+    if (!s_ready)
+        return s_fail (result, "curl cannot be initialized");
+    CURL *curl = (CURL *) pthread_getspecific (s_key);
+    if (curl)
+        curl_easy_reset (curl);
+    else {
+        curl = curl_easy_init ();
+        if (!curl || pthread_setspecific (s_key, curl) != 0) {
+            curl_easy_cleanup (curl);
+            return s_fail (result, "cannot create a curl handle");
+        }
+    }
+    return s_perform (curl, method, url, headers, body, timeout_ms, line_fn, arg, result);
 }
 
 
@@ -318,7 +413,7 @@ shic_http_send (shic_http_t *self, const char *method, const char *url,
     assert (result);
     memset (result, 0, sizeof (*result));
     curl_easy_reset (self->curl);
-    return s_perform (self->curl, method, url, headers, body, timeout_ms, result);
+    return s_perform (self->curl, method, url, headers, body, timeout_ms, NULL, NULL, result);
 }
 
 

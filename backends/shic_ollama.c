@@ -772,48 +772,82 @@ s_progress (shic_instance_ctx_t *ctx, const char *phase, const shic_val_t *pull)
     ctx->progress (ctx->kernel, &body);
 }
 
-//  POST /api/pull with streamed progress lines, bounded by pull_timeout_ms.
-//  Returns 0 when it succeeded, else -1 with fields set.
+//  A pull being read: what its lines said so far
+typedef struct {
+    shic_instance_ctx_t *ctx;       //  the instance, for its progress events
+    s_instance_t *self;             //  its state (self->pull: the last progress)
+    shic_val_t *fields;             //  the failure's fields
+    int outcome;                    //  0 once "success" came, -1 before
+    int64_t published;              //  completed bytes last published, or -1
+    char *status;                   //  the status last published, or NULL
+} s_pulling_t;
+
+//  One line of /api/pull's answer, as it arrives: progress is published as
+//  the pull goes (when the status changes, or completed moved by 1% of the
+//  total since the last event: Ollama writes a line per chunk it stores)
+static int
+s_pull_line (void *arg, const char *line)
+{
+    s_pulling_t *pulling = (s_pulling_t *) arg;
+    s_instance_t *self = pulling->self;
+    if (!*line)
+        return 0;
+    shic_val_t *json = shic_val_from_json (line);
+    const char *error = shic_val_str (shic_val_get (json, "error"));
+    const char *status = shic_val_str (shic_val_get (json, "status"));
+    if (error) {
+        shic_val_set_str (pulling->fields, "error", error);
+        pulling->outcome = -1;
+    }
+    else
+    if (status) {
+        if (!self->pull)
+            self->pull = shic_val_new_map ();
+        shic_val_set_str (self->pull, "status", status);
+        if (shic_val_get (json, "total")) {
+            int64_t total = shic_val_int (shic_val_get (json, "total"));
+            int64_t completed = shic_val_int (shic_val_get (json, "completed"));
+            shic_val_set_int (self->pull, "total", total);
+            shic_val_set_int (self->pull, "completed", completed);
+            bool changed = !pulling->status || !streq (pulling->status, status);
+            int64_t step = total > 100? total / 100: 1;
+            if (changed || completed == total || pulling->published < 0
+            ||  completed - pulling->published >= step || completed < pulling->published) {
+                s_progress (pulling->ctx, "pull", self->pull);
+                pulling->published = completed;
+                zstr_free (&pulling->status);
+                pulling->status = strdup (status);
+            }
+        }
+        if (streq (status, "success"))
+            pulling->outcome = 0;
+    }
+    shic_val_destroy (&json);
+    return 0;
+}
+
+//  POST /api/pull with streamed progress lines, read as they come and
+//  bounded by pull_timeout_ms. Returns 0 when it succeeded, else -1 with
+//  fields set.
 static int
 s_pull (shic_instance_ctx_t *ctx, s_instance_t *self, shic_val_t *fields)
 {
     shic_http_result_t result = { 0 };
     shic_val_t *body = s_model_body (self);
     shic_val_set_bool (body, "stream", true);
-    int rc = s_call (self, "POST", "/api/pull", body, self->pull_timeout_ms, &result);
+    char *url = zsys_sprintf ("%s/api/pull", self->root);
+    char *json = shic_val_to_json (body);
     shic_val_destroy (&body);
-    int outcome = -1;
-    if (rc == 0 && result.status == 200) {
-        //  One JSON object a line: progress, then success or an error
-        char *save = NULL;
-        for (char *line = strtok_r (result.body, "\n", &save); line;
-             line = strtok_r (NULL, "\n", &save)) {
-            shic_val_t *json = shic_val_from_json (line);
-            const char *error = shic_val_str (shic_val_get (json, "error"));
-            const char *status = shic_val_str (shic_val_get (json, "status"));
-            if (error) {
-                shic_val_set_str (fields, "error", error);
-                outcome = -1;
-            }
-            else
-            if (status) {
-                if (!self->pull)
-                    self->pull = shic_val_new_map ();
-                shic_val_set_str (self->pull, "status", status);
-                if (shic_val_get (json, "total")) {
-                    shic_val_set_dup (self->pull, "total", shic_val_get (json, "total"));
-                    shic_val_set_int (self->pull, "completed",
-                                      shic_val_int (shic_val_get (json, "completed")));
-                    s_progress (ctx, "pull", self->pull);
-                }
-                if (streq (status, "success"))
-                    outcome = 0;
-            }
-            shic_val_destroy (&json);
-        }
-    }
-    else {
-        shic_val_set_bool (fields, "reachable", rc == 0);
+    s_pulling_t pulling = { ctx, self, fields, -1, -1, NULL };
+    int rc = shic_http_request_lines ("POST", url, (const char *const *) self->headers, json,
+                                      (int) self->pull_timeout_ms, s_pull_line, &pulling,
+                                      &result);
+    free (json);
+    free (url);
+    zstr_free (&pulling.status);
+    int outcome = rc == 0 && result.status == 200? pulling.outcome: -1;
+    if (rc != 0 || result.status != 200) {
+        shic_val_set_bool (fields, "reachable", rc == 0 || self->pull != NULL);
         if (rc == 0)
             shic_val_set_int (fields, "http_status", result.status);
         shic_ollama_answer_error (fields, &result);

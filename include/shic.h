@@ -170,6 +170,14 @@ SHIC_EXPORT int shic_runtime_register_as (shic_runtime_t *self, const char *name
 //  when no such backend is registered.
 SHIC_EXPORT int shic_runtime_unregister (shic_runtime_t *self, const char *backend);
 
+//  Whether the runtime still uses the backend registered with config (the
+//  pointer given to shic_runtime_register_as): registered, or unregistered
+//  while its instances still end. Once it says 0, nothing of the runtime
+//  reads that config or its ops table any more: the host may free them
+//  (and unload a plugin). Returns 1 used, 0 not, -1 when the runtime did
+//  not answer or config is NULL (then keep them).
+SHIC_EXPORT int shic_runtime_backend_held (shic_runtime_t *self, zconfig_t *config);
+
 //  The inproc endpoint of the trusted gateway socket (wire protocol)
 SHIC_EXPORT const char *shic_runtime_endpoint (shic_runtime_t *self);
 
@@ -177,6 +185,16 @@ SHIC_EXPORT const char *shic_runtime_endpoint (shic_runtime_t *self);
 //  shicd/resources, else this machine's RAM and GPUs) as shic_runtime_new
 //  will. Returns 0, or -1 with err set (details.field names the key).
 SHIC_EXPORT int shic_runtime_check_resources (zconfig_t *config, shic_error_t *err);
+
+//  Whether the control endpoint of config (runtime/control, else
+//  shicd/control: ipc://PATH) can be bound: a socket file left at PATH by
+//  a daemon that was killed is removed (nobody listens on it); a live
+//  listener there (another daemon) or a file that is not a socket is
+//  refused, -1 with err (details.field names the key). The runtime makes
+//  the same check before it binds, so it never takes a live daemon's
+//  socket; this one lets a host say why before it starts. 0 when free or
+//  not configured.
+SHIC_EXPORT int shic_runtime_check_control (zconfig_t *config, shic_error_t *err);
 
 //  Whether the file at path is a GGUF model whose header placement can
 //  read (as llama_cpp's footprint estimate will). Returns 0, or -1 with err
@@ -207,6 +225,30 @@ SHIC_EXPORT int shic_runtime_bind_events (shic_runtime_t *self, const char *endp
 //  process-wide). Returns 0, or -1 (logged) when a file cannot be loaded.
 SHIC_EXPORT int shic_runtime_set_curve (shic_runtime_t *self, const char *server_cert,
                                         const char *clients_dir);
+
+//  ---------------------------------------------------------------------------
+//  Host calls: ops the host answers on its own thread
+
+//  Has the host answer ops (a NULL-terminated list of wire op names; the
+//  runtime knows "reload") rather than the runtime. A trusted client's
+//  request for one (the host's inproc clients, shicd's control socket;
+//  network clients are answered forbidden) then waits, holding up nothing
+//  else, until the host answers it with shic_runtime_host_answer, or 120 s
+//  (await_timeout). Without this call such an op is answered forbidden.
+//  Once per runtime. Returns the socket to poll from the host's thread
+//  (owned by the runtime; readable when a call waits), or NULL (logged).
+SHIC_EXPORT zsock_t *shic_runtime_host_calls (shic_runtime_t *self, const char *const *ops);
+
+//  The next waiting call, without waiting: 0 with *ticket, *op_p (fresh)
+//  and *args_p (fresh map; {} when the request had none) set, or -1 when
+//  none waits.
+SHIC_EXPORT int shic_runtime_host_recv (shic_runtime_t *self, int64_t *ticket, char **op_p,
+                                        shic_val_t **args_p);
+
+//  Answers the call of ticket: with err when err->code is set, else with
+//  *result_p (taken, a map; NULL for {}). Returns 0 / -1.
+SHIC_EXPORT int shic_runtime_host_answer (shic_runtime_t *self, int64_t ticket,
+                                          shic_val_t **result_p, const shic_error_t *err);
 
 //  Raises process limits (czmq's socket cap, RLIMIT_NOFILE) for max_leases
 //  lease actors. shic_runtime_new calls it; a host that creates czmq sockets

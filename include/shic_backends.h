@@ -41,8 +41,21 @@ typedef struct _shic_backends_t shic_backends_t;
 SHIC_EXPORT shic_backends_t *shic_backends_configure (shic_runtime_t *runtime, zconfig_t *config,
                                                       shic_error_t *err);
 
-//  Number of backends registered
+//  Number of backends registered (and not unregistered through the table)
 SHIC_EXPORT size_t shic_backends_size (shic_backends_t *self);
+
+//  Unregisters backend name, which this table registered (its instances
+//  stop, see shic_runtime_unregister). Its section and plugin stay until
+//  shic_backends_release finds the runtime done with them. Returns 0, or
+//  -1 when this table has no such backend registered.
+SHIC_EXPORT int shic_backends_unregister (shic_backends_t *self, shic_runtime_t *runtime,
+                                          const char *name);
+
+//  Frees what backends unregistered through the table held (the copy of
+//  the section; a plugin is unloaded) once the runtime no longer uses them
+//  (shic_runtime_backend_held: their last instance has ended). Returns how
+//  many such backends it still waits for; call again later.
+SHIC_EXPORT size_t shic_backends_release (shic_backends_t *self, shic_runtime_t *runtime);
 
 //  Frees the sections and unloads plugins; call after shic_runtime_destroy
 SHIC_EXPORT void shic_backends_destroy (shic_backends_t **self_p);

@@ -8,7 +8,8 @@
 @header
     shic_http sends one HTTP request with libcurl and waits for the answer,
     bounded by a total timeout. It is meant for backends' health and model
-    probes, never for streaming. No proxy, no redirects, no signals.
+    probes; an answer of lines that comes over time (a pull's progress) is
+    read line by line as it arrives. No proxy, no redirects, no signals.
 @discuss
     curl is initialized on first use (curl_global_init, once per process).
     Each thread keeps one easy handle for connection reuse, freed when the
@@ -57,6 +58,24 @@ SHIC_EXPORT int
     shic_http_request (const char *method, const char *url,
                        const char *const *headers, const char *body,
                        int timeout_ms, shic_http_result_t *result);
+
+//  Called with each line of a streamed answer as it arrives, without its
+//  newline (NUL-terminated, borrowed for the call). Returns 0 to go on, or
+//  non-zero to end the transfer.
+typedef int (shic_http_line_fn) (void *arg, const char *line);
+
+//  shic_http_request for an answer of lines that comes over time (NDJSON,
+//  e.g. Ollama's /api/pull): the body of a 2xx answer is handed to line_fn
+//  a line at a time as it arrives, and result->body stays NULL; any other
+//  status keeps its body in result, as shic_http_request does. timeout_ms
+//  bounds the whole transfer; a line longer than SHIC_HTTP_BODY_MAX fails
+//  it. Returns as shic_http_request, or -1 with error "ended by the
+//  reader" when line_fn ended it.
+SHIC_EXPORT int
+    shic_http_request_lines (const char *method, const char *url,
+                             const char *const *headers, const char *body,
+                             int timeout_ms, shic_http_line_fn *line_fn, void *arg,
+                             shic_http_result_t *result);
 
 //  A handle of its own, or NULL when curl cannot make one.
 SHIC_EXPORT shic_http_t *

@@ -46,9 +46,9 @@ typedef enum {
     F_RC, F_SEQ, F_PID, F_UPTIME_MS, F_DELAY_MS, F_RESTARTS, F_RETRY_AFTER_MS,
     F_TTL_MS, F_EXPIRES_AT_MS, F_IDLE, F_ACTORS, F_TICKET, F_MAX_LINES, F_AFTER, F_NEXT,
     F_MESSAGE, F_NAME, F_ENDPOINT, F_CERT, F_CLIENTS, F_INSTANCE_ID, F_BACKEND,
-    F_HEALTH_STATUS, F_LEASE_REF, F_ACTOR,
+    F_HEALTH_STATUS, F_LEASE_REF, F_ACTOR, F_OP,
     F_MANIFEST, F_PLAN, F_FIELDS, F_ERROR, F_DETAILS, F_EXIT, F_PROGRESS, F_MEASURED,
-    F_LINES,
+    F_LINES, F_CALLS, F_ARGS, F_RESULT,
     F_OPS, F_STATE, F_CONFIG,
     F_COUNT
 } s_field_id_t;
@@ -87,6 +87,7 @@ static const s_field_t s_fields [F_COUNT] = {
     [F_HEALTH_STATUS]   = FIELD (health_status, T_STR),
     [F_LEASE_REF]       = FIELD (lease_ref, T_STR),
     [F_ACTOR]           = FIELD (actor, T_STR),
+    [F_OP]              = FIELD (op, T_STR),
     [F_MANIFEST]        = FIELD (manifest, T_MAP),
     [F_PLAN]            = FIELD (plan, T_MAP),
     [F_FIELDS]          = FIELD (fields, T_MAP),
@@ -96,6 +97,9 @@ static const s_field_t s_fields [F_COUNT] = {
     [F_PROGRESS]        = FIELD (progress, T_MAP),
     [F_MEASURED]        = FIELD (measured, T_MAP),
     [F_LINES]           = FIELD (lines, T_ANY),
+    [F_CALLS]           = FIELD (calls, T_ANY),
+    [F_ARGS]            = FIELD (args, T_MAP),
+    [F_RESULT]          = FIELD (result, T_MAP),
     [F_OPS]             = FIELD (ops, T_PTR),
     [F_STATE]           = FIELD (state, T_PTR),
     [F_CONFIG]          = FIELD (config, T_PTR)
@@ -141,7 +145,7 @@ static const s_row_t s_rows [SHIC_BUS_COUNT] = {
         .purpose = "the start-up after the handshake: rc 0 ready, -1 failed" },
     [SHIC_BUS_REPLY] = { "REPLY", SUPERVISOR | GATEWAY, FACADE | SUPERVISOR,
         .fields = { F_RC, F_MESSAGE | OPTIONAL },
-        .purpose = "answers a request on a pipe (the rows that say REPLY)" },
+        .purpose = "answers a request on a pipe, or HOST-CALLS on the bus (the rows that say REPLY)" },
     [SHIC_BUS_REGISTER] = { "REGISTER", FACADE, SUPERVISOR,
         .fields = { F_NAME },
         .pointers = { HOST_OPS, HOST_CONFIG },
@@ -149,6 +153,9 @@ static const s_row_t s_rows [SHIC_BUS_COUNT] = {
     [SHIC_BUS_UNREGISTER] = { "UNREGISTER", FACADE | SUPERVISOR, SUPERVISOR | GATEWAY,
         .fields = { F_NAME },
         .purpose = "forget a backend, stop its instances (relayed); REPLY {rc}" },
+    [SHIC_BUS_HELD] = { "HELD", FACADE, SUPERVISOR,
+        .pointers = { { F_CONFIG, "the host's; compared, never read" } },
+        .purpose = "does a backend registered with config still run (registered, or its instances still ending)? REPLY {rc: 1 yes, 0 no}" },
     [SHIC_BUS_BIND_GATEWAY] = { "BIND-GATEWAY", FACADE | SUPERVISOR, SUPERVISOR | GATEWAY,
         .fields = { F_ENDPOINT },
         .purpose = "bind the public ROUTER (relayed); REPLY {rc: port, 0 or -1}" },
@@ -233,7 +240,16 @@ static const s_row_t s_rows [SHIC_BUS_COUNT] = {
         .purpose = "lease actor `L<n>` now holds the lease" },
     [SHIC_BUS_POOL] = { "POOL", POOL, GATEWAY,
         .fields = { F_IDLE, F_ACTORS, F_RC | OPTIONAL },
-        .purpose = "the pool's counts, for stats; rc -1: it cannot start more actors (descriptors)" }
+        .purpose = "the pool's counts, for stats; rc -1: it cannot start more actors (descriptors)" },
+    [SHIC_BUS_HOST_CALLS] = { "HOST-CALLS", FACADE, GATEWAY,
+        .fields = { F_CALLS },
+        .purpose = "on the bus as `H`: the host answers these ops [str] itself (`reload`); REPLY {rc}" },
+    [SHIC_BUS_CALL] = { "CALL", GATEWAY, FACADE,
+        .fields = { F_TICKET, F_OP, F_ARGS },
+        .purpose = "a trusted client asked for a host op; its request waits for the ANSWER of its ticket" },
+    [SHIC_BUS_ANSWER] = { "ANSWER", FACADE, GATEWAY,
+        .fields = { F_TICKET, F_RESULT | OPTIONAL, F_ERROR | OPTIONAL },
+        .purpose = "the host's answer to a CALL: result, or error {code, message, details}" }
 };
 
 static const char *s_role_names [] = {

@@ -50,6 +50,7 @@ typedef enum {
     //  The facade asks the supervisor, which relays to the gateway
     SHIC_BUS_REGISTER,
     SHIC_BUS_UNREGISTER,
+    SHIC_BUS_HELD,
     SHIC_BUS_BIND_GATEWAY,
     SHIC_BUS_BIND_EVENTS,
     SHIC_BUS_SET_CURVE,
@@ -83,6 +84,10 @@ typedef enum {
     SHIC_BUS_EXPIRED,
     SHIC_BUS_BOUND,
     SHIC_BUS_POOL,
+    //  The host (through the facade) and the gateway: ops the host answers
+    SHIC_BUS_HOST_CALLS,
+    SHIC_BUS_CALL,
+    SHIC_BUS_ANSWER,
     SHIC_BUS_COUNT                  //  number of ids, not a message
 } shic_bus_id_t;
 
@@ -118,6 +123,7 @@ typedef struct {
     int64_t max_lines;              //  LOGS: at most this many lines
     int64_t after;                  //  LOGS: lines numbered from this on
     int64_t next;                   //  LOG_LINES: the number of the next line
+                                    //  (ticket also pairs a CALL and its ANSWER)
     //  Strings (optional ones are NULL when absent)
     const char *message;            //  a sentence for a person
     const char *name;               //  backend id
@@ -129,6 +135,7 @@ typedef struct {
     const char *health_status;      //  healthy / degraded / unavailable
     const char *lease_ref;          //  lease reference
     const char *actor;              //  routing id "L<n>" of a lease actor
+    const char *op;                 //  CALL: the wire op the host answers
     //  Trees (maps, or any value where the table says so)
     shic_val_t *manifest;           //  normalized BackendManifest
     shic_val_t *plan;               //  normalized StartupPlan
@@ -140,6 +147,9 @@ typedef struct {
     shic_val_t *lines;              //  LOG_LINES: the service's output lines [str]
     shic_val_t *measured;           //  READY: buffers the service reported
                                     //  {device_bytes, host_bytes}, or NULL
+    shic_val_t *calls;              //  HOST-CALLS: the ops the host answers [str]
+    shic_val_t *args;               //  CALL: the request's arguments
+    shic_val_t *result;             //  ANSWER: the op's result, or NULL
     //  Pointer frames (see the table for who owns each)
     const void *ops;                //  a backend's ops table
     void *state;                    //  a backend's state

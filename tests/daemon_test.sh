@@ -111,6 +111,9 @@ for i in $(seq 1 100); do grep -q "shicd: crash: crashy:small" "$work/err" && br
 check "shicd logs a crash and its restart" grep -Eq "shicd: crash: crashy:small:.* \(signal 6\); restart 1 in" "$work/err"
 check "logs of a failed instance: its last exit's lines" \
     bash -c "'$build/shic' --json logs broken:small | grep -q '\"source\":\"last_exit\"'"
+check "logs --lines 1 of a failed instance: its last line alone (shicd lives on)" \
+    bash -c "[ \$('$build/shic' logs broken:small | wc -l) -gt 1 ] && [ \$('$build/shic' logs broken:small --lines 1 | wc -l) -eq 1 ] \
+    && kill -0 $daemon_pid"
 #  stop: forbidden to network clients, done on the control socket
 instance=$("$build/shic" --json ps --backend standin | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["instance_id"])')
 "$build/shic" stop "$instance" > /dev/null 2> "$work/stop.err"
@@ -215,6 +218,36 @@ for i in $(seq 1 100); do grep -q "reload refused" "$work/err" && break; sleep 0
 check "a bad file is refused, says why, changes nothing" bash -c "grep -q 'reload refused, keeping the configuration running: .*nonsense' '$work/err' \
     && kill -0 $daemon_pid && '$build/shic' backends | grep -q '^extra ' && kill -0 $kept"
 cp "$work/next.cfg" "$work/shicd.cfg"
+#  The reload op does what SIGHUP does, for the control socket only, and
+#  answers what it did, or why it did nothing
+cp "$work/next.cfg" "$work/op.cfg"
+printf '    viaop\n        type = command\n        command = %s\n        ready_pattern = server is listening on http://\n        models\n            v = v\n' \
+    "$standin" >> "$work/op.cfg"
+cp "$work/op.cfg" "$work/shicd.cfg"
+"$build/shic" reload > /dev/null 2> "$work/reload.err"
+check "reload over TCP is forbidden (exit $?), and says where to go" bash -c "[ $? -eq 1 ] \
+    && grep -q 'forbidden: network clients may not reload' '$work/reload.err' && grep -q 'control socket' '$work/reload.err'"
+check "reload over TCP changed nothing" bash -c "! '$build/shic' backends | grep -q '^viaop '"
+"$build/shic" -E "$control" reload > "$work/reload.out" 2>&1
+check "reload by op (exit $?) says what it did" bash -c "[ $? -eq 0 ] && grep -q '^reloaded .*shicd.cfg$' '$work/reload.out' \
+    && grep -Eq '^  added +viaop$' '$work/reload.out' && grep -Eq '^  unchanged +.*standin' '$work/reload.out'"
+check "reload by op: the new backend and its model are there" \
+    bash -c "'$build/shic' models --backend viaop | grep -Eq '^viaop +v '"
+check "reload by op: the new backend serves" bash -c "'$build/shic' --json ensure viaop v --ttl 60s | grep -q '\"base_url\":\"http://127.0.0.1:'"
+check "reload by op: an unchanged backend's service runs on (pid $kept)" \
+    bash -c "kill -0 $kept && '$build/shic' --json ps --backend standin | grep -q '\"pid\":$kept'"
+printf 'backends\n    standin\n        type = nonsense\n' > "$work/shicd.cfg"
+"$build/shic" -E "$control" reload > /dev/null 2> "$work/reload.err"
+check "reload by op of a bad file is refused (exit $?), with its reason" bash -c "[ $? -eq 1 ] \
+    && grep -q 'reload refused: .*nonsense' '$work/reload.err' && grep -q 'running configuration stays' '$work/reload.err'"
+check "reload --json says reloaded false and why" bash -c "! '$build/shic' -E $control --json reload > '$work/reload.json' \
+    && grep -q '\"reloaded\":false' '$work/reload.json' && grep -q '\"problem\":\".*nonsense' '$work/reload.json'"
+check "after a refused reload the old configuration serves" bash -c "'$build/shic' backends | grep -q '^viaop ' \
+    && '$build/shic' --json ensure viaop v --ttl 60s | grep -q '\"reused\":true' && kill -0 $kept"
+printf 'shicd\n    bogus = 1\n' > "$work/shicd.cfg"
+check "a refused reload names the file, line and key" \
+    bash -c "'$build/shic' -E $control reload 2>&1 | grep -q 'reload refused: .*shicd.cfg:2: shicd/bogus: unknown key'"
+cp "$work/op.cfg" "$work/shicd.cfg"
 "$build/shic" ensure slow tiny --wait 100ms > /dev/null 2>&1     #  (the reload stopped it)
 "$build/shic" -E "$control" stop tiny > /dev/null 2> "$work/stop.err"
 check "stop by a model two instances serve is ambiguous" \
@@ -259,6 +292,29 @@ for i in $(seq 1 200); do grep -q "shicd ready" "$work/pause.out" && break; slee
 check "a pause is not the clients' silence" /usr/bin/python3 "$(dirname "$0")/pause_check.py" \
     "$pause_pid" "tcp://127.0.0.1:$pgw" 1000
 kill -TERM "$pause_pid"; wait "$pause_pid"
+#  A control socket left by a shicd that was killed is taken over by the
+#  next one; a live shicd's is refused, and keeps answering
+sgw=$(port); sev=$(port)
+printf 'shicd\n    gateway = tcp://127.0.0.1:%s\n    events = tcp://127.0.0.1:%s\n    http =\n    control = ipc://%s/stale.sock\n' \
+    "$sgw" "$sev" "$work" > "$work/stale.cfg"
+"$build/shicd" --config "$work/stale.cfg" > "$work/stale1.out" 2>&1 &
+stale_pid=$!
+for i in $(seq 1 200); do grep -q "shicd ready" "$work/stale1.out" && break; sleep 0.05; done
+kill -KILL "$stale_pid"; wait "$stale_pid" 2>/dev/null
+check "a killed shicd leaves its control socket file" test -S "$work/stale.sock"
+"$build/shicd" --config "$work/stale.cfg" > "$work/stale2.out" 2>&1 &
+stale_pid=$!
+for i in $(seq 1 200); do grep -q "shicd ready" "$work/stale2.out" && break; sleep 0.05; done
+check "the next shicd removes the stale socket and binds it" bash -c "grep -q 'removed the stale control socket' '$work/stale2.out' \
+    && '$build/shic' -E ipc://$work/stale.sock ping | grep -q '^shicd '"
+"$build/shicd" --config "$work/stale.cfg" > "$work/stale3.out" 2>&1
+rc=$?
+check "a live shicd's control socket is refused (exit $rc)" bash -c "[ $rc -eq 1 ] \
+    && grep -q 'stale.cfg:5: shicd/control: .*stale.sock is in use: a live process listens on it' '$work/stale3.out'"
+check "and the live one still answers on it" bash -c "'$build/shic' -E ipc://$work/stale.sock ping | grep -q '^shicd '"
+"$build/shicd" --check --config "$work/stale.cfg" > /dev/null 2>&1
+check "shicd --check leaves a live control socket alone" bash -c "[ $? -eq 0 ] && '$build/shic' -E ipc://$work/stale.sock ping > /dev/null"
+kill -TERM "$stale_pid"; wait "$stale_pid"
 printf 'shicd\n    client_timeout_ms = soon\n' > "$work/bad.cfg"
 "$build/shicd" --config "$work/bad.cfg" 2> "$work/bad.err"
 check "bad config exits 2" test $? -eq 2

@@ -1722,3 +1722,184 @@ shic_kernel_test_stop_truth (bool verbose)
     shic_runtime_destroy (&runtime);
     printf ("OK\n");
 }
+
+//  Issue 16 point 7: the reload op is the host's to answer, on its own
+//  thread (the gateway parks the request and goes on serving); only
+//  trusted callers may ask; a host that did not take it answers forbidden;
+//  a call still waiting when the runtime stops is answered shutting_down
+
+//  Waits up to timeout_ms for a host call; 0 with it, or -1
+static int
+s_host_call_wait (shic_runtime_t *runtime, zsock_t *calls, int timeout_ms, int64_t *ticket,
+                  char **op_p, shic_val_t **args_p)
+{
+    zmq_pollitem_t item = { zsock_resolve (calls), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (&item, 1, timeout_ms) != 1)
+        return -1;
+    return shic_runtime_host_recv (runtime, ticket, op_p, args_p);
+}
+
+static void *
+s_reloading_thread (void *arg)
+{
+    char **shared = (char **) arg;
+    shic_client_t *client = shic_client_new (shared [0]);
+    shic_val_t *result = shic_client_call (client, "reload", NULL);
+    shared [1] = strdup (result? "ok": shic_client_error (client)->code);
+    shic_val_destroy (&result);
+    shic_client_destroy (&client);
+    return NULL;
+}
+
+void
+shic_kernel_test_host_calls (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel host_calls: ");
+    shic_runtime_t *runtime = s_runtime (NULL);
+    shic_client_t *host = shic_client_new (shic_runtime_endpoint (runtime));
+    //  Not taken by the host: forbidden, saying so
+    shic_val_t *result = s_call_json (host, "reload", NULL);
+    shic_test_expect_error (host, result, SHIC_E_FORBIDDEN);
+    const shic_error_t *err = shic_client_error (host);
+    assert (shic_val_get (err->details, "host") && !shic_val_bool (shic_val_get (err->details, "host")));
+    assert (strstr (err->message, "shic_runtime_host_calls"));
+
+    const char *ops [] = { "reload", NULL };
+    zsock_t *calls = shic_runtime_host_calls (runtime, ops);
+    assert (calls);
+    assert (shic_runtime_host_calls (runtime, ops) == NULL);     //  once
+    int64_t ticket = 0;
+    char *op = NULL;
+    shic_val_t *args = NULL;
+    assert (shic_runtime_host_recv (runtime, &ticket, &op, &args) == -1);
+
+    //  A trusted call waits for the host; the gateway answers others meanwhile
+    args = s_json ("{\"why\":\"test\"}");
+    int rc = shic_client_send (host, 7, "reload", &args);
+    assert (rc == 0);
+    rc = s_host_call_wait (runtime, calls, 5000, &ticket, &op, &args);
+    assert (rc == 0 && streq (op, "reload") && streq (s_str (args, "why"), "test"));
+    zstr_free (&op);
+    shic_val_destroy (&args);
+    shic_client_t *other = shic_client_new (shic_runtime_endpoint (runtime));
+    result = s_call_json (other, "ping", NULL);
+    assert (result);
+    shic_val_destroy (&result);
+    shic_client_destroy (&other);
+    shic_val_t *answer = s_json ("{\"reloaded\":true}");
+    rc = shic_runtime_host_answer (runtime, ticket, &answer, NULL);
+    assert (rc == 0 && answer == NULL);
+    shic_wire_reply_t reply = { 0 };
+    rc = shic_client_recv (host, &reply, 5000);
+    assert (rc == 0 && reply.ok && shic_val_int (reply.id) == 7);
+    assert (shic_val_bool (shic_val_get (reply.result, "reloaded")));
+    shic_wire_reply_reset (&reply);
+    //  An answer late for its ticket (answered already) is dropped
+    answer = s_json ("{\"reloaded\":true}");
+    rc = shic_runtime_host_answer (runtime, ticket, &answer, NULL);
+    assert (rc == 0);
+    //  The host's error is the caller's
+    rc = shic_client_send (host, 8, "reload", NULL);
+    assert (rc == 0);
+    rc = s_host_call_wait (runtime, calls, 5000, &ticket, &op, &args);
+    assert (rc == 0 && shic_val_size (args) == 0);
+    zstr_free (&op);
+    shic_val_destroy (&args);
+    shic_error_t refused = { 0 };
+    shic_error_set (&refused, SHIC_E_INVALID_ARGS, NULL, "not now");
+    rc = shic_runtime_host_answer (runtime, ticket, NULL, &refused);
+    assert (rc == 0);
+    shic_error_clear (&refused);
+    rc = shic_client_recv (host, &reply, 5000);
+    assert (rc == 0 && !reply.ok && shic_val_int (reply.id) == 8);
+    assert (streq (reply.error.code, SHIC_E_INVALID_ARGS) && streq (reply.error.message, "not now"));
+    shic_wire_reply_reset (&reply);
+    //  A network client may not, and nothing reaches the host
+    int port = shic_runtime_bind_gateway (runtime, "tcp://127.0.0.1:*");
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    shic_client_t *remote = shic_client_new (endpoint);
+    result = s_call_json (remote, "reload", NULL);
+    shic_test_expect_error (remote, result, SHIC_E_FORBIDDEN);
+    assert (shic_val_bool (shic_val_get (shic_client_error (remote)->details, "trusted_only")));
+    shic_client_destroy (&remote);
+    assert (s_host_call_wait (runtime, calls, 100, &ticket, &op, &args) == -1);
+    //  Counted as the op it is
+    shic_val_t *stats = s_stats (host);
+    assert (shic_val_int (shic_val_path (stats, "by_op/reload/answered")) == 4);
+    assert (shic_val_int (shic_val_path (stats, "by_op/reload/errors/forbidden")) == 2);
+    shic_val_destroy (&stats);
+    shic_client_destroy (&host);
+    //  A call the host has not answered when the runtime stops
+    char *shared [2] = { strdup (shic_runtime_endpoint (runtime)), NULL };
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_reloading_thread, shared);
+    rc = s_host_call_wait (runtime, calls, 5000, &ticket, &op, &args);
+    assert (rc == 0);
+    zstr_free (&op);
+    shic_val_destroy (&args);
+    shic_runtime_destroy (&runtime);
+    pthread_join (thread, NULL);
+    assert (shared [1] && streq (shared [1], SHIC_E_SHUTTING_DOWN));
+    free (shared [0]);
+    free (shared [1]);
+    printf ("OK\n");
+}
+
+//  Issue 16: a host may free what it registered a backend with (its
+//  configuration section, its plugin) once shic_runtime_backend_held says
+//  the runtime is done with it: never while an instance of it still runs
+void
+shic_kernel_test_backend_held (bool verbose)
+{
+    (void) verbose;
+    printf (" * kernel backend_held: ");
+    shic_runtime_t *runtime = shic_runtime_new (NULL);
+    assert (runtime);
+    zconfig_t *idle = zconfig_new ("idle", NULL);
+    zconfig_t *busy = zconfig_new ("busy", NULL);
+    zconfig_t *never = zconfig_new ("never", NULL);
+    int rc = shic_runtime_register_as (runtime, "idle", &shic_test_spawned_ops, idle, NULL);
+    assert (rc == 0);
+    rc = shic_runtime_register_as (runtime, "busy", &shic_test_spawned_ops, busy, NULL);
+    assert (rc == 0);
+    assert (shic_runtime_backend_held (runtime, idle) == 1);
+    assert (shic_runtime_backend_held (runtime, never) == 0);
+    assert (shic_runtime_backend_held (runtime, NULL) == -1);
+    //  Unregistered with no instance: let go at once
+    rc = shic_runtime_unregister (runtime, "idle");
+    assert (rc == 0);
+    assert (shic_runtime_backend_held (runtime, idle) == 0);
+    //  With a running instance: held until that instance has ended
+    shic_client_t *client = shic_client_new (shic_runtime_endpoint (runtime));
+    shic_val_t *result = s_ensure (client, "busy", "m", NULL, 0, 10000);
+    assert (result);
+    char *instance = strdup (s_str (result, "instance_id"));
+    shic_val_destroy (&result);
+    rc = shic_runtime_unregister (runtime, "busy");
+    assert (rc == 0);
+    int64_t deadline = zclock_mono () + 10000;
+    while (shic_runtime_backend_held (runtime, busy) == 1 && zclock_mono () < deadline) {
+        char *args = zsys_sprintf ("{\"instance_id\":\"%s\"}", instance);
+        result = s_call_json (client, "lookup_instance", args);
+        zstr_free (&args);
+        assert (result);
+        shic_val_destroy (&result);
+        zclock_sleep (10);
+    }
+    assert (shic_runtime_backend_held (runtime, busy) == 0);
+    char *args = zsys_sprintf ("{\"instance_id\":\"%s\"}", instance);
+    result = s_call_json (client, "lookup_instance", args);
+    zstr_free (&args);
+    assert (result && streq (s_str (result, "lifecycle_status"), SHIC_STATUS_STOPPED));
+    shic_val_destroy (&result);
+    zstr_free (&instance);
+    shic_client_destroy (&client);
+    //  Freed before the runtime ends: nothing reads them any more
+    zconfig_destroy (&idle);
+    zconfig_destroy (&busy);
+    zconfig_destroy (&never);
+    shic_runtime_destroy (&runtime);
+    printf ("OK\n");
+}

@@ -24,6 +24,8 @@ void shic_kernel_test_peer_memory (bool verbose);
 void shic_kernel_test_pool_shrink (bool verbose);
 void shic_kernel_test_fair_share (bool verbose);
 void shic_kernel_test_stop_truth (bool verbose);
+void shic_kernel_test_host_calls (bool verbose);
+void shic_kernel_test_backend_held (bool verbose);
 void shic_containment_test (bool verbose);
 int shic_containment_victim (void);
 #endif

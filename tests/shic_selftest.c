@@ -97,6 +97,8 @@ static s_test_t s_tests [] = {
     { "pool_shrink", shic_kernel_test_pool_shrink },
     { "fair_share", shic_kernel_test_fair_share },
     { "stop_truth", shic_kernel_test_stop_truth },
+    { "host_calls", shic_kernel_test_host_calls },
+    { "backend_held", shic_kernel_test_backend_held },
     { "containment", shic_containment_test },
     { "generic", shic_generic_test },
     { "llama_cpp", shic_llama_cpp_test },

@@ -26,6 +26,12 @@
                                 being the required header's value as sent
                                 ("-" when absent), flushed at once
         --version V             what /api/version says (0.0.0-stand-in)
+        --pull-ms N             a streamed /api/pull takes N ms: its lines
+                                are sent one by one as chunks, spread over
+                                that time (as Ollama does while it
+                                downloads), the model installed at the end
+                                (default 0: the whole answer at once)
+        --pull-steps N          progress lines of a pull (default 4)
     Prints "ollama stand-in listening on port N" on stderr once bound.
 
     Routes: GET / and HEAD /, GET /api/version, GET /api/tags, GET /api/ps,
@@ -56,6 +62,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 #include <netinet/in.h>
 #include "shic_stand_in_util.h"
 
@@ -80,6 +87,13 @@ typedef struct {
     size_t out_sent;                    //  Bytes of out already sent
     bool close_after;                   //  Close once out is sent
     bool head;                          //  Answering a HEAD: no body
+    //  A streamed answer (chunked), one line at a time
+    char **lines;                       //  Its lines, or NULL when none streams
+    int lines_size;                     //  Lines in it
+    int lines_next;                     //  The next line to send
+    long long line_due;                 //  When the next one is due (ms)
+    long long line_gap;                 //  Time between two lines (ms)
+    model_t *installs;                  //  Installed once the stream ends
 } conn_t;
 
 //  The daemon
@@ -95,6 +109,8 @@ typedef struct {
     conn_t *conns [MAX_CONNS];          //  Open connections
     int conns_size;                     //  Entries in conns
     long chat_seq;                      //  Chat completion ids
+    long long pull_ms;                  //  How long a streamed pull takes
+    int pull_steps;                     //  Progress lines of a pull
 } server_t;
 
 
@@ -322,7 +338,68 @@ s_handle_show (server_t *self, conn_t *conn, const char *request)
     free (name);
 }
 
-//  Streams (as one ndjson body) a few progress lines, then success
+//  Monotonic milliseconds
+static long long
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+//  Starts a streamed answer: the head now, the lines of body (one each,
+//  ending in \n) as chunks spread over self->pull_ms
+static void
+s_stream_start (server_t *self, conn_t *conn, buf_t *body, model_t *installs)
+{
+    buf_printf (&conn->out,
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: application/x-ndjson\r\n"
+        "Transfer-Encoding: chunked\r\n"
+        "Connection: %s\r\n"
+        "\r\n", conn->close_after? "close": "keep-alive");
+    int count = 0;
+    for (size_t i = 0; i < body->size; i++)
+        count += body->data [i] == '\n';
+    conn->lines = calloc ((size_t) count + 1, sizeof (char *));
+    if (!conn->lines)
+        exit (1);
+    char *save = NULL;
+    for (char *line = strtok_r (body->data, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+        if (!(conn->lines [conn->lines_size++] = strdup (line)))
+            exit (1);
+    conn->lines_next = 0;
+    conn->line_gap = conn->lines_size > 1? self->pull_ms / (conn->lines_size - 1): 0;
+    conn->line_due = s_now_ms ();
+    conn->installs = installs;
+}
+
+//  Sends the lines of a streamed answer that are due; the ms until the
+//  next one, or -1 when none streams
+static long long
+s_stream_send (conn_t *conn, long long now)
+{
+    while (conn->lines && conn->line_due <= now) {
+        char *line = conn->lines [conn->lines_next++];
+        buf_printf (&conn->out, "%zx\r\n%s\n\r\n", strlen (line) + 1, line);
+        conn->line_due += conn->line_gap;
+        if (conn->lines_next == conn->lines_size) {
+            buf_printf (&conn->out, "0\r\n\r\n");
+            if (conn->installs)
+                conn->installs->installed = true;
+            for (int i = 0; i < conn->lines_size; i++)
+                free (conn->lines [i]);
+            free (conn->lines);
+            conn->lines = NULL;
+            conn->lines_size = conn->lines_next = 0;
+            conn->installs = NULL;
+        }
+    }
+    return conn->lines? conn->line_due - now: -1;
+}
+
+//  Streams (as one ndjson body) a few progress lines, then success; over
+//  pull_ms when set, a line at a time
 static void
 s_handle_pull (server_t *self, conn_t *conn, const char *request)
 {
@@ -342,22 +419,29 @@ s_handle_pull (server_t *self, conn_t *conn, const char *request)
     }
     else {
         const long total = 2019393189;
+        const int steps = self->pull_steps;
         if (streaming) {
             buf_printf (&body, "{\"status\":\"pulling manifest\"}\n");
-            for (int step = 0; step <= 4; step++)
-                buf_printf (&body, "{\"status\":\"pulling\",\"digest\":\"sha256:a80c4f17\","
-                              "\"total\":%ld,\"completed\":%ld}\n", total, total / 4 * step
-                              + (step == 4? total % 4: 0));
+            for (int step = 0; step <= steps; step++)
+                buf_printf (&body, "{\"status\":\"pulling a80c4f17acd5\",\"digest\":\"sha256:a80c4f17\","
+                              "\"total\":%ld,\"completed\":%ld}\n", total, total / steps * step
+                              + (step == steps? total % steps: 0));
             buf_printf (&body, "{\"status\":\"verifying sha256 digest\"}\n"
                                  "{\"status\":\"writing manifest\"}\n"
                                  "{\"status\":\"success\"}\n");
-            s_respond (conn, 200, "application/x-ndjson", body.data, body.size);
+            if (self->pull_ms > 0 && !conn->head) {
+                s_stream_start (self, conn, &body, model);
+                model = NULL;       //  installed when the stream ends
+            }
+            else
+                s_respond (conn, 200, "application/x-ndjson", body.data, body.size);
         }
         else {
             buf_printf (&body, "{\"status\":\"success\"}");
             s_respond_json (conn, 200, &body);
         }
-        model->installed = true;
+        if (model)
+            model->installed = true;
     }
     buf_free (&body);
     free (stream);
@@ -538,7 +622,8 @@ s_find (const char *haystack, size_t size, const char *needle)
 static void
 s_conn_process (server_t *self, conn_t *conn)
 {
-    while (!conn->close_after) {
+    //  One answer at a time: what comes while one streams waits for its end
+    while (!conn->close_after && !conn->lines) {
         long header_end = s_find (conn->in.data, conn->in.size, "\r\n\r\n");
         if (header_end < 0) {
             if (conn->in.size > MAX_HEADER) {
@@ -601,6 +686,9 @@ static void
 s_conn_destroy (conn_t **self_p)
 {
     if (*self_p) {
+        for (int i = 0; i < (*self_p)->lines_size; i++)
+            free ((*self_p)->lines [i]);
+        free ((*self_p)->lines);
         close ((*self_p)->fd);
         buf_free (&(*self_p)->in);
         buf_free (&(*self_p)->out);
@@ -713,7 +801,7 @@ s_usage (void)
 {
     fprintf (stderr, "usage: shic_stand_in_ollama [--host H] [--port N] [--model NAME]...\n"
              "    [--loaded NAME]... [--pullable NAME]... [--require-header \"Name: value\"]\n"
-             "    [--header-log PATH] [--version V]\n");
+             "    [--header-log PATH] [--version V] [--pull-ms N] [--pull-steps N]\n");
     exit (2);
 }
 
@@ -725,6 +813,7 @@ main (int argc, char *argv [])
     self.host = "127.0.0.1";
     self.port = 11434;
     self.version = "0.0.0-stand-in";
+    self.pull_steps = 4;
     for (int i = 1; i < argc; i++) {
         const char *flag = argv [i];
         const char *value = i + 1 < argc? argv [i + 1]: NULL;
@@ -742,6 +831,15 @@ main (int argc, char *argv [])
         else
         if (strcmp (flag, "--header-log") == 0)
             self.header_log = value;
+        else
+        if (strcmp (flag, "--pull-ms") == 0)
+            self.pull_ms = atoll (value);
+        else
+        if (strcmp (flag, "--pull-steps") == 0) {
+            self.pull_steps = atoi (value);
+            if (self.pull_steps < 1 || self.pull_steps > 1000)
+                s_usage ();
+        }
         else
         if (strcmp (flag, "--model") == 0 || strcmp (flag, "--loaded") == 0
         ||  strcmp (flag, "--pullable") == 0) {
@@ -789,7 +887,15 @@ main (int argc, char *argv [])
                 | (self.conns [i]->out_sent < self.conns [i]->out.size? POLLOUT: 0);
         }
         int count = self.conns_size + 1;
-        if (poll (items, (nfds_t) count, -1) == -1) {
+        //  Until the next line of a streamed answer is due, if any
+        long long now = s_now_ms (), wait = -1;
+        for (int i = 0; i < self.conns_size; i++) {
+            long long due = s_stream_send (self.conns [i], now);
+            if (due >= 0 && (wait < 0 || due < wait))
+                wait = due;
+            items [i + 1].events |= self.conns [i]->out_sent < self.conns [i]->out.size? POLLOUT: 0;
+        }
+        if (poll (items, (nfds_t) count, (int) wait) == -1) {
             if (errno == EINTR)
                 continue;
             return 1;
@@ -800,9 +906,15 @@ main (int argc, char *argv [])
             bool dead = false;
             if (items [i + 1].revents & (POLLIN | POLLHUP | POLLERR))
                 dead = s_conn_read (&self, conn) == -1;
+            bool streaming = conn->lines != NULL;
+            if (!dead)
+                s_stream_send (conn, s_now_ms ());
             if (!dead)
                 dead = s_conn_flush (conn) == -1;
-            if (!dead && conn->close_after && conn->out_sent >= conn->out.size)
+            //  A stream that just ended lets waiting requests in
+            if (!dead && streaming && !conn->lines && conn->in.size)
+                s_conn_process (&self, conn);
+            if (!dead && conn->close_after && !conn->lines && conn->out_sent >= conn->out.size)
                 dead = true;
             if (dead) {
                 s_conn_destroy (&self.conns [i]);
