@@ -63,6 +63,10 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     self->admission = shic_admission_new (settings->pools, self->registry, self->events, settings,
                                           (zlistx_destructor_fn *) shic_waiter_destroy,
                                           &shic_gateway_admission_effects, self);
+    if (settings->cluster.enabled) {
+        self->relay = s_router_new (settings->max_frame);
+        shic_gateway_cluster_start (self);
+    }
     return self;
 }
 
@@ -71,6 +75,7 @@ s_self_destroy (self_t **self_p)
 {
     if (*self_p) {
         self_t *self = *self_p;
+        shic_gateway_cluster_stop (self);
         shic_stats_destroy (&self->stats);
         zhashx_destroy (&self->log_calls);
         shic_admission_destroy (&self->admission);
@@ -139,6 +144,10 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
     }
     else
     if (shic_args_decode (call->req.op, call->req.args, &call->args, &err) == 0) {
+        //  A ref of another node, a list of the whole cluster: the cluster
+        //  actor answers (shic_gateway_cluster.c)
+        if (self->relay && !call->relayed && shic_gateway_cluster_take (self, call, handler, op))
+            return;
         result = handler (self, call, &err);
         if (!result && !err.code)
             return;                 //  replied, or parked
@@ -154,13 +163,23 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
     shic_val_destroy (&result);
 }
 
+//  The doors of the gateway, by trust
+typedef enum {
+    DOOR_TRUSTED,                   //  the embedding host's inproc (and control)
+    DOOR_PUBLIC,                    //  network clients
+    DOOR_RELAY                      //  the cluster actor: requests another node
+                                    //  forwarded, [holder][ticket] before the
+                                    //  body; served as from network clients
+} s_door_t;
+
 //  One message from a client ROUTER
 static void
-s_handle_client (self_t *self, zsock_t *router, bool trusted)
+s_handle_client (self_t *self, zsock_t *router, s_door_t door)
 {
     zmsg_t *msg = zmsg_recv (router);
     if (!msg)
         return;
+    bool trusted = door == DOOR_TRUSTED;
     shic_lease_book_busy (self->book);
     shic_gateway_call_t call = { 0 };
     call.router = router;
@@ -172,10 +191,36 @@ s_handle_client (self_t *self, zsock_t *router, bool trusted)
         zmsg_destroy (&call.envelope);
         return;
     }
-    char *hex = zframe_strhex (routing);
-    call.client = zsys_sprintf ("%c%s", trusted? 't': 'p', hex);
-    free (hex);
-    zmsg_append (call.envelope, &routing);
+    if (door == DOOR_RELAY) {
+        //  The holder (entry node / its client) is the client; both frames
+        //  go back with the reply
+        zframe_t *holder = zmsg_pop (msg);
+        zframe_t *ticket = zmsg_pop (msg);
+        if (!holder || !ticket) {
+            zframe_destroy (&holder);
+            zframe_destroy (&ticket);
+            zframe_destroy (&routing);
+            zmsg_destroy (&msg);
+            zmsg_destroy (&call.envelope);
+            return;
+        }
+        char *name = zframe_strdup (holder);
+        char *number = zframe_strdup (ticket);
+        call.client = zsys_sprintf ("r%s", name);
+        call.relayed = true;
+        call.via = strtoll (number, NULL, 10);
+        free (name);
+        free (number);
+        zmsg_append (call.envelope, &routing);
+        zmsg_append (call.envelope, &holder);
+        zmsg_append (call.envelope, &ticket);
+    }
+    else {
+        char *hex = zframe_strhex (routing);
+        call.client = zsys_sprintf ("%c%s", trusted? 't': 'p', hex);
+        free (hex);
+        zmsg_append (call.envelope, &routing);
+    }
     //  A REQ client's empty delimiter stays in the envelope
     zframe_t *first = zmsg_first (msg);
     if (zmsg_size (msg) >= 2 && first && zframe_size (first) == 0) {
@@ -191,6 +236,7 @@ s_handle_client (self_t *self, zsock_t *router, bool trusted)
                         "a request is exactly one body frame after the envelope");
     else {
         zframe_t *body = zmsg_first (msg);
+        call.body = body;
         shic_stats_request (self->stats);
         if (shic_wire_request_decode (zframe_data (body), zframe_size (body),
                                       self->settings->max_frame, &call.req, &err) == 0)
@@ -220,6 +266,9 @@ s_handle_bus (self_t *self)
     if (identity && shic_bus_decode (&bus, msg, SHIC_BUS_ROLE_GATEWAY) == 0) {
         if (streq (identity, "P"))
             shic_gateway_handle_pool (self, &bus);
+        else
+        if (streq (identity, "C"))
+            shic_gateway_handle_cluster (self, &bus);
         else {
             shic_record_t *instance = shic_registry_lookup_seq (self->registry, identity);
             if (instance && instance->stop_owed)
@@ -356,6 +405,7 @@ s_handle_pipe (self_t *self)
              instance = shic_registry_next (self->registry))
             shic_gateway_waiters_fail (self, instance, &err);
         shic_admission_drain (self->admission, &err);
+        shic_gateway_handoffs_drain (self, &err);
         shic_error_clear (&err);
     }
     else
@@ -404,6 +454,8 @@ s_timers (self_t *self, int64_t now)
     zlistx_destroy (&idle);
     shic_lease_book_clients_expire (self->book, now, &next);
     shic_gateway_log_calls_expire (self, now, &next);
+    if (self->handoffs)
+        shic_gateway_handoffs_expire (self, now, &next);
     if (self->placement_due) {
         self->placement_due = false;
         shic_admission_run (self->admission);
@@ -428,19 +480,24 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     bool ok = self->events
            && s_bind (self->trusted, self->settings->gateway) == 0
            && s_bind (self->bus, self->settings->bus) == 0
-           && s_bind_control (self) == 0;
+           && s_bind_control (self) == 0
+           && (!self->relay || s_bind (self->relay, self->settings->cluster.relay) == 0);
     shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = ok? 0: -1 });
 
     while (ok && !self->terminated) {
         int64_t next = s_timers (self, zclock_mono ());
         int64_t now = zclock_mono ();
-        zmq_pollitem_t items [4] = {
+        zmq_pollitem_t items [5] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self->trusted), 0, ZMQ_POLLIN, 0 },
-            { self->public_router? zsock_resolve (self->public_router): NULL, 0, ZMQ_POLLIN, 0 }
+            { zsock_resolve (self->trusted), 0, ZMQ_POLLIN, 0 }
         };
-        int count = self->public_router? 4: 3;
+        int count = 3;
+        if (self->relay)
+            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->relay), 0, ZMQ_POLLIN, 0 };
+        if (self->public_router)
+            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->public_router), 0,
+                                                 ZMQ_POLLIN, 0 };
         if (shic_poll (items, count, next < 0? -1: next > now? next - now: 0) == -1)
             break;
         if (items [0].revents & ZMQ_POLLIN)
@@ -449,10 +506,13 @@ shic_gateway_actor (zsock_t *pipe, void *args)
         for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
             s_handle_bus (self);
         for (int i = 0; i < 64 && (zsock_events (self->trusted) & ZMQ_POLLIN); i++)
-            s_handle_client (self, self->trusted, true);
+            s_handle_client (self, self->trusted, DOOR_TRUSTED);
+        if (self->relay)
+            for (int i = 0; i < 64 && (zsock_events (self->relay) & ZMQ_POLLIN); i++)
+                s_handle_client (self, self->relay, DOOR_RELAY);
         if (self->public_router)
             for (int i = 0; i < 64 && (zsock_events (self->public_router) & ZMQ_POLLIN); i++)
-                s_handle_client (self, self->public_router, false);
+                s_handle_client (self, self->public_router, DOOR_PUBLIC);
     }
     s_self_destroy (&self);
 }

@@ -45,6 +45,12 @@ typedef struct {
     shic_stats_t *stats;            //  counters for the stats op
     zhashx_t *log_calls;            //  instance_logs asked of an instance, by ticket
     int64_t log_ticket;             //  the last ticket given
+    //  The cluster (issue 13; shic_gateway_cluster.c), when configured
+    zsock_t *relay;                 //  inproc ROUTER: requests other nodes
+                                    //  forwarded, served as from network clients
+    zhashx_t *handoffs;             //  requests handed to the cluster actor, by ticket
+    int64_t handoff_ticket;         //  the last ticket given
+    shic_val_t *cluster_summary;    //  the cluster actor's last CLUSTER, for ping
 } self_t;
 
 //  One request being handled
@@ -55,6 +61,10 @@ typedef struct {
     char *client;                   //  client key
     shic_wire_request_t req;        //  the request
     shic_args_t args;               //  its arguments, decoded at the door
+    zframe_t *body;                 //  the request's body frame, borrowed
+    bool relayed;                   //  came through the relay door (another
+                                    //  node forwarded it)
+    int64_t via;                    //  the relay's ticket for it, when relayed
 } shic_gateway_call_t;
 
 //  An op: returns its result, or NULL with err set, or NULL without err
@@ -109,5 +119,18 @@ void shic_gateway_handle_instance (self_t *self, shic_record_t *instance, const 
     *msg);
 void shic_gateway_handle_pool (self_t *self, const shic_bus_t *msg);
 extern const shic_admission_effects_t shic_gateway_admission_effects;
+
+//  shic_gateway_cluster.c: what the gateway does for the cluster actor
+void shic_gateway_cluster_start (self_t *self);
+void shic_gateway_cluster_stop (self_t *self);
+bool shic_gateway_cluster_ensure (self_t *self, shic_gateway_call_t *call, shic_val_t **plan_p,
+    shic_waiter_t **waiter_p);
+bool shic_gateway_cluster_take (self_t *self, shic_gateway_call_t *call,
+    shic_gateway_op_fn *handler, const char *op);
+void shic_gateway_handle_cluster (self_t *self, shic_bus_t *msg);
+void shic_gateway_handoffs_expire (self_t *self, int64_t now, int64_t *next);
+void shic_gateway_handoffs_drain (self_t *self, const shic_error_t *err);
+void shic_gateway_cluster_endpoint (self_t *self, shic_val_t *endpoint);
+shic_val_t *shic_gateway_cluster_ping (self_t *self);
 
 #endif

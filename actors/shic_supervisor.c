@@ -1,11 +1,13 @@
 /*  =========================================================================
     shic_supervisor - the root actor of a runtime
 
-    Starts the gateway and the lease pool, one backend actor per registered
-    backend and one instance actor per runtime instance (when the gateway
-    asks for it), and owns the restart policy: an instance whose service
+    Starts the gateway and the lease pool, the cluster actor when the
+    configuration has a cluster section (cluster/shic_cluster.c), one
+    backend actor per registered backend and one instance actor per runtime
+    instance (when the gateway asks for it), and owns the restart policy: an instance whose service
     exited unexpectedly asks here whether to restart it, and when.
-    On $TERM it stops its children in reverse order of start: leases, then
+    On $TERM it stops its children in reverse order of start: the cluster
+    (its records go from etcd at once), leases, then
     instances (all asked to stop at once, then joined), then backends, then
     the gateway.
 
@@ -27,6 +29,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_cluster.h"
 
 //  The gateway answers its pipe at once; a longer silence means it is stuck
 #define GATEWAY_TIMEOUT_MS 10000
@@ -57,6 +60,7 @@ typedef struct {
     const shic_settings_t *settings; //  runtime settings
     zactor_t *gateway;              //  the gateway actor
     zactor_t *pool;                 //  the lease pool actor
+    zactor_t *cluster;              //  the cluster actor, when configured
     zlistx_t *backends;             //  s_backend_t, in start order
     zlistx_t *children;             //  s_child_t, in start order
     zmq_pollitem_t *items;          //  poll set: pipe, gateway, then children
@@ -110,6 +114,8 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
+    //  The cluster first: the node's records go, nothing is forwarded here
+    zactor_destroy (&self->cluster);
     //  New requests are refused; waiting ones are told
     if (self->gateway)
         shic_bus_send (self->gateway, &(shic_bus_t) { .id = SHIC_BUS_DRAIN });
@@ -157,6 +163,23 @@ s_self_start (self_t *self)
     }
     self->pool = zactor_new (shic_lease_pool_actor, (void *) self->settings);
     assert (self->pool);
+    //  The cluster actor, when the configuration has a cluster section: a
+    //  peer endpoint it cannot bind fails the start (etcd may be away: it
+    //  retries on its own)
+    if (self->settings->cluster.enabled) {
+        self->cluster = zactor_new (shic_cluster_actor, (void *) self->settings);
+        shic_bus_t started = { 0 };
+        if (self->cluster) {
+            zsock_set_rcvtimeo (self->cluster, GATEWAY_TIMEOUT_MS);
+            shic_bus_recv (&started, self->cluster, SHIC_BUS_ROLE_SUPERVISOR);
+        }
+        bool up = started.id == SHIC_BUS_STARTUP && started.rc == 0;
+        shic_bus_reset (&started);
+        if (!up) {
+            zactor_destroy (&self->cluster);
+            return -1;
+        }
+    }
     return 0;
 }
 

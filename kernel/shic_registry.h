@@ -84,6 +84,9 @@ typedef struct _shic_registry_t shic_registry_t;
 shic_registry_t *shic_registry_new (shic_events_t *events,
                                     zlistx_destructor_fn *waiter_destructor);
 void shic_registry_destroy (shic_registry_t **self_p);
+//  Instance ids (the plans' instance keys) start with prefix from now on
+//  (a clustered node's "<node>.", guides/cluster.md); NULL: none
+void shic_registry_set_id_prefix (shic_registry_t *self, const char *prefix);
 
 //  Backends
 
