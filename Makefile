@@ -24,7 +24,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= 2
 DEBS = cmake make gcc pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev \
        libjansson-dev libmicrohttpd-dev curl python3 python3-zmq python3-msgpack python3-pytest valgrind \
-       prometheus chromium nodejs
+       prometheus chromium nodejs etcd-server etcd-client
 
 .PHONY: all deps build test test-plain test-asan test-memcheck test-bindings demo demo-attach demo-embedded bench bench-deps clean install fuzz fuzz-deps soak
 

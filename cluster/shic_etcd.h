@@ -18,8 +18,8 @@
 
     The watch is a separate object with its own connection: a stream of
     one JSON object per line, read incrementally without blocking, driven
-    by the caller's poll loop (shic_etcd_watch_fd / _handle), so it fits a
-    czmq actor. A compaction that cancels the watch is reported as
+    by the caller's poll loop (shic_etcd_watch_fd / _timeout / _next), so
+    it fits a czmq actor. A compaction that cancels the watch is reported as
     SHIC_ETCD_WATCH_COMPACTED: read the prefix again (range) and watch
     from its revision + 1.
     =========================================================================
@@ -151,12 +151,15 @@ shic_etcd_watch_t *
 void
     shic_etcd_watch_destroy (shic_etcd_watch_t **self_p);
 
-//  A descriptor to poll for reading (-1 while connecting: use the timeout)
+//  A descriptor to poll for reading (-1 while connecting: use the timeout).
+//  Ask again every turn: until the watch is created it moves on to the
+//  next URL when a member does not answer, and the descriptor changes.
 int
     shic_etcd_watch_fd (shic_etcd_watch_t *self);
 
 //  How long the caller may sleep before calling shic_etcd_watch_next again
-//  (ms; curl's own timers)
+//  (ms; curl's own timers; 0: call it now; -1: no timer, wait on the
+//  descriptor alone)
 long
     shic_etcd_watch_timeout (shic_etcd_watch_t *self);
 

@@ -170,3 +170,43 @@ bodies = {
 }
 for name, body in bodies.items():
     write("json", name, body)
+
+#  What an etcd member answers (fuzz_etcd): two bytes of settings (the
+#  size of the pieces the stream is fed in, 0 for one piece; the HTTP
+#  status: 0 is 200, 3 is 400, 4 is 404), then the body, as etcd 3.4.23
+#  sent it
+header = '"header":{"cluster_id":"15118495548433857066","member_id":"13668033151171901709",' \
+         '"revision":"9","raft_term":"2"}'
+stream = "".join(line + "\n" for line in [
+    '{"result":{%s,"created":true}}' % header,
+    '{"result":{%s,"events":[{"kv":{"key":"cDE=","create_revision":"5","mod_revision":"5",'
+    '"version":"1","value":"eA==","lease":"4111120343148670225"}}]}}' % header,
+    '{"result":{%s,"events":[{"type":"DELETE","kv":{"key":"cDE=","mod_revision":"7"}},'
+    '{"type":"DELETE","kv":{"key":"cDI=","mod_revision":"7"}}]}}' % header,
+    '{"result":{%s}}' % header,
+])
+replies = {
+    "range": (0, 0, '{%s,"kvs":[{"key":"YQ==","create_revision":"2","mod_revision":"2",'
+                    '"version":"1","value":"Yg=="}],"count":"1"}' % header),
+    "create_lost": (0, 0, '{%s,"responses":[{"response_range":{"header":{"revision":"2"},'
+                          '"kvs":[{"key":"YQ==","create_revision":"2","mod_revision":"2",'
+                          '"version":"1","value":"Yg==","lease":"4111120343148670214"}],'
+                          '"count":"1"}}]}' % header),
+    "grant": (0, 0, '{%s,"ID":"4111120343148670214","TTL":"2"}' % header),
+    "keepalive_gone": (0, 0, '{"result":{%s,"ID":"12345"}}' % header),
+    "lease_not_found": (0, 4, '{"error":"etcdserver: requested lease not found",'
+                              '"message":"etcdserver: requested lease not found","code":5}'),
+    "compacted": (0, 3, '{"error":"etcdserver: mvcc: required revision has been compacted",'
+                        '"message":"etcdserver: mvcc: required revision has been compacted","code":11}'),
+    "watch": (0, 0, stream),
+    "watch_cut": (7, 0, stream),
+    "watch_compacted": (3, 0, '{"result":{%s,"created":true}}\n{"result":{"header":{"raft_term":"2"},'
+                              '"canceled":true,"compact_revision":"8"}}\n' % header),
+    "watch_closing": (1, 0, '{"result":{%s,"created":true}}\n{"error":{"grpc_code":14,"http_code":503,'
+                            '"message":"transport is closing","http_status":"Service Unavailable"}}'
+                      % header),
+    "html": (0, 4, "<html><body><h1>404 Not Found</h1></body></html>"),
+    "base64": (0, 0, "Zm9vYmFy"),
+}
+for name, (cut, status, body) in replies.items():
+    write("etcd", name, bytes([cut, status]) + body.encode())

@@ -5,11 +5,11 @@
 #  new inputs go to build-fuzz/corpus/<target>, the seeds stay as they are).
 #  Prints executions and findings per target; exits non-zero on any crash,
 #  leak, sanitizer report or timeout. Artifacts: build-fuzz/artifacts/.
-#  Usage: [SECONDS_PER_TARGET=60] [TARGETS="val gateway config json gguf"] bash fuzz/run.sh
+#  Usage: [SECONDS_PER_TARGET=60] [TARGETS="val gateway config json gguf etcd"] bash fuzz/run.sh
 set -u
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_TARGET:-60}
-targets=${TARGETS:-"val gateway config json gguf"}
+targets=${TARGETS:-"val gateway config json gguf etcd"}
 out=${FUZZ_BUILD:-build-fuzz}
 jobs=${JOBS:-2}
 command -v clang >/dev/null || { echo "fuzz: clang is not installed (apt-get install clang)"; exit 1; }
@@ -20,7 +20,7 @@ cmake -S . -B "$out" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null || exit 1
 cmake --build "$out" -j "$jobs" --target shic_static shic_stand_in >/dev/null || exit 1
 libs="$out/libshic.a $(pkg-config --libs libczmq libzmq libcurl jansson libmicrohttpd) -lmsgpackc -lpthread -ldl"
-includes="-Iinclude -Imessages -Ikernel -Iplacement -Iactors -Ibackends -Itests"
+includes="-Iinclude -Imessages -Ikernel -Iplacement -Icluster -Iactors -Ibackends -Itests"
 flags="-g -O1 -Wall -Wextra -std=gnu11 -D_GNU_SOURCE $sanitize -fsanitize=fuzzer"
 for t in $targets; do
     extra=""

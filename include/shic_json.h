@@ -40,6 +40,13 @@ SHIC_EXPORT char *shic_val_to_json (const shic_val_t *self);
 //  a fraction or exponent become INT, every other number FLOAT.
 SHIC_EXPORT shic_val_t *shic_val_from_json (const char *text);
 
+//  The same for size bytes at data, which need not end in a NUL (a NUL
+//  byte among them is an error, as is more than max_bytes; 0 means
+//  SHIC_VAL_MAX_BYTES): one line of a stream, or a body larger than the
+//  default limit allows (etcd's replies, up to 4 MiB)
+SHIC_EXPORT shic_val_t *shic_val_from_json_bytes (const char *data, size_t size,
+                                                  size_t max_bytes);
+
 //  Bytes at the start of data (size bytes) that are valid UTF-8: no
 //  overlong forms, no surrogates, nothing above U+10FFFF (jansson's rules);
 //  size when all of it is

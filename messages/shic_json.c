@@ -372,6 +372,29 @@ s_from_jansson (json_t *json, int depth)
 }
 
 shic_val_t *
+shic_val_from_json_bytes (const char *data, size_t size, size_t max_bytes)
+{
+    if (!data || size > (max_bytes? max_bytes: SHIC_VAL_MAX_BYTES))
+        return NULL;
+    //  jansson would read a raw NUL as the end of the text and report
+    //  trailing bytes, but say so here rather than rely on it
+    if (memchr (data, 0, size))
+        return NULL;
+    //  Any value at the top, as a bare number or string was before; a key
+    //  twice is malformed, as in shic_val_decode; \u0000 stays in values
+    //  (jansson refuses it in keys). Trailing bytes are an error.
+    json_error_t error;
+    json_t *json = json_loadb (data, size,
+                               JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                               &error);
+    if (!json)
+        return NULL;
+    shic_val_t *self = s_from_jansson (json, 0);
+    json_decref (json);
+    return self;
+}
+
+shic_val_t *
 shic_val_from_json (const char *text)
 {
     if (!text)
@@ -380,18 +403,7 @@ shic_val_from_json (const char *text)
     size_t size = strnlen (text, SHIC_VAL_MAX_BYTES + 1);
     if (size > SHIC_VAL_MAX_BYTES)
         return NULL;
-    //  Any value at the top, as a bare number or string was before; a key
-    //  twice is malformed, as in shic_val_decode; \u0000 stays in values
-    //  (jansson refuses it in keys). Trailing bytes are an error.
-    json_error_t error;
-    json_t *json = json_loadb (text, size,
-                               JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                               &error);
-    if (!json)
-        return NULL;
-    shic_val_t *self = s_from_jansson (json, 0);
-    json_decref (json);
-    return self;
+    return shic_val_from_json_bytes (text, size, SHIC_VAL_MAX_BYTES);
 }
 
 
@@ -772,6 +784,35 @@ shic_json_test (bool verbose)
         assert (shic_val_append (array, "a", &value) == -1 && value == NULL);
         shic_val_destroy (&array);
         shic_val_destroy (&map);
+    }
+    //  From a buffer: exactly size bytes, no NUL among them, its own limit
+    {
+        const char *line = "{\"a\":[1,\"x\"]}\n{\"b\":2}";
+        parsed = shic_val_from_json_bytes (line, 13, 0);
+        assert (parsed && shic_val_size (shic_val_get (parsed, "a")) == 2);
+        shic_val_destroy (&parsed);
+        assert (shic_val_from_json_bytes (line, 12, 0) == NULL);        //  cut short
+        parsed = shic_val_from_json_bytes (line, 14, 0);                //  its newline too
+        assert (parsed);
+        shic_val_destroy (&parsed);
+        assert (shic_val_from_json_bytes (line, strlen (line), 0) == NULL);
+        assert (shic_val_from_json_bytes (line, 13, 12) == NULL);       //  over its limit
+        assert (shic_val_from_json_bytes ("[1]\0", 4, 0) == NULL);
+        assert (shic_val_from_json_bytes ("\"a\0b\"", 5, 0) == NULL);
+        assert (shic_val_from_json_bytes (NULL, 0, 0) == NULL);
+        assert (shic_val_from_json_bytes ("", 0, 0) == NULL);
+        //  A text over the default limit, under its own
+        size_t size = SHIC_VAL_MAX_BYTES + 10;
+        char *wide = (char *) malloc (size);
+        assert (wide);
+        memset (wide, ' ', size);
+        wide [0] = '[';
+        wide [size - 1] = ']';
+        parsed = shic_val_from_json_bytes (wide, size, 4 * SHIC_VAL_MAX_BYTES);
+        assert (shic_val_is (parsed, SHIC_VAL_ARRAY) && shic_val_size (parsed) == 0);
+        shic_val_destroy (&parsed);
+        assert (shic_val_from_json_bytes (wide, size, 0) == NULL);
+        free (wide);
     }
     printf ("OK\n");
 }

@@ -41,6 +41,7 @@ void shic_llama_cpp_test (bool); void shic_llama_cpp_live_test (bool);
 void shic_gguf_test (bool verbose);
 void shic_footprint_test (bool verbose);
 void shic_placement_kernel_test (bool verbose);
+void shic_etcd_test (bool verbose);
 
 typedef struct {
     const char *name;               //  ctest name
@@ -106,6 +107,7 @@ static s_test_t s_tests [] = {
     { "gguf", shic_gguf_test },
     { "footprint", shic_footprint_test },
     { "placement_kernel", shic_placement_kernel_test },
+    { "etcd", shic_etcd_test },
     { NULL, NULL }
 };
 

@@ -34,4 +34,28 @@ void shic_test_expect_ok (shic_client_t *client, const shic_val_t *result, const
 //  The string at path in val (borrowed), "" when there is none
 const char *shic_test_str (const shic_val_t *val, const char *path);
 
+//  A real etcd for a test (tests/etcd_lib.sh is the same for the shell
+//  tests): one member on free loopback ports, in a fresh temporary dir,
+//  with the flags that make a lease of 2 s workable, under timeout(1), and
+//  told to stop if the test process dies (PR_SET_PDEATHSIG)
+typedef struct {
+    int pid;                        //  the process (timeout running etcd); 0 when stopped
+    char dir [128];                 //  its temporary dir: data/ and log
+    int client_port;                //  port of url
+    int peer_port;                  //  its peer port
+    char url [64];                  //  "http://127.0.0.1:<client_port>"
+} shic_test_etcd_t;
+
+//  Starts etcd and waits until it answers (20 s): its client URL
+//  (etcd->url), or NULL when no etcd is installed (SHIC_ETCD or the PATH):
+//  the test then calls shic_test_skip and returns. Asserts (printing the
+//  log) when etcd is there but does not come up.
+const char *shic_test_etcd_start (shic_test_etcd_t *etcd);
+//  Stops it (TERM; KILL after 5 s), keeping its data and ports
+void shic_test_etcd_stop (shic_test_etcd_t *etcd);
+//  Starts it again on the same data and ports, and waits until it answers
+void shic_test_etcd_restart (shic_test_etcd_t *etcd);
+//  Stops it and removes its dir
+void shic_test_etcd_destroy (shic_test_etcd_t *etcd);
+
 #endif
