@@ -337,8 +337,10 @@ s_on_decided (self_t *self, shic_bus_t *msg)
     s_handoff_t *handoff = (s_handoff_t *) zhashx_lookup (self->handoffs, key);
     if (!handoff)
         return;                     //  answered already, at its deadline
-    zhashx_freefn (self->handoffs, key, NULL);
+    //  Out of the table, not destroyed (that is done below)
+    zhashx_set_destructor (self->handoffs, NULL);
     zhashx_delete (self->handoffs, key);
+    zhashx_set_destructor (self->handoffs, (zhashx_destructor_fn *) s_handoff_destroy);
     if (streq (msg->action, "local") && handoff->kind == HANDOFF_ENSURE) {
         shic_error_t err = { 0 };
         shic_waiter_t *waiter = handoff->waiter;

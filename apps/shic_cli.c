@@ -862,6 +862,10 @@ static shic_val_t *
 s_targets (shic_client_t *client, const char *target, bool all, bool json, int *rc)
 {
     shic_val_t *call = shic_val_new_map ();
+    //  A named instance may run on any node of a cluster (a daemon that is
+    //  not clustered ignores the flag); --all is this node's alone
+    if (!all)
+        shic_val_set_bool (call, "cluster", true);
     shic_val_t *result = shic_client_call (client, "list_instances", &call);
     if (!result) {
         *rc = s_fail (client, json);

@@ -134,6 +134,7 @@ typedef struct {
     const shic_cluster_settings_t *config; //  its cluster section
     shic_etcd_t *etcd;              //  the store
     shic_etcd_watch_t *watch;       //  the prefix's changes, or NULL
+    int64_t revision;               //  the store revision the view is at
     shic_cluster_view_t *view;      //  what we know of the cluster
     char lease [24];                //  the node's etcd lease, "" = none
     char boot_id [33];              //  changes with every registration
@@ -271,6 +272,19 @@ s_hash (zhashx_destructor_fn *destructor)
     return hash;
 }
 
+//  Takes the item of key out of hash, not destroyed (NULL when none)
+static void *
+s_detach (zhashx_t *hash, const char *key, zhashx_destructor_fn *destructor)
+{
+    void *item = zhashx_lookup (hash, key);
+    if (item) {
+        zhashx_set_destructor (hash, NULL);
+        zhashx_delete (hash, key);
+        zhashx_set_destructor (hash, destructor);
+    }
+    return item;
+}
+
 static void
 s_ticket_key (int64_t ticket, char *key)
 {
@@ -406,6 +420,7 @@ s_resync (self_t *self)
             if (!streq (shic_val_key_at (lost, i), self->config->node))
                 s_node_lost (self, shic_val_key_at (lost, i), shic_val_at (lost, i));
         shic_val_destroy (&lost);
+        self->revision = kvs->revision;
         self->watch = shic_etcd_watch_new (self->config->etcd, prefix, kvs->revision + 1, &err);
         if (!self->watch)
             rc = -1;
@@ -414,6 +429,28 @@ s_resync (self_t *self)
     free (prefix);
     if (rc != 0)
         s_degraded (self, &err, "range or watch");
+    shic_error_clear (&err);
+    return rc;
+}
+
+//  A watch that went down resumes after the last revision the view has
+//  (no range: a compaction meanwhile answers COMPACTED, then a range)
+static int
+s_watch_again (self_t *self)
+{
+    if (self->watch)
+        return 0;
+    if (self->revision <= 0)
+        return s_resync (self);
+    shic_error_t err = { 0 };
+    char *prefix = zsys_sprintf ("%s/", self->config->prefix);
+    self->watch = shic_etcd_watch_new (self->config->etcd, prefix, self->revision + 1, &err);
+    free (prefix);
+    int rc = 0;
+    if (!self->watch) {
+        s_degraded (self, &err, "watch");
+        rc = -1;
+    }
     shic_error_clear (&err);
     return rc;
 }
@@ -517,15 +554,9 @@ s_keepalive (self_t *self)
     if (shic_etcd_lease_keepalive (self->etcd, self->lease, &ttl_left, &err) != 0) {
         s_degraded (self, &err, "keep-alive");
         shic_error_clear (&err);
-        //  Past the TTL the lease is gone for everyone else: register anew
-        //  once etcd answers
-        if (now - self->alive_at > self->config->ttl_ms && self->registered) {
-            zsys_warning ("cluster: no keep-alive answered for %lld ms: the node's records "
-                          "are gone; registering anew when etcd answers",
-                          (long long) (now - self->alive_at));
-            self->registered = false;
-            s_summary (self);
-        }
+        //  Past the TTL the lease may be gone (a live etcd let it expire) or
+        //  not (etcd restarted: leases survive it): the next keep-alive
+        //  that is answered says which
         return;
     }
     if (ttl_left <= 0) {
@@ -538,9 +569,10 @@ s_keepalive (self_t *self)
     if (self->degraded) {
         self->degraded = false;
         zsys_info ("cluster: etcd answers again");
-        //  The watch may have missed changes meanwhile
-        if (s_resync (self) == 0)
-            s_refresh_soon (self, 0);
+        //  The watch resumes where it stopped; records that could not be
+        //  written are written now
+        s_watch_again (self);
+        s_refresh_soon (self, 0);
         s_summary (self);
     }
 }
@@ -640,12 +672,7 @@ s_inbound_take (self_t *self, int64_t ticket)
 {
     char key [24];
     s_ticket_key (ticket, key);
-    s_inbound_t *inbound = (s_inbound_t *) zhashx_lookup (self->inbound, key);
-    if (inbound) {
-        zhashx_freefn (self->inbound, key, NULL);
-        zhashx_delete (self->inbound, key);
-    }
-    return inbound;
+    return (s_inbound_t *) s_detach (self->inbound, key, (zhashx_destructor_fn *) s_inbound_destroy);
 }
 
 //  ---------------------------------------------------------------------------
@@ -656,12 +683,7 @@ s_forward_take (self_t *self, int64_t ticket)
 {
     char key [24];
     s_ticket_key (ticket, key);
-    s_forward_t *forward = (s_forward_t *) zhashx_lookup (self->outbound, key);
-    if (forward) {
-        zhashx_freefn (self->outbound, key, NULL);
-        zhashx_delete (self->outbound, key);
-    }
-    return forward;
+    return (s_forward_t *) s_detach (self->outbound, key, (zhashx_destructor_fn *) s_forward_destroy);
 }
 
 //  A wire error reply to the forward's request
@@ -1706,6 +1728,8 @@ s_handle_watch (self_t *self)
             shic_error_clear (&err);
             break;
         }
+        if (revision > self->revision && event != SHIC_ETCD_WATCH_COMPACTED)
+            self->revision = revision;
         if (event == SHIC_ETCD_WATCH_PUT && kv)
             shic_cluster_view_put (self->view, kv->key, kv->value, kv->size, kv->mod_revision);
         else
@@ -1813,13 +1837,10 @@ s_timers (self_t *self)
         if (!self->registered)
             s_register (self);
         else
-        if (!self->watch || self->degraded) {
-            if (s_resync (self) == 0) {
-                self->degraded = false;
-                s_refresh_soon (self, 0);
-                s_summary (self);
-            }
-        }
+        if (!self->watch)
+            s_watch_again (self);
+        if (self->degraded && !self->retry_at)
+            self->retry_at = now + (self->config->ttl_ms / 4 < 1000? self->config->ttl_ms / 4: 1000);
     }
     if (self->registered && *self->lease && now >= self->keepalive_at)
         s_keepalive (self);
