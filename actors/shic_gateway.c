@@ -64,7 +64,8 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
                                           (zlistx_destructor_fn *) shic_waiter_destroy,
                                           &shic_gateway_admission_effects, self);
     if (settings->cluster.enabled) {
-        self->relay = s_router_new (settings->max_frame);
+        self->peer = s_router_new (settings->max_frame);
+        zsock_set_maxmsgsize (self->peer, (int64_t) settings->max_frame + 65536);
         shic_gateway_cluster_start (self);
     }
     return self;
@@ -146,7 +147,7 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
     if (shic_args_decode (call->req.op, call->req.args, &call->args, &err) == 0) {
         //  A ref of another node, a list of the whole cluster: the cluster
         //  actor answers (shic_gateway_cluster.c)
-        if (self->relay && !call->relayed && shic_gateway_cluster_take (self, call, handler, op))
+        if (self->peer && !call->relayed && shic_gateway_cluster_take (self, call, handler, op))
             return;
         result = handler (self, call, &err);
         if (!result && !err.code)
@@ -163,23 +164,45 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
     shic_val_destroy (&result);
 }
 
-//  The doors of the gateway, by trust
-typedef enum {
-    DOOR_TRUSTED,                   //  the embedding host's inproc (and control)
-    DOOR_PUBLIC,                    //  network clients
-    DOOR_RELAY                      //  the cluster actor: requests another node
-                                    //  forwarded, [holder][ticket] before the
-                                    //  body; served as from network clients
-} s_door_t;
+//  Serves a call whose envelope and client are set: msg holds what follows
+//  the envelope (exactly one body frame); frees what the call holds
+void
+shic_gateway_serve (self_t *self, shic_gateway_call_t *call, zmsg_t *msg)
+{
+    //  The client is alive
+    if (!call->trusted || self->settings->inproc_client_timeout)
+        shic_lease_book_client_seen (self->book, call->client);
+    shic_error_t err = { 0 };
+    if (zmsg_size (msg) != 1)
+        shic_error_set (&err, SHIC_E_MALFORMED, NULL,
+                        "a request is exactly one body frame after the envelope");
+    else {
+        zframe_t *body = zmsg_first (msg);
+        call->body = body;
+        shic_stats_request (self->stats);
+        if (shic_wire_request_decode (zframe_data (body), zframe_size (body),
+                                      self->settings->max_frame, &call->req, &err) == 0)
+            s_dispatch (self, call);
+    }
+    if (err.code) {
+        if (self->settings->verbose)
+            zsys_debug ("gateway: %s: %s", err.code, err.message? err.message: "");
+        s_reply_error (self, NULL, call->router, call->envelope, call->req.id, &err);
+    }
+    shic_error_clear (&err);
+    shic_wire_request_reset (&call->req);
+    zmsg_destroy (&call->envelope);
+    zstr_free (&call->client);
+}
 
-//  One message from a client ROUTER
+//  One message from a client ROUTER (trusted: the embedding host's inproc
+//  and the control socket; else network clients)
 static void
-s_handle_client (self_t *self, zsock_t *router, s_door_t door)
+s_handle_client (self_t *self, zsock_t *router, bool trusted)
 {
     zmsg_t *msg = zmsg_recv (router);
     if (!msg)
         return;
-    bool trusted = door == DOOR_TRUSTED;
     shic_lease_book_busy (self->book);
     shic_gateway_call_t call = { 0 };
     call.router = router;
@@ -191,66 +214,17 @@ s_handle_client (self_t *self, zsock_t *router, s_door_t door)
         zmsg_destroy (&call.envelope);
         return;
     }
-    if (door == DOOR_RELAY) {
-        //  The holder (entry node / its client) is the client; both frames
-        //  go back with the reply
-        zframe_t *holder = zmsg_pop (msg);
-        zframe_t *ticket = zmsg_pop (msg);
-        if (!holder || !ticket) {
-            zframe_destroy (&holder);
-            zframe_destroy (&ticket);
-            zframe_destroy (&routing);
-            zmsg_destroy (&msg);
-            zmsg_destroy (&call.envelope);
-            return;
-        }
-        char *name = zframe_strdup (holder);
-        char *number = zframe_strdup (ticket);
-        call.client = zsys_sprintf ("r%s", name);
-        call.relayed = true;
-        call.via = strtoll (number, NULL, 10);
-        free (name);
-        free (number);
-        zmsg_append (call.envelope, &routing);
-        zmsg_append (call.envelope, &holder);
-        zmsg_append (call.envelope, &ticket);
-    }
-    else {
-        char *hex = zframe_strhex (routing);
-        call.client = zsys_sprintf ("%c%s", trusted? 't': 'p', hex);
-        free (hex);
-        zmsg_append (call.envelope, &routing);
-    }
+    char *hex = zframe_strhex (routing);
+    call.client = zsys_sprintf ("%c%s", trusted? 't': 'p', hex);
+    free (hex);
+    zmsg_append (call.envelope, &routing);
     //  A REQ client's empty delimiter stays in the envelope
     zframe_t *first = zmsg_first (msg);
     if (zmsg_size (msg) >= 2 && first && zframe_size (first) == 0) {
         zframe_t *delimiter = zmsg_pop (msg);
         zmsg_append (call.envelope, &delimiter);
     }
-    //  The client is alive
-    if (!trusted || self->settings->inproc_client_timeout)
-        shic_lease_book_client_seen (self->book, call.client);
-    shic_error_t err = { 0 };
-    if (zmsg_size (msg) != 1)
-        shic_error_set (&err, SHIC_E_MALFORMED, NULL,
-                        "a request is exactly one body frame after the envelope");
-    else {
-        zframe_t *body = zmsg_first (msg);
-        call.body = body;
-        shic_stats_request (self->stats);
-        if (shic_wire_request_decode (zframe_data (body), zframe_size (body),
-                                      self->settings->max_frame, &call.req, &err) == 0)
-            s_dispatch (self, &call);
-    }
-    if (err.code) {
-        if (self->settings->verbose)
-            zsys_debug ("gateway: %s: %s", err.code, err.message? err.message: "");
-        s_reply_error (self, NULL, router, call.envelope, call.req.id, &err);
-    }
-    shic_error_clear (&err);
-    shic_wire_request_reset (&call.req);
-    zmsg_destroy (&call.envelope);
-    zstr_free (&call.client);
+    shic_gateway_serve (self, &call, msg);
     zmsg_destroy (&msg);
 }
 
@@ -431,6 +405,9 @@ s_handle_pipe (self_t *self)
     if (msg.id == SHIC_BUS_BIND_EVENTS)
         s_reply (self, shic_events_bind (self->events, msg.endpoint));
     else
+    if (msg.id == SHIC_BUS_BIND_PEER)
+        s_reply (self, self->peer? shic_gateway_cluster_bind (self, msg.endpoint): -1);
+    else
     if (rc == 0)
         zsys_error ("gateway: unexpected '%s' on its pipe", shic_bus_command (msg.id));
     shic_bus_reset (&msg);
@@ -480,24 +457,24 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     bool ok = self->events
            && s_bind (self->trusted, self->settings->gateway) == 0
            && s_bind (self->bus, self->settings->bus) == 0
-           && s_bind_control (self) == 0
-           && (!self->relay || s_bind (self->relay, self->settings->cluster.relay) == 0);
+           && s_bind_control (self) == 0;
     shic_bus_send (pipe, &(shic_bus_t) { .id = SHIC_BUS_STARTUP, .rc = ok? 0: -1 });
 
     while (ok && !self->terminated) {
         int64_t next = s_timers (self, zclock_mono ());
         int64_t now = zclock_mono ();
-        zmq_pollitem_t items [5] = {
+        zmq_pollitem_t fixed [4] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->trusted), 0, ZMQ_POLLIN, 0 }
         };
         int count = 3;
-        if (self->relay)
-            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->relay), 0, ZMQ_POLLIN, 0 };
         if (self->public_router)
-            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->public_router), 0,
+            fixed [count++] = (zmq_pollitem_t) { zsock_resolve (self->public_router), 0,
                                                  ZMQ_POLLIN, 0 };
+        //  Clustered: the peer door and the links to other nodes too
+        zmq_pollitem_t *items = self->peer? shic_gateway_cluster_items (self, fixed, &count)
+                                          : fixed;
         if (shic_poll (items, count, next < 0? -1: next > now? next - now: 0) == -1)
             break;
         if (items [0].revents & ZMQ_POLLIN)
@@ -506,13 +483,12 @@ shic_gateway_actor (zsock_t *pipe, void *args)
         for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
             s_handle_bus (self);
         for (int i = 0; i < 64 && (zsock_events (self->trusted) & ZMQ_POLLIN); i++)
-            s_handle_client (self, self->trusted, DOOR_TRUSTED);
-        if (self->relay)
-            for (int i = 0; i < 64 && (zsock_events (self->relay) & ZMQ_POLLIN); i++)
-                s_handle_client (self, self->relay, DOOR_RELAY);
+            s_handle_client (self, self->trusted, true);
+        if (self->peer)
+            shic_gateway_cluster_handle (self, count);
         if (self->public_router)
             for (int i = 0; i < 64 && (zsock_events (self->public_router) & ZMQ_POLLIN); i++)
-                s_handle_client (self, self->public_router, DOOR_PUBLIC);
+                s_handle_client (self, self->public_router, false);
     }
     s_self_destroy (&self);
 }

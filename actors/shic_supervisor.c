@@ -144,6 +144,8 @@ s_self_destroy (self_t **self_p)
     *self_p = NULL;
 }
 
+static int s_ask_gateway (self_t *self, const shic_bus_t *request);
+
 //  Starts the gateway, then the lease pool; returns 0, or -1 when the
 //  gateway did not start
 static int
@@ -167,7 +169,15 @@ s_self_start (self_t *self)
     //  peer endpoint it cannot bind fails the start (etcd may be away: it
     //  retries on its own)
     if (self->settings->cluster.enabled) {
-        self->cluster = zactor_new (shic_cluster_actor, (void *) self->settings);
+        //  The gateway's peer door first: the cluster actor writes where it is
+        int port = s_ask_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_BIND_PEER,
+                                                        .endpoint = self->settings->cluster.peer });
+        if (port < 0)
+            return -1;
+        shic_cluster_args_t *args = (shic_cluster_args_t *) zmalloc (sizeof (shic_cluster_args_t));
+        args->settings = self->settings;
+        args->peer_port = port;
+        self->cluster = zactor_new (shic_cluster_actor, args);
         shic_bus_t started = { 0 };
         if (self->cluster) {
             zsock_set_rcvtimeo (self->cluster, GATEWAY_TIMEOUT_MS);

@@ -5,26 +5,29 @@
     (TTL = ttl_ms, kept alive every ttl/3 with one POST); the node record
     nodes/<n>, the instance records instances/<mkey>/<n> and the claims
     claims/<mkey> this node holds, every one on that lease; a watch of the
-    prefix into the view (resynced with a range after COMPACTED or DOWN);
-    the peer ROUTER other nodes forward to, and a DEALER to each other
-    node's peer. It learns what runs here from the node's own events (a SUB
+    prefix into the view (resumed after DOWN, read again with a range after
+    COMPACTED); a DEALER to each other node's peer door for the forwards it
+    decides (the peer door itself is the gateway's, which forwards warm
+    ensures and refs straight to the node the ROUTES it is sent name). It
+    learns what runs here from the node's own events (a SUB
     on the inproc events) and asks its own gateway (a DEALER on the trusted
     door) for resources and list_instances when they change; it never
     rewrites a record that did not change (no heartbeat writes).
 
-    Pipe, from the supervisor: $TERM. To it: STARTUP {rc} once.
+    Pipe, from the supervisor: $TERM. To it: STARTUP {rc} once. The
+    supervisor has the gateway bind the peer door (BIND-PEER) first and
+    hands its port over (shic_cluster_args_t).
     Bus (DEALER "C" on the gateway's bus), from the gateway:
-        HANDOFF {ticket, kind, op, client, request, key?, node?, via, need?}
+        HANDOFF {ticket, kind, op, client, request, key?, via, need?, peer?}
     To the gateway: DECIDED {ticket, action, reply?, replies?},
-        LOST {node, instances, leases}, CLUSTER {summary}
-    Peer (other nodes; frames [command][msgpack header][body]):
-        REQ {ticket, hop, mode, holder, from} [wire request]
-            mode: place (claim and start it here, or say no_room), join
-            (it runs or starts here), queue (start here even if it waits
+        LOST {node, instances}, ROUTES {nodes, routes}, CLUSTER {summary}
+    Links (a DEALER to each other node's peer door, which its gateway owns;
+    actors/shic_gateway_cluster.c has the protocol):
+        REQ {ticket, hop, mode, holder, from} [wire request] out
+            mode: place (claim and start it there, or say no_room), join
+            (it runs or starts there), queue (start there even if it waits
             for memory), call (any other op)
-        REP {ticket, outcome} [wire reply]   outcome: reply or no_room
-    Relay (DEALER on the gateway's relay door): [holder][ticket][body] out,
-        the same frames with the reply back.
+        REP {ticket, outcome} [wire reply] back   outcome: reply or no_room
 
     An ensure handed over by the gateway (this node has nothing for it):
     a failed claim in its cooldown answers its failure; an instance ready
@@ -50,12 +53,11 @@
 #define CALL_TIMEOUT_MS     5000    //  a routed call, answered by another node
 #define FANOUT_TIMEOUT_MS   3000    //  a cluster list waits this long for nodes
 #define ENSURE_GRACE_MS     2000    //  beyond wait_ms for a forwarded ensure
-#define INBOUND_MAX_MS      (3600 * 1000)   //  a forwarded request is forgotten then
-#define REFRESH_DELAY_MS    20      //  events are gathered this long before a refresh
+#define LEASE_REFRESH_MS    1000    //  lease events are gathered this long before a
+                                    //  refresh (a record's leased flag may lag it)
 #define REFRESH_PERIOD_MS   5000    //  and the records are checked this often anyway
 #define CLAIM_STALE_MS      10000   //  a claim of ours with nothing here is dropped
 #define PEER_HEADER_MAX     4096    //  a peer header's bytes
-#define HOLDER_MAX          320     //  a holder's bytes
 
 //  A DEALER to another node's peer ROUTER
 typedef struct {
@@ -78,7 +80,8 @@ typedef struct {
 typedef struct {
     int64_t ticket;                 //  the peer ticket while it is out
     int64_t gateway_ticket;         //  the HANDOFF's ticket
-    int64_t inbound;                //  the inbound (relay) ticket it came in on, or 0
+    int64_t via;                    //  forwarded here: its ticket at our gateway, else 0
+    char *from;                     //  forwarded here: the node it came from
     char *kind;                     //  ensure, route or part
     char *op;                       //  the wire op
     char *holder;                   //  entry node / client
@@ -94,26 +97,6 @@ typedef struct {
     int64_t deadline;               //  monotonic
     s_fanout_t *fanout;             //  part: its fan-out (borrowed)
 } s_forward_t;
-
-//  A request another node forwarded here, out on the relay door
-typedef struct {
-    int64_t ticket;                 //  our relay ticket
-    zframe_t *routing;              //  the sender's routing id on the peer ROUTER
-    int64_t their_ticket;           //  the sender's ticket
-    int hop;                        //  its hop count when it came
-    char *mode;                     //  place, join, queue, call
-    char *from;                     //  the sending node
-    int64_t deadline;               //  forgotten then
-} s_inbound_t;
-
-//  A lease granted on another node to a client of this one
-typedef struct {
-    char *lease_ref;                //  the ref
-    char *instance_id;              //  its instance
-    shic_val_t *owner_ref;          //  its owner
-    char *node;                     //  the node that holds it
-    int64_t expires_at_ms;          //  wall clock, 0 = untimed
-} s_relayed_t;
 
 //  A claim this node holds
 typedef struct {
@@ -148,26 +131,24 @@ typedef struct {
     zsock_t *bus;                   //  DEALER "C" on the gateway's bus
     zsock_t *sub;                   //  the node's events
     zsock_t *local;                 //  DEALER on the gateway's trusted door
-    zsock_t *relay;                 //  DEALER on the gateway's relay door
-    zsock_t *peer;                  //  ROUTER other nodes forward to
     zcert_t *cert;                  //  CURVE certificate, when configured
-    char peer_endpoint [300];       //  our peer endpoint as others reach it
+    int peer_port;                  //  the port of our gateway's peer door
+    char peer_endpoint [300];       //  our peer door as others reach it
     char gateway_endpoint [300];    //  our gateway as clients reach it
     zhashx_t *links;                //  node -> s_link_t
     zhashx_t *outbound;             //  peer ticket -> s_forward_t
-    zhashx_t *inbound;              //  relay ticket -> s_inbound_t
     zlistx_t *fanouts;              //  s_fanout_t
-    zhashx_t *relayed;              //  lease_ref -> s_relayed_t
     zhashx_t *claims;               //  mkey -> s_claim_t (ours)
     zhashx_t *written;              //  mkey -> s_written_t (our instance records)
     char *node_json;                //  our node record as last written
-    int64_t next_ticket;            //  peer and relay tickets
+    int64_t next_ticket;            //  peer tickets and refresh numbers
     int64_t query;                  //  the refresh in flight (its number), 0 none
     shic_val_t *resources;          //  the refresh's resources answer
     shic_val_t *instances;          //  the refresh's list_instances answer
     int64_t refresh_at;             //  monotonic: next refresh, 0 none due
     int64_t query_deadline;         //  monotonic: a refresh in flight is given up
     char *summary_json;             //  the last CLUSTER sent
+    char *routes_json;              //  the last ROUTES sent
     bool terminated;                //  $TERM seen
 } self_t;
 
@@ -203,19 +184,8 @@ s_forward_destroy (s_forward_t **self_p)
         zlistx_destroy (&self->tried);
         free (self->target);
         free (self->mode);
+        free (self->from);
         free (self);
-        *self_p = NULL;
-    }
-}
-
-static void
-s_inbound_destroy (s_inbound_t **self_p)
-{
-    if (*self_p) {
-        zframe_destroy (&(*self_p)->routing);
-        free ((*self_p)->mode);
-        free ((*self_p)->from);
-        free (*self_p);
         *self_p = NULL;
     }
 }
@@ -226,20 +196,6 @@ s_fanout_destroy (s_fanout_t **self_p)
     if (*self_p) {
         shic_val_destroy (&(*self_p)->replies);
         free (*self_p);
-        *self_p = NULL;
-    }
-}
-
-static void
-s_relayed_destroy (s_relayed_t **self_p)
-{
-    if (*self_p) {
-        s_relayed_t *self = *self_p;
-        free (self->lease_ref);
-        free (self->instance_id);
-        shic_val_destroy (&self->owner_ref);
-        free (self->node);
-        free (self);
         *self_p = NULL;
     }
 }
@@ -352,10 +308,35 @@ s_decided (self_t *self, int64_t ticket, const char *action, const void *reply, 
     shic_val_destroy (&body);
 }
 
-//  The state for ping, sent when it changed
+//  ROUTES: the live nodes' peer doors and where models are ready, sent
+//  when they changed
+static void
+s_routes (self_t *self)
+{
+    shic_val_t *nodes = shic_cluster_view_peers (self->view, self->config->node);
+    shic_val_t *routes = shic_cluster_view_routes (self->view, self->config->node);
+    shic_val_t *both = shic_val_new_map ();
+    shic_val_set_dup (both, "nodes", nodes);
+    shic_val_set_dup (both, "routes", routes);
+    char *json = shic_val_to_json (both);
+    shic_val_destroy (&both);
+    if (!self->routes_json || !streq (json, self->routes_json)) {
+        shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_ROUTES, .nodes = nodes,
+                                                  .routes = routes });
+        free (self->routes_json);
+        self->routes_json = json;
+    }
+    else
+        free (json);
+    shic_val_destroy (&nodes);
+    shic_val_destroy (&routes);
+}
+
+//  The state for ping (and the routes), sent when they changed
 static void
 s_summary (self_t *self)
 {
+    s_routes (self);
     shic_val_t *summary = shic_val_new_map ();
     shic_val_set_str (summary, "node", self->config->node);
     shic_val_set_str (summary, "state", self->registered && !self->degraded? "ok": "degraded");
@@ -644,37 +625,6 @@ s_header_read (zframe_t *frame)
     return header;
 }
 
-//  REP to the node an inbound came from
-static void
-s_reply_inbound (self_t *self, s_inbound_t *inbound, const char *outcome, const void *data,
-                 size_t size)
-{
-    shic_val_t *header = shic_val_new_map ();
-    shic_val_set_int (header, "ticket", inbound->their_ticket);
-    shic_val_set_str (header, "outcome", outcome);
-    zmsg_t *msg = zmsg_new ();
-    zframe_t *routing = zframe_dup (inbound->routing);
-    zmsg_append (msg, &routing);
-    zmsg_addstr (msg, "REP");
-    zframe_t *frame = s_header_frame (&header);
-    if (!frame) {
-        zmsg_destroy (&msg);
-        return;
-    }
-    zmsg_append (msg, &frame);
-    zmsg_addmem (msg, data, data? size: 0);
-    if (zmsg_send (&msg, self->peer) != 0)
-        zmsg_destroy (&msg);        //  that node is gone
-}
-
-static s_inbound_t *
-s_inbound_take (self_t *self, int64_t ticket)
-{
-    char key [24];
-    s_ticket_key (ticket, key);
-    return (s_inbound_t *) s_detach (self->inbound, key, (zhashx_destructor_fn *) s_inbound_destroy);
-}
-
 //  ---------------------------------------------------------------------------
 //  Forwarding
 
@@ -700,10 +650,9 @@ s_error_frame (s_forward_t *forward, const char *code, const char *node, const c
     return frame;
 }
 
-static void s_track_leases (self_t *self, s_forward_t *forward, zframe_t *reply);
 
-//  The forward is answered with reply: to the gateway, or to the node it
-//  came from (and its parked relay call is dropped). Destroys forward.
+//  The forward is answered with reply (to the gateway, which holds the way
+//  back to our client or to the node it came from). Destroys forward.
 static void
 s_answer (self_t *self, s_forward_t **forward_p, zframe_t *reply)
 {
@@ -721,18 +670,10 @@ s_answer (self_t *self, s_forward_t **forward_p, zframe_t *reply)
         forward->fanout->pending--;
     }
     else
-    if (forward->inbound) {
-        s_inbound_t *inbound = s_inbound_take (self, forward->inbound);
-        if (inbound)
-            s_reply_inbound (self, inbound, "reply", zframe_data (reply), zframe_size (reply));
-        s_inbound_destroy (&inbound);
-        s_decided (self, forward->gateway_ticket, "drop", NULL, 0, NULL);
-    }
-    else {
-        s_track_leases (self, forward, reply);
+        //  To our client, or (forwarded here) back to the node it came from:
+        //  the gateway holds the way back
         s_decided (self, forward->gateway_ticket, "reply", zframe_data (reply),
                    zframe_size (reply), NULL);
-    }
     s_forward_destroy (forward_p);
 }
 
@@ -760,12 +701,7 @@ s_local (self_t *self, s_forward_t **forward_p)
 static void
 s_no_room (self_t *self, s_forward_t **forward_p)
 {
-    s_forward_t *forward = *forward_p;
-    s_inbound_t *inbound = s_inbound_take (self, forward->inbound);
-    if (inbound)
-        s_reply_inbound (self, inbound, "no_room", NULL, 0);
-    s_inbound_destroy (&inbound);
-    s_decided (self, forward->gateway_ticket, "drop", NULL, 0, NULL);
+    s_decided (self, (*forward_p)->gateway_ticket, "no_room", NULL, 0, NULL);
     s_forward_destroy (forward_p);
 }
 
@@ -868,7 +804,7 @@ s_claim_here (self_t *self, s_forward_t **forward_p)
     if (rc != 0) {
         s_degraded (self, &err, "claim");
         shic_error_clear (&err);
-        if (forward->inbound)
+        if (forward->via)
             s_no_room (self, forward_p);    //  starts nothing for others when cut off
         else
             s_local (self, forward_p);
@@ -957,7 +893,7 @@ s_decide (self_t *self, s_forward_t **forward_p)
 //  A request another node forwarded here found no instance here: claim it,
 //  join the claimant (one hop more at most), or say no_room
 static void
-s_decide_forwarded (self_t *self, s_forward_t **forward_p, s_inbound_t *inbound)
+s_decide_forwarded (self_t *self, s_forward_t **forward_p)
 {
     s_forward_t *forward = *forward_p;
     const char *me = self->config->node;
@@ -975,7 +911,7 @@ s_decide_forwarded (self_t *self, s_forward_t **forward_p, s_inbound_t *inbound)
         return;
     }
     if (claim && shic_cluster_view_node (self->view, claim->node)) {
-        if (forward->hop < HOP_MAX && !streq (claim->node, inbound->from))
+        if (forward->hop < HOP_MAX && !streq (claim->node, forward->from))
             s_send_forward (self, forward_p, claim->node, "join");
         else
             s_local (self, forward_p);
@@ -983,7 +919,7 @@ s_decide_forwarded (self_t *self, s_forward_t **forward_p, s_inbound_t *inbound)
     }
     const char *fit = shic_val_str (shic_val_get (forward->need, "fit"));
     bool never = fit && streq (fit, "never");
-    if (never || (streq (inbound->mode, "place") && fit && streq (fit, "no"))) {
+    if (never || (streq (forward->mode, "place") && fit && streq (fit, "no"))) {
         s_no_room (self, forward_p);
         return;
     }
@@ -1022,44 +958,23 @@ s_on_handoff (self_t *self, shic_bus_t *msg)
         shic_cluster_mkey (msg->key, forward->mkey);
         forward->need = msg->need? shic_bus_take (msg, &msg->need): shic_val_new_map ();
         forward->deadline = now + wait_ms + ENSURE_GRACE_MS;
-        if (msg->via) {
-            char key [24];
-            s_ticket_key (msg->via, key);
-            s_inbound_t *inbound = (s_inbound_t *) zhashx_lookup (self->inbound, key);
-            if (!inbound) {
-                //  Its forwarder is gone (the entry expired): serve it here
-                s_local (self, &forward);
-                return;
-            }
-            forward->inbound = msg->via;
-            forward->hop = inbound->hop;
-            s_decide_forwarded (self, &forward, inbound);
+        //  A node the gateway already found without room
+        const shic_val_t *skip = shic_val_get (forward->need, "skip");
+        for (size_t i = 0; i < shic_val_size (skip); i++)
+            if (shic_val_str (shic_val_at (skip, i)))
+                s_try_later (forward, shic_val_str (shic_val_at (skip, i)));
+        const char *mode = shic_val_str (shic_val_get (msg->peer, "mode"));
+        const char *from = shic_val_str (shic_val_get (msg->peer, "from"));
+        if (msg->via && mode && from) {
+            //  Another node forwarded it here
+            forward->via = msg->via;
+            forward->hop = (int) shic_val_int (shic_val_get (msg->peer, "hop"));
+            forward->mode = strdup (mode);
+            forward->from = strdup (from);
+            s_decide_forwarded (self, &forward);
         }
         else
             s_decide (self, &forward);
-    }
-    else
-    if (streq (msg->kind, "route") && msg->node) {
-        forward->deadline = now + CALL_TIMEOUT_MS;
-        if (!shic_cluster_view_node (self->view, msg->node)) {
-            //  A node we do not know (gone, or never was)
-            if (streq (msg->op, "release_lease")) {
-                shic_val_t *result = shic_val_new_map ();
-                shic_val_set_bool (result, "released", false);
-                zframe_t *frame = shic_wire_reply_ok (forward->request_id, &result);
-                s_answer (self, &forward, frame);
-                zframe_destroy (&frame);
-            }
-            else {
-                char message [160];
-                snprintf (message, sizeof (message), "node '%s' is not in the cluster (gone, "
-                          "or never was)", msg->node);
-                s_answer_error (self, &forward, streq (msg->op, "renew_lease")
-                                ? SHIC_E_LEASE_NOT_FOUND: SHIC_E_NOT_FOUND, msg->node, message);
-            }
-        }
-        else
-            s_send_forward (self, &forward, msg->node, "call");
     }
     else
     if (streq (msg->kind, "fanout")) {
@@ -1095,103 +1010,18 @@ s_on_handoff (self_t *self, shic_bus_t *msg)
 }
 
 //  ---------------------------------------------------------------------------
-//  Leases relayed for our clients: told when their node goes
-
-static void
-s_track_leases (self_t *self, s_forward_t *forward, zframe_t *reply)
-{
-    if (!forward->target)
-        return;
-    bool ensure = streq (forward->op, "ensure_endpoint");
-    bool renew = streq (forward->op, "renew_lease");
-    bool release = streq (forward->op, "release_lease");
-    if (!ensure && !renew && !release)
-        return;
-    shic_wire_reply_t decoded = { 0 };
-    if (shic_wire_reply_decode (zframe_data (reply), zframe_size (reply), &decoded) == 0
-    &&  decoded.ok) {
-        const shic_val_t *lease = shic_val_get (decoded.result, "lease");
-        const char *ref = shic_val_str (shic_val_get (lease, "lease_ref"));
-        if (ensure && ref) {
-            s_relayed_t *relayed = (s_relayed_t *) zmalloc (sizeof (s_relayed_t));
-            relayed->lease_ref = strdup (ref);
-            const char *instance_id = shic_val_str (shic_val_get (decoded.result, "instance_id"));
-            relayed->instance_id = strdup (instance_id? instance_id: "");
-            relayed->owner_ref = shic_val_dup (shic_val_get (lease, "owner_ref"));
-            if (!relayed->owner_ref)
-                relayed->owner_ref = shic_val_new_nil ();
-            relayed->node = strdup (forward->target);
-            relayed->expires_at_ms = shic_val_int (shic_val_get (lease, "expires_at_ms"));
-            zhashx_update (self->relayed, ref, relayed);
-        }
-        else
-        if (renew && ref) {
-            s_relayed_t *relayed = (s_relayed_t *) zhashx_lookup (self->relayed, ref);
-            if (relayed)
-                relayed->expires_at_ms = shic_val_int (shic_val_get (lease, "expires_at_ms"));
-        }
-        else
-        if (release) {
-            //  The ref is in the request
-            shic_wire_request_t request = { 0 };
-            shic_error_t err = { 0 };
-            if (shic_wire_request_decode (zframe_data (forward->body), zframe_size (forward->body),
-                                          self->settings->max_frame, &request, &err) == 0) {
-                const char *released = shic_val_str (shic_val_get (request.args, "lease_ref"));
-                if (released)
-                    zhashx_delete (self->relayed, released);
-            }
-            shic_error_clear (&err);
-            shic_wire_request_reset (&request);
-        }
-    }
-    shic_wire_reply_reset (&decoded);
-}
-
-//  Relayed leases past their TTL are forgotten (their node ended them)
-static void
-s_relayed_expire (self_t *self)
-{
-    int64_t now = shic_now_ms ();
-    zlistx_t *gone = zlistx_new ();
-    zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
-    for (s_relayed_t *relayed = (s_relayed_t *) zhashx_first (self->relayed); relayed;
-         relayed = (s_relayed_t *) zhashx_next (self->relayed))
-        if (relayed->expires_at_ms && relayed->expires_at_ms < now - 1000)
-            zlistx_add_end (gone, strdup (relayed->lease_ref));
-    for (char *ref = (char *) zlistx_first (gone); ref; ref = (char *) zlistx_next (gone))
-        zhashx_delete (self->relayed, ref);
-    zlistx_destroy (&gone);
-}
-
-//  ---------------------------------------------------------------------------
 //  A node went (its records vanished with its etcd lease)
 
 static void
 s_node_lost (self_t *self, const char *node, const shic_val_t *ids)
 {
     zsys_warning ("cluster: node %s is gone (%zu instance(s) lost)", node, shic_val_size (ids));
-    shic_val_t *leases = shic_val_new_array ();
-    zlistx_t *gone = zlistx_new ();
-    zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
-    for (s_relayed_t *relayed = (s_relayed_t *) zhashx_first (self->relayed); relayed;
-         relayed = (s_relayed_t *) zhashx_next (self->relayed))
-        if (streq (relayed->node, node)) {
-            shic_val_t *lease = shic_val_new_map ();
-            shic_val_set_str (lease, "instance_id", relayed->instance_id);
-            shic_val_set_str (lease, "lease_ref", relayed->lease_ref);
-            shic_val_set_dup (lease, "owner_ref", relayed->owner_ref);
-            shic_val_push (leases, &lease);
-            zlistx_add_end (gone, strdup (relayed->lease_ref));
-        }
-    for (char *ref = (char *) zlistx_first (gone); ref; ref = (char *) zlistx_next (gone))
-        zhashx_delete (self->relayed, ref);
-    zlistx_destroy (&gone);
+    //  The gateway publishes instance.lost, ends the leases that node held
+    //  for our clients and takes back what it forwarded there
     shic_val_t *instances = ids? shic_val_dup (ids): shic_val_new_array ();
     shic_bus_send (self->bus, &(shic_bus_t) { .id = SHIC_BUS_LOST, .node = node,
-                                              .instances = instances, .leases = leases });
+                                              .instances = instances });
     shic_val_destroy (&instances);
-    shic_val_destroy (&leases);
     zhashx_delete (self->links, node);
     //  What was out at it: ensures are decided again (its claim went with
     //  it), calls are answered
@@ -1215,15 +1045,8 @@ s_node_lost (self_t *self, const char *node, const shic_val_t *ids)
         else
         if (streq (forward->kind, "ensure")) {
             s_try_later (forward, node);
-            if (forward->inbound) {
-                char key [24];
-                s_ticket_key (forward->inbound, key);
-                s_inbound_t *inbound = (s_inbound_t *) zhashx_lookup (self->inbound, key);
-                if (inbound)
-                    s_decide_forwarded (self, &forward, inbound);
-                else
-                    s_forward_destroy (&forward);
-            }
+            if (forward->via)
+                s_decide_forwarded (self, &forward);
             else
                 s_decide (self, &forward);
         }
@@ -1546,9 +1369,10 @@ s_handle_sub (self_t *self)
         }
         shic_val_destroy (&body);
     }
-    //  Starts and ends at once; leases are gathered a little
+    //  Starts and ends at once; leases are gathered (they come with every
+    //  ensure and release, and move a record only between 0 and 1)
     bool lifecycle = topic && strncmp (topic, "instance.", 9) == 0;
-    s_refresh_soon (self, lifecycle? 0: REFRESH_DELAY_MS);
+    s_refresh_soon (self, lifecycle? 0: LEASE_REFRESH_MS);
     zstr_free (&topic);
     zmsg_destroy (&msg);
 }
@@ -1579,82 +1403,6 @@ s_handle_local (self_t *self)
         self->query = 0;
         s_publish (self);
     }
-}
-
-//  A reply of our gateway to a request another node forwarded here
-static void
-s_handle_relay (self_t *self)
-{
-    zmsg_t *msg = zmsg_recv (self->relay);
-    if (!msg)
-        return;
-    if (zmsg_size (msg) == 3) {
-        zframe_t *holder = zmsg_pop (msg);
-        char *ticket = zmsg_popstr (msg);
-        zframe_t *reply = zmsg_pop (msg);
-        s_inbound_t *inbound = s_inbound_take (self, strtoll (ticket, NULL, 10));
-        if (inbound)
-            s_reply_inbound (self, inbound, "reply", zframe_data (reply), zframe_size (reply));
-        s_inbound_destroy (&inbound);
-        zframe_destroy (&holder);
-        zstr_free (&ticket);
-        zframe_destroy (&reply);
-    }
-    zmsg_destroy (&msg);
-}
-
-//  REQ from another node: checked, then into our gateway's relay door
-static void
-s_handle_peer (self_t *self)
-{
-    zmsg_t *msg = zmsg_recv (self->peer);
-    if (!msg)
-        return;
-    zframe_t *routing = zmsg_pop (msg);
-    char *command = zmsg_popstr (msg);
-    zframe_t *frame = zmsg_pop (msg);
-    zframe_t *body = zmsg_pop (msg);
-    shic_val_t *header = s_header_read (frame);
-    int64_t ticket = shic_val_int (shic_val_get (header, "ticket"));
-    int64_t hop = shic_val_int (shic_val_get (header, "hop"));
-    const char *mode = shic_val_str (shic_val_get (header, "mode"));
-    const char *holder = shic_val_str (shic_val_get (header, "holder"));
-    const char *from = shic_val_str (shic_val_get (header, "from"));
-    bool valid = routing && command && streq (command, "REQ") && body && zmsg_size (msg) == 0
-              && header && ticket > 0 && hop >= 1 && hop <= HOP_MAX && mode
-              && (streq (mode, "place") || streq (mode, "join") || streq (mode, "queue")
-                  || streq (mode, "call"))
-              && holder && strlen (holder) <= HOLDER_MAX && strchr (holder, '/')
-              && from && shic_cluster_node_valid (from)
-              && zframe_size (body) <= self->settings->max_frame;
-    if (!valid)
-        zsys_warning ("cluster: refused a malformed message on the peer socket");
-    else {
-        s_inbound_t *inbound = (s_inbound_t *) zmalloc (sizeof (s_inbound_t));
-        inbound->ticket = ++self->next_ticket;
-        inbound->routing = routing;
-        routing = NULL;
-        inbound->their_ticket = ticket;
-        inbound->hop = (int) hop;
-        inbound->mode = strdup (mode);
-        inbound->from = strdup (from);
-        inbound->deadline = zclock_mono () + INBOUND_MAX_MS;
-        char key [24];
-        s_ticket_key (inbound->ticket, key);
-        zhashx_insert (self->inbound, key, inbound);
-        zmsg_t *relay = zmsg_new ();
-        zmsg_addstr (relay, holder);
-        zmsg_addstr (relay, key);
-        zmsg_append (relay, &body);
-        if (zmsg_send (&relay, self->relay) != 0)
-            zmsg_destroy (&relay);
-    }
-    shic_val_destroy (&header);
-    zframe_destroy (&routing);
-    zframe_destroy (&frame);
-    zframe_destroy (&body);
-    zstr_free (&command);
-    zmsg_destroy (&msg);
 }
 
 //  REP from another node
@@ -1690,15 +1438,8 @@ s_handle_link (self_t *self, s_link_t *link)
     else
     if (streq (outcome, "no_room") && streq (forward->kind, "ensure")) {
         s_try_later (forward, link->name);
-        if (forward->inbound) {
-            char key [24];
-            s_ticket_key (forward->inbound, key);
-            s_inbound_t *inbound = (s_inbound_t *) zhashx_lookup (self->inbound, key);
-            if (inbound)
-                s_decide_forwarded (self, &forward, inbound);
-            else
-                s_forward_destroy (&forward);
-        }
+        if (forward->via)
+            s_decide_forwarded (self, &forward);
         else
             s_decide (self, &forward);
     }
@@ -1815,16 +1556,6 @@ s_expire (self_t *self, int64_t now)
         else
             fanout = (s_fanout_t *) zlistx_next (self->fanouts);
     }
-    //  Inbound requests whose reply never came
-    zlistx_t *stale = zlistx_new ();
-    zlistx_set_destructor (stale, (zlistx_destructor_fn *) zstr_free);
-    for (s_inbound_t *inbound = (s_inbound_t *) zhashx_first (self->inbound); inbound;
-         inbound = (s_inbound_t *) zhashx_next (self->inbound))
-        if (now >= inbound->deadline)
-            zlistx_add_end (stale, strdup ((const char *) zhashx_cursor (self->inbound)));
-    for (char *key = (char *) zlistx_first (stale); key; key = (char *) zlistx_next (stale))
-        zhashx_delete (self->inbound, key);
-    zlistx_destroy (&stale);
 }
 
 //  The next time something is due, and does what is due now
@@ -1849,7 +1580,6 @@ s_timers (self_t *self)
     if (self->refresh_at && now >= self->refresh_at)
         s_query (self);
     s_expire (self, now);
-    s_relayed_expire (self);
     now = zclock_mono ();
     int64_t next = now + REFRESH_PERIOD_MS;
     if (!self->refresh_at)
@@ -1896,10 +1626,8 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     self->etcd_timeout_ms = timeout < 250? 250: timeout > 2000? 2000: timeout;
     self->links = s_hash ((zhashx_destructor_fn *) s_link_destroy);
     self->outbound = s_hash ((zhashx_destructor_fn *) s_forward_destroy);
-    self->inbound = s_hash ((zhashx_destructor_fn *) s_inbound_destroy);
     self->fanouts = zlistx_new ();
     zlistx_set_destructor (self->fanouts, (zlistx_destructor_fn *) s_fanout_destroy);
-    self->relayed = s_hash ((zhashx_destructor_fn *) s_relayed_destroy);
     self->claims = s_hash ((zhashx_destructor_fn *) s_claim_destroy);
     self->written = s_hash ((zhashx_destructor_fn *) s_written_destroy);
     return self;
@@ -1916,9 +1644,7 @@ s_self_destroy (self_t **self_p)
         shic_etcd_watch_destroy (&self->watch);
         shic_etcd_destroy (&self->etcd);
         zhashx_destroy (&self->outbound);
-        zhashx_destroy (&self->inbound);
         zlistx_destroy (&self->fanouts);
-        zhashx_destroy (&self->relayed);
         zhashx_destroy (&self->claims);
         zhashx_destroy (&self->written);
         zhashx_destroy (&self->links);
@@ -1928,17 +1654,16 @@ s_self_destroy (self_t **self_p)
         zsock_destroy (&self->bus);
         zsock_destroy (&self->sub);
         zsock_destroy (&self->local);
-        zsock_destroy (&self->relay);
-        zsock_destroy (&self->peer);
         zcert_destroy (&self->cert);
         free (self->node_json);
         free (self->summary_json);
+        free (self->routes_json);
         free (self);
         *self_p = NULL;
     }
 }
 
-//  The sockets; 0, or -1 (logged) when the peer endpoint cannot be bound
+//  The sockets; 0, or -1 (logged)
 static int
 s_self_start (self_t *self)
 {
@@ -1951,38 +1676,23 @@ s_self_start (self_t *self)
     zsock_set_subscribe (self->sub, "instance.");
     zsock_set_subscribe (self->sub, "lease.");
     self->local = zsock_new (ZMQ_DEALER);
-    self->relay = zsock_new (ZMQ_DEALER);
-    zsock_set_sndhwm (self->relay, 0);
-    zsock_set_rcvhwm (self->relay, 0);
-    self->peer = zsock_new (ZMQ_ROUTER);
-    zsock_set_router_mandatory (self->peer, 1);
-    zsock_set_sndtimeo (self->peer, 0);
-    zsock_set_maxmsgsize (self->peer, (int64_t) settings->max_frame * 4 + 65536);
     if (zsock_connect (self->bus, "%s", settings->bus)
     ||  zsock_connect (self->sub, "%s", settings->events)
-    ||  zsock_connect (self->local, "%s", settings->gateway)
-    ||  zsock_connect (self->relay, "%s", self->config->relay)) {
+    ||  zsock_connect (self->local, "%s", settings->gateway)) {
         zsys_error ("cluster: cannot reach the gateway");
         return -1;
     }
+    //  Our links present our certificate to the other nodes' peer doors
     if (*self->config->curve_cert) {
         self->cert = zcert_load (self->config->curve_cert);
         if (!self->cert) {
             zsys_error ("cluster: cannot load the CURVE certificate %s", self->config->curve_cert);
             return -1;
         }
-        zcert_apply (self->cert, self->peer);
-        zsock_set_curve_server (self->peer, 1);
-        zsock_set_zap_domain (self->peer, "shic");
     }
-    int port = zsock_bind (self->peer, "%s", self->config->peer);
-    if (port == -1) {
-        zsys_error ("cluster: cannot bind the peer endpoint %s: %s", self->config->peer,
-                    zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    s_reachable (self->config->peer, self->config->advertise, port, self->peer_endpoint,
-                 sizeof (self->peer_endpoint));
+    //  The gateway bound the peer door (BIND-PEER, before this actor started)
+    s_reachable (self->config->peer, self->config->advertise, self->peer_port,
+                 self->peer_endpoint, sizeof (self->peer_endpoint));
     s_reachable (self->config->public_gateway, self->config->advertise, 0,
                  self->gateway_endpoint, sizeof (self->gateway_endpoint));
     return 0;
@@ -1991,7 +1701,10 @@ s_self_start (self_t *self)
 void
 shic_cluster_actor (zsock_t *pipe, void *args)
 {
-    self_t *self = s_self_new (pipe, (const shic_settings_t *) args);
+    shic_cluster_args_t *given = (shic_cluster_args_t *) args;
+    self_t *self = s_self_new (pipe, given->settings);
+    self->peer_port = given->peer_port;
+    free (given);
     zsock_signal (pipe, 0);
 #ifdef __linux__
     pthread_setname_np (pthread_self (), "shic-cluster");
@@ -2012,8 +1725,8 @@ shic_cluster_actor (zsock_t *pipe, void *args)
     size_t items_max = 0;
     while (rc == 0 && !self->terminated) {
         int64_t next = s_timers (self);
-        //  The poll set: pipe, bus, sub, local, relay, peer, watch, links
-        size_t count = 7 + zhashx_size (self->links);
+        //  The poll set: pipe, bus, sub, local, watch, links
+        size_t count = 5 + zhashx_size (self->links);
         if (count > items_max) {
             items_max = count * 2;
             items = (zmq_pollitem_t *) realloc (items, items_max * sizeof (zmq_pollitem_t));
@@ -2024,14 +1737,12 @@ shic_cluster_actor (zsock_t *pipe, void *args)
         items [1] = (zmq_pollitem_t) { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 };
         items [2] = (zmq_pollitem_t) { zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0 };
         items [3] = (zmq_pollitem_t) { zsock_resolve (self->local), 0, ZMQ_POLLIN, 0 };
-        items [4] = (zmq_pollitem_t) { zsock_resolve (self->relay), 0, ZMQ_POLLIN, 0 };
-        items [5] = (zmq_pollitem_t) { zsock_resolve (self->peer), 0, ZMQ_POLLIN, 0 };
         int fd = self->watch? shic_etcd_watch_fd (self->watch): -1;
-        items [6] = (zmq_pollitem_t) { NULL, fd, fd >= 0? ZMQ_POLLIN: 0, 0 };
-        size_t index = 7;
+        items [4] = (zmq_pollitem_t) { NULL, fd, fd >= 0? ZMQ_POLLIN: 0, 0 };
+        size_t index = 5;
         for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
              link = (s_link_t *) zhashx_next (self->links)) {
-            polled [index - 7] = link;
+            polled [index - 5] = link;
             items [index++] = (zmq_pollitem_t) { zsock_resolve (link->dealer), 0, ZMQ_POLLIN, 0 };
         }
         int64_t now = zclock_mono ();
@@ -2054,18 +1765,14 @@ shic_cluster_actor (zsock_t *pipe, void *args)
             s_handle_sub (self);
         for (int i = 0; i < 64 && (zsock_events (self->local) & ZMQ_POLLIN); i++)
             s_handle_local (self);
-        for (int i = 0; i < 256 && (zsock_events (self->relay) & ZMQ_POLLIN); i++)
-            s_handle_relay (self);
-        for (int i = 0; i < 256 && (zsock_events (self->peer) & ZMQ_POLLIN); i++)
-            s_handle_peer (self);
-        if (self->watch && (items [6].revents & ZMQ_POLLIN || fd < 0))
+        if (self->watch && (items [4].revents & ZMQ_POLLIN || fd < 0))
             s_handle_watch (self);
         //  Links may go while handled (a node lost): look each up again
         zlistx_t *ready = zlistx_new ();
         zlistx_set_destructor (ready, (zlistx_destructor_fn *) zstr_free);
-        for (size_t i = 7; i < index; i++)
+        for (size_t i = 5; i < index; i++)
             if (items [i].revents & ZMQ_POLLIN)
-                zlistx_add_end (ready, strdup (polled [i - 7]->name));
+                zlistx_add_end (ready, strdup (polled [i - 5]->name));
         for (char *name = (char *) zlistx_first (ready); name; name = (char *) zlistx_next (ready)) {
             s_link_t *link = (s_link_t *) zhashx_lookup (self->links, name);
             for (int i = 0; link && i < 256 && (zsock_events (link->dealer) & ZMQ_POLLIN); i++) {

@@ -14,12 +14,19 @@
 #define SHIC_CLUSTER_H_INCLUDED
 
 #include "shic.h"
+#include "shic_kernel.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-//  The actor (czmq zactor_fn); args is the runtime's shic_settings_t
+//  What the supervisor hands the actor (allocated; the actor frees it)
+typedef struct {
+    const shic_settings_t *settings; //  the runtime's
+    int peer_port;                  //  the port of the gateway's peer door
+} shic_cluster_args_t;
+
+//  The actor (czmq zactor_fn); args is a shic_cluster_args_t
 void shic_cluster_actor (zsock_t *pipe, void *args);
 
 #ifdef __cplusplus

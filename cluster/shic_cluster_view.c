@@ -505,6 +505,43 @@ shic_cluster_view_instance_elsewhere (shic_cluster_view_t *self, const char *mke
     return best;
 }
 
+shic_val_t *
+shic_cluster_view_routes (shic_cluster_view_t *self, const char *me)
+{
+    shic_val_t *routes = shic_val_new_map ();
+    for (shic_cluster_instance_t *instance =
+             (shic_cluster_instance_t *) zhashx_first (self->instances);
+         instance; instance = (shic_cluster_instance_t *) zhashx_next (self->instances)) {
+        const char *key = shic_val_str (shic_val_get (instance->record, "key"));
+        if (!key || !streq (instance->status, "ready") || streq (instance->node, me)
+        ||  !zhashx_lookup (self->nodes, instance->node))
+            continue;
+        const char *known = shic_val_str (shic_val_get (routes, key));
+        if (!known || strcmp (instance->node, known) < 0)
+            shic_val_set_str (routes, key, instance->node);
+    }
+    return routes;
+}
+
+shic_val_t *
+shic_cluster_view_peers (shic_cluster_view_t *self, const char *me)
+{
+    shic_val_t *peers = shic_val_new_map ();
+    zlistx_t *nodes = shic_cluster_view_node_list (self);
+    for (shic_cluster_node_t *node = (shic_cluster_node_t *) zlistx_first (nodes); node;
+         node = (shic_cluster_node_t *) zlistx_next (nodes)) {
+        if (streq (node->name, me))
+            continue;
+        shic_val_t *peer = shic_val_new_map ();
+        shic_val_set_str (peer, "peer", node->peer);
+        if (node->curve_key)
+            shic_val_set_str (peer, "curve_key", node->curve_key);
+        shic_val_set (peers, node->name, &peer);
+    }
+    zlistx_destroy (&nodes);
+    return peers;
+}
+
 zlistx_t *
 shic_cluster_view_instances_of (shic_cluster_view_t *self, const char *node)
 {
@@ -704,6 +741,19 @@ shic_cluster_view_test (bool verbose)
                       "\"leased\":true}", 6, 1);
     instance = shic_cluster_view_instance_elsewhere (view, mkey, "a", NULL);
     assert (instance && streq (instance->node, "c") && instance->leased);
+    s_put (view, key, "{\"instance_id\":\"c.standin:tiny:abc\",\"key\":\"standin:tiny:abc\","
+                      "\"status\":\"ready\",\"leased\":true}", 6, 1);
+    shic_val_t *routes = shic_cluster_view_routes (view, "a");
+    assert (shic_val_size (routes) == 1
+            && streq (shic_val_str (shic_val_get (routes, "standin:tiny:abc")), "c"));
+    shic_val_destroy (&routes);
+    routes = shic_cluster_view_routes (view, "c");
+    assert (shic_val_size (routes) == 0);
+    shic_val_destroy (&routes);
+    shic_val_t *peers = shic_cluster_view_peers (view, "a");
+    assert (shic_val_size (peers) == 2
+            && streq (shic_val_str (shic_val_path (peers, "b/peer")), "tcp://127.0.0.1:2"));
+    shic_val_destroy (&peers);
     s_put (view, key, "{\"instance_id\":7}", 7, -1);
     instance = shic_cluster_view_instance_elsewhere (view, mkey, "a", NULL);
     assert (instance && streq (instance->node, "b"));

@@ -92,6 +92,12 @@ shic_cluster_claim_t *shic_cluster_view_claim (shic_cluster_view_t *self, const 
 shic_cluster_instance_t *shic_cluster_view_instance_elsewhere (shic_cluster_view_t *self,
                                                                const char *mkey, const char *me,
                                                                zlistx_t *skip);
+//  Where each model runs ready on a live node other than me: {instance
+//  key: node} (a fresh map; the first node by name when several)
+shic_val_t *shic_cluster_view_routes (shic_cluster_view_t *self, const char *me);
+//  The live nodes other than me: {node: {peer, curve_key?}} (fresh)
+shic_val_t *shic_cluster_view_peers (shic_cluster_view_t *self, const char *me);
+
 //  The instances of node (fresh list of borrowed instances)
 zlistx_t *shic_cluster_view_instances_of (shic_cluster_view_t *self, const char *node);
 

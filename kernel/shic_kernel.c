@@ -56,11 +56,10 @@ s_default_node (char *node, size_t size)
 
 //  The cluster section: defaults for what it leaves out
 static void
-s_cluster_load (shic_cluster_settings_t *self, zconfig_t *config, int pid, int n)
+s_cluster_load (shic_cluster_settings_t *self, zconfig_t *config)
 {
     zconfig_t *section = config? zconfig_locate (config, "cluster"): NULL;
     self->enabled = section != NULL;
-    snprintf (self->relay, sizeof (self->relay), "inproc://shic-%d-%d-relay", pid, n);
     if (!section)
         return;
     snprintf (self->etcd, sizeof (self->etcd), "%s", zconfig_get (section, "etcd", ""));
@@ -134,7 +133,7 @@ shic_settings_load (shic_settings_t *self, zconfig_t *config)
     r->healthy_reset_ms = shic_config_int (config, "healthy_reset_ms", r->healthy_reset_ms);
     if (self->lease_spare < 1)
         self->lease_spare = 1;
-    s_cluster_load (&self->cluster, config, getpid (), n);
+    s_cluster_load (&self->cluster, config);
 }
 
 bool

@@ -30,8 +30,6 @@ typedef struct {
     char public_gateway [256];      //  the gateway clients use (for the record)
     char curve_cert [512];          //  shicd/curve_server_cert, or ""
     char curve_clients [512];       //  shicd/curve_clients, or ""
-    char relay [64];                //  inproc endpoint of the gateway's relay
-                                    //  door (forwarded requests, as network)
 } shic_cluster_settings_t;
 
 //  Settings of one runtime, read once from the configuration; every actor

@@ -719,6 +719,13 @@ shic_registry_memo_lookup (shic_registry_t *self, const char *key,
     return shic_registry_lookup (self, resolved->instance_id);
 }
 
+const char *
+shic_registry_memo_id (shic_registry_t *self, const char *key)
+{
+    s_resolved_t *resolved = key? (s_resolved_t *) zhashx_lookup (self->resolved, key): NULL;
+    return resolved? resolved->instance_id: NULL;
+}
+
 void
 shic_registry_memo_add (shic_registry_t *self, const char *key, const char *instance_id,
                         const shic_val_t *compatibility)

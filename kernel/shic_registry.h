@@ -203,6 +203,9 @@ char *shic_registry_memo_key (bool trusted, const shic_val_t *consumer,
 //  resolution (borrowed); NULL when the key is unknown or its instance gone
 shic_record_t *shic_registry_memo_lookup (shic_registry_t *self, const char *key,
                                           const shic_val_t **compatibility_p);
+//  The instance id a key resolved to, whether or not that instance lives
+//  here (borrowed), or NULL when the key is unknown
+const char *shic_registry_memo_id (shic_registry_t *self, const char *key);
 //  What the memo holds, about, in bytes (it starts over past 4 MiB)
 size_t shic_registry_memo_bytes (shic_registry_t *self);
 //  Remembers a resolution (compatibility is copied)

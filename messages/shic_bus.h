@@ -84,9 +84,11 @@ typedef enum {
     SHIC_BUS_BOUND,
     SHIC_BUS_POOL,
     //  Gateway and cluster actor (issue 13)
+    SHIC_BUS_BIND_PEER,
     SHIC_BUS_HANDOFF,
     SHIC_BUS_DECIDED,
     SHIC_BUS_LOST,
+    SHIC_BUS_ROUTES,
     SHIC_BUS_CLUSTER,
     SHIC_BUS_COUNT                  //  number of ids, not a message
 } shic_bus_id_t;
@@ -142,7 +144,7 @@ typedef struct {
     const char *client;             //  HANDOFF: the holder (node/client key)
     const char *key;                //  HANDOFF: the instance key, unprefixed
     const char *node;               //  HANDOFF: route to it; LOST: the node
-    const char *action;             //  DECIDED: local, reply, merge or drop
+    const char *action;             //  DECIDED: local, reply, merge, no_room or drop
     //  Trees (maps, or any value where the table says so)
     shic_val_t *manifest;           //  normalized BackendManifest
     shic_val_t *plan;               //  normalized StartupPlan
@@ -155,12 +157,14 @@ typedef struct {
     shic_val_t *measured;           //  READY: buffers the service reported
                                     //  {device_bytes, host_bytes}, or NULL
     shic_val_t *request;            //  HANDOFF: the request's body (bin)
-    shic_val_t *need;               //  HANDOFF: {bytes, pool, fit} of an ensure
+    shic_val_t *need;               //  HANDOFF: {bytes, pool?, fit, skip?} of an ensure
+    shic_val_t *peer;               //  HANDOFF: {hop, mode, from} of a request
+                                    //  another node forwarded
     shic_val_t *reply;              //  DECIDED: a reply body (bin)
     shic_val_t *replies;            //  DECIDED: [{node, reply (bin)}] of a fan-out
     shic_val_t *instances;          //  LOST: the node's instance ids [str]
-    shic_val_t *leases;             //  LOST: leases relayed to it [{instance_id,
-                                    //  lease_ref, owner_ref}]
+    shic_val_t *nodes;              //  ROUTES: {node: {peer, curve_key?}}
+    shic_val_t *routes;             //  ROUTES: {instance key: node}
     shic_val_t *summary;            //  CLUSTER: the cluster's state, for ping
     //  Pointer frames (see the table for who owns each)
     const void *ops;                //  a backend's ops table
