@@ -33,6 +33,11 @@
         STOP, LOGS
     Bus, from the lease pool ("P"): BOUND, EXPIRED, POOL; to it: GRANT,
         RENEW, RELEASE (shic_lease_pool.c, sent by the lease book)
+    Clustered (a cluster section; shic_gateway_cluster.c): BIND-PEER
+    {endpoint} on the pipe binds the peer door, a third ROUTER whose
+    requests (other nodes' forwards) are served as from network clients;
+    bus from the cluster actor ("C"): DECIDED, LOST, ROUTES, CLUSTER; to
+    it: HANDOFF.
     Every message is a row of messages/shic_bus.c, with its body.
     =========================================================================
 */

@@ -121,6 +121,12 @@ backends
         ready_pattern = server is listening on http://
         models
             tiny = tiny
+    dup
+        type = command
+        command = $standin
+        ready_pattern = server is listening on http://
+        models
+            one = one
     broken
         type = command
         command = $standin --exit-before-ready 3
@@ -236,15 +242,24 @@ sleep $(( cooldown / 1000 + 1 ))
 shic_ b ensure broken small > /dev/null 2>&1
 check "after the cooldown it is started again" test $(( $(starts broken:small) - before )) = 2
 
-#  SIGSTOP of a node for twice the TTL: it registers anew (a new boot id)
+#  SIGSTOP of a node for twice the TTL: it registers anew (a new boot id),
+#  and an idle instance it runs that another node started meanwhile is its
+#  duplicate: it stops it
+shic_ b --json ensure dup one --ttl 1s > "$work/dup_b.json" 2>&1
+check "dup one runs on b" grep -q '"instance_id":"b.dup:one' "$work/dup_b.json"
+check "... and is idle (its lease expired)" within 5 bash -c "timeout 5 '$build/shic' -E $(gw b) --json ps | grep -q '\"lease_count\":0'"
 boot=$(boot_of b)
 kill -STOP "$(node_pid b)"
 check "a stopped node's record goes" within $(( 2 * ttl / 1000 + 2 )) gone_node b
+shic_ a --json ensure dup one --ttl 60s > "$work/dup_a.json" 2>&1
+check "meanwhile dup one starts on a" grep -q '"instance_id":"a.dup:one' "$work/dup_a.json"
 sleep $(( 2 * ttl / 1000 ))
 kill -CONT "$(node_pid b)"
 check "after SIGCONT it registers anew" within 10 bash -c "b=\$(ETCDCTL_API=3 etcdctl --endpoints $etcd_url get $prefix/nodes/b --print-value-only | $py -c 'import json,sys; print(json.load(sys.stdin)[\"boot_id\"])' 2>/dev/null); [ -n \"\$b\" ] && [ \"\$b\" != '$boot' ]"
 check "... its log says so" grep -q "registered anew" "$work/b.err"
 check "... and it serves again" within 10 state_is b ok
+check "... and stops its idle duplicate of dup one" within 10 grep -q "b.dup:one.* runs on node a too: stopping this idle duplicate" "$work/b.err"
+check "dup one then runs on a alone" within 10 bash -c "[ \$(timeout 5 '$build/shic' -E $(gw c) ps --cluster | grep 'dup:one' | grep -c ready) = 1 ]"
 
 #  An etcd restart: degraded meanwhile, then ok; the leases survived
 boots_before=$(for n in $nodes; do boot_of $n; done | tr '\n' ' ')
