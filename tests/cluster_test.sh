@@ -287,6 +287,49 @@ check "node c's watch is told it was compacted" within 10 grep -q "the watch was
 check "... it reads the prefix again and serves" within 10 bash -c "timeout 5 '$build/shic' -E $(gw c) --json ping | grep -q '\"state\":\"ok\".*\"nodes\":3'"
 check "... and its view is whole (ps --cluster)" bash -c "timeout 10 '$build/shic' -E $(gw c) ps --cluster | grep -q 'standin:tiny'"
 
+#  Bad input: garbage on a peer door and in etcd is refused, the node serves
+cat > "$work/garbage.py" <<'PY'
+import msgpack, sys, zmq
+ctx = zmq.Context ()
+s = ctx.socket (zmq.DEALER)
+s.setsockopt (zmq.LINGER, 0)
+s.connect (sys.argv [1])
+request = msgpack.packb ({"v": 1, "id": 1, "op": "ping"})
+good = {"ticket": 1, "hop": 1, "mode": "call", "holder": "x/y", "from": "x"}
+frames = [
+    [b"REQ"], [b"NOPE", b"", b""], [b"REQ", b"\xc1", request],
+    [b"REQ", msgpack.packb ([1, 2]), request],
+    [b"REQ", msgpack.packb (dict (good, hop=7)), request],
+    [b"REQ", msgpack.packb (dict (good, mode="evil")), request],
+    [b"REQ", msgpack.packb (dict (good, holder="nohalf")), request],
+    [b"REQ", msgpack.packb (dict (good, ticket="1")), request],
+    [b"REQ", msgpack.packb (dict (good, holder="x/" + "y" * 5000)), request],
+    [b"REQ", msgpack.packb (good), b"\xff\xfe"],
+    [b"REQ", msgpack.packb (good), request, b"extra"],
+]
+for message in frames:
+    s.send_multipart (message)
+#  A good one after the garbage is still answered (ping, as a network client)
+s.send_multipart ([b"REQ", msgpack.packb (dict (good, ticket=9)), request])
+replies = []
+while s.poll (3000):
+    replies.append (s.recv_multipart ())
+ok = [r for r in replies if r [0] == b"REP" and msgpack.unpackb (r [1]).get ("ticket") == 9]
+bad = [r for r in replies if r [0] == b"REP" and msgpack.unpackb (r [1]).get ("ticket") == 1]
+print ("answered", len (ok), "garbage answered", len (bad))
+sys.exit (0 if len (ok) == 1 else 1)
+PY
+peer_a=$(etcdctl_ get "$prefix/nodes/a" --print-value-only | $py -c 'import json,sys; print(json.load(sys.stdin)["peer"])')
+check "garbage on a peer door is refused, a good request after it answered" \
+    timeout 20 $py "$work/garbage.py" "$peer_a"
+check "... each logged" bash -c "[ \$(grep -c 'refused a malformed message on the peer door' '$work/a.err') -ge 9 ]"
+etcdctl_ put "$prefix/nodes/zz" "not json" > /dev/null
+etcdctl_ put "$prefix/claims/0123456789abcdef0123456789abcdef" '{"node":7}' > /dev/null
+check "garbage records in etcd are refused" within 5 bash -c "grep -q 'refused the record at $prefix/nodes/zz' '$work/a.err' && grep -q 'refused the record at $prefix/claims/' '$work/a.err'"
+check "... and the nodes serve" bash -c "timeout 10 '$build/shic' -E $(gw a) --json ensure standin tiny --ttl 5s | grep -q instance_id"
+etcdctl_ del "$prefix/nodes/zz" > /dev/null
+etcdctl_ del --prefix "$prefix/claims/0123456789abcdef" > /dev/null
+
 #  Leaving: SIGTERM, exit 0, and the node's records go at once
 for n in $nodes; do kill -TERM "$(node_pid $n)"; done
 for n in $nodes; do
