@@ -1220,9 +1220,16 @@ main (int argc, char *argv [])
         if (json)
             s_print_json (result);
         else
-        if (streq (op, "ping"))
-            printf ("shicd %s on %s, up %.1f s\n", s_str (result, "version"), s_str (result, "node"),
+        if (streq (op, "ping")) {
+            printf ("shicd %s on %s, up %.1f s", s_str (result, "version"), s_str (result, "node"),
                     shic_val_int (shic_val_get (result, "uptime_ms")) / 1000.0);
+            //  A clustered node says which, and how its cluster is
+            if (shic_val_get (result, "cluster"))
+                printf ("; cluster node %s: %s, %lld node(s) seen", s_str (result, "cluster/node"),
+                        s_str (result, "cluster/state"),
+                        (long long) shic_val_int (shic_val_path (result, "cluster/nodes")));
+            printf ("\n");
+        }
         else
         if (streq (op, "list_instances") || streq (op, "list_leases") || streq (op, "resources")) {
             if (streq (op, "list_instances"))
