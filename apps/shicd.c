@@ -675,6 +675,11 @@ main (int argc, char *argv [])
     zsys_handler_set (NULL);
 
     int rc = 0;
+    //  A check does not join the cluster (nor bind its peer door): the
+    //  section, checked already, is renamed out of the runtime's sight
+    zconfig_t *cluster = check? zconfig_locate (config, "cluster"): NULL;
+    if (cluster)
+        zconfig_set_name (cluster, "cluster (checked)");
     shic_runtime_t *runtime = shic_runtime_new (config);
     shic_backends_t *backends = NULL;
     shic_http_face_t *http_face = NULL;

@@ -266,6 +266,9 @@ boots_before=$(for n in $nodes; do boot_of $n; done | tr '\n' ' ')
 etcd_stop
 check "etcd away: ping says degraded" within 5 state_is a degraded
 check "... and the node serves what it has" bash -c "timeout 10 '$build/shic' -E $(gw $herd_node) ensure standin tiny --ttl 10s > /dev/null"
+held=$(herd "print(r[2]['lease_ref'])")
+check "... renewals work: on the lease's node" bash -c "timeout 10 '$build/shic' -E $(gw $herd_node) renew '$held' --ttl 60s | grep -q ok"
+check "... and through another node" bash -c "timeout 10 '$build/shic' -E $(gw $other) renew '$held' --ttl 60s | grep -q ok"
 etcd_restart
 check "etcd back: every node says ok" within 15 bash -c "for n in a b c; do timeout 5 '$build/shic' -E \$(echo tcp://127.0.0.1:\$(cut -d' ' -f1 '$work'/\$n.ports)) --json ping | grep -q '\"state\":\"ok\"' || exit 1; done"
 boots_after=$(for n in $nodes; do boot_of $n; done | tr '\n' ' ')
