@@ -57,6 +57,7 @@
                                     //  refresh (a record's leased flag may lag it)
 #define REFRESH_PERIOD_MS   5000    //  and the records are checked this often anyway
 #define CLAIM_STALE_MS      10000   //  a claim of ours with nothing here is dropped
+#define FREE_GRANULE        ((int64_t) 64 << 20)    //  a node record's free memory, rounded
 #define PEER_HEADER_MAX     4096    //  a peer header's bytes
 
 //  A DEALER to another node's peer ROUTER
@@ -1165,9 +1166,14 @@ s_publish (self_t *self)
             &&  !shic_val_bool (shic_val_get (item, "pinned")))
                 idle += shic_val_int (shic_val_get (item, "footprint_bytes"));
         }
+        //  Free memory is measured (MemAvailable, NVML) and moves all the
+        //  time: written rounded down to 64 MiB, so that a record is not
+        //  rewritten for noise (never rounded up: placement stays cautious)
+        int64_t free_bytes = shic_val_int (shic_val_get (pool, "free_bytes"));
+        free_bytes -= free_bytes % FREE_GRANULE;
         shic_val_t *stats = shic_val_new_map ();
         shic_val_set_int (stats, "capacity", shic_val_int (shic_val_get (pool, "capacity_bytes")));
-        shic_val_set_int (stats, "free", shic_val_int (shic_val_get (pool, "free_bytes")));
+        shic_val_set_int (stats, "free", free_bytes);
         shic_val_set_int (stats, "idle", idle);
         shic_val_set (pools, name, &stats);
     }
