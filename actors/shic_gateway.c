@@ -484,14 +484,19 @@ shic_gateway_actor (zsock_t *pipe, void *args)
             break;
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
-        //  Drain each socket a bounded number of times per turn
-        for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
-            s_handle_bus (self);
-        for (int i = 0; i < 64 && (zsock_events (self->trusted) & ZMQ_POLLIN); i++)
-            s_handle_client (self, self->trusted, true);
+        //  Drain each socket a bounded number of times per turn. Clustered,
+        //  only the sockets the poll found readable are asked (each ZMQ_EVENTS
+        //  is a system call, and a node that forwards has more sockets)
+        bool all = !self->peer;
+        if (all || (items [1].revents & ZMQ_POLLIN))
+            for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
+                s_handle_bus (self);
+        if (all || (items [2].revents & ZMQ_POLLIN))
+            for (int i = 0; i < 64 && (zsock_events (self->trusted) & ZMQ_POLLIN); i++)
+                s_handle_client (self, self->trusted, true);
         if (self->peer)
             shic_gateway_cluster_handle (self, count);
-        if (self->public_router)
+        if (self->public_router && (all || (items [3].revents & ZMQ_POLLIN)))
             for (int i = 0; i < 64 && (zsock_events (self->public_router) & ZMQ_POLLIN); i++)
                 s_handle_client (self, self->public_router, false);
     }
