@@ -76,7 +76,8 @@ def fig13(md, f):
     md.append(table(rows))
     md.append(f"\nNode a and a node b<round>, each round a fresh one; the model (the stand-in, "
               f"`--load-ms {f['load_ms']}`) is started on b (the cold start alone is that ensure, "
-              f"timed), b is SIGKILLed and an ensure is sent to a at once: a's view still has the "
+              f"timed), b is SIGKILLed at a random moment of its keep-alive period and an "
+              f"ensure is sent to a at once: a's view still has the "
               f"model ready on b, so it is forwarded there and waits until b's records vanish with "
               f"its etcd lease (TTL {f['ttl_ms']} ms, kept alive every third of it; etcd revokes "
               f"expired leases every 500 ms), then a claims the start and starts the model "
