@@ -50,7 +50,6 @@
 #include <sys/random.h>
 
 #define HOP_MAX             2       //  forwards one request may take
-#define CALL_TIMEOUT_MS     5000    //  a routed call, answered by another node
 #define FANOUT_TIMEOUT_MS   3000    //  a cluster list waits this long for nodes
 #define ENSURE_GRACE_MS     2000    //  beyond wait_ms for a forwarded ensure
 #define LEASE_REFRESH_MS    1000    //  lease events are gathered this long before a
@@ -77,13 +76,14 @@ typedef struct {
 } s_fanout_t;
 
 //  A request this node forwards (or decides): an ensure of its own client,
-//  one forwarded here and passed on (hop 2), a routed call, a fan-out part
+//  one another node forwarded here (decided, or passed on: hop 2), a part of
+//  a fan-out
 typedef struct {
     int64_t ticket;                 //  the peer ticket while it is out
     int64_t gateway_ticket;         //  the HANDOFF's ticket
     int64_t via;                    //  forwarded here: its ticket at our gateway, else 0
     char *from;                     //  forwarded here: the node it came from
-    char *kind;                     //  ensure, route or part
+    char *kind;                     //  ensure, or part (of a fan-out)
     char *op;                       //  the wire op
     char *holder;                   //  entry node / client
     zframe_t *body;                 //  the wire request
