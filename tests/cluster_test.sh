@@ -115,6 +115,7 @@ backends
         needs = 2GiB
         models
             huge = huge
+            vast = vast
     slow
         type = command
         command = $standin --load-ms 5000
@@ -241,6 +242,38 @@ check "the failure names its node and the cooldown" bash -c "timeout 10 '$build/
 sleep $(( cooldown / 1000 + 1 ))
 shic_ b ensure broken small > /dev/null 2>&1
 check "after the cooldown it is started again" test $(( $(starts broken:small) - before )) = 2
+
+#  A node that finds no room answers so, and the next is tried: a fake
+#  node whose record shows the most free memory answers every forward
+#  no_room; a model too big for a goes there first, then to b or c
+cat > "$work/no_room.py" <<'PY'
+import msgpack, sys, zmq
+ctx = zmq.Context ()
+router = ctx.socket (zmq.ROUTER)
+router.setsockopt (zmq.LINGER, 0)
+port = router.bind_to_random_port ("tcp://127.0.0.1")
+print (port, flush=True)
+asked = 0
+while router.poll (int (sys.argv [1]) * 1000):
+    frames = router.recv_multipart ()
+    header = msgpack.unpackb (frames [2])
+    asked += 1
+    router.send_multipart ([frames [0], b"REP", msgpack.packb (
+        {"ticket": header ["ticket"], "outcome": "no_room"}), b""])
+    print ("asked", header ["mode"], flush=True)
+PY
+$py "$work/no_room.py" 15 > "$work/no_room.out" 2>&1 &
+echo $! >> "$work/bg.pids"
+within 5 test -s "$work/no_room.out"
+fake_port=$(head -1 "$work/no_room.out")
+etcdctl_ put "$prefix/nodes/zz" "{\"boot_id\":\"f\",\"peer\":\"tcp://127.0.0.1:$fake_port\",\"queue\":0,\"pools\":{\"ram\":{\"capacity\":68719476736,\"free\":68719476736,\"idle\":0}}}" > /dev/null
+check "the fake node is seen" within 5 bash -c "timeout 5 '$build/shic' -E $(gw a) --json ping | grep -q '\"nodes\":4'"
+shic_ a --json ensure big vast --ttl 10s > "$work/vast.json" 2>&1
+vast_node=$($py -c "import json; print(json.load(open('$work/vast.json'))['instance_id'].split('.')[0])" 2>/dev/null)
+check "the node with the most room was asked first and said no_room" grep -q "asked place" "$work/no_room.out"
+check "... then the next one started it (${vast_node:-none})" bash -c "[ '$vast_node' = b ] || [ '$vast_node' = c ]"
+etcdctl_ del "$prefix/nodes/zz" > /dev/null
+check "the fake node is gone again" within 5 bash -c "timeout 5 '$build/shic' -E $(gw a) --json ping | grep -q '\"nodes\":3'"
 
 #  SIGSTOP of a node for twice the TTL: it registers anew (a new boot id),
 #  and an idle instance it runs that another node started meanwhile is its
