@@ -36,6 +36,11 @@
     Bus, from the host ("H", shic_runtime_host_calls): HOST-CALLS -> REPLY
         {rc}, ANSWER {ticket, result | error}; to it: CALL {ticket, op,
         args} (ops the host answers on its own thread: reload)
+    Clustered (a cluster section; shic_gateway_cluster.c): BIND-PEER
+    {endpoint} on the pipe binds the peer door, a third ROUTER whose
+    requests (other nodes' forwards) are served as from network clients;
+    bus from the cluster actor ("C"): DECIDED, LOST, ROUTES, CLUSTER; to
+    it: HANDOFF.
     Every message is a row of messages/shic_bus.c, with its body.
     =========================================================================
 */
@@ -90,6 +95,11 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
                                           &shic_gateway_admission_effects, self);
     self->conns = shic_conns_new ();
     self->trusted_monitor = s_monitor_new (self->trusted, "trusted");
+    if (settings->cluster.enabled) {
+        self->peer = s_router_new (settings->max_frame);
+        zsock_set_maxmsgsize (self->peer, (int64_t) settings->max_frame + 65536);
+        shic_gateway_cluster_start (self);
+    }
     return self;
 }
 
@@ -98,6 +108,7 @@ s_self_destroy (self_t **self_p)
 {
     if (*self_p) {
         self_t *self = *self_p;
+        shic_gateway_cluster_stop (self);
         shic_stats_destroy (&self->stats);
         zhashx_destroy (&self->log_calls);
         zhashx_destroy (&self->host_calls);
@@ -172,6 +183,10 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
     }
     else
     if (shic_args_decode (call->req.op, call->req.args, &call->args, &err) == 0) {
+        //  A ref of another node, a list of the whole cluster: the cluster
+        //  actor answers (shic_gateway_cluster.c)
+        if (self->peer && !call->relayed && shic_gateway_cluster_take (self, call, handler, op))
+            return;
         result = handler (self, call, &err);
         if (!result && !err.code)
             return;                 //  replied, or parked
@@ -187,7 +202,6 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
     shic_val_destroy (&result);
 }
 
-//  One message from a client ROUTER
 //  Disconnects a monitor reported: their clients are gone
 static void
 s_handle_monitor (self_t *self, zsock_t *monitor)
@@ -229,6 +243,39 @@ s_client_on (self_t *self, int fd, const char *client)
     zstr_free (&gone);
 }
 
+//  Serves a call whose envelope and client are set: msg holds what follows
+//  the envelope (exactly one body frame); frees what the call holds
+void
+shic_gateway_serve (self_t *self, shic_gateway_call_t *call, zmsg_t *msg)
+{
+    //  The client is alive
+    if (!call->trusted || self->settings->inproc_client_timeout)
+        shic_lease_book_client_seen (self->book, call->client);
+    shic_error_t err = { 0 };
+    if (zmsg_size (msg) != 1)
+        shic_error_set (&err, SHIC_E_MALFORMED, NULL,
+                        "a request is exactly one body frame after the envelope");
+    else {
+        zframe_t *body = zmsg_first (msg);
+        call->body = body;
+        shic_stats_request (self->stats);
+        if (shic_wire_request_decode (zframe_data (body), zframe_size (body),
+                                      self->settings->max_frame, &call->req, &err) == 0)
+            s_dispatch (self, call);
+    }
+    if (err.code) {
+        if (self->settings->verbose)
+            zsys_debug ("gateway: %s: %s", err.code, err.message? err.message: "");
+        s_reply_error (self, NULL, call->router, call->envelope, call->req.id, &err);
+    }
+    shic_error_clear (&err);
+    shic_wire_request_reset (&call->req);
+    zmsg_destroy (&call->envelope);
+    zstr_free (&call->client);
+}
+
+//  One message from a client ROUTER (trusted: the embedding host's inproc
+//  and the control socket; else network clients)
 static void
 s_handle_client (self_t *self, zsock_t *router, bool trusted)
 {
@@ -284,29 +331,7 @@ s_handle_client (self_t *self, zsock_t *router, bool trusted)
         zframe_t *delimiter = zmsg_pop (msg);
         zmsg_append (call.envelope, &delimiter);
     }
-    //  The client is alive
-    if (!trusted || self->settings->inproc_client_timeout)
-        shic_lease_book_client_seen (self->book, call.client);
-    shic_error_t err = { 0 };
-    if (zmsg_size (msg) != 1)
-        shic_error_set (&err, SHIC_E_MALFORMED, NULL,
-                        "a request is exactly one body frame after the envelope");
-    else {
-        zframe_t *body = zmsg_first (msg);
-        shic_stats_request (self->stats);
-        if (shic_wire_request_decode (zframe_data (body), zframe_size (body),
-                                      self->settings->max_frame, &call.req, &err) == 0)
-            s_dispatch (self, &call);
-    }
-    if (err.code) {
-        if (self->settings->verbose)
-            zsys_debug ("gateway: %s: %s", err.code, err.message? err.message: "");
-        s_reply_error (self, NULL, router, call.envelope, call.req.id, &err);
-    }
-    shic_error_clear (&err);
-    shic_wire_request_reset (&call.req);
-    zmsg_destroy (&call.envelope);
-    zstr_free (&call.client);
+    shic_gateway_serve (self, &call, msg);
     zmsg_destroy (&msg);
 }
 
@@ -325,6 +350,9 @@ s_handle_bus (self_t *self)
         else
         if (streq (identity, "H"))
             shic_gateway_handle_host (self, &bus);
+        else
+        if (streq (identity, "C"))
+            shic_gateway_handle_cluster (self, &bus);
         else {
             shic_record_t *instance = shic_registry_lookup_seq (self->registry, identity);
             if (instance && instance->stop_owed)
@@ -465,6 +493,7 @@ s_handle_pipe (self_t *self)
             shic_gateway_waiters_fail (self, instance, &err);
         shic_admission_drain (self->admission, &err);
         shic_gateway_host_calls_expire (self, zclock_mono (), NULL, &err);
+        shic_gateway_handoffs_drain (self, &err);
         shic_error_clear (&err);
     }
     else
@@ -492,6 +521,9 @@ s_handle_pipe (self_t *self)
     if (msg.id == SHIC_BUS_BIND_EVENTS)
         s_reply (self, shic_events_bind (self->events, msg.endpoint));
     else
+    if (msg.id == SHIC_BUS_BIND_PEER)
+        s_reply (self, self->peer? shic_gateway_cluster_bind (self, msg.endpoint): -1);
+    else
     if (rc == 0)
         zsys_error ("gateway: unexpected '%s' on its pipe", shic_bus_command (msg.id));
     shic_bus_reset (&msg);
@@ -516,6 +548,8 @@ s_timers (self_t *self, int64_t now)
     shic_lease_book_clients_expire (self->book, now, &next);
     shic_gateway_log_calls_expire (self, now, &next);
     shic_gateway_host_calls_expire (self, now, &next, NULL);
+    if (self->handoffs)
+        shic_gateway_handoffs_expire (self, now, &next);
     if (self->placement_due) {
         self->placement_due = false;
         shic_admission_run (self->admission);
@@ -546,7 +580,7 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     while (ok && !self->terminated) {
         int64_t next = s_timers (self, zclock_mono ());
         int64_t now = zclock_mono ();
-        zmq_pollitem_t items [6] = {
+        zmq_pollitem_t fixed [6] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->trusted), 0, ZMQ_POLLIN, 0 }
@@ -558,8 +592,11 @@ shic_gateway_actor (zsock_t *pipe, void *args)
         for (int i = 0; i < 3; i++)
             if (sockets [i]) {
                 at [i] = count;
-                items [count++] = (zmq_pollitem_t) { zsock_resolve (sockets [i]), 0, ZMQ_POLLIN, 0 };
+                fixed [count++] = (zmq_pollitem_t) { zsock_resolve (sockets [i]), 0, ZMQ_POLLIN, 0 };
             }
+        //  Clustered: the peer door and the links to other nodes too
+        zmq_pollitem_t *items = self->peer? shic_gateway_cluster_items (self, fixed, &count)
+                                          : fixed;
         if (shic_poll (items, count, next < 0? -1: next > now? next - now: 0) == -1)
             break;
         if (items [0].revents & ZMQ_POLLIN)
@@ -567,12 +604,19 @@ shic_gateway_actor (zsock_t *pipe, void *args)
         for (int i = 1; i < 3; i++)
             if (at [i] >= 0 && (items [at [i]].revents & ZMQ_POLLIN))
                 s_handle_monitor (self, sockets [i]);
-        //  Drain each socket a bounded number of times per turn
-        for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
-            s_handle_bus (self);
-        for (int i = 0; i < 64 && (zsock_events (self->trusted) & ZMQ_POLLIN); i++)
-            s_handle_client (self, self->trusted, true);
-        if (self->public_router)
+        //  Drain each socket a bounded number of times per turn. Clustered,
+        //  only the sockets the poll found readable are asked (each ZMQ_EVENTS
+        //  is a system call, and a node that forwards has more sockets)
+        bool all = !self->peer;
+        if (all || (items [1].revents & ZMQ_POLLIN))
+            for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
+                s_handle_bus (self);
+        if (all || (items [2].revents & ZMQ_POLLIN))
+            for (int i = 0; i < 64 && (zsock_events (self->trusted) & ZMQ_POLLIN); i++)
+                s_handle_client (self, self->trusted, true);
+        if (self->peer)
+            shic_gateway_cluster_handle (self, count);
+        if (self->public_router && (all || (items [at [0]].revents & ZMQ_POLLIN)))
             for (int i = 0; i < 64 && (zsock_events (self->public_router) & ZMQ_POLLIN); i++)
                 s_handle_client (self, self->public_router, false);
     }

@@ -528,6 +528,8 @@ s_on_ready (self_t *self, shic_record_t *instance, const shic_bus_t *msg)
         return;
     shic_error_t err = { 0 };
     shic_val_t *endpoint = shic_endpoint_build (instance->id, instance->plan, msg->fields, &err);
+    if (endpoint && self->peer)
+        shic_gateway_cluster_endpoint (self, endpoint);
     if (endpoint) {
         shic_registry_ready (self->registry, instance, &endpoint, (int) msg->pid);
         shic_admission_measured (self->admission, instance, msg->measured);

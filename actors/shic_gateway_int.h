@@ -52,6 +52,21 @@ typedef struct {
     zlistx_t *host_ops;             //  the ops the host answers (HOST-CALLS)
     zhashx_t *host_calls;           //  requests waiting for the host, by ticket
     int64_t host_ticket;            //  the last host ticket given
+    //  The cluster (issue 13; shic_gateway_cluster.c), when configured
+    zsock_t *peer;                  //  ROUTER (tcp): the requests other nodes
+                                    //  forward, served as from network clients
+    zcert_t *peer_cert;             //  CURVE certificate of the peer sockets, or NULL
+    zhashx_t *links;                //  node -> DEALER to its peer door
+    zhashx_t *handoffs;             //  requests out at the cluster actor or at
+                                    //  another node, by ticket
+    int64_t handoff_ticket;         //  the last ticket given
+    zhashx_t *relayed;              //  leases other nodes hold for our clients
+    shic_val_t *nodes;              //  {node: {peer, curve_key?}} (ROUTES)
+    shic_val_t *routes;             //  {instance key: node} ready elsewhere (ROUTES)
+    zmq_pollitem_t *items;          //  the poll set, when clustered
+    size_t items_max;               //  its size
+    size_t items_peer;              //  where the peer door is in it
+    shic_val_t *cluster_summary;    //  the cluster actor's last CLUSTER, for ping
 } self_t;
 
 //  One request being handled
@@ -62,6 +77,12 @@ typedef struct {
     char *client;                   //  client key
     shic_wire_request_t req;        //  the request
     shic_args_t args;               //  its arguments, decoded at the door
+    zframe_t *body;                 //  the request's body frame, borrowed
+    bool relayed;                   //  came through the peer door (another
+                                    //  node forwarded it)
+    int64_t via;                    //  its ticket here, when relayed
+    const shic_val_t *peer;         //  when relayed: the forward's header
+                                    //  {ticket, hop, mode, holder, from}
 } shic_gateway_call_t;
 
 //  An op: returns its result, or NULL with err set, or NULL without err
@@ -125,5 +146,26 @@ void shic_gateway_handle_instance (self_t *self, shic_record_t *instance, const 
 void shic_gateway_handle_pool (self_t *self, const shic_bus_t *msg);
 void shic_gateway_client_gone (self_t *self, const char *client);
 extern const shic_admission_effects_t shic_gateway_admission_effects;
+
+//  shic_gateway.c: serves a call whose envelope and client are set
+void shic_gateway_serve (self_t *self, shic_gateway_call_t *call, zmsg_t *msg);
+
+//  shic_gateway_cluster.c: what the gateway does for the cluster
+void shic_gateway_cluster_start (self_t *self);
+int shic_gateway_cluster_bind (self_t *self, const char *endpoint);
+zmq_pollitem_t *shic_gateway_cluster_items (self_t *self, zmq_pollitem_t *fixed, int *count);
+void shic_gateway_cluster_handle (self_t *self, int count);
+void shic_gateway_cluster_stop (self_t *self);
+bool shic_gateway_cluster_ensure (self_t *self, shic_gateway_call_t *call, shic_val_t **plan_p,
+    shic_waiter_t **waiter_p);
+bool shic_gateway_cluster_forward_known (self_t *self, shic_gateway_call_t *call,
+    const char *instance_id, const shic_val_t *compatibility, int64_t started);
+bool shic_gateway_cluster_take (self_t *self, shic_gateway_call_t *call,
+    shic_gateway_op_fn *handler, const char *op);
+void shic_gateway_handle_cluster (self_t *self, shic_bus_t *msg);
+void shic_gateway_handoffs_expire (self_t *self, int64_t now, int64_t *next);
+void shic_gateway_handoffs_drain (self_t *self, const shic_error_t *err);
+void shic_gateway_cluster_endpoint (self_t *self, shic_val_t *endpoint);
+shic_val_t *shic_gateway_cluster_ping (self_t *self);
 
 #endif

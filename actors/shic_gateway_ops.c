@@ -51,6 +51,15 @@ shic_gateway_op_ensure (self_t *self, shic_gateway_call_t *call, shic_error_t *e
         free (memo_key);
         return NULL;
     }
+    //  Clustered: a request resolved before, of a model ready on another
+    //  node and not here, goes straight there (no resolution again)
+    if (self->peer && !instance && !call->relayed && memo_key
+    &&  shic_gateway_cluster_forward_known (self, call,
+                                            shic_registry_memo_id (self->registry, memo_key),
+                                            remembered, started)) {
+        free (memo_key);
+        return NULL;
+    }
     shic_val_t *compatibility = NULL;
     shic_val_t *plan = shic_registry_resolve (self->registry, args->consumer, args->request,
                                               args->context, call->trusted, &compatibility, err);
@@ -61,7 +70,9 @@ shic_gateway_op_ensure (self_t *self, shic_gateway_call_t *call, shic_error_t *e
                                     compatibility);
         shic_waiter_t *waiter = shic_gateway_waiter_new (call, NULL, compatibility, true, started);
         compatibility = NULL;
-        shic_gateway_ensure_place (self, &plan, waiter, err);
+        //  Clustered: no local instance, no start here: the cluster decides
+        if (!self->peer || !shic_gateway_cluster_ensure (self, call, &plan, &waiter))
+            shic_gateway_ensure_place (self, &plan, waiter, err);
     }
     free (memo_key);
     shic_val_destroy (&compatibility);
@@ -79,6 +90,10 @@ shic_gateway_op_ping (self_t *self, shic_gateway_call_t *call, shic_error_t *err
     gethostname (host, sizeof (host) - 1);
     shic_val_set_str (result, "node", host);
     shic_val_set_int (result, "uptime_ms", zclock_mono () - self->started_at);
+    if (self->peer) {
+        shic_val_t *cluster = shic_gateway_cluster_ping (self);
+        shic_val_set (result, "cluster", &cluster);
+    }
     return result;
 }
 

@@ -1,11 +1,13 @@
 /*  =========================================================================
     shic_supervisor - the root actor of a runtime
 
-    Starts the gateway and the lease pool, one backend actor per registered
-    backend and one instance actor per runtime instance (when the gateway
-    asks for it), and owns the restart policy: an instance whose service
+    Starts the gateway and the lease pool, the cluster actor when the
+    configuration has a cluster section (cluster/shic_cluster.c), one
+    backend actor per registered backend and one instance actor per runtime
+    instance (when the gateway asks for it), and owns the restart policy: an instance whose service
     exited unexpectedly asks here whether to restart it, and when.
-    On $TERM it stops its children in reverse order of start: leases, then
+    On $TERM it stops its children in reverse order of start: the cluster
+    (its records go from etcd at once), leases, then
     instances (all asked to stop at once, then joined), then backends, then
     the gateway.
 
@@ -28,6 +30,7 @@
 */
 
 #include "shic_actors.h"
+#include "shic_cluster.h"
 
 //  The gateway answers its pipe at once; a longer silence means it is stuck
 #define GATEWAY_TIMEOUT_MS 10000
@@ -59,6 +62,7 @@ typedef struct {
     const shic_settings_t *settings; //  runtime settings
     zactor_t *gateway;              //  the gateway actor
     zactor_t *pool;                 //  the lease pool actor
+    zactor_t *cluster;              //  the cluster actor, when configured
     zlistx_t *backends;             //  s_backend_t, in start order
     zlistx_t *children;             //  s_child_t, in start order
     zmq_pollitem_t *items;          //  poll set: pipe, gateway, then children
@@ -112,6 +116,8 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
+    //  The cluster first: the node's records go, nothing is forwarded here
+    zactor_destroy (&self->cluster);
     //  New requests are refused; waiting ones are told
     if (self->gateway)
         shic_bus_send (self->gateway, &(shic_bus_t) { .id = SHIC_BUS_DRAIN });
@@ -140,6 +146,8 @@ s_self_destroy (self_t **self_p)
     *self_p = NULL;
 }
 
+static int s_ask_gateway (self_t *self, const shic_bus_t *request);
+
 //  Starts the gateway, then the lease pool; returns 0, or -1 when the
 //  gateway did not start
 static int
@@ -159,6 +167,31 @@ s_self_start (self_t *self)
     }
     self->pool = zactor_new (shic_lease_pool_actor, (void *) self->settings);
     assert (self->pool);
+    //  The cluster actor, when the configuration has a cluster section: a
+    //  peer endpoint it cannot bind fails the start (etcd may be away: it
+    //  retries on its own)
+    if (self->settings->cluster.enabled) {
+        //  The gateway's peer door first: the cluster actor writes where it is
+        int port = s_ask_gateway (self, &(shic_bus_t) { .id = SHIC_BUS_BIND_PEER,
+                                                        .endpoint = self->settings->cluster.peer });
+        if (port < 0)
+            return -1;
+        shic_cluster_args_t *args = (shic_cluster_args_t *) zmalloc (sizeof (shic_cluster_args_t));
+        args->settings = self->settings;
+        args->peer_port = port;
+        self->cluster = zactor_new (shic_cluster_actor, args);
+        shic_bus_t started = { 0 };
+        if (self->cluster) {
+            zsock_set_rcvtimeo (self->cluster, GATEWAY_TIMEOUT_MS);
+            shic_bus_recv (&started, self->cluster, SHIC_BUS_ROLE_SUPERVISOR);
+        }
+        bool up = started.id == SHIC_BUS_STARTUP && started.rc == 0;
+        shic_bus_reset (&started);
+        if (!up) {
+            zactor_destroy (&self->cluster);
+            return -1;
+        }
+    }
     return 0;
 }
 

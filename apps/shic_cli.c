@@ -30,9 +30,11 @@ static const char *s_help =
     "                      which for a one-shot command means client_timeout_ms)\n"
     "  release LEASE       end a lease (idempotent: says whether one was live)\n"
     "  renew LEASE [--ttl D]  extend a lease\n"
-    "  ps [--backend B] [--wide]  runtime instances (--wide: full instance ids)\n"
-    "  leases [--instance I] [--wide]  live leases (expiry relative to now); another\n"
-    "                      client's lease shows LEASE - unless E is the control socket\n"
+    "  ps [--backend B] [--wide] [--cluster]  runtime instances (--wide: full\n"
+    "                      instance ids; --cluster: of every node of the cluster)\n"
+    "  leases [--instance I] [--wide] [--cluster]  live leases (expiry relative to\n"
+    "                      now); another client's lease shows LEASE - unless E is the\n"
+    "                      control socket\n"
     "  backends            registered backends and their models\n"
     "  models [--backend B]  the models one may ask for: size, footprint, where loaded\n"
     "  stop INSTANCE|MODEL|PREFIX | --all\n"
@@ -43,7 +45,7 @@ static const char *s_help =
     "  logs INSTANCE|MODEL [-f] [--lines N]\n"
     "                      the service's last output lines (-f: follow; Ctrl-C ends)\n"
     "  watch [PREFIX]      print events as they come (Ctrl-C ends)\n"
-    "  resources           memory pools, what each instance holds, the queue\n"
+    "  resources [--cluster]  memory pools, what each instance holds, the queue\n"
     "  stats               counters and gauges\n"
     "  ping                is the daemon there\n"
     "  reload              the daemon reads its configuration file again (as on\n"
@@ -362,7 +364,12 @@ s_print_instances (const shic_val_t *list, bool wide)
     int id_width = s_widest_id (list, wide);
     int backend_width = s_widest (list, s_str, "backend", 7);
     int model_width = s_widest (list, s_model_of, NULL, 5);
+    //  A cluster's list names each item's node
+    bool nodes = shic_val_get (shic_val_at (list, 0), "node") != NULL;
+    int node_width = nodes? s_widest (list, s_str, "node", 4): 0;
     char id [256];
+    if (nodes)
+        printf ("%-*s  ", node_width, "NODE");
     printf ("%-*s  %-*s  %-*s  %-10s %-11s %6s %8s %7s %10s %-6s  %s\n", id_width, "INSTANCE",
             backend_width, "BACKEND", model_width, "MODEL", "STATUS", "HEALTH", "LEASES",
             "RESTARTS", "PID", "MEMORY", "POOL", "ENDPOINT");
@@ -375,6 +382,8 @@ s_print_instances (const shic_val_t *list, bool wide)
         char memory [32];
         const char *pool;
         s_memory_of (item, memory, sizeof (memory), &pool);
+        if (nodes)
+            printf ("%-*s  ", node_width, s_str (item, "node"));
         printf ("%-*s  %-*s  %-*s  %-10s %-11s %6lld %8lld %7s %10s %-6s  %s\n", id_width, id,
                 backend_width, s_str (item, "backend"), model_width, s_model_of (item, NULL),
                 s_str (item, "lifecycle_status"), s_str (item, "health_status"),
@@ -435,7 +444,11 @@ s_print_leases (const shic_val_t *list, bool wide)
     int lease_width = s_widest (list, s_str, "lease_ref", 5);
     int id_width = s_widest_id (list, wide);
     int owner_width = s_widest (list, s_str, "owner_ref", 5);
+    bool nodes = shic_val_get (shic_val_at (list, 0), "node") != NULL;
+    int node_width = nodes? s_widest (list, s_str, "node", 4): 0;
     char id [256];
+    if (nodes)
+        printf ("%-*s  ", node_width, "NODE");
     printf ("%-*s  %-*s  %-*s  %6s  %s\n", lease_width, "LEASE", id_width, "INSTANCE",
             owner_width, "OWNER", "TTL", "EXPIRES");
     for (size_t i = 0; i < count; i++) {
@@ -448,6 +461,8 @@ s_print_leases (const shic_val_t *list, bool wide)
             s_relative (shic_val_int (shic_val_get (item, "expires_at_ms")), expires, sizeof (expires));
         else
             snprintf (expires, sizeof (expires), "while its client is connected");
+        if (nodes)
+            printf ("%-*s  ", node_width, s_str (item, "node"));
         printf ("%-*s  %-*s  %-*s  %6s  %s\n", lease_width, s_str (item, "lease_ref"), id_width, id,
                 owner_width, s_str (item, "owner_ref"), ttl, expires);
     }
@@ -458,6 +473,10 @@ static void
 s_print_resources (const shic_val_t *result, bool wide)
 {
     const shic_val_t *pools = shic_val_get (result, "pools");
+    bool nodes = shic_val_get (shic_val_at (pools, 0), "node") != NULL;
+    int node_width = nodes? s_widest (pools, s_str, "node", 4): 0;
+    if (nodes)
+        printf ("%-*s ", node_width, "NODE");
     printf ("%-8s %-8s %10s %10s %10s %10s %10s\n", "POOL", "SOURCE", "CAPACITY", "RESERVE",
             "RESERVED", "USED", "FREE");
     for (size_t i = 0; i < shic_val_size (pools); i++) {
@@ -467,6 +486,8 @@ s_print_resources (const shic_val_t *result, bool wide)
         char cells [5][32];
         for (int k = 0; k < 5; k++)
             s_human_bytes (shic_val_int (shic_val_get (pool, keys [k])), cells [k], 32);
+        if (nodes)
+            printf ("%-*s ", node_width, s_str (pool, "node"));
         printf ("%-8s %-8s %10s %10s %10s %10s %10s\n", s_str (pool, "pool"), s_str (pool, "source"),
                 cells [0], cells [1], cells [2], cells [3], cells [4]);
     }
@@ -507,6 +528,17 @@ s_print_resources (const shic_val_t *result, bool wide)
         printf ("\nno ensure waits for memory\n");
 }
 
+//  The nodes of a cluster list that did not answer
+static void
+s_print_unreachable (const shic_val_t *result)
+{
+    const shic_val_t *unreachable = shic_val_get (result, "unreachable");
+    for (size_t i = 0; i < shic_val_size (unreachable); i++) {
+        const shic_val_t *item = shic_val_at (unreachable, i);
+        printf ("(node %s did not answer: %s)\n", s_str (item, "node"), s_str (item, "error"));
+    }
+}
+
 //  Whether an instance can still be stopped (not stopped or failed already)
 static bool
 s_instance_live (const shic_val_t *item)
@@ -523,6 +555,17 @@ typedef struct {
     char last_line [120];           //  the service's last output line
 } s_progress_t;
 
+//  Whether id starts with prefix, or does after a cluster node's "<node>."
+static bool
+s_id_has_prefix (const char *id, const char *prefix)
+{
+    if (strncmp (id, prefix, strlen (prefix)) == 0)
+        return true;
+    const char *dot = strchr (id, '.');
+    const char *colon = strchr (id, ':');
+    return dot && (!colon || dot < colon) && strncmp (dot + 1, prefix, strlen (prefix)) == 0;
+}
+
 //  One event: the phase of the requested instance, when it is about it
 static void
 s_progress_event (s_progress_t *self, const char *topic, const shic_val_t *event)
@@ -530,10 +573,10 @@ s_progress_event (s_progress_t *self, const char *topic, const shic_val_t *event
     const char *id = shic_val_str (shic_val_get (event, "instance_id"));
     const char *target = shic_val_str (shic_val_get (event, "for"));
     bool ours = id && (*self->key? streq (id, self->key)
-                                 : strncmp (id, self->prefix, strlen (self->prefix)) == 0);
+                                 : s_id_has_prefix (id, self->prefix));
     if (streq (topic, "instance.evicting") && target
     &&  (*self->key? streq (target, self->key)
-                   : strncmp (target, self->prefix, strlen (self->prefix)) == 0)) {
+                   : s_id_has_prefix (target, self->prefix))) {
         snprintf (self->phase, sizeof (self->phase), "evicting %.60s to make room", id? id: "?");
         return;
     }
@@ -598,7 +641,7 @@ s_ensure (shic_client_t *client, const char *events_endpoint, const char *backen
     for (size_t i = 0; i < shic_val_size (list); i++) {
         const shic_val_t *item = shic_val_at (list, i);
         const char *status = s_str (item, "lifecycle_status");
-        if (strncmp (s_str (item, "instance_id"), progress.prefix, strlen (progress.prefix)) == 0
+        if (s_id_has_prefix (s_str (item, "instance_id"), progress.prefix)
         &&  s_instance_live (item)) {
             snprintf (progress.key, sizeof (progress.key), "%s", s_str (item, "instance_id"));
             snprintf (progress.phase, sizeof (progress.phase), "%s",
@@ -826,6 +869,10 @@ static shic_val_t *
 s_targets (shic_client_t *client, const char *target, bool all, bool json, int *rc)
 {
     shic_val_t *call = shic_val_new_map ();
+    //  A named instance may run on any node of a cluster (a daemon that is
+    //  not clustered ignores the flag); --all is this node's alone
+    if (!all)
+        shic_val_set_bool (call, "cluster", true);
     shic_val_t *result = shic_client_call (client, "list_instances", &call);
     if (!result) {
         *rc = s_fail (client, json);
@@ -1044,7 +1091,7 @@ main (int argc, char *argv [])
 {
     const char *endpoint = getenv ("SHIC_ENDPOINT")? getenv ("SHIC_ENDPOINT"): "tcp://127.0.0.1:5590";
     const char *events = getenv ("SHIC_EVENTS")? getenv ("SHIC_EVENTS"): "tcp://127.0.0.1:5591";
-    bool json = false, wide = false, all = false, follow = false;
+    bool json = false, wide = false, all = false, follow = false, cluster = false;
     int64_t lines = 50;
     int64_t timeout = 5000, ttl = 600000, wait = -1;
     const char *owner = NULL, *backend = NULL, *instance = NULL;
@@ -1059,7 +1106,7 @@ main (int argc, char *argv [])
         { "server-key", required_argument, 0, 'K' }, { "client-cert", required_argument, 0, 'C' },
         { "wide", no_argument, 0, 'W' }, { "version", no_argument, 0, 'V' },
         { "all", no_argument, 0, 'a' }, { "follow", no_argument, 0, 'f' },
-        { "lines", required_argument, 0, 'n' },
+        { "lines", required_argument, 0, 'n' }, { "cluster", no_argument, 0, 'c' },
         { 0, 0, 0, 0 }
     };
     int option;
@@ -1075,6 +1122,7 @@ main (int argc, char *argv [])
         else if (option == 'C') client_cert = optarg;
         else if (option == 'W' || option == 'w') wide = true;
         else if (option == 'a') all = true;
+        else if (option == 'c') cluster = true;
         else if (option == 'f') follow = true;
         else if (option == 'n') {
             char *end = NULL;
@@ -1190,12 +1238,16 @@ main (int argc, char *argv [])
     if (streq (command, "ps")) {
         if (backend)
             shic_val_set_str (call, "backend", backend);
+        if (cluster)
+            shic_val_set_bool (call, "cluster", true);
         op = "list_instances";
     }
     else
     if (streq (command, "leases")) {
         if (instance)
             shic_val_set_str (call, "instance_id", instance);
+        if (cluster)
+            shic_val_set_bool (call, "cluster", true);
         op = "list_leases";
     }
     else
@@ -1211,8 +1263,11 @@ main (int argc, char *argv [])
     if (streq (command, "stats"))
         op = "stats";
     else
-    if (streq (command, "resources"))
+    if (streq (command, "resources")) {
+        if (cluster)
+            shic_val_set_bool (call, "cluster", true);
         op = "resources";
+    }
     else
     if (streq (command, "ping"))
         op = "ping";
@@ -1228,18 +1283,27 @@ main (int argc, char *argv [])
         if (json)
             s_print_json (result);
         else
-        if (streq (op, "ping"))
-            printf ("shicd %s on %s, up %.1f s\n", s_str (result, "version"), s_str (result, "node"),
+        if (streq (op, "ping")) {
+            printf ("shicd %s on %s, up %.1f s", s_str (result, "version"), s_str (result, "node"),
                     shic_val_int (shic_val_get (result, "uptime_ms")) / 1000.0);
+            //  A clustered node says which, and how its cluster is
+            if (shic_val_get (result, "cluster"))
+                printf ("; cluster node %s: %s, %lld node(s) seen", s_str (result, "cluster/node"),
+                        s_str (result, "cluster/state"),
+                        (long long) shic_val_int (shic_val_path (result, "cluster/nodes")));
+            printf ("\n");
+        }
         else
-        if (streq (op, "list_instances"))
-            s_print_instances (shic_val_get (result, "instances"), wide);
-        else
-        if (streq (op, "list_leases"))
-            s_print_leases (shic_val_get (result, "leases"), wide);
-        else
-        if (streq (op, "resources"))
-            s_print_resources (result, wide);
+        if (streq (op, "list_instances") || streq (op, "list_leases") || streq (op, "resources")) {
+            if (streq (op, "list_instances"))
+                s_print_instances (shic_val_get (result, "instances"), wide);
+            else
+            if (streq (op, "list_leases"))
+                s_print_leases (shic_val_get (result, "leases"), wide);
+            else
+                s_print_resources (result, wide);
+            s_print_unreachable (result);
+        }
         else
         if (streq (op, "list_models"))
             s_print_models (result);

@@ -22,6 +22,7 @@
 #include <getopt.h>
 #include <sys/stat.h>
 #include <dirent.h>
+#include <ctype.h>
 
 #define DEFAULT_GATEWAY "tcp://127.0.0.1:5590"
 #define DEFAULT_EVENTS  "tcp://127.0.0.1:5591"
@@ -186,6 +187,112 @@ s_duplicate (zconfig_t *item, const char *prefix, char *path, size_t size)
     return false;
 }
 
+//  A node name: 1 to 63 letters, digits, '_' and '-' (a '.' would mix with
+//  the "<node>." of the ids the node gives out)
+static bool
+s_node_name_valid (const char *name)
+{
+    size_t length = name? strlen (name): 0;
+    if (length < 1 || length > 63)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (!isalnum ((unsigned char) name [i]) && name [i] != '_' && name [i] != '-')
+            return false;
+    return true;
+}
+
+//  A reason why the etcd URLs (comma separated) are not http(s)://HOST:PORT
+//  each, or NULL
+static char *
+s_etcd_problem (const char *urls)
+{
+    if (!urls || !*urls)
+        return strdup ("one or more etcd URLs are required (http://HOST:PORT, comma separated)");
+    char *copy = strdup (urls);
+    char *problem = NULL;
+    int count = 0;
+    for (char *url = strtok (copy, ","); url && !problem; url = strtok (NULL, ",")) {
+        while (*url == ' ')
+            url++;
+        size_t length = strlen (url);
+        while (length && url [length - 1] == ' ')
+            url [--length] = 0;
+        const char *host = !strncmp (url, "http://", 7)? url + 7
+                         : !strncmp (url, "https://", 8)? url + 8: NULL;
+        if (!host || !*host || strchr (host, ' ') || strchr (host, '/'))
+            problem = zsys_sprintf ("'%s' is not an etcd URL (http://HOST:PORT)", url);
+        count++;
+    }
+    free (copy);
+    if (!problem && count == 0)
+        problem = strdup ("one or more etcd URLs are required (http://HOST:PORT, comma separated)");
+    return problem;
+}
+
+//  The cluster section (guides/cluster.md); the bad key's path or NULL
+static const char *
+s_check_cluster (zconfig_t *config, char *path, size_t size, char **problem)
+{
+    zconfig_t *section = zconfig_locate (config, "cluster");
+    if (!section)
+        return NULL;
+    snprintf (path, size, "cluster");
+    if (!zconfig_locate (section, "etcd")) {
+        *problem = strdup ("etcd is required: its URLs (http://HOST:PORT, comma separated)");
+        return path;
+    }
+    for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item)) {
+        const char *name = zconfig_name (item);
+        const char *value = zconfig_value (item);
+        snprintf (path, size, "cluster/%s", name);
+        if (streq (name, "etcd"))
+            *problem = s_etcd_problem (value);
+        else
+        if (streq (name, "node")) {
+            if (!s_node_name_valid (value))
+                *problem = zsys_sprintf ("'%s' is not a node name (1 to 63 letters, digits, "
+                                         "'_' and '-')", value? value: "");
+        }
+        else
+        if (streq (name, "advertise")) {
+            size_t length = value? strlen (value): 0;
+            if (length < 1 || length > 200 || strcspn (value, " /\t@") != length)
+                *problem = zsys_sprintf ("'%s' is not a host name or address", value? value: "");
+        }
+        else
+        if (streq (name, "peer")) {
+            if (!value || strncmp (value, "tcp://", 6))
+                *problem = zsys_sprintf ("'%s' is not a tcp endpoint (tcp://HOST:PORT)",
+                                         value? value: "");
+            else
+                *problem = s_endpoint_problem (value);
+        }
+        else
+        if (streq (name, "ttl_ms") || streq (name, "cooldown_ms")) {
+            int64_t max = streq (name, "ttl_ms")? 600000: 3600000;
+            char *end = NULL;
+            errno = 0;
+            long long number = value? strtoll (value, &end, 10): 0;
+            if (!value || !*value || *end || errno || number < 1000 || number > max)
+                *problem = zsys_sprintf ("'%s' is not a whole number from 1000 to %lld",
+                                         value? value: "", (long long) max);
+        }
+        else
+        if (streq (name, "prefix")) {
+            size_t length = value? strlen (value): 0;
+            if (length < 2 || length > 100 || *value != '/' || value [length - 1] == '/'
+            ||  strstr (value, "//") || strcspn (value, " \t\n") != length)
+                *problem = zsys_sprintf ("'%s' is not a key prefix (/name/..., no trailing '/')",
+                                         value? value: "");
+        }
+        else
+            *problem = strdup ("unknown key");
+        if (*problem)
+            return path;
+    }
+    return NULL;
+}
+
 //  Checks the keys shicd knows; returns the bad key's path or NULL
 static const char *
 s_check_config (zconfig_t *config, char **problem)
@@ -254,13 +361,14 @@ s_check_config (zconfig_t *config, char **problem)
     }
     for (zconfig_t *item = zconfig_child (config); item; item = zconfig_next (item)) {
         const char *name = zconfig_name (item);
-        if (!streq (name, "shicd") && !streq (name, "runtime") && !streq (name, "backends")) {
+        if (!streq (name, "shicd") && !streq (name, "runtime") && !streq (name, "backends")
+        &&  !streq (name, "cluster")) {
             snprintf (path, sizeof (path), "%s", name);
             *problem = strdup ("unknown section");
             return path;
         }
     }
-    return NULL;
+    return s_check_cluster (config, path, sizeof (path), problem);
 }
 
 //  The memory pools of shicd/resources (or runtime/resources), read as the
@@ -589,6 +697,12 @@ main (int argc, char *argv [])
         events = zconfig_get (config, "shicd/events", DEFAULT_EVENTS);
     if (verbose)
         zconfig_put (config, "runtime/verbose", "1");
+    //  The cluster's node record names the gateway as bound (the value is
+    //  copied first: gateway may point into the configuration)
+    char *bound = strdup (gateway);
+    zconfig_put (config, "shicd/gateway", bound);
+    free (bound);
+    gateway = zconfig_get (config, "shicd/gateway", DEFAULT_GATEWAY);
 
     //  Signals are taken by this thread alone, from a signalfd: blocked
     //  here, before any thread starts, so that every thread inherits it
@@ -632,6 +746,11 @@ main (int argc, char *argv [])
 
     int rc = 0;
     int signals_fd = -1;
+    //  A check does not join the cluster (nor bind its peer door): the
+    //  section, checked already, is renamed out of the runtime's sight
+    zconfig_t *cluster = check? zconfig_locate (config, "cluster"): NULL;
+    if (cluster)
+        zconfig_set_name (cluster, "cluster (checked)");
     shic_runtime_t *runtime = shic_runtime_new (config);
     shic_backends_t *backends = NULL;
     shic_http_face_t *http_face = NULL;

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Writes bench/RESULTS.md from the JSON of shic_bench_daemon,
 shic_bench_detect, shic_bench_placement and shic_bench_footprint.
-Usage: report.py DAEMON_JSON DETECT_JSON RESULTS_MD SECONDS [PLACEMENT_JSON [FOOTPRINT_JSON]]
+Usage: report.py DAEMON_JSON DETECT_JSON RESULTS_MD SECONDS [PLACEMENT_JSON [FOOTPRINT_JSON
+       [CLUSTER_JSON]]]
 A missing PLACEMENT_JSON says figures 9 and 10 did not run; a missing
-FOOTPRINT_JSON says figure 11 was skipped (no ../shared/llama)."""
+FOOTPRINT_JSON says figure 11 was skipped (no ../shared/llama); a missing
+CLUSTER_JSON says figures 12 and 13 were skipped (no etcd)."""
 
 import json
 import os
@@ -38,6 +40,48 @@ def load_optional(index):
 def stats_row(label, s, digits=3, baseline="-", ratio="-", target="-", result="-"):
     return [label, num(s["p50"], digits), num(s["p99"], digits),
             f"{num(s['min'], digits)} - {num(s['max'], digits)}", baseline, ratio, target, result]
+
+
+def fig12(md, f):
+    l, r, e = f["local"], f["forwarded"], f["echo"]
+    extra = r["p50"] - l["p50"]
+    rows = [
+        stats_row("local: client on node a (us)", l, 1),
+        stats_row("forwarded: client on node b (us)", r, 1, baseline=f"local {num(l['p50'])}",
+                  ratio=f"+{num(extra)}", target=f"<= local + echo ({num(l['p50'] + e['p50'])})",
+                  result=met(r["p50"] <= l["p50"] + e["p50"])),
+        stats_row("echo of the same two frames (us)", e, 1),
+    ]
+    md.append(f"## 12. A warm ensure+release forwarded to another node, {f['pairs']} pairs\n")
+    md.append(table(rows))
+    md.append(f"\nTwo shicd nodes on one etcd (etcd lease {f['ttl_ms']} ms), the stand-in ready on "
+              f"node a with a lease held; one C client on a (local) and one on b, whose gateway "
+              f"forwards the ensure straight to a's peer door (the route its cluster actor "
+              f"published) and routes the release to the node its lease_ref names; both replies "
+              f"are a's, relayed. The echo is a DEALER/ROUTER of this process sending the same two "
+              f"frames back (as in figure 1). The three series alternate in blocks of 100 after "
+              f"a warm-up block; {f['errors']} errors.\n")
+
+
+def fig13(md, f):
+    fo, c = f["failover"], f["cold"]
+    bound = f["ttl_ms"] + c["p50"]
+    rows = [
+        stats_row("SIGKILL of the node holding it -> the next ensure answered (ms)", fo, 1,
+                  baseline=f"TTL + cold {num(bound)}", ratio=f"x{fo['p50'] / bound:.2f}",
+                  target="p50 <= TTL + cold start", result=met(fo["p50"] <= bound)),
+        stats_row("the model's cold start alone (ms)", c, 1),
+    ]
+    md.append(f"## 13. Failover: SIGKILL of the node holding the model, {f['rounds']} rounds\n")
+    md.append(table(rows))
+    md.append(f"\nNode a and a node b<round>, each round a fresh one; the model (the stand-in, "
+              f"`--load-ms {f['load_ms']}`) is started on b (the cold start alone is that ensure, "
+              f"timed), b is SIGKILLed at a random moment of its keep-alive period and an "
+              f"ensure is sent to a at once: a's view still has the "
+              f"model ready on b, so it is forwarded there and waits until b's records vanish with "
+              f"its etcd lease (TTL {f['ttl_ms']} ms, kept alive every third of it; etcd revokes "
+              f"expired leases every 500 ms), then a claims the start and starts the model "
+              f"itself.\n")
 
 
 def fig9(md, f):
@@ -315,6 +359,12 @@ def main():
         else:
             md.append(f"## {number}. not run (shic_bench_placement failed or was not run)\n")
     fig11(md, load_optional(6))
+    cluster = load_optional(7)
+    for number, key, render in ((12, "fig12", fig12), (13, "fig13", fig13)):
+        if cluster and key in cluster:
+            render(md, cluster[key])
+        else:
+            md.append(f"## {number}. skipped (no etcd, or shic_bench_cluster failed)\n")
 
     reading = os.path.join(os.path.dirname(out_path), "READING.md")
     if os.path.exists(reading):

@@ -42,6 +42,18 @@ case $? in
 esac
 cat "$out/footprint.txt"
 
+#  Figures 12 and 13 need etcd: exit 2 means it is not installed (the
+#  report says skipped)
+echo "bench: shic_bench_cluster (figures 12, 13)"
+timeout -k 10 300 "$build/shic_bench_cluster" --build "$build" --json "$out/cluster.json" \
+    --samples "$out/samples" > "$out/cluster.txt" 2> "$out/cluster.err"
+case $? in
+    0) ;;
+    2) rm -f "$out/cluster.json" ;;
+    *) rc=1 ;;
+esac
+cat "$out/cluster.txt"
+
 echo "bench: http_scrape (the HTTP face: idle, and scraped every second)"
 timeout -k 10 120 bash "$here/http_scrape.sh" "$build" > "$out/http.txt" 2> "$out/http.err" || rc=1
 cat "$out/http.txt"
@@ -53,7 +65,7 @@ if [ $rc -ne 0 ]; then
 fi
 /usr/bin/python3 "$here/report.py" "$out/daemon.json" "$out/detect.json" \
     "$here/RESULTS.md" "$(( $(date +%s) - started ))" \
-    "$out/placement.json" "$out/footprint.json" || exit 1
+    "$out/placement.json" "$out/footprint.json" "$out/cluster.json" || exit 1
 if command -v gnuplot > /dev/null; then
     gnuplot -e "samples='$out/samples'; output='$here/latency.png'" "$here/plot.gp" || exit 1
 else

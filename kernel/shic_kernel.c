@@ -8,6 +8,7 @@
 */
 
 #include "shic_kernel.h"
+#include <ctype.h>
 
 int64_t
 shic_now_ms (void)
@@ -35,6 +36,61 @@ shic_config_int (zconfig_t *config, const char *key, int64_t dflt)
         }
     }
     return dflt;
+}
+
+//  The host name as a node name: characters a node name may not hold
+//  become '-', and a domain is left out
+static void
+s_default_node (char *node, size_t size)
+{
+    char host [256] = "";
+    gethostname (host, sizeof (host) - 1);
+    host [strcspn (host, ".")] = 0;
+    if (!*host)
+        snprintf (host, sizeof (host), "node");
+    snprintf (node, size, "%.63s", host);
+    for (char *c = node; *c; c++)
+        if (!isalnum ((unsigned char) *c) && *c != '_' && *c != '-')
+            *c = '-';
+}
+
+//  The cluster section: defaults for what it leaves out
+static void
+s_cluster_load (shic_cluster_settings_t *self, zconfig_t *config)
+{
+    zconfig_t *section = config? zconfig_locate (config, "cluster"): NULL;
+    self->enabled = section != NULL;
+    if (!section)
+        return;
+    snprintf (self->etcd, sizeof (self->etcd), "%s", zconfig_get (section, "etcd", ""));
+    const char *node = zconfig_get (section, "node", "");
+    if (node && *node)
+        snprintf (self->node, sizeof (self->node), "%s", node);
+    else
+        s_default_node (self->node, sizeof (self->node));
+    const char *advertise = zconfig_get (section, "advertise", "");
+    snprintf (self->advertise, sizeof (self->advertise), "%s",
+              advertise && *advertise? advertise: self->node);
+    snprintf (self->peer, sizeof (self->peer), "%s", zconfig_get (section, "peer", "tcp://*:5592"));
+    const char *ttl = zconfig_get (section, "ttl_ms", "10000");
+    self->ttl_ms = strtoll (ttl? ttl: "10000", NULL, 10);
+    if (self->ttl_ms < 1000)
+        self->ttl_ms = 1000;
+    const char *cooldown = zconfig_get (section, "cooldown_ms", "15000");
+    self->cooldown_ms = strtoll (cooldown? cooldown: "15000", NULL, 10);
+    if (self->cooldown_ms < 1000)
+        self->cooldown_ms = 1000;
+    const char *prefix = zconfig_get (section, "prefix", "/shic/v1");
+    snprintf (self->prefix, sizeof (self->prefix), "%s", prefix && *prefix? prefix: "/shic/v1");
+    size_t length = strlen (self->prefix);
+    while (length > 1 && self->prefix [length - 1] == '/')
+        self->prefix [--length] = 0;
+    snprintf (self->public_gateway, sizeof (self->public_gateway), "%s",
+              zconfig_get (config, "shicd/gateway", "tcp://127.0.0.1:5590"));
+    snprintf (self->curve_cert, sizeof (self->curve_cert), "%s",
+              zconfig_get (config, "shicd/curve_server_cert", ""));
+    snprintf (self->curve_clients, sizeof (self->curve_clients), "%s",
+              zconfig_get (config, "shicd/curve_clients", ""));
 }
 
 void
@@ -77,4 +133,32 @@ shic_settings_load (shic_settings_t *self, zconfig_t *config)
     r->healthy_reset_ms = shic_config_int (config, "healthy_reset_ms", r->healthy_reset_ms);
     if (self->lease_spare < 1)
         self->lease_spare = 1;
+    s_cluster_load (&self->cluster, config);
+}
+
+bool
+shic_cluster_node_valid (const char *name)
+{
+    size_t length = name? strlen (name): 0;
+    if (length < 1 || length > 63)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (!isalnum ((unsigned char) name [i]) && name [i] != '_' && name [i] != '-')
+            return false;
+    return true;
+}
+
+bool
+shic_cluster_id_node (const char *id, char *node, const char **rest_p)
+{
+    const char *dot = id? strchr (id, '.'): NULL;
+    if (!dot || dot == id || dot - id > 63)
+        return false;
+    memcpy (node, id, (size_t) (dot - id));
+    node [dot - id] = 0;
+    if (!shic_cluster_node_valid (node))
+        return false;
+    if (rest_p)
+        *rest_p = dot + 1;
+    return true;
 }

@@ -16,6 +16,22 @@
 //  placement/shic_pools, which the kernel's settings carry but never read
 typedef struct _shic_pools_t shic_pools_t;
 
+//  The cluster section (issue 13, guides/cluster.md): present when
+//  enabled; shicd has checked every key before the runtime reads them
+typedef struct {
+    bool enabled;                   //  a cluster section exists
+    char etcd [1024];               //  etcd URLs, comma separated
+    char node [64];                 //  this node's name ([A-Za-z0-9_-])
+    char advertise [256];           //  the host others (and clients) reach us at
+    char peer [256];                //  the node-to-node ROUTER's endpoint (tcp)
+    int64_t ttl_ms;                 //  the node's etcd lease
+    int64_t cooldown_ms;            //  a failed start's claim is kept this long
+    char prefix [128];              //  the keys' prefix, no trailing '/'
+    char public_gateway [256];      //  the gateway clients use (for the record)
+    char curve_cert [512];          //  shicd/curve_server_cert, or ""
+    char curve_clients [512];       //  shicd/curve_clients, or ""
+} shic_cluster_settings_t;
+
 //  Settings of one runtime, read once from the configuration; every actor
 //  gets a read-only pointer. Lives as long as the runtime.
 typedef struct {
@@ -46,6 +62,7 @@ typedef struct {
     int64_t preempt_grace_ms;       //  revoked leases end after it
     shic_pools_t *pools;            //  the memory pools (the gateway's alone;
                                     //  owned by the runtime)
+    shic_cluster_settings_t cluster; //  the cluster section (issue 13)
 } shic_settings_t;
 
 //  Reads settings from config (may be NULL) into self; endpoints are made
@@ -53,6 +70,13 @@ typedef struct {
 void shic_settings_load (shic_settings_t *self, zconfig_t *config);
 //  A key under "runtime/", else "shicd/", else default
 int64_t shic_config_int (zconfig_t *config, const char *key, int64_t dflt);
+
+//  The node of a cluster id ("<node>.<rest>": a lease_ref or instance_id
+//  of a clustered node) into node (size >= 64); false when id has no such
+//  prefix. *rest_p (may be NULL) points after the dot.
+bool shic_cluster_id_node (const char *id, char *node, const char **rest_p);
+//  Whether name is a valid node name: 1 to 63 of [A-Za-z0-9_-]
+bool shic_cluster_node_valid (const char *name);
 
 //  Wall clock milliseconds
 int64_t shic_now_ms (void);

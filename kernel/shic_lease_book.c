@@ -155,6 +155,13 @@ shic_lease_book_grant (shic_lease_book_t *self, const char *instance_id,
 {
     shic_lease_t *lease = (shic_lease_t *) zmalloc (sizeof (shic_lease_t));
     lease->ref = shic_lease_book_new_ref ();
+    //  A clustered node's refs name it ("<node>.lease-..."), so a renew or
+    //  release sent to any node reaches this one (guides/cluster.md)
+    if (self->settings->cluster.enabled) {
+        char *named = zsys_sprintf ("%s.%s", self->settings->cluster.node, lease->ref);
+        free (lease->ref);
+        lease->ref = named;
+    }
     //  Unguessable, and thus unique in practice; a repeat would be a broken
     //  random source, never to be hidden
     assert (!zhashx_lookup (self->leases, lease->ref));

@@ -31,6 +31,7 @@ struct _shic_registry_t {
     zhashx_t *resolved;             //  memo key -> s_resolved_t
     size_t resolved_bytes;          //  what its entries hold, about
     int next_seq;                   //  instance numbers
+    char *id_prefix;                //  "<node>." on a clustered node, or NULL
 };
 
 static const char *s_lifecycle_names [] = {
@@ -114,9 +115,17 @@ shic_registry_destroy (shic_registry_t **self_p)
         zhashx_destroy (&self->by_seq);
         zhashx_destroy (&self->instances);
         zhashx_destroy (&self->backends);
+        free (self->id_prefix);
         free (self);
         *self_p = NULL;
     }
+}
+
+void
+shic_registry_set_id_prefix (shic_registry_t *self, const char *prefix)
+{
+    free (self->id_prefix);
+    self->id_prefix = prefix? strdup (prefix): NULL;
 }
 
 //  --------------------------------------------------------------------------
@@ -645,6 +654,11 @@ shic_registry_resolve (shic_registry_t *self, const shic_val_t *consumer_in,
         goto done;
     }
     s_plan_overrides (backend, plan);
+    if (self->id_prefix) {
+        shic_val_t *named = shic_val_new_printf ("%s%s", self->id_prefix,
+                                                 shic_val_str (shic_val_get (plan, "instance_key")));
+        shic_val_set (plan, "instance_key", &named);
+    }
     shic_val_t *reasons = shic_truthfulness_check (spec, plan, backend->manifest);
     if (reasons) {
         char *text = shic_val_to_json (reasons);
@@ -703,6 +717,13 @@ shic_registry_memo_lookup (shic_registry_t *self, const char *key,
         return NULL;
     *compatibility_p = resolved->compatibility;
     return shic_registry_lookup (self, resolved->instance_id);
+}
+
+const char *
+shic_registry_memo_id (shic_registry_t *self, const char *key)
+{
+    s_resolved_t *resolved = key? (s_resolved_t *) zhashx_lookup (self->resolved, key): NULL;
+    return resolved? resolved->instance_id: NULL;
 }
 
 void

@@ -84,6 +84,9 @@ typedef struct _shic_registry_t shic_registry_t;
 shic_registry_t *shic_registry_new (shic_events_t *events,
                                     zlistx_destructor_fn *waiter_destructor);
 void shic_registry_destroy (shic_registry_t **self_p);
+//  Instance ids (the plans' instance keys) start with prefix from now on
+//  (a clustered node's "<node>.", guides/cluster.md); NULL: none
+void shic_registry_set_id_prefix (shic_registry_t *self, const char *prefix);
 
 //  Backends
 
@@ -200,6 +203,9 @@ char *shic_registry_memo_key (bool trusted, const shic_val_t *consumer,
 //  resolution (borrowed); NULL when the key is unknown or its instance gone
 shic_record_t *shic_registry_memo_lookup (shic_registry_t *self, const char *key,
                                           const shic_val_t **compatibility_p);
+//  The instance id a key resolved to, whether or not that instance lives
+//  here (borrowed), or NULL when the key is unknown
+const char *shic_registry_memo_id (shic_registry_t *self, const char *key);
 //  What the memo holds, about, in bytes (it starts over past 4 MiB)
 size_t shic_registry_memo_bytes (shic_registry_t *self);
 //  Remembers a resolution (compatibility is copied)

@@ -57,7 +57,11 @@ static const s_rule_t s_renew [] = { STR (lease_ref, true), MS (ttl_ms, 0), END 
 static const s_rule_t s_release [] = { STR (lease_ref, true), END };
 static const s_rule_t s_by_backend [] = { STR (backend, false), PAGE, END };
 static const s_rule_t s_instance [] = { STR (instance_id, true), END };
-static const s_rule_t s_by_instance [] = { STR (instance_id, false), PAGE, END };
+static const s_rule_t s_by_instance [] = {
+    STR (instance_id, false), PAGE, BOOL (cluster), END
+};
+static const s_rule_t s_instances [] = { STR (backend, false), PAGE, BOOL (cluster), END };
+static const s_rule_t s_resources [] = { BOOL (cluster), END };
 static const s_rule_t s_logs [] = {
     STR (instance_id, true), COUNT (lines, 200), COUNT_AS ("after", after_line, 0), END
 };
@@ -70,12 +74,13 @@ static const struct {
     { "compatibility", s_compatibility },
     { "renew_lease", s_renew },
     { "release_lease", s_release },
-    { "list_instances", s_by_backend },
+    { "list_instances", s_instances },
     { "lookup_instance", s_instance },
     { "list_leases", s_by_instance },
     { "stop_instance", s_instance },
     { "instance_logs", s_logs },
     { "list_models", s_by_backend },
+    { "resources", s_resources },
 };
 
 int

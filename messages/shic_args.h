@@ -36,6 +36,8 @@ typedef struct {
     int64_t limit;                  //  a list op's page size
     const char *after;              //  a list op's cursor (the last page's
                                     //  next), or NULL for the first page
+    bool cluster;                   //  list_instances, list_leases, resources:
+                                    //  answer for every node of the cluster
 } shic_args_t;
 
 //  The page size of list ops: default and largest

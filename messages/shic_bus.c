@@ -49,6 +49,8 @@ typedef enum {
     F_HEALTH_STATUS, F_LEASE_REF, F_ACTOR, F_OP,
     F_MANIFEST, F_PLAN, F_FIELDS, F_ERROR, F_DETAILS, F_EXIT, F_PROGRESS, F_MEASURED,
     F_LINES, F_CALLS, F_ARGS, F_RESULT,
+    F_KIND, F_CLIENT, F_KEY, F_NODE, F_ACTION, F_VIA,
+    F_REQUEST, F_NEED, F_PEER, F_REPLY, F_REPLIES, F_INSTANCES, F_NODES, F_ROUTES, F_SUMMARY,
     F_OPS, F_STATE, F_CONFIG,
     F_COUNT
 } s_field_id_t;
@@ -100,13 +102,28 @@ static const s_field_t s_fields [F_COUNT] = {
     [F_CALLS]           = FIELD (calls, T_ANY),
     [F_ARGS]            = FIELD (args, T_MAP),
     [F_RESULT]          = FIELD (result, T_MAP),
+    [F_KIND]            = FIELD (kind, T_STR),
+    [F_CLIENT]          = FIELD (client, T_STR),
+    [F_KEY]             = FIELD (key, T_STR),
+    [F_NODE]            = FIELD (node, T_STR),
+    [F_ACTION]          = FIELD (action, T_STR),
+    [F_VIA]             = FIELD (via, T_INT),
+    [F_REQUEST]         = FIELD (request, T_ANY),
+    [F_NEED]            = FIELD (need, T_MAP),
+    [F_PEER]            = FIELD (peer, T_MAP),
+    [F_REPLY]           = FIELD (reply, T_ANY),
+    [F_REPLIES]         = FIELD (replies, T_ANY),
+    [F_INSTANCES]       = FIELD (instances, T_ANY),
+    [F_NODES]           = FIELD (nodes, T_MAP),
+    [F_ROUTES]          = FIELD (routes, T_MAP),
+    [F_SUMMARY]         = FIELD (summary, T_MAP),
     [F_OPS]             = FIELD (ops, T_PTR),
     [F_STATE]           = FIELD (state, T_PTR),
     [F_CONFIG]          = FIELD (config, T_PTR)
 };
 
 #define OPTIONAL        0x100       //  or'ed into a row's field: may be absent
-#define MAX_FIELDS      6           //  body fields of one row
+#define MAX_FIELDS      10          //  body fields of one row
 #define MAX_POINTERS    3           //  pointer frames of one row
 
 typedef struct {
@@ -131,6 +148,7 @@ typedef struct {
 #define INSTANCE    SHIC_BUS_ROLE_INSTANCE
 #define POOL        SHIC_BUS_ROLE_POOL
 #define LEASE       SHIC_BUS_ROLE_LEASE
+#define CLUSTER     SHIC_BUS_ROLE_CLUSTER
 
 #define HOST_OPS    { F_OPS, "the host's; lives until the backend is unregistered" }
 #define HOST_CONFIG { F_CONFIG, "the host's, may be NULL; lives as long as the ops" }
@@ -138,9 +156,9 @@ typedef struct {
 static const s_row_t s_rows [SHIC_BUS_COUNT] = {
     [SHIC_BUS_TERM] = { "$TERM",
         FACADE | SUPERVISOR | POOL,
-        SUPERVISOR | GATEWAY | BACKEND | INSTANCE | POOL | LEASE, .bare = true,
+        SUPERVISOR | GATEWAY | BACKEND | INSTANCE | POOL | LEASE | CLUSTER, .bare = true,
         .purpose = "end now (czmq's zactor_destroy sends it, a bare frame)" },
-    [SHIC_BUS_STARTUP] = { "STARTUP", SUPERVISOR | GATEWAY, FACADE | SUPERVISOR,
+    [SHIC_BUS_STARTUP] = { "STARTUP", SUPERVISOR | GATEWAY | CLUSTER, FACADE | SUPERVISOR,
         .fields = { F_RC },
         .purpose = "the start-up after the handshake: rc 0 ready, -1 failed" },
     [SHIC_BUS_REPLY] = { "REPLY", SUPERVISOR | GATEWAY, FACADE | SUPERVISOR,
@@ -249,11 +267,30 @@ static const s_row_t s_rows [SHIC_BUS_COUNT] = {
         .purpose = "a trusted client asked for a host op; its request waits for the ANSWER of its ticket" },
     [SHIC_BUS_ANSWER] = { "ANSWER", FACADE, GATEWAY,
         .fields = { F_TICKET, F_RESULT | OPTIONAL, F_ERROR | OPTIONAL },
-        .purpose = "the host's answer to a CALL: result, or error {code, message, details}" }
+        .purpose = "the host's answer to a CALL: result, or error {code, message, details}" },
+    [SHIC_BUS_BIND_PEER] = { "BIND-PEER", SUPERVISOR, GATEWAY,
+        .fields = { F_ENDPOINT },
+        .purpose = "bind the peer door (the ROUTER other nodes forward to); REPLY {rc: port or -1}" },
+    [SHIC_BUS_HANDOFF] = { "HANDOFF", GATEWAY, CLUSTER,
+        .fields = { F_TICKET, F_KIND, F_OP, F_CLIENT, F_REQUEST, F_KEY | OPTIONAL, F_VIA,
+                    F_NEED | OPTIONAL, F_PEER | OPTIONAL },
+        .purpose = "what the gateway cannot answer alone: an ensure with no instance here and no known route, a cluster list; DECIDED answers" },
+    [SHIC_BUS_DECIDED] = { "DECIDED", CLUSTER, GATEWAY,
+        .fields = { F_TICKET, F_ACTION, F_REPLY | OPTIONAL, F_REPLIES | OPTIONAL },
+        .purpose = "local: serve it here (the claim is ours); reply: send this body; merge: the other nodes' replies; no_room: tell the forwarding node; drop" },
+    [SHIC_BUS_LOST] = { "LOST", CLUSTER, GATEWAY,
+        .fields = { F_NODE, F_INSTANCES },
+        .purpose = "a node's records vanished: publish instance.lost, end what is out at it (lease.released node_lost)" },
+    [SHIC_BUS_ROUTES] = { "ROUTES", CLUSTER, GATEWAY,
+        .fields = { F_NODES, F_ROUTES },
+        .purpose = "the live nodes' peer doors and the models ready on them: warm forwards and refs go straight there" },
+    [SHIC_BUS_CLUSTER] = { "CLUSTER", CLUSTER, GATEWAY,
+        .fields = { F_SUMMARY },
+        .purpose = "the cluster's state {node, state, nodes, etcd}, answered by ping" }
 };
 
 static const char *s_role_names [] = {
-    "facade", "supervisor", "gateway", "backend", "instance", "pool", "lease"
+    "facade", "supervisor", "gateway", "backend", "instance", "pool", "lease", "cluster"
 };
 
 #define ROLES (sizeof (s_role_names) / sizeof (s_role_names [0]))

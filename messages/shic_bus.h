@@ -88,6 +88,13 @@ typedef enum {
     SHIC_BUS_HOST_CALLS,
     SHIC_BUS_CALL,
     SHIC_BUS_ANSWER,
+    //  Gateway and cluster actor (issue 13)
+    SHIC_BUS_BIND_PEER,
+    SHIC_BUS_HANDOFF,
+    SHIC_BUS_DECIDED,
+    SHIC_BUS_LOST,
+    SHIC_BUS_ROUTES,
+    SHIC_BUS_CLUSTER,
     SHIC_BUS_COUNT                  //  number of ids, not a message
 } shic_bus_id_t;
 
@@ -99,7 +106,8 @@ typedef enum {
     SHIC_BUS_ROLE_BACKEND    = 1 << 3,
     SHIC_BUS_ROLE_INSTANCE   = 1 << 4,
     SHIC_BUS_ROLE_POOL       = 1 << 5,
-    SHIC_BUS_ROLE_LEASE      = 1 << 6
+    SHIC_BUS_ROLE_LEASE      = 1 << 6,
+    SHIC_BUS_ROLE_CLUSTER    = 1 << 7
 } shic_bus_role_t;
 
 //  One message. Members a message's row does not list stay zero. After
@@ -124,6 +132,8 @@ typedef struct {
     int64_t after;                  //  LOGS: lines numbered from this on
     int64_t next;                   //  LOG_LINES: the number of the next line
                                     //  (ticket also pairs a CALL and its ANSWER)
+    int64_t via;                    //  HANDOFF: the relay ticket of a request
+                                    //  another node forwarded, 0 = none
     //  Strings (optional ones are NULL when absent)
     const char *message;            //  a sentence for a person
     const char *name;               //  backend id
@@ -135,7 +145,13 @@ typedef struct {
     const char *health_status;      //  healthy / degraded / unavailable
     const char *lease_ref;          //  lease reference
     const char *actor;              //  routing id "L<n>" of a lease actor
-    const char *op;                 //  CALL: the wire op the host answers
+    const char *kind;               //  HANDOFF: ensure, route or fanout
+    const char *op;                 //  CALL: the wire op the host answers;
+                                    //  HANDOFF: the request's op
+    const char *client;             //  HANDOFF: the holder (node/client key)
+    const char *key;                //  HANDOFF: the instance key, unprefixed
+    const char *node;               //  HANDOFF: route to it; LOST: the node
+    const char *action;             //  DECIDED: local, reply, merge, no_room or drop
     //  Trees (maps, or any value where the table says so)
     shic_val_t *manifest;           //  normalized BackendManifest
     shic_val_t *plan;               //  normalized StartupPlan
@@ -150,6 +166,16 @@ typedef struct {
     shic_val_t *calls;              //  HOST-CALLS: the ops the host answers [str]
     shic_val_t *args;               //  CALL: the request's arguments
     shic_val_t *result;             //  ANSWER: the op's result, or NULL
+    shic_val_t *request;            //  HANDOFF: the request's body (bin)
+    shic_val_t *need;               //  HANDOFF: {bytes, pool?, fit, skip?} of an ensure
+    shic_val_t *peer;               //  HANDOFF: {hop, mode, from} of a request
+                                    //  another node forwarded
+    shic_val_t *reply;              //  DECIDED: a reply body (bin)
+    shic_val_t *replies;            //  DECIDED: [{node, reply (bin)}] of a fan-out
+    shic_val_t *instances;          //  LOST: the node's instance ids [str]
+    shic_val_t *nodes;              //  ROUTES: {node: {peer, curve_key?}}
+    shic_val_t *routes;             //  ROUTES: {instance key: node}
+    shic_val_t *summary;            //  CLUSTER: the cluster's state, for ping
     //  Pointer frames (see the table for who owns each)
     const void *ops;                //  a backend's ops table
     void *state;                    //  a backend's state

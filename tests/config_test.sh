@@ -123,6 +123,66 @@ shicd
         ram = lots
 CFG
 
+#  The cluster section (issue 13)
+refuse cluster_etcd "$C/cluster_etcd.cfg:1: cluster: etcd is required" <<'CFG'
+cluster
+    node = a
+CFG
+refuse cluster_url "$C/cluster_url.cfg:2: cluster/etcd: 'ftp://127.0.0.1:2379' is not an etcd URL" <<'CFG'
+cluster
+    etcd = http://127.0.0.1:2379,ftp://127.0.0.1:2379
+CFG
+refuse cluster_node "$C/cluster_node.cfg:3: cluster/node: 'gpu1.example' is not a node name" <<'CFG'
+cluster
+    etcd = http://127.0.0.1:2379
+    node = gpu1.example
+CFG
+refuse cluster_peer "$C/cluster_peer.cfg:3: cluster/peer: 'ipc:///tmp/x' is not a tcp endpoint" <<'CFG'
+cluster
+    etcd = http://127.0.0.1:2379
+    peer = ipc:///tmp/x
+CFG
+refuse cluster_ttl "$C/cluster_ttl.cfg:3: cluster/ttl_ms: '500' is not a whole number from 1000 to 600000" <<'CFG'
+cluster
+    etcd = http://127.0.0.1:2379
+    ttl_ms = 500
+CFG
+refuse cluster_prefix "$C/cluster_prefix.cfg:3: cluster/prefix: '/shic/' is not a key prefix" <<'CFG'
+cluster
+    etcd = http://127.0.0.1:2379
+    prefix = /shic/
+CFG
+refuse cluster_key "$C/cluster_key.cfg:3: cluster/lease: unknown key" <<'CFG'
+cluster
+    etcd = http://127.0.0.1:2379
+    lease = 5
+CFG
+#  etcd unreachable at start: shicd starts, serves, and ping says degraded
+cat > "$work/degraded.cfg" <<CFG
+cluster
+    etcd = http://127.0.0.1:$(port)
+    node = lonely
+    peer = tcp://127.0.0.1:$(port)
+    ttl_ms = 2000
+CFG
+"$build/shicd" --config "$work/degraded.cfg" --gateway "tcp://127.0.0.1:$gw" \
+    --events "tcp://127.0.0.1:$ev" > "$work/degraded.out" 2> "$work/degraded.err" &
+pid=$!
+for _ in $(seq 1 100); do
+    grep -q "shicd ready" "$work/degraded.out" 2>/dev/null && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+done
+pinged=$(timeout 10 "$build/shic" --json --endpoint "tcp://127.0.0.1:$gw" ping 2>&1)
+kill -TERM $pid 2>/dev/null; wait $pid; rc=$?
+if [ "$rc" = 0 ] && echo "$pinged" | grep -q '"state":"degraded"' \
+&& echo "$pinged" | grep -q '"node":"lonely"'; then
+    passed=$((passed + 1)); echo "config: cluster_degraded: ok"
+else
+    failed=$((failed + 1)); echo "config: cluster_degraded: FAILED (exit $rc)"
+    echo "$pinged"; cat "$work/degraded.err"
+fi
+
 #  Accepted: a second llama.cpp backend by type, and memory pools
 cat > "$work/good.cfg" <<CFG
 shicd

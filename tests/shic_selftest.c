@@ -26,6 +26,7 @@
 #include "shic_placement.h"
 #include "shic_admission.h"
 #include "shic_pools.h"
+#include "shic_cluster_view.h"
 
 void shic_generic_test (bool verbose);
 void shic_bus_guide_test (bool verbose);
@@ -67,6 +68,7 @@ static s_test_t s_tests [] = {
     { "placement", shic_placement_test },
     { "admission", shic_admission_test },
     { "pools", shic_pools_test },
+    { "cluster_view", shic_cluster_view_test },
     { "bus", shic_bus_test },
     { "bus_guide", shic_bus_guide_test },
     { "proc", shic_proc_test },

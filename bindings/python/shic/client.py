@@ -293,18 +293,24 @@ class Client:
         """Ends a lease (idempotent)."""
         self.call("release_lease", {"lease_ref": lease_ref})
 
-    def list_instances(self, backend=None):
-        """The list of RuntimeSnapshot maps, sorted by instance id."""
+    def list_instances(self, backend=None, cluster=False):
+        """The list of RuntimeSnapshot maps, sorted by instance id. With
+        cluster, every node's of a cluster, each naming its node."""
         args = {"backend": backend} if backend is not None else {}
+        if cluster:
+            args["cluster"] = True
         return self.call("list_instances", args).get("instances", [])
 
     def lookup_instance(self, instance_id):
         """The RuntimeSnapshot of an instance; NotFoundError when unknown."""
         return self.call("lookup_instance", {"instance_id": instance_id})
 
-    def list_leases(self, instance_id=None):
-        """The list of live LeaseRef maps."""
+    def list_leases(self, instance_id=None, cluster=False):
+        """The list of live LeaseRef maps. With cluster, every node's of a
+        cluster, each naming its node."""
         args = {"instance_id": instance_id} if instance_id is not None else {}
+        if cluster:
+            args["cluster"] = True
         return self.call("list_leases", args).get("leases", [])
 
     def stop_instance(self, instance_id):

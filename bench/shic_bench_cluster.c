@@ -1,0 +1,421 @@
+/*  =========================================================================
+    shic_bench_cluster - the cluster (issue 13), measured: a real etcd
+    (tests/shic_test_util's, on free loopback ports) and shicd nodes with
+    the stand-in llama-server (a command backend)
+
+    fig12   a warm ensure+release forwarded to another node against the
+            same on the local node, in one run: nodes a and b, the model
+            ready on a (a lease held so it stays warm); one client on a
+            (local) and one on b (forwarded: b's cluster actor forwards the
+            ensure to a and routes the release to the node its lease_ref
+            names), and a DEALER/ROUTER echo of the same two frames over TCP
+            (this process), alternating blocks so that drift hits all
+            three. Target: forwarded p50 <= local p50 + the echo's p50 (the
+            extra hop of each message costs at most one echo round trip).
+    fig13   failover: the model runs on b; b is SIGKILLed and an ensure is
+            sent to a at once: the time until a answers it from a live node
+            (the etcd lease of b expires, a sees b's records go, claims the
+            start and starts the model itself), against the TTL plus the
+            model's cold start measured alone on the same node. b dies at
+            a random moment of its keep-alive period. Target: p50 <= TTL +
+            cold start p50.
+
+    A benchmark, not a test: it reports and asserts nothing. Exit 2 when
+    etcd is not installed (the report says skipped).
+
+    Usage: shic_bench_cluster [--build DIR] [--json FILE] [--samples DIR]
+                              [--quick] [--only 12,13]
+    =========================================================================
+*/
+
+#include "shic.h"
+#include "shic_bench_util.h"
+#include "shic_test_util.h"
+#include <signal.h>
+#include <sys/wait.h>
+
+#define S_TTL_MS            2000        //  the nodes' etcd lease
+#define S_WARM_CALLS        2000        //  figure 12: pairs per series
+#define S_BLOCK             100         //  ... alternating in blocks
+#define S_FAILOVER_ROUNDS   11          //  figure 13
+#define S_LOAD_MS           500         //  the stand-in's load time
+#define S_WAIT_MS           30000       //  an ensure's wait_ms
+
+//  A node: a shicd with a cluster section on etcd
+static int
+s_node_start (shic_bench_daemon_t *node, const char *build, const char *dir, const char *etcd,
+              const char *name, const char *prefix)
+{
+    char backends [2048];
+    //  The cluster section is a top-level one: it follows the backends
+    snprintf (backends, sizeof (backends),
+              "    standin\n"
+              "        type = command\n"
+              "        command = %s/shic_stand_in -m ${MODEL} -a ${MODEL} --host ${HOST} "
+              "--port ${PORT} --load-ms %d\n"
+              "        ready_pattern = server is listening on http://\n"
+              "        idle_shutdown_ms = 600000\n"
+              "        models\n"
+              "            tiny = tiny\n"
+              "cluster\n"
+              "    etcd = %s\n"
+              "    node = %s\n"
+              "    peer = tcp://127.0.0.1:%d\n"
+              "    ttl_ms = %d\n"
+              "    prefix = %s\n", build, S_LOAD_MS, etcd, name, shic_bench_free_port (),
+              S_TTL_MS, prefix);
+    if (shic_bench_daemon_start (node, build, dir, name, "    http =\n", backends))
+        return -1;
+    //  Registered once ping says so
+    shic_client_t *client = shic_client_new (node->gateway);
+    int64_t deadline = zclock_mono () + 10000;
+    int rc = -1;
+    while (rc && zclock_mono () < deadline) {
+        shic_val_t *result = shic_client_call (client, "ping", &(shic_val_t *) { NULL });
+        const char *state = shic_val_str (shic_val_path (result, "cluster/state"));
+        if (state && streq (state, "ok"))
+            rc = 0;
+        else
+            zclock_sleep (50);
+        shic_val_destroy (&result);
+    }
+    shic_client_destroy (&client);
+    if (rc)
+        fprintf (stderr, "bench: node %s did not register with etcd\n", name);
+    return rc;
+}
+
+//  Until client's node sees count nodes (its ping); 0 or -1
+static int
+s_wait_nodes (shic_client_t *client, int count, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (zclock_mono () < deadline) {
+        shic_val_t *result = shic_client_call (client, "ping", &(shic_val_t *) { NULL });
+        int64_t nodes = shic_val_int (shic_val_path (result, "cluster/nodes"));
+        shic_val_destroy (&result);
+        if (nodes == count)
+            return 0;
+        zclock_sleep (50);
+    }
+    return -1;
+}
+
+//  ---------------------------------------------------------------------------
+//  The echo of figure 12: a ROUTER on TCP that sends every message back
+
+static void
+s_echo_actor (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    zsock_signal (pipe, 0);
+    zstr_send (pipe, zsock_last_endpoint (router));
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which == router) {
+            zmsg_t *msg = zmsg_recv (router);
+            if (msg)
+                zmsg_send (&msg, router);
+        }
+        else
+            break;
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+static zframe_t *
+s_request_frame (const char *op, const shic_val_t *args)
+{
+    shic_val_t *id = shic_val_new_int (1000000);
+    shic_val_t *copy = shic_val_dup (args);
+    zframe_t *frame = shic_wire_request_encode (id, op, &copy);
+    shic_val_destroy (&id);
+    return frame;
+}
+
+//  One warm ensure+release through client: its time in ns, or -1
+static int64_t
+s_pair (shic_client_t *client, const shic_val_t *ensure_args, const char *want_node)
+{
+    int64_t start = shic_bench_nanos ();
+    shic_val_t *result = shic_client_call (client, "ensure_endpoint",
+                                           &(shic_val_t *) { shic_val_dup (ensure_args) });
+    if (!result)
+        return -1;
+    const char *id = shic_val_str (shic_val_get (result, "instance_id"));
+    bool where = id && strncmp (id, want_node, strlen (want_node)) == 0
+              && id [strlen (want_node)] == '.';
+    shic_val_t *args = shic_val_new_map ();
+    shic_val_set_dup (args, "lease_ref", shic_val_path (result, "lease/lease_ref"));
+    shic_val_destroy (&result);
+    result = shic_client_call (client, "release_lease", &args);
+    int64_t took = shic_bench_nanos () - start;
+    bool released = shic_val_bool (shic_val_get (result, "released"));
+    shic_val_destroy (&result);
+    return where && released? took: -1;
+}
+
+static int
+s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const char *samples_dir,
+         int calls)
+{
+    shic_bench_daemon_t a = { 0 }, b = { 0 };
+    if (s_node_start (&a, build, dir, etcd, "a", "/bench12")
+    ||  s_node_start (&b, build, dir, etcd, "b", "/bench12")) {
+        shic_bench_daemon_stop (&a);
+        shic_bench_daemon_stop (&b);
+        return -1;
+    }
+    shic_client_t *local = shic_client_new (a.gateway);
+    shic_client_t *remote = shic_client_new (b.gateway);
+    shic_val_t *ensure_args = shic_client_ensure_args ("standin", "tiny", NULL, 0, S_WAIT_MS);
+    //  The model starts on a and stays warm: a lease held throughout
+    shic_val_t *held = NULL;
+    int rc = s_wait_nodes (remote, 2, 10000);
+    if (rc == 0)
+        held = shic_client_call (local, "ensure_endpoint",
+                                 &(shic_val_t *) { shic_val_dup (ensure_args) });
+    if (!held) {
+        shic_bench_report_error (local, "fig12 ensure");
+        rc = -1;
+    }
+    zactor_t *echo_actor = zactor_new (s_echo_actor, NULL);
+    char *echo_endpoint = zstr_recv (echo_actor);
+    zsock_t *echo = zsock_new_dealer (echo_endpoint);
+    shic_val_t *release_args = shic_val_new_map ();
+    shic_val_set_dup (release_args, "lease_ref", shic_val_path (held, "lease/lease_ref"));
+    zframe_t *ensure_frame = s_request_frame ("ensure_endpoint", ensure_args);
+    zframe_t *release_frame = s_request_frame ("release_lease", release_args);
+    shic_val_destroy (&release_args);
+    int64_t *series [3];
+    for (int s = 0; s < 3; s++)
+        series [s] = (int64_t *) calloc (calls, sizeof (int64_t));
+    int done = 0, errors = 0;
+    //  b learns where the model runs (its view), then every path is warmed
+    //  (round -1) and the three alternate in blocks
+    if (rc == 0 && s_pair (remote, ensure_args, "a") < 0)
+        zclock_sleep (500);
+    for (int round = -1; rc == 0 && done < calls; round++) {
+        int block = round < 0? S_BLOCK: (calls - done < S_BLOCK? calls - done: S_BLOCK);
+        for (int i = 0; i < block; i++) {
+            int64_t start = shic_bench_nanos ();
+            zframe_t *out = zframe_dup (ensure_frame);
+            zframe_send (&out, echo, 0);
+            zframe_t *in = zframe_recv (echo);
+            zframe_destroy (&in);
+            out = zframe_dup (release_frame);
+            zframe_send (&out, echo, 0);
+            in = zframe_recv (echo);
+            zframe_destroy (&in);
+            if (round >= 0)
+                series [2][done + i] = shic_bench_nanos () - start;
+        }
+        for (int path = 0; path < 2; path++)
+            for (int i = 0; i < block; i++) {
+                int64_t took = s_pair (path? remote: local, ensure_args, "a");
+                if (took < 0) {
+                    errors++;
+                    took = 0;
+                }
+                if (round >= 0)
+                    series [path][done + i] = took;
+            }
+        if (round >= 0)
+            done += block;
+        if (errors > calls / 10) {
+            fprintf (stderr, "bench: fig12: %d errors\n", errors);
+            shic_bench_report_error (remote, "fig12 forwarded pair");
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        shic_bench_write_samples (samples_dir, "fig12_local_us.txt", series [0], calls, 1000.0);
+        shic_bench_write_samples (samples_dir, "fig12_forwarded_us.txt", series [1], calls, 1000.0);
+        shic_bench_write_samples (samples_dir, "fig12_echo_us.txt", series [2], calls, 1000.0);
+        shic_bench_stats_t f_local = shic_bench_stats (series [0], calls, 1000.0);
+        shic_bench_stats_t f_remote = shic_bench_stats (series [1], calls, 1000.0);
+        shic_bench_stats_t f_echo = shic_bench_stats (series [2], calls, 1000.0);
+        printf ("fig12 warm ensure+release, %d pairs each, model on node a:\n", calls);
+        printf ("  local (client on a)      p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f\n",
+                f_local.p50, f_local.p99, f_local.min, f_local.max);
+        printf ("  forwarded (client on b)  p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f"
+                "  (%d errors)\n", f_remote.p50, f_remote.p99, f_remote.min, f_remote.max, errors);
+        printf ("  echo of the two frames   p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f\n",
+                f_echo.p50, f_echo.p99, f_echo.min, f_echo.max);
+        printf ("  forwarded - local p50 %.1f us; target <= echo p50 %.1f us: %s\n",
+                f_remote.p50 - f_local.p50, f_echo.p50,
+                f_remote.p50 <= f_local.p50 + f_echo.p50? "met": "missed");
+        if (json) {
+            fprintf (json, "  \"fig12\": {\n    \"unit\": \"us\",\n    \"pairs\": %d,\n"
+                     "    \"errors\": %d,\n    \"ttl_ms\": %d,\n", calls, errors, S_TTL_MS);
+            shic_bench_json_stats (json, "local", f_local, false);
+            shic_bench_json_stats (json, "forwarded", f_remote, false);
+            shic_bench_json_stats (json, "echo", f_echo, true);
+            fprintf (json, "  },\n");
+        }
+    }
+    for (int s = 0; s < 3; s++)
+        free (series [s]);
+    zframe_destroy (&ensure_frame);
+    zframe_destroy (&release_frame);
+    zsock_destroy (&echo);
+    zstr_free (&echo_endpoint);
+    zactor_destroy (&echo_actor);
+    shic_val_destroy (&held);
+    shic_val_destroy (&ensure_args);
+    shic_client_destroy (&local);
+    shic_client_destroy (&remote);
+    shic_bench_daemon_stop (&b);
+    shic_bench_daemon_stop (&a);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------------
+//  Figure 13: failover
+
+//  A cold ensure through client, timed; its instance id into id (size 256)
+static int64_t
+s_cold (shic_client_t *client, const shic_val_t *ensure_args, char *id)
+{
+    int64_t start = shic_bench_nanos ();
+    shic_val_t *result = shic_client_call (client, "ensure_endpoint",
+                                           &(shic_val_t *) { shic_val_dup (ensure_args) });
+    int64_t took = shic_bench_nanos () - start;
+    if (!result)
+        return -1;
+    snprintf (id, 256, "%s", shic_val_str (shic_val_get (result, "instance_id")));
+    shic_val_destroy (&result);
+    return took;
+}
+
+static int
+s_fig13 (const char *build, const char *dir, const char *etcd, FILE *json, const char *samples_dir,
+         int rounds)
+{
+    shic_bench_daemon_t a = { 0 }, b = { 0 };
+    if (s_node_start (&a, build, dir, etcd, "a", "/bench13"))
+        return -1;
+    shic_client_t *client_a = shic_client_new (a.gateway);
+    shic_val_t *ensure_args = shic_client_ensure_args ("standin", "tiny", NULL, 0, S_WAIT_MS);
+    int64_t *failover = (int64_t *) calloc (rounds, sizeof (int64_t));
+    int64_t *cold = (int64_t *) calloc (rounds, sizeof (int64_t));
+    int done = 0, rc = 0;
+    char id [256];
+    for (int round = 0; rc == 0 && round < rounds; round++) {
+        char name [8];
+        snprintf (name, sizeof (name), "b%d", round);
+        if (s_node_start (&b, build, dir, etcd, name, "/bench13")) {
+            rc = -1;
+            break;
+        }
+        shic_client_t *client_b = shic_client_new (b.gateway);
+        //  The model starts on b (b ranks itself first), timed: its cold start
+        //  alone; a must see it there
+        cold [round] = s_cold (client_b, ensure_args, id);
+        if (cold [round] < 0 || strncmp (id, name, strlen (name))
+        ||  s_wait_nodes (client_a, 2, 10000)) {
+            fprintf (stderr, "bench: fig13 round %d: the model did not start on %s (%s)\n",
+                     round, name, id);
+            shic_client_destroy (&client_b);
+            rc = -1;
+            break;
+        }
+        //  a's view has b's instance record; b dies at a random moment of
+        //  its keep-alive period (when it dies after its last keep-alive
+        //  decides how much of the TTL is left: a fixed pause would always
+        //  hit the same phase)
+        zclock_sleep (300 + (int) (random () % (S_TTL_MS / 3)));
+        //  b dies; the next ensure at a is timed until it is answered
+        int64_t start = shic_bench_nanos ();
+        kill (b.pid, SIGKILL);
+        waitpid (b.pid, NULL, 0);
+        b.pid = 0;
+        int64_t took = s_cold (client_a, ensure_args, id);
+        shic_client_destroy (&client_b);
+        if (took < 0 || strncmp (id, "a.", 2)) {
+            fprintf (stderr, "bench: fig13 round %d: the ensure after the kill: %s\n", round,
+                     took < 0? "no answer": id);
+            rc = -1;
+            break;
+        }
+        failover [round] = shic_bench_nanos () - start;
+        done++;
+        //  Stopped for the next round (a stands alone again)
+        shic_val_t *args = shic_val_new_map ();
+        shic_val_set_str (args, "instance_id", id);
+        shic_val_t *result = shic_client_call (client_a, "stop_instance", &args);
+        shic_val_destroy (&result);
+        int64_t deadline = zclock_mono () + 10000;
+        while (zclock_mono () < deadline) {
+            args = shic_val_new_map ();
+            shic_val_set_str (args, "instance_id", id);
+            result = shic_client_call (client_a, "lookup_instance", &args);
+            const char *status = shic_val_str (shic_val_get (result, "lifecycle_status"));
+            bool stopped = !result || (status && streq (status, "stopped"));
+            shic_val_destroy (&result);
+            if (stopped)
+                break;
+            zclock_sleep (50);
+        }
+        s_wait_nodes (client_a, 1, 10000);
+    }
+    if (rc == 0) {
+        shic_bench_write_samples (samples_dir, "fig13_failover_ms.txt", failover, done, 1e6);
+        shic_bench_write_samples (samples_dir, "fig13_cold_ms.txt", cold, done, 1e6);
+        shic_bench_stats_t f_failover = shic_bench_stats (failover, done, 1e6);
+        shic_bench_stats_t f_cold = shic_bench_stats (cold, done, 1e6);
+        double bound = S_TTL_MS + f_cold.p50;
+        printf ("fig13 failover, %d rounds, TTL %d ms, stand-in load %d ms:\n", done, S_TTL_MS,
+                S_LOAD_MS);
+        printf ("  SIGKILL -> ensure answered  p50 %8.1f ms  p99 %8.1f ms  min %8.1f  max %8.1f\n",
+                f_failover.p50, f_failover.p99, f_failover.min, f_failover.max);
+        printf ("  cold start alone            p50 %8.1f ms  p99 %8.1f ms  min %8.1f  max %8.1f\n",
+                f_cold.p50, f_cold.p99, f_cold.min, f_cold.max);
+        printf ("  target p50 <= TTL + cold p50 = %.1f ms: %s\n", bound,
+                f_failover.p50 <= bound? "met": "missed");
+        if (json) {
+            fprintf (json, "  \"fig13\": {\n    \"unit\": \"ms\",\n    \"rounds\": %d,\n"
+                     "    \"ttl_ms\": %d,\n    \"load_ms\": %d,\n", done, S_TTL_MS, S_LOAD_MS);
+            shic_bench_json_stats (json, "failover", f_failover, false);
+            shic_bench_json_stats (json, "cold", f_cold, true);
+            fprintf (json, "  },\n");
+        }
+    }
+    free (failover);
+    free (cold);
+    shic_val_destroy (&ensure_args);
+    shic_client_destroy (&client_a);
+    shic_bench_daemon_stop (&a);
+    return rc;
+}
+
+int
+main (int argc, char *argv [])
+{
+    shic_bench_run_t run;
+    int code = shic_bench_run_start (&run, argc, argv, "cluster", "12,13");
+    if (code >= 0)
+        return code;
+    srandom (13);
+    shic_test_etcd_t etcd = { 0 };
+    const char *url = shic_test_etcd_start (&etcd);
+    if (!url) {
+        printf ("bench: etcd is not installed: figures 12 and 13 skipped\n");
+        shic_bench_run_end (&run, 0);
+        return 2;
+    }
+    int rc = 0;
+    if (shic_bench_want (run.only, 12)
+    &&  s_fig12 (run.build, run.dir, url, run.json, run.samples_dir,
+                 run.quick? 500: S_WARM_CALLS))
+        rc = 1;
+    if (rc == 0 && shic_bench_want (run.only, 13)
+    &&  s_fig13 (run.build, run.dir, url, run.json, run.samples_dir,
+                 run.quick? 3: S_FAILOVER_ROUNDS))
+        rc = 1;
+    shic_test_etcd_destroy (&etcd);
+    return shic_bench_run_end (&run, rc);
+}
