@@ -1,19 +1,25 @@
 /*  =========================================================================
-    shic_etcd_int - what shic_etcd.c lends its test and its fuzz target
+    shic_etcd_int - what shic_etcd's three files share, and lend its test
 
-    The parsers of replies and of the watch stream, and the base64 codec,
-    so that tests/shic_etcd_test.c and fuzz/fuzz_etcd.c can feed them bytes
-    without a server. The cluster actor uses shic_etcd.h only.
+    shic_etcd is one class in three files: shic_etcd.c (the blocking calls,
+    the members and curl's options), shic_etcd_watch.c (the watch stream)
+    and shic_etcd_codec.c (the parsers of replies and pairs, and base64).
+    The parsers, the base64 codec and the fed watch are here also so that
+    tests/shic_etcd_test.c and fuzz/fuzz_etcd.c can feed them bytes without
+    a server. The cluster actor uses shic_etcd.h only.
     =========================================================================
 */
 
 #ifndef SHIC_ETCD_INT_H_INCLUDED
 #define SHIC_ETCD_INT_H_INCLUDED
 
+#include <curl/curl.h>
 #include "shic_etcd.h"
 
 //  The most a reply, or one line of the watch stream, may hold
 #define SHIC_ETCD_REPLY_MAX (4 * 1024 * 1024)
+#define SHIC_ETCD_URL_MAX 256       //  characters of one member's URL
+#define SHIC_ETCD_PATH_MAX 32       //  characters of "/v3/..." (the longest is 20)
 
 //  Base64 of size bytes (standard alphabet, padded, as etcd reads and
 //  writes it): fresh, NUL-terminated; NULL when memory ran out
@@ -56,5 +62,59 @@ void
 
 void
     shic_etcd_watch_feed_end (shic_etcd_watch_t *self);
+
+//  --------------------------------------------------------------------------
+//  What shic_etcd.c lends the other files of the class
+
+//  Runs curl_global_init once per process, for the calls and the watch;
+//  true when it succeeded
+bool
+    shic_etcd_curl_ready (void);
+
+//  Splits "http://a:1, http://b:2" into a fresh list; -1 with err when a
+//  member is not an http(s) URL
+int
+    shic_etcd_urls_parse (const char *text, char ***urls_p, size_t *count_p, shic_error_t *err);
+
+//  Frees a list of count members and nulls *urls_p
+void
+    shic_etcd_urls_destroy (char ***urls_p, size_t count);
+
+//  The headers of every POST: JSON, and no "Expect: 100-continue" round trip
+struct curl_slist *
+    shic_etcd_headers_new (void);
+
+//  Options both kinds of handle share
+void
+    shic_etcd_easy_setup (CURL *curl, struct curl_slist *headers, char *errbuf);
+
+//  Sets key to an int64 as the gateway writes it (a decimal string)
+int
+    shic_etcd_set_int64 (shic_val_t *request, const char *key, int64_t value);
+
+//  Sets key and, for a prefix, range_end: the key with its last byte below
+//  0xff raised by one and what follows dropped ("\0", every key, when
+//  there is none)
+int
+    shic_etcd_set_range (shic_val_t *request, const char *key, bool prefix);
+
+//  What shic_etcd_codec.c lends them
+
+//  An int64 field: a decimal string (the gateway's way) or a number; an
+//  absent field is 0 (the gateway leaves zeros out). -1 when malformed.
+int
+    shic_etcd_int64 (const shic_val_t *val, int64_t *result);
+
+//  A lease id field (decimal string) into id [24]; absent or "0" is ""
+int
+    shic_etcd_lease_field (const shic_val_t *val, char *id);
+
+//  Sets err to SHIC_E_MALFORMED with details {etcd: url}
+void
+    shic_etcd_malformed (shic_error_t *err, const char *url, const char *what);
+
+//  Sets err to SHIC_E_INSTANCE_UNAVAILABLE with details {etcd: url}
+void
+    shic_etcd_unavailable (shic_error_t *err, const char *url, const char *why);
 
 #endif
