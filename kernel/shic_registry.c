@@ -694,9 +694,14 @@ shic_registry_memo_key (bool trusted, const shic_val_t *consumer,
         //  the request
         uint8_t digest [32];
         shic_sha256 (data, size, digest);
+        static const char hex [] = "0123456789abcdef";
         key = (char *) malloc (sizeof (digest) * 2 + 1);
-        for (size_t i = 0; key && i < sizeof (digest); i++)
-            snprintf (key + i * 2, 3, "%02x", digest [i]);
+        for (size_t i = 0; key && i < sizeof (digest); i++) {
+            key [i * 2] = hex [digest [i] >> 4];
+            key [i * 2 + 1] = hex [digest [i] & 15];
+        }
+        if (key)
+            key [sizeof (digest) * 2] = 0;
         free (data);
     }
     return key;

@@ -48,6 +48,10 @@ cleanup () {
         for _ in $(seq 1 $((100 * slow))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
     done
+    #  Background commands run under timeout: TERM, which timeout passes on
+    #  to its command (a KILL of timeout would leave the command running)
+    for pid in $(cat "$work/bg.pids" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
+    sleep 0.2
     for pid in $(cat "$work/bg.pids" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     etcd_cleanup
     [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
