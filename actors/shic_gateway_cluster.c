@@ -30,11 +30,11 @@
 */
 
 #include "shic_gateway_int.h"
+#include "shic_peer.h"
 #include "shic_pools.h"
 
 #define HANDOFF_GRACE_MS 3000       //  beyond an ensure's wait_ms
 #define CALL_TIMEOUT_MS  10000      //  a forwarded call, a cluster list
-#define PEER_HEADER_MAX  4096       //  bytes of a peer header
 #define HOLDER_MAX       320        //  bytes of a holder
 #define HOP_MAX          2          //  forwards one request may take
 
@@ -229,35 +229,6 @@ s_handoff_take (self_t *self, int64_t ticket)
     return handoff;
 }
 
-static zframe_t *
-s_header_frame (shic_val_t **header_p)
-{
-    void *data = NULL;
-    size_t size = 0;
-    int rc = shic_val_encode (*header_p, &data, &size);
-    shic_val_destroy (header_p);
-    if (rc != 0)
-        return NULL;
-    zframe_t *frame = zframe_new (data, size);
-    free (data);
-    return frame;
-}
-
-//  A peer header, checked: a map of at most PEER_HEADER_MAX bytes
-static shic_val_t *
-s_header_read (zframe_t *frame)
-{
-    if (!frame || zframe_size (frame) > PEER_HEADER_MAX)
-        return NULL;
-    shic_val_limits_t limits = { .max_bytes = PEER_HEADER_MAX, .max_depth = 2, .max_items = 16 };
-    shic_val_t *header = NULL;
-    if (shic_val_decode (zframe_data (frame), zframe_size (frame), &limits, &header, NULL) != 0)
-        return NULL;
-    if (shic_val_type (header) != SHIC_VAL_MAP)
-        shic_val_destroy (&header);
-    return header;
-}
-
 //  Answers a handoff with an error of ours
 static void
 s_answer_error (self_t *self, s_handoff_t *handoff, const char *code, const char *node,
@@ -329,7 +300,7 @@ s_forward (self_t *self, s_handoff_t *handoff, const char *node, const char *mod
     shic_val_set_str (header, "from", s_me (self));
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "REQ");
-    zframe_t *frame = s_header_frame (&header);
+    zframe_t *frame = shic_peer_header_frame (&header);
     zmsg_append (msg, &frame);
     zframe_t *body = zframe_dup (handoff->body);
     zmsg_append (msg, &body);
@@ -714,7 +685,7 @@ s_no_room (self_t *self, s_handoff_t *handoff)
     zframe_t *copy = zframe_dup (routing);
     zmsg_append (msg, &copy);
     zmsg_addstr (msg, "REP");
-    zframe_t *frame = s_header_frame (&header);
+    zframe_t *frame = shic_peer_header_frame (&header);
     zmsg_append (msg, &frame);
     zmsg_addmem (msg, NULL, 0);
     if (zmsg_send (&msg, self->peer) != 0)
@@ -923,7 +894,7 @@ s_handle_peer (self_t *self)
     zframe_t *routing = zmsg_pop (msg);
     char *command = zmsg_popstr (msg);
     zframe_t *frame = zmsg_pop (msg);
-    shic_val_t *header = s_header_read (frame);
+    shic_val_t *header = shic_peer_header_read (frame);
     int64_t ticket = shic_val_int (shic_val_get (header, "ticket"));
     int64_t hop = shic_val_int (shic_val_get (header, "hop"));
     const char *mode = shic_val_str (shic_val_get (header, "mode"));
@@ -949,7 +920,7 @@ s_handle_peer (self_t *self)
         shic_val_t *reply_header = shic_val_new_map ();
         shic_val_set_int (reply_header, "ticket", ticket);
         shic_val_set_str (reply_header, "outcome", "reply");
-        zframe_t *reply_frame = s_header_frame (&reply_header);
+        zframe_t *reply_frame = shic_peer_header_frame (&reply_header);
         zmsg_append (call.envelope, &reply_frame);
         shic_gateway_serve (self, &call, msg);
     }
@@ -972,7 +943,7 @@ s_handle_link (self_t *self, s_link_t *link)
     char *command = zmsg_popstr (msg);
     zframe_t *frame = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
-    shic_val_t *header = s_header_read (frame);
+    shic_val_t *header = shic_peer_header_read (frame);
     const char *outcome = shic_val_str (shic_val_get (header, "outcome"));
     s_handoff_t *handoff = NULL;
     if (command && streq (command, "REP") && header && outcome && body && zmsg_size (msg) == 0)

@@ -314,46 +314,13 @@ no_memory:
 //  --------------------------------------------------------------------------
 //  Send one request and wait for the answer
 
-int
-shic_http_request (const char *method, const char *url,
-                   const char *const *headers, const char *body,
-                   int timeout_ms, shic_http_result_t *result)
+//  A request on this thread's cached curl handle (made on first use),
+//  lines to line_fn when it is not NULL
+static int
+s_request_cached (const char *method, const char *url, const char *const *headers,
+                  const char *body, int timeout_ms, shic_http_line_fn *line_fn, void *arg,
+                  shic_http_result_t *result)
 {
-    assert (method);
-    assert (url);
-    assert (timeout_ms > 0);
-    assert (result);
-    memset (result, 0, sizeof (*result));
-
-    pthread_once (&s_once, s_setup);
-    if (!s_ready)
-        return s_fail (result, "curl cannot be initialized");
-    CURL *curl = (CURL *) pthread_getspecific (s_key);
-    if (curl)
-        curl_easy_reset (curl);
-    else {
-        curl = curl_easy_init ();
-        if (!curl || pthread_setspecific (s_key, curl) != 0) {
-            curl_easy_cleanup (curl);
-            return s_fail (result, "cannot create a curl handle");
-        }
-    }
-    return s_perform (curl, method, url, headers, body, timeout_ms, NULL, NULL, result);
-}
-
-int
-shic_http_request_lines (const char *method, const char *url,
-                         const char *const *headers, const char *body,
-                         int timeout_ms, shic_http_line_fn *line_fn, void *arg,
-                         shic_http_result_t *result)
-{
-    assert (method);
-    assert (url);
-    assert (timeout_ms > 0);
-    assert (line_fn);
-    assert (result);
-    memset (result, 0, sizeof (*result));
-
     pthread_once (&s_once, s_setup);
     if (!s_ready)
         return s_fail (result, "curl cannot be initialized");
@@ -368,6 +335,34 @@ shic_http_request_lines (const char *method, const char *url,
         }
     }
     return s_perform (curl, method, url, headers, body, timeout_ms, line_fn, arg, result);
+}
+
+int
+shic_http_request (const char *method, const char *url,
+                   const char *const *headers, const char *body,
+                   int timeout_ms, shic_http_result_t *result)
+{
+    assert (method);
+    assert (url);
+    assert (timeout_ms > 0);
+    assert (result);
+    memset (result, 0, sizeof (*result));
+    return s_request_cached (method, url, headers, body, timeout_ms, NULL, NULL, result);
+}
+
+int
+shic_http_request_lines (const char *method, const char *url,
+                         const char *const *headers, const char *body,
+                         int timeout_ms, shic_http_line_fn *line_fn, void *arg,
+                         shic_http_result_t *result)
+{
+    assert (method);
+    assert (url);
+    assert (timeout_ms > 0);
+    assert (line_fn);
+    assert (result);
+    memset (result, 0, sizeof (*result));
+    return s_request_cached (method, url, headers, body, timeout_ms, line_fn, arg, result);
 }
 
 

@@ -101,41 +101,6 @@ s_wait_nodes (shic_client_t *client, int count, int timeout_ms)
     return -1;
 }
 
-//  ---------------------------------------------------------------------------
-//  The echo of figure 12: a ROUTER on TCP that sends every message back
-
-static void
-s_echo_actor (zsock_t *pipe, void *args)
-{
-    (void) args;
-    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
-    zsock_signal (pipe, 0);
-    zstr_send (pipe, zsock_last_endpoint (router));
-    zpoller_t *poller = zpoller_new (pipe, router, NULL);
-    while (true) {
-        void *which = zpoller_wait (poller, -1);
-        if (which == router) {
-            zmsg_t *msg = zmsg_recv (router);
-            if (msg)
-                zmsg_send (&msg, router);
-        }
-        else
-            break;
-    }
-    zpoller_destroy (&poller);
-    zsock_destroy (&router);
-}
-
-static zframe_t *
-s_request_frame (const char *op, const shic_val_t *args)
-{
-    shic_val_t *id = shic_val_new_int (1000000);
-    shic_val_t *copy = shic_val_dup (args);
-    zframe_t *frame = shic_wire_request_encode (id, op, &copy);
-    shic_val_destroy (&id);
-    return frame;
-}
-
 //  One warm ensure+release through client: its time in ns, or -1
 static int64_t
 s_pair (shic_client_t *client, const shic_val_t *ensure_args, const char *want_node)
@@ -182,13 +147,13 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
         shic_bench_report_error (local, "fig12 ensure");
         rc = -1;
     }
-    zactor_t *echo_actor = zactor_new (s_echo_actor, NULL);
+    zactor_t *echo_actor = zactor_new (shic_bench_echo_actor, NULL);
     char *echo_endpoint = zstr_recv (echo_actor);
     zsock_t *echo = zsock_new_dealer (echo_endpoint);
     shic_val_t *release_args = shic_val_new_map ();
     shic_val_set_dup (release_args, "lease_ref", shic_val_path (held, "lease/lease_ref"));
-    zframe_t *ensure_frame = s_request_frame ("ensure_endpoint", ensure_args);
-    zframe_t *release_frame = s_request_frame ("release_lease", release_args);
+    zframe_t *ensure_frame = shic_bench_request_frame ("ensure_endpoint", ensure_args);
+    zframe_t *release_frame = shic_bench_request_frame ("release_lease", release_args);
     shic_val_destroy (&release_args);
     int64_t *series [3];
     for (int s = 0; s < 3; s++)

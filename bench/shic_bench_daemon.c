@@ -165,41 +165,6 @@ s_print_window (const char *name, s_window_t w)
             name, w.cpu_pct, (long long) w.rss_kb, w.threads, w.wakeups);
 }
 
-//  ---------------------------------------------------------------------------
-//  The echo baseline: a ROUTER on TCP that sends every message back
-
-static void
-s_echo_actor (zsock_t *pipe, void *args)
-{
-    (void) args;
-    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
-    zsock_signal (pipe, 0);
-    zstr_send (pipe, zsock_last_endpoint (router));
-    zpoller_t *poller = zpoller_new (pipe, router, NULL);
-    while (true) {
-        void *which = zpoller_wait (poller, -1);
-        if (which == router) {
-            zmsg_t *msg = zmsg_recv (router);
-            if (msg)
-                zmsg_send (&msg, router);
-        }
-        else
-            break;
-    }
-    zpoller_destroy (&poller);
-    zsock_destroy (&router);
-}
-
-static zframe_t *
-s_request_frame (const char *op, const shic_val_t *args)
-{
-    shic_val_t *id = shic_val_new_int (1000000);
-    shic_val_t *copy = shic_val_dup (args);
-    zframe_t *frame = shic_wire_request_encode (id, op, &copy);
-    shic_val_destroy (&id);
-    return frame;
-}
-
 //  The release args of an ensure result; fresh map
 static shic_val_t *
 s_release_args (const shic_val_t *result)
@@ -229,8 +194,8 @@ s_fig1 (shic_bench_daemon_t *daemon, const char *echo_endpoint, FILE *json, cons
         return -1;
     }
     shic_val_t *release_args = s_release_args (result);
-    zframe_t *ensure_frame = s_request_frame ("ensure_endpoint", ensure_args);
-    zframe_t *release_frame = s_request_frame ("release_lease", release_args);
+    zframe_t *ensure_frame = shic_bench_request_frame ("ensure_endpoint", ensure_args);
+    zframe_t *release_frame = shic_bench_request_frame ("release_lease", release_args);
     shic_val_destroy (&release_args);
     shic_val_destroy (&result);
 
@@ -453,8 +418,8 @@ s_fig2 (shic_bench_daemon_t *daemon, const char *echo_endpoint, FILE *json, int 
     shic_val_t *ensure_args = shic_client_ensure_args ("standin", "tiny", NULL, 0, 10000);
     shic_val_t *release_args = shic_val_new_map ();
     shic_val_set_str (release_args, "lease_ref", "L-0123456789abcdef0123456789abcdef");
-    zframe_t *ensure_frame = s_request_frame ("ensure_endpoint", ensure_args);
-    zframe_t *release_frame = s_request_frame ("release_lease", release_args);
+    zframe_t *ensure_frame = shic_bench_request_frame ("ensure_endpoint", ensure_args);
+    zframe_t *release_frame = shic_bench_request_frame ("release_lease", release_args);
     //  The echo tells the two apart by size
     assert (zframe_size (ensure_frame) != zframe_size (release_frame));
     double shic [S_FIG2_RUNS], echo [S_FIG2_RUNS];
@@ -1023,7 +988,7 @@ main (int argc, char *argv [])
             s_json_window (json, "  ", "fig8", idle, ",");
         }
 
-        zactor_t *echo = zactor_new (s_echo_actor, NULL);
+        zactor_t *echo = zactor_new (shic_bench_echo_actor, NULL);
         char *echo_endpoint = zstr_recv (echo);
         if (shic_bench_want (only, 1)
         &&  s_fig1 (&daemon, echo_endpoint, json, samples_dir, quick? 1000: S_FIG1_CALLS))

@@ -396,3 +396,38 @@ shic_bench_stop_instance (shic_client_t *client, zsock_t *events, const char *in
     shic_val_destroy (&event);
     return 0;
 }
+
+//  ---------------------------------------------------------------------------
+//  The echo baseline: a ROUTER on TCP that sends every message back
+
+void
+shic_bench_echo_actor (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    zsock_signal (pipe, 0);
+    zstr_send (pipe, zsock_last_endpoint (router));
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which == router) {
+            zmsg_t *msg = zmsg_recv (router);
+            if (msg)
+                zmsg_send (&msg, router);
+        }
+        else
+            break;
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+zframe_t *
+shic_bench_request_frame (const char *op, const shic_val_t *args)
+{
+    shic_val_t *id = shic_val_new_int (1000000);
+    shic_val_t *copy = shic_val_dup (args);
+    zframe_t *frame = shic_wire_request_encode (id, op, &copy);
+    shic_val_destroy (&id);
+    return frame;
+}

@@ -125,4 +125,10 @@ shic_val_t *shic_bench_wait_event (zsock_t *sub, const char *topic, const char *
 //  Stops an instance and waits for its instance.stopped; 0 or -1
 int shic_bench_stop_instance (shic_client_t *client, zsock_t *events, const char *instance_id);
 
+//  The echo baseline of figures 1, 2 and 12: an actor whose ROUTER on TCP
+//  sends every message back; it sends its endpoint on the pipe first
+void shic_bench_echo_actor (zsock_t *pipe, void *args);
+//  A wire request of op with a copy of args (id 1000000); fresh
+zframe_t *shic_bench_request_frame (const char *op, const shic_val_t *args);
+
 #endif

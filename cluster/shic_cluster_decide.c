@@ -13,11 +13,11 @@
 */
 
 #include "shic_cluster_int.h"
+#include "shic_peer.h"
 
 #define HOP_MAX             2       //  forwards one request may take
 #define FANOUT_TIMEOUT_MS   3000    //  a cluster list waits this long for nodes
 #define ENSURE_GRACE_MS     2000    //  beyond wait_ms for a forwarded ensure
-#define PEER_HEADER_MAX     4096    //  a peer header's bytes
 
 
 //  ---------------------------------------------------------------------------
@@ -80,40 +80,7 @@ s_link (self_t *self, const char *name)
 
 
 //  ---------------------------------------------------------------------------
-//  The peer protocol
-
-static zframe_t *
-s_header_frame (shic_val_t **header_p)
-{
-    void *data = NULL;
-    size_t size = 0;
-    int rc = shic_val_encode (*header_p, &data, &size);
-    shic_val_destroy (header_p);
-    if (rc != 0)
-        return NULL;
-    zframe_t *frame = zframe_new (data, size);
-    free (data);
-    return frame;
-}
-
-//  A peer header, checked: a map of at most PEER_HEADER_MAX bytes
-static shic_val_t *
-s_header_read (zframe_t *frame)
-{
-    if (!frame || zframe_size (frame) > PEER_HEADER_MAX)
-        return NULL;
-    shic_val_limits_t limits = { .max_bytes = PEER_HEADER_MAX, .max_depth = 2, .max_items = 16 };
-    shic_val_t *header = NULL;
-    if (shic_val_decode (zframe_data (frame), zframe_size (frame), &limits, &header, NULL) != 0)
-        return NULL;
-    if (shic_val_type (header) != SHIC_VAL_MAP)
-        shic_val_destroy (&header);
-    return header;
-}
-
-
-//  ---------------------------------------------------------------------------
-//  Forwarding
+//  Forwarding (the peer protocol's header: messages/shic_peer)
 
 static shic_cluster_forward_t *
 s_forward_take (self_t *self, int64_t ticket)
@@ -212,7 +179,7 @@ s_send_forward (self_t *self, shic_cluster_forward_t **forward_p, const char *no
     shic_val_set_str (header, "mode", mode);
     shic_val_set_str (header, "holder", forward->holder);
     shic_val_set_str (header, "from", self->config->node);
-    zframe_t *frame = s_header_frame (&header);
+    zframe_t *frame = shic_peer_header_frame (&header);
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "REQ");
     zmsg_append (msg, &frame);
@@ -566,7 +533,7 @@ shic_cluster_handle_link (self_t *self, shic_cluster_link_t *link)
     char *command = zmsg_popstr (msg);
     zframe_t *frame = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
-    shic_val_t *header = s_header_read (frame);
+    shic_val_t *header = shic_peer_header_read (frame);
     int64_t ticket = shic_val_int (shic_val_get (header, "ticket"));
     const char *outcome = shic_val_str (shic_val_get (header, "outcome"));
     shic_cluster_forward_t *forward = NULL;

@@ -537,20 +537,27 @@ shic_etcd_put (shic_etcd_t *self, const char *key, const void *value, size_t siz
     return 0;
 }
 
+//  A request naming key, or every key under it (prefix); NULL with err
+static shic_val_t *
+s_range_request (const char *key, bool prefix, shic_error_t *err)
+{
+    shic_val_t *request = s_request_new (err);
+    if (request && shic_etcd_set_range (request, key, prefix)) {
+        shic_val_destroy (&request);
+        shic_error_set (err, SHIC_E_INTERNAL, NULL, "etcd: out of memory");
+    }
+    return request;
+}
+
 int
 shic_etcd_delete (shic_etcd_t *self, const char *key, bool prefix, shic_error_t *err)
 {
     assert (self);
     if (s_key_check (key, err))
         return -1;
-    shic_val_t *request = s_request_new (err);
+    shic_val_t *request = s_range_request (key, prefix, err);
     if (!request)
         return -1;
-    if (shic_etcd_set_range (request, key, prefix)) {
-        shic_val_destroy (&request);
-        shic_error_set (err, SHIC_E_INTERNAL, NULL, "etcd: out of memory");
-        return -1;
-    }
     shic_val_t *reply = s_call (self, "/v3/kv/deleterange", &request, err);
     if (!reply)
         return -1;
@@ -708,14 +715,9 @@ shic_etcd_range (shic_etcd_t *self, const char *key, bool prefix, shic_etcd_kvs_
     *kvs = NULL;
     if (s_key_check (key, err))
         return -1;
-    shic_val_t *request = s_request_new (err);
+    shic_val_t *request = s_range_request (key, prefix, err);
     if (!request)
         return -1;
-    if (shic_etcd_set_range (request, key, prefix)) {
-        shic_val_destroy (&request);
-        shic_error_set (err, SHIC_E_INTERNAL, NULL, "etcd: out of memory");
-        return -1;
-    }
     shic_val_t *reply = s_call (self, "/v3/kv/range", &request, err);
     if (!reply)
         return -1;

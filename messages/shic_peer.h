@@ -1,0 +1,25 @@
+/*  =========================================================================
+    shic_peer - the header frame of the node-to-node peer protocol
+
+    Gateways and cluster actors of a cluster exchange [command][header]
+    [body] over their peer sockets; the header is a small msgpack map
+    (ticket, hop, mode, holder, from, ...). Both ends encode and check it
+    here, with one bound.
+    =========================================================================
+*/
+
+#ifndef SHIC_PEER_H_INCLUDED
+#define SHIC_PEER_H_INCLUDED
+
+#include "shic.h"
+
+#define SHIC_PEER_HEADER_MAX    4096    //  bytes of a peer header
+
+//  The header as a frame; takes *header_p. NULL when it does not encode.
+zframe_t *shic_peer_header_frame (shic_val_t **header_p);
+
+//  A peer header, checked: a map of at most SHIC_PEER_HEADER_MAX bytes
+//  (depth 2, 16 items), or NULL
+shic_val_t *shic_peer_header_read (zframe_t *frame);
+
+#endif
