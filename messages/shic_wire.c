@@ -36,37 +36,56 @@ s_id_valid (const shic_val_t *id)
     return false;
 }
 
+//  Puts item and a dot before what path holds (a path is written from its
+//  end, once a bad string is found)
+static void
+s_path_prepend (char *path, size_t size, const char *item)
+{
+    size_t length = strlen (path);
+    size_t item_length = strlen (item);
+    size_t head = item_length + (length? 1: 0);
+    if (head > size - 1)
+        head = size - 1;
+    if (length > size - 1 - head)
+        length = size - 1 - head;       //  too long: the end is cut
+    memmove (path + head, path, length);
+    path [head + length] = 0;
+    if (item_length > head)
+        item_length = head;
+    memcpy (path, item, item_length);
+    if (item_length < head)
+        path [item_length] = '.';
+}
+
 //  Finds the first string (value or map key) under value that is not
-//  valid text; false with its path ("a.b.0", prefix first) in path. The
-//  depth is bounded by the decoder. Bins are bytes and are not looked at.
+//  valid text; false with its path below value ("b.0", "(key)" for a bad
+//  key) in path. Valid input costs no formatting. The depth is bounded by
+//  the decoder. Bins are bytes and are not looked at.
 static bool
-s_strings_valid (const shic_val_t *value, const char *prefix, char *path, size_t size)
+s_strings_valid (const shic_val_t *value, char *path, size_t size)
 {
     if (shic_val_is (value, SHIC_VAL_STR)) {
         if (s_text_valid (shic_val_str (value), shic_val_len (value)))
             return true;
-        snprintf (path, size, "%s", prefix);
+        *path = 0;
         return false;
     }
     bool map = shic_val_is (value, SHIC_VAL_MAP);
     if (!map && !shic_val_is (value, SHIC_VAL_ARRAY))
         return true;
     for (size_t index = 0; index < shic_val_size (value); index++) {
-        char item [256];
-        if (map) {
-            const char *key = shic_val_key_at (value, index);
-            bool key_valid = s_text_valid (key, strlen (key));
-            snprintf (item, sizeof (item), "%s%s%s", prefix, *prefix? ".": "",
-                      key_valid? key: "(key)");
-            if (!key_valid) {
-                snprintf (path, size, "%s", item);
-                return false;
-            }
-        }
-        else
-            snprintf (item, sizeof (item), "%s%s%zu", prefix, *prefix? ".": "", index);
-        if (!s_strings_valid (shic_val_at (value, index), item, path, size))
+        const char *key = map? shic_val_key_at (value, index): NULL;
+        if (key && !s_text_valid (key, strlen (key))) {
+            snprintf (path, size, "(key)");
             return false;
+        }
+        if (!s_strings_valid (shic_val_at (value, index), path, size)) {
+            char item [32];
+            if (!key)
+                snprintf (item, sizeof (item), "%zu", index);
+            s_path_prepend (path, size, key? key: item);
+            return false;
+        }
     }
     return true;
 }
@@ -157,7 +176,7 @@ shic_wire_request_decode (const void *data, size_t size, size_t max_bytes,
     //  ("tiny\0../x" read as "tiny"), bad UTF-8 breaks every client that
     //  reads them back. Refused here, once, for every op.
     char path [256];
-    if (!s_strings_valid (args, "", path, sizeof (path))) {
+    if (!s_strings_valid (args, path, sizeof (path))) {
         req->op = NULL;
         shic_error_set_field (err, SHIC_E_INVALID_ARGS, path,
                               "The string %s is not UTF-8 or holds a NUL byte.", path);
