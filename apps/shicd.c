@@ -187,20 +187,6 @@ s_duplicate (zconfig_t *item, const char *prefix, char *path, size_t size)
     return false;
 }
 
-//  A node name: 1 to 63 letters, digits, '_' and '-' (a '.' would mix with
-//  the "<node>." of the ids the node gives out)
-static bool
-s_node_name_valid (const char *name)
-{
-    size_t length = name? strlen (name): 0;
-    if (length < 1 || length > 63)
-        return false;
-    for (size_t i = 0; i < length; i++)
-        if (!isalnum ((unsigned char) name [i]) && name [i] != '_' && name [i] != '-')
-            return false;
-    return true;
-}
-
 //  A reason why the etcd URLs (comma separated) are not http(s)://HOST:PORT
 //  each, or NULL
 static char *
@@ -249,7 +235,7 @@ s_check_cluster (zconfig_t *config, char *path, size_t size, char **problem)
             *problem = s_etcd_problem (value);
         else
         if (streq (name, "node")) {
-            if (!s_node_name_valid (value))
+            if (!shic_cluster_node_valid (value))
                 *problem = zsys_sprintf ("'%s' is not a node name (1 to 63 letters, digits, "
                                          "'_' and '-')", value? value: "");
         }

@@ -208,6 +208,12 @@ SHIC_EXPORT int shic_runtime_check_model (const char *path, shic_error_t *err);
 //  Returns 0, or -1 with err set (details.field names the key).
 SHIC_EXPORT int shic_runtime_check_limits (zconfig_t *config, shic_error_t *err);
 
+//  Whether name is a valid cluster node name: 1 to 63 of [A-Za-z0-9_-] (a
+//  '.' would mix with the "<node>." of the ids a node gives out). One rule
+//  for shicd's check of cluster/node and for what nodes read from etcd and
+//  from each other.
+SHIC_EXPORT bool shic_cluster_node_valid (const char *name);
+
 //  The inproc endpoint of the events PUB socket
 SHIC_EXPORT const char *shic_runtime_events_endpoint (shic_runtime_t *self);
 

@@ -75,8 +75,8 @@ int64_t shic_config_int (zconfig_t *config, const char *key, int64_t dflt);
 //  of a clustered node) into node (size >= 64); false when id has no such
 //  prefix. *rest_p (may be NULL) points after the dot.
 bool shic_cluster_id_node (const char *id, char *node, const char **rest_p);
-//  Whether name is a valid node name: 1 to 63 of [A-Za-z0-9_-]
-bool shic_cluster_node_valid (const char *name);
+//  shic_cluster_node_valid (a node name's rule) is in shic.h: shicd checks
+//  its configuration with it
 
 //  Wall clock milliseconds
 int64_t shic_now_ms (void);
