@@ -80,6 +80,9 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     zsock_set_router_mandatory (self->bus, 1);
     zsock_set_sndhwm (self->bus, 0);
     zsock_set_rcvhwm (self->bus, 0);
+    //  Drained without ZMQ_EVENTS (a system call each): a read finds
+    //  the queue empty instead of waiting
+    zsock_set_rcvtimeo (self->bus, 0);
     self->events = shic_events_new (settings->events);
     self->registry = shic_registry_new (self->events, (zlistx_destructor_fn *) shic_waiter_destroy);
     self->book = shic_lease_book_new (settings, self->events, self->bus, shic_gateway_lease_ended, self);
@@ -275,8 +278,9 @@ shic_gateway_serve (self_t *self, shic_gateway_call_t *call, zmsg_t *msg)
 }
 
 //  One message from a client ROUTER (trusted: the embedding host's inproc
-//  and the control socket; else network clients)
-static void
+//  and the control socket; else network clients); false when nothing was
+//  waiting
+static bool
 s_handle_client (self_t *self, zsock_t *router, bool trusted)
 {
     //  The routing frame and the first frame after it, read by hand for
@@ -302,7 +306,7 @@ s_handle_client (self_t *self, zsock_t *router, bool trusted)
     if (!msg) {
         zframe_destroy (&routing);
         zframe_destroy (&first_frame);
-        return;
+        return got > 0;
     }
     if (first_frame)
         zmsg_prepend (msg, &first_frame);
@@ -333,15 +337,17 @@ s_handle_client (self_t *self, zsock_t *router, bool trusted)
     }
     shic_gateway_serve (self, &call, msg);
     zmsg_destroy (&msg);
+    return true;
 }
 
-//  [routing id][command][body]: "P" is the lease pool, "I<n>" an instance
-static void
+//  [routing id][command][body]: "P" is the lease pool, "I<n>" an instance;
+//  false when nothing was waiting
+static bool
 s_handle_bus (self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->bus);
     if (!msg)
-        return;
+        return false;
     char *identity = zmsg_popstr (msg);
     shic_bus_t bus = { 0 };
     if (identity && shic_bus_decode (&bus, msg, SHIC_BUS_ROLE_GATEWAY) == 0) {
@@ -364,6 +370,7 @@ s_handle_bus (self_t *self)
     shic_bus_reset (&bus);
     zstr_free (&identity);
     zmsg_destroy (&msg);
+    return true;
 }
 
 static int
@@ -580,16 +587,18 @@ shic_gateway_actor (zsock_t *pipe, void *args)
     while (ok && !self->terminated) {
         int64_t next = s_timers (self, zclock_mono ());
         int64_t now = zclock_mono ();
-        zmq_pollitem_t fixed [6] = {
+        zmq_pollitem_t fixed [7] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->bus), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->trusted), 0, ZMQ_POLLIN, 0 }
         };
-        //  Then the public ROUTER and the monitors, those that exist
+        //  Then the public ROUTER, the monitors and the events XPUB, those
+        //  that exist
         int count = 3;
-        zsock_t *sockets [3] = { self->public_router, self->trusted_monitor, self->public_monitor };
-        int at [3] = { -1, -1, -1 };
-        for (int i = 0; i < 3; i++)
+        zsock_t *sockets [4] = { self->public_router, self->trusted_monitor, self->public_monitor,
+                                 shic_events_sock (self->events) };
+        int at [4] = { -1, -1, -1, -1 };
+        for (int i = 0; i < 4; i++)
             if (sockets [i]) {
                 at [i] = count;
                 fixed [count++] = (zmq_pollitem_t) { zsock_resolve (sockets [i]), 0, ZMQ_POLLIN, 0 };
@@ -604,21 +613,24 @@ shic_gateway_actor (zsock_t *pipe, void *args)
         for (int i = 1; i < 3; i++)
             if (at [i] >= 0 && (items [at [i]].revents & ZMQ_POLLIN))
                 s_handle_monitor (self, sockets [i]);
-        //  Drain each socket a bounded number of times per turn. Clustered,
-        //  only the sockets the poll found readable are asked (each ZMQ_EVENTS
-        //  is a system call, and a node that forwards has more sockets)
-        bool all = !self->peer;
-        if (all || (items [1].revents & ZMQ_POLLIN))
-            for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
-                s_handle_bus (self);
-        if (all || (items [2].revents & ZMQ_POLLIN))
-            for (int i = 0; i < 64 && (zsock_events (self->trusted) & ZMQ_POLLIN); i++)
-                s_handle_client (self, self->trusted, true);
+        //  Subscriptions before requests, so that one sent before a
+        //  request sees the events that request causes
+        if (items [at [3]].revents & ZMQ_POLLIN)
+            shic_events_handle (self->events);
+        //  Drain each socket the poll found readable, a bounded number of
+        //  messages per turn, by reading until a read finds none (asking
+        //  ZMQ_EVENTS first would cost a system call per message)
+        if (items [1].revents & ZMQ_POLLIN)
+            for (int i = 0; i < 256 && s_handle_bus (self); i++)
+                ;
+        if (items [2].revents & ZMQ_POLLIN)
+            for (int i = 0; i < 64 && s_handle_client (self, self->trusted, true); i++)
+                ;
         if (self->peer)
             shic_gateway_cluster_handle (self, count);
-        if (self->public_router && (all || (items [at [0]].revents & ZMQ_POLLIN)))
-            for (int i = 0; i < 64 && (zsock_events (self->public_router) & ZMQ_POLLIN); i++)
-                s_handle_client (self, self->public_router, false);
+        if (self->public_router && (items [at [0]].revents & ZMQ_POLLIN))
+            for (int i = 0; i < 64 && s_handle_client (self, self->public_router, false); i++)
+                ;
     }
     s_self_destroy (&self);
 }

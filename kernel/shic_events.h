@@ -18,6 +18,15 @@ typedef struct _shic_events_t shic_events_t;
 shic_events_t *shic_events_new (const char *endpoint);
 void shic_events_destroy (shic_events_t **self_p);
 
+//  The XPUB, for the owner's poll: when it is readable, call
+//  shic_events_handle, which reads the subscriptions that came in
+zsock_t *shic_events_sock (shic_events_t *self);
+void shic_events_handle (shic_events_t *self);
+
+//  True when some subscription would receive an event of this topic;
+//  every publication below checks it first and builds nothing otherwise
+bool shic_events_wanted (shic_events_t *self, const char *topic);
+
 //  Binds one more endpoint (tcp for network subscribers); zsock_bind's
 //  result (the port of an ephemeral tcp endpoint, or -1, logged)
 int shic_events_bind (shic_events_t *self, const char *endpoint);
