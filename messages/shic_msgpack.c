@@ -39,7 +39,9 @@ s_prescan (const uint8_t *data, size_t size, int max_depth, size_t max_items,
 {
     //  Every container takes at least one byte, so nesting never exceeds size
     size_t stack_size = (size_t) max_depth < size? (size_t) max_depth: size;
-    uint64_t *stack = (uint64_t *) malloc ((stack_size + 1) * sizeof (uint64_t));
+    uint64_t small [64];
+    uint64_t *stack = stack_size < 64? small
+                    : (uint64_t *) malloc ((stack_size + 1) * sizeof (uint64_t));
     if (!stack) {
         *error = "out of memory";
         return -2;
@@ -179,7 +181,8 @@ s_prescan (const uint8_t *data, size_t size, int max_depth, size_t max_items,
         *error = "trailing bytes";
         rc = -2;
     }
-    free (stack);
+    if (stack != small)
+        free (stack);
     return rc;
 }
 
@@ -227,117 +230,203 @@ s_has_duplicate_keys (const shic_val_t *map, bool *failed)
     return duplicate;
 }
 
-//  Converts a msgpack object; depth is bounded by the pre-scan
+//  Reads a big-endian float of width 4 or 8 at data
+static double
+s_read_float (const uint8_t *data, size_t width)
+{
+    uint64_t bits = s_read_be (data, width);
+    if (width == 4) {
+        uint32_t narrow = (uint32_t) bits;
+        float value;
+        memcpy (&value, &narrow, 4);
+        return value;
+    }
+    double value;
+    memcpy (&value, &bits, 8);
+    return value;
+}
+
+//  Builds the object at data + *pos straight from the bytes, which the
+//  pre-scan has checked (every declared length and count fits the buffer,
+//  nesting is bounded, no ext types); moves *pos past it
 static int
-s_from_object (const msgpack_object *object, shic_val_t **out_p,
-               const char **error)
+s_build (const uint8_t *data, size_t *pos, shic_val_t **out_p, const char **error)
 {
     shic_val_t *self = NULL;
-    uint32_t index;
     *out_p = NULL;
-    switch (object->type) {
-        case MSGPACK_OBJECT_NIL:
+    uint8_t byte = data [(*pos)++];
+    uint64_t count = 0;             //  items of an array, pairs of a map
+    size_t length = 0;              //  bytes of a str or bin
+    bool is_map = false, is_array = false, is_str = false, is_bin = false;
+
+    if (byte <= 0x7f)
+        self = shic_val_new_int (byte);
+    else
+    if (byte >= 0xe0)
+        self = shic_val_new_int ((int8_t) byte);
+    else
+    if (byte <= 0x8f) {
+        is_map = true;
+        count = byte & 0x0f;
+    }
+    else
+    if (byte <= 0x9f) {
+        is_array = true;
+        count = byte & 0x0f;
+    }
+    else
+    if (byte <= 0xbf) {
+        is_str = true;
+        length = byte & 0x1f;
+    }
+    else
+    switch (byte) {
+        case 0xc0:
             self = shic_val_new_nil ();
             break;
-        case MSGPACK_OBJECT_BOOLEAN:
-            self = shic_val_new_bool (object->via.boolean);
+        case 0xc2:
+        case 0xc3:
+            self = shic_val_new_bool (byte == 0xc3);
             break;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            if (object->via.u64 > (uint64_t) INT64_MAX) {
+        case 0xc4: case 0xc5: case 0xc6:
+        case 0xd9: case 0xda: case 0xdb: {
+            size_t width = (size_t) 1 << (byte <= 0xc6? byte - 0xc4: byte - 0xd9);
+            length = (size_t) s_read_be (data + *pos, width);
+            *pos += width;
+            is_bin = byte <= 0xc6;
+            is_str = !is_bin;
+            break;
+        }
+        case 0xca:
+        case 0xcb: {
+            size_t width = byte == 0xca? 4: 8;
+            self = shic_val_new_float (s_read_float (data + *pos, width));
+            *pos += width;
+            break;
+        }
+        case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+            size_t width = (size_t) 1 << (byte - 0xcc);
+            uint64_t value = s_read_be (data + *pos, width);
+            *pos += width;
+            if (value > (uint64_t) INT64_MAX) {
                 *error = "integer above INT64_MAX";
                 return -2;
             }
-            self = shic_val_new_int ((int64_t) object->via.u64);
+            self = shic_val_new_int ((int64_t) value);
             break;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            self = shic_val_new_int (object->via.i64);
+        }
+        case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+            size_t width = (size_t) 1 << (byte - 0xd0);
+            uint64_t value = s_read_be (data + *pos, width);
+            *pos += width;
+            //  Sign-extend from width bytes
+            if (width < 8 && (value >> (8 * width - 1)) & 1)
+                value |= ~(uint64_t) 0 << (8 * width);
+            int64_t signed_value;
+            memcpy (&signed_value, &value, 8);
+            self = shic_val_new_int (signed_value);
             break;
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            self = shic_val_new_float (object->via.f64);
+        }
+        case 0xdc: case 0xdd: case 0xde: case 0xdf: {
+            size_t width = (byte & 1)? 4: 2;
+            count = s_read_be (data + *pos, width);
+            *pos += width;
+            is_map = byte >= 0xde;
+            is_array = !is_map;
             break;
-        case MSGPACK_OBJECT_STR:
-            self = shic_val_new_strn (object->via.str.ptr, object->via.str.size);
-            break;
-        case MSGPACK_OBJECT_BIN:
-            self = shic_val_new_bin (object->via.bin.ptr, object->via.bin.size);
-            break;
-        case MSGPACK_OBJECT_ARRAY:
-            self = shic_val_new_array ();
-            if (self && shic_val_node_reserve ((void **) &self->u.a.items, &self->u.a.cap,
-                                               object->via.array.size,
-                                               sizeof (shic_val_t *)))
-                shic_val_destroy (&self);
-            for (index = 0; self && index < object->via.array.size; index++) {
-                shic_val_t *item;
-                int rc = s_from_object (&object->via.array.ptr [index], &item, error);
-                if (rc == 0 && shic_val_node_append (self, item)) {
-                    shic_val_destroy (&item);
-                    rc = -1;
-                }
-                if (rc) {
-                    shic_val_destroy (&self);
-                    if (rc != -2)
-                        *error = "out of memory";
-                    return -2;
-                }
-            }
-            break;
-        case MSGPACK_OBJECT_MAP:
-            self = shic_val_new_map ();
-            if (self && shic_val_node_reserve ((void **) &self->u.m.pairs, &self->u.m.cap,
-                                               object->via.map.size,
-                                               sizeof (shic_val_pair_t)))
-                shic_val_destroy (&self);
-            for (index = 0; self && index < object->via.map.size; index++) {
-                const msgpack_object_kv *kv = &object->via.map.ptr [index];
-                if (kv->key.type != MSGPACK_OBJECT_STR) {
-                    *error = "map key is not a string";
-                    shic_val_destroy (&self);
-                    return -2;
-                }
-                const char *raw = kv->key.via.str.ptr;
-                uint32_t raw_size = kv->key.via.str.size;
-                if (raw_size > 0 && memchr (raw, 0, raw_size)) {
-                    *error = "map key holds a NUL byte";
-                    shic_val_destroy (&self);
-                    return -2;
-                }
-                shic_val_t *value;
-                int rc = s_from_object (&kv->val, &value, error);
-                if (rc) {
-                    shic_val_destroy (&self);
-                    return -2;
-                }
-                char *key = (char *) malloc ((size_t) raw_size + 1);
-                if (key) {
-                    if (raw_size > 0)
-                        memcpy (key, raw, raw_size);
-                    key [raw_size] = 0;
-                }
-                if (!key || shic_val_node_append_pair (self, key, value)) {
-                    free (key);
-                    shic_val_destroy (&value);
-                    shic_val_destroy (&self);
-                    *error = "out of memory";
-                    return -2;
-                }
-            }
-            if (self) {
-                bool failed = false;
-                if (s_has_duplicate_keys (self, &failed)) {
-                    *error = failed? "out of memory": "duplicate map key";
-                    shic_val_destroy (&self);
-                    return -2;
-                }
-            }
-            break;
+        }
         default:
             *error = "unsupported msgpack type";
             return -2;
     }
+    if (is_str || is_bin) {
+        self = is_str? shic_val_new_strn ((const char *) data + *pos, length)
+                     : shic_val_new_bin (data + *pos, length);
+        *pos += length;
+    }
+    else
+    if (is_array) {
+        self = shic_val_new_array ();
+        if (self && shic_val_node_reserve ((void **) &self->u.a.items, &self->u.a.cap,
+                                           (size_t) count, sizeof (shic_val_t *)))
+            shic_val_destroy (&self);
+        for (uint64_t index = 0; self && index < count; index++) {
+            shic_val_t *item;
+            int rc = s_build (data, pos, &item, error);
+            if (rc == 0 && shic_val_node_append (self, item)) {
+                shic_val_destroy (&item);
+                *error = "out of memory";
+                rc = -2;
+            }
+            if (rc) {
+                shic_val_destroy (&self);
+                return -2;
+            }
+        }
+    }
+    else
+    if (is_map) {
+        self = shic_val_new_map ();
+        if (self && shic_val_node_reserve ((void **) &self->u.m.pairs, &self->u.m.cap,
+                                           (size_t) count, sizeof (shic_val_pair_t)))
+            shic_val_destroy (&self);
+        for (uint64_t index = 0; self && index < count; index++) {
+            //  The key: a str (fixstr or str 8 / 16 / 32)
+            uint8_t head = data [*pos];
+            size_t key_size = 0;
+            if (head >= 0xa0 && head <= 0xbf) {
+                key_size = head & 0x1f;
+                *pos += 1;
+            }
+            else
+            if (head >= 0xd9 && head <= 0xdb) {
+                size_t width = (size_t) 1 << (head - 0xd9);
+                key_size = (size_t) s_read_be (data + *pos + 1, width);
+                *pos += 1 + width;
+            }
+            else {
+                *error = "map key is not a string";
+                shic_val_destroy (&self);
+                return -2;
+            }
+            const char *raw = (const char *) data + *pos;
+            if (key_size > 0 && memchr (raw, 0, key_size)) {
+                *error = "map key holds a NUL byte";
+                shic_val_destroy (&self);
+                return -2;
+            }
+            *pos += key_size;
+            shic_val_t *value;
+            if (s_build (data, pos, &value, error)) {
+                shic_val_destroy (&self);
+                return -2;
+            }
+            char *key = (char *) malloc (key_size + 1);
+            if (key) {
+                if (key_size > 0)
+                    memcpy (key, raw, key_size);
+                key [key_size] = 0;
+            }
+            if (!key || shic_val_node_append_pair (self, key, value)) {
+                free (key);
+                shic_val_destroy (&value);
+                shic_val_destroy (&self);
+                *error = "out of memory";
+                return -2;
+            }
+        }
+        if (self) {
+            bool failed = false;
+            if (s_has_duplicate_keys (self, &failed)) {
+                *error = failed? "out of memory": "duplicate map key";
+                shic_val_destroy (&self);
+                return -2;
+            }
+        }
+    }
     if (!self) {
-        *error = "out of memory";
+        if (!*error)
+            *error = "out of memory";
         return -2;
     }
     *out_p = self;
@@ -382,33 +471,10 @@ shic_val_decode (const void *data, size_t size,
             *error = reason;
         return -2;
     }
-    //  A zone sized for the frame: msgpack's default 8 KiB chunk per decode
-    //  makes glibc consolidate its fast bins on every message
-    msgpack_zone zone;
-    if (!msgpack_zone_init (&zone, size < 256? 512: size * 2)) {
-        if (error)
-            *error = "out of memory";
-        return -2;
-    }
-    msgpack_object object;
-    size_t offset = 0;
-    msgpack_unpack_return ret = msgpack_unpack ((const char *) data, size, &offset,
-                                                &zone, &object);
-    int rc = -2;
-    if (ret == MSGPACK_UNPACK_SUCCESS && offset == size)
-        rc = s_from_object (&object, out_p, &reason);
-    else
-    if (ret == MSGPACK_UNPACK_SUCCESS || ret == MSGPACK_UNPACK_EXTRA_BYTES)
-        reason = "trailing bytes";
-    else
-    if (ret == MSGPACK_UNPACK_CONTINUE)
-        reason = "truncated";
-    else
-    if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
-        reason = "out of memory or nesting too deep";
-    else
-        reason = "parse error";
-    msgpack_zone_destroy (&zone);
+    //  Built straight from the checked bytes: no msgpack object, no zone
+    size_t pos = 0;
+    int rc = s_build ((const uint8_t *) data, &pos, out_p, &reason);
+    assert (rc || pos == size);
     if (rc) {
         *out_p = NULL;
         if (error)
