@@ -199,7 +199,7 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
     else {
         shic_stats_answered (self->stats, op, NULL);
         zframe_t *frame = shic_wire_reply_ok (call->req.id, &result);
-        shic_waiter_send (call->router, call->envelope, &frame);
+        shic_waiter_send_taking (call->router, &call->envelope, &frame);
     }
     shic_error_clear (&err);
     shic_val_destroy (&result);

@@ -141,7 +141,7 @@ shic_gateway_grant (self_t *self, shic_waiter_t **waiter_p)
     }
     zframe_t *frame = shic_wire_frame_take (&writer);
     if (frame)
-        shic_waiter_send (waiter->router, waiter->envelope, &frame);
+        shic_waiter_send_taking (waiter->router, &waiter->envelope, &frame);
     else
         zsys_error ("gateway: out of memory replying to a grant");
     shic_stats_latency (self->stats, waiter->started);

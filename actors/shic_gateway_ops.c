@@ -45,8 +45,10 @@ shic_gateway_op_ensure (self_t *self, shic_gateway_call_t *call, shic_error_t *e
     shic_record_t *instance = shic_registry_memo_lookup (self->registry, memo_key, &remembered);
     if (instance && instance->status == SHIC_LIFECYCLE_READY
     &&  !streq (instance->health, SHIC_HEALTH_UNAVAILABLE)) {
-        shic_waiter_t *waiter = shic_gateway_waiter_new (call, instance, shic_val_dup (remembered), true,
-                                           started);
+        //  Granted at once: the memo's compatibility is only borrowed
+        shic_waiter_t *waiter = shic_gateway_waiter_new (call, instance, NULL, true, started);
+        waiter->compatibility = (shic_val_t *) remembered;
+        waiter->compatibility_borrowed = true;
         shic_gateway_grant (self, &waiter);
         free (memo_key);
         return NULL;

@@ -33,7 +33,8 @@ shic_waiter_destroy (shic_waiter_t **self_p)
         free (self->client);
         shic_val_destroy (&self->id);
         shic_val_destroy (&self->owner_ref);
-        shic_val_destroy (&self->compatibility);
+        if (!self->compatibility_borrowed)
+            shic_val_destroy (&self->compatibility);
         shic_val_destroy (&self->evicted);
         free (self);
         *self_p = NULL;
@@ -44,6 +45,20 @@ void
 shic_waiter_send (zsock_t *router, zmsg_t *envelope, zframe_t **frame_p)
 {
     zmsg_t *reply = zmsg_dup (envelope);
+    zmsg_append (reply, frame_p);
+    if (zmsg_send (&reply, router) == -1)
+        zmsg_destroy (&reply);
+}
+
+void
+shic_waiter_send_taking (zsock_t *router, zmsg_t **envelope_p, zframe_t **frame_p)
+{
+    zmsg_t *reply = *envelope_p;
+    *envelope_p = NULL;
+    if (!reply) {
+        zframe_destroy (frame_p);
+        return;
+    }
     zmsg_append (reply, frame_p);
     if (zmsg_send (&reply, router) == -1)
         zmsg_destroy (&reply);

@@ -25,6 +25,7 @@ typedef struct {
     shic_val_t *owner_ref;          //  lease owner (str), or NULL
     int64_t ttl_ms;                 //  lease TTL
     shic_val_t *compatibility;      //  for the reply
+    bool compatibility_borrowed;    //  not the waiter's: not destroyed with it
     bool reused;                    //  no start was made for it
     bool want_healthy;              //  waits for an unavailable one to recover
     int64_t deadline;               //  monotonic; await_timeout after it
@@ -46,6 +47,9 @@ void shic_waiter_destroy (shic_waiter_t **self_p);
 //  Sends frame (taken) after the envelope; a gone or stuck client never
 //  blocks: the reply is dropped
 void shic_waiter_send (zsock_t *router, zmsg_t *envelope, zframe_t **frame_p);
+
+//  The same, sending the envelope itself (no copy): takes both
+void shic_waiter_send_taking (zsock_t *router, zmsg_t **envelope_p, zframe_t **frame_p);
 //  Answers the waiter with err
 void shic_waiter_reply_error (shic_waiter_t *self, const shic_error_t *err);
 //  The error of a waiter past its deadline: instance_unavailable when it

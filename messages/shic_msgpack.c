@@ -564,7 +564,7 @@ s_buffer_write (void *data, const char *buf, size_t len)
 {
     s_buffer_t *self = (s_buffer_t *) data;
     if (self->size + len > self->alloc) {
-        size_t alloc = self->alloc? self->alloc * 2: 256;
+        size_t alloc = self->alloc? self->alloc * 2: 1024;
         while (alloc < self->size + len)
             alloc *= 2;
         char *grown = (char *) realloc (self->data, alloc);
