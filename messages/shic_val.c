@@ -397,7 +397,8 @@ s_map_find (const shic_val_t *self, const char *key, size_t size)
     size_t index;
     for (index = 0; index < self->u.m.size; index++) {
         const char *candidate = self->u.m.pairs [index].key;
-        if (strncmp (candidate, key, size) == 0 && candidate [size] == 0)
+        if (candidate [0] == key [0]
+        &&  strncmp (candidate, key, size) == 0 && candidate [size] == 0)
             return (ptrdiff_t) index;
     }
     return -1;
