@@ -608,15 +608,15 @@ shic_gateway_actor (zsock_t *pipe, void *args)
                                           : fixed;
         if (shic_poll (items, count, next < 0? -1: next > now? next - now: 0) == -1)
             break;
+        //  Subscriptions before everything else, so that one made before a
+        //  request sees the events that request causes
+        if (items [at [3]].revents & ZMQ_POLLIN)
+            shic_events_handle (self->events);
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
         for (int i = 1; i < 3; i++)
             if (at [i] >= 0 && (items [at [i]].revents & ZMQ_POLLIN))
                 s_handle_monitor (self, sockets [i]);
-        //  Subscriptions before requests, so that one sent before a
-        //  request sees the events that request causes
-        if (items [at [3]].revents & ZMQ_POLLIN)
-            shic_events_handle (self->events);
         //  Drain each socket the poll found readable, a bounded number of
         //  messages per turn, by reading until a read finds none (asking
         //  ZMQ_EVENTS first would cost a system call per message)
