@@ -18,6 +18,7 @@
 #include "shic_kernel.h"
 
 #define S_SUBS_MAX  64                  //  distinct prefixes followed
+#define S_PREFIX_MAX 255                //  longer than any topic
 
 typedef struct {
     byte *prefix;
@@ -37,8 +38,11 @@ shic_events_new (const char *endpoint)
     shic_events_t *self = (shic_events_t *) zmalloc (sizeof (shic_events_t));
     self->pub = zsock_new (ZMQ_XPUB);
     if (self->pub) {
-        //  Subscriptions are read without waiting (see shic_events_handle)
+        //  Subscriptions are read without waiting (see shic_events_handle);
+        //  a subscriber that sends more than a subscription's worth is
+        //  disconnected
         zsock_set_rcvtimeo (self->pub, 0);
+        zsock_set_maxmsgsize (self->pub, 4096);
         //  A subscriber that does not read holds at most this many events
         //  (each about 1 KB at most: client strings are capped at 256
         //  bytes), then loses what follows
@@ -87,6 +91,9 @@ s_subscription (shic_events_t *self, const byte *data, size_t size)
         return;
     const byte *prefix = data + 1;
     size--;
+    //  No topic is that long: such a prefix matches nothing we publish
+    if (size > S_PREFIX_MAX)
+        return;
     size_t i = 0;
     while (i < self->sub_count
        && (self->subs [i].size != size || memcmp (self->subs [i].prefix, prefix, size)))
