@@ -606,7 +606,7 @@ shic_gateway_actor (zsock_t *pipe, void *args)
         //  Clustered: the peer door and the links to other nodes too
         zmq_pollitem_t *items = self->peer? shic_gateway_cluster_items (self, fixed, &count)
                                           : fixed;
-        if (shic_poll (items, count, next < 0? -1: next > now? next - now: 0) == -1)
+        if (shic_poll_sockets (items, count, next < 0? -1: next > now? next - now: 0) == -1)
             break;
         //  Subscriptions before everything else, so that one made before a
         //  request sees the events that request causes
