@@ -140,6 +140,12 @@ s_reply_error (self_t *self, const char *op, zsock_t *router, zmsg_t *envelope,
 {
     shic_stats_error (self->stats, err->code);
     shic_stats_answered (self->stats, op, err->code);
+    if (!router) {
+        //  A one-way message from another node: nobody to answer
+        zsys_warning ("gateway: refused a one-way message on the peer door: %s: %s", err->code,
+                      err->message? err->message: "");
+        return;
+    }
     zframe_t *frame = shic_wire_reply_error (id, err);
     shic_waiter_send (router, envelope, &frame);
 }
@@ -185,6 +191,10 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
         shic_error_set (&err, SHIC_E_UNKNOWN_OP, &details, "unknown op '%s'", call->req.op);
     }
     else
+    if (call->oneway && !streq (op, "release_lease"))
+        shic_error_set (&err, SHIC_E_MALFORMED, NULL,
+                        "a one-way message of the peer door is a release_lease, not '%s'", op);
+    else
     if (shic_args_decode (call->req.op, call->req.args, &call->args, &err) == 0) {
         //  A ref of another node, a list of the whole cluster: the cluster
         //  actor answers (shic_gateway_cluster.c)
@@ -198,8 +208,10 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
         s_reply_error (self, op, call->router, call->envelope, call->req.id, &err);
     else {
         shic_stats_answered (self->stats, op, NULL);
-        zframe_t *frame = shic_wire_reply_ok (call->req.id, &result);
-        shic_waiter_send_taking (call->router, &call->envelope, &frame);
+        if (call->router) {
+            zframe_t *frame = shic_wire_reply_ok (call->req.id, &result);
+            shic_waiter_send_taking (call->router, &call->envelope, &frame);
+        }
     }
     shic_error_clear (&err);
     shic_val_destroy (&result);
