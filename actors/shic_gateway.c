@@ -101,6 +101,7 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     if (settings->cluster.enabled) {
         self->peer = s_router_new (settings->max_frame);
         zsock_set_maxmsgsize (self->peer, (int64_t) settings->max_frame + 65536);
+        zsock_set_rcvtimeo (self->peer, 0);     //  drained by reading until none waits
         shic_gateway_cluster_start (self);
     }
     return self;

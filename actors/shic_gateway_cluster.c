@@ -281,6 +281,7 @@ s_link (self_t *self, const char *node)
     zsock_set_sndtimeo (link->dealer, 0);
     zsock_set_sndhwm (link->dealer, 10000);
     zsock_set_rcvhwm (link->dealer, 0);
+    zsock_set_rcvtimeo (link->dealer, 0);  //  drained by reading until none waits
     zsock_set_linger (link->dealer, 0);
     zsock_set_maxmsgsize (link->dealer, (int64_t) self->settings->max_frame + 65536);
     if (self->peer_cert && link->curve_key) {
@@ -951,13 +952,14 @@ shic_gateway_handle_cluster (self_t *self, shic_bus_t *msg)
 //  ---------------------------------------------------------------------------
 //  The peer door and the links
 
-//  REQ from another node: served as from a network client, its holder
-static void
+//  REQ from another node: served as from a network client, its holder;
+//  false when nothing was waiting
+static bool
 s_handle_peer (self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->peer);
     if (!msg)
-        return;
+        return false;
     shic_lease_book_busy (self->book);
     zframe_t *routing = zmsg_pop (msg);
     char *command = zmsg_popstr (msg);
@@ -1003,15 +1005,16 @@ s_handle_peer (self_t *self)
     zframe_destroy (&frame);
     zstr_free (&command);
     zmsg_destroy (&msg);
+    return true;
 }
 
-//  REP from another node's peer door
-static void
+//  REP from another node's peer door; false when nothing was waiting
+static bool
 s_handle_link (self_t *self, s_link_t *link)
 {
     zmsg_t *msg = zmsg_recv (link->dealer);
     if (!msg)
-        return;
+        return false;
     char *command = zmsg_popstr (msg);
     zframe_t *frame = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
@@ -1047,6 +1050,7 @@ s_handle_link (self_t *self, s_link_t *link)
     zframe_destroy (&body);
     zstr_free (&command);
     zmsg_destroy (&msg);
+    return true;
 }
 
 zmq_pollitem_t *
@@ -1070,21 +1074,24 @@ shic_gateway_cluster_items (self_t *self, zmq_pollitem_t *fixed, int *count)
     return self->items;
 }
 
-//  The sockets the poll found readable (count: the poll set's size): each
-//  asked for more (ZMQ_EVENTS costs a system call) only when it was
+//  The sockets the poll found readable (count: the poll set's size), each
+//  drained by reading until a read finds none (asking ZMQ_EVENTS first
+//  would cost a system call per message); the links in the poll set's
+//  order, which is the table's as long as no link came or went meanwhile
 void
 shic_gateway_cluster_handle (self_t *self, int count)
 {
-    bool links = false;
-    for (int index = (int) self->items_peer + 1; index < count; index++)
-        links |= (self->items [index].revents & ZMQ_POLLIN) != 0;
     if (self->items [self->items_peer].revents & ZMQ_POLLIN)
-        for (int i = 0; i < 64 && (zsock_events (self->peer) & ZMQ_POLLIN); i++)
-            s_handle_peer (self);
-    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link && links;
-         link = (s_link_t *) zhashx_next (self->links))
-        for (int i = 0; i < 64 && (zsock_events (link->dealer) & ZMQ_POLLIN); i++)
-            s_handle_link (self, link);
+        for (int i = 0; i < 64 && s_handle_peer (self); i++)
+            ;
+    //  Serving the peer door may have made a link: the set is as polled
+    int index = (int) self->items_peer + 1;
+    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link && index < count;
+         link = (s_link_t *) zhashx_next (self->links), index++)
+        if ((self->items [index].revents & ZMQ_POLLIN)
+        &&  self->items [index].socket == zsock_resolve (link->dealer))
+            for (int i = 0; i < 64 && s_handle_link (self, link); i++)
+                ;
 }
 
 //  ---------------------------------------------------------------------------
