@@ -623,7 +623,7 @@ shic_gateway_actor (zsock_t *pipe, void *args)
             break;
         //  Subscriptions before everything else, so that one made before a
         //  request sees the events that request causes
-        if (items [at [3]].revents & ZMQ_POLLIN)
+        if (at [3] >= 0 && (items [at [3]].revents & ZMQ_POLLIN))
             shic_events_handle (self->events);
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
@@ -641,7 +641,8 @@ shic_gateway_actor (zsock_t *pipe, void *args)
                 ;
         if (self->peer)
             shic_gateway_cluster_handle (self, count);
-        if (self->public_router && (items [at [0]].revents & ZMQ_POLLIN))
+        //  (at [0] is -1 in the turn whose BIND-GATEWAY made the router)
+        if (at [0] >= 0 && (items [at [0]].revents & ZMQ_POLLIN))
             for (int i = 0; i < 64 && s_handle_client (self, self->public_router, false); i++)
                 ;
     }
