@@ -719,10 +719,14 @@ s_track_leases (self_t *self, s_handoff_t *handoff, const shic_wire_reply_t *rep
     }
 }
 
-//  Sends a reply another node made, as it is; counts it
+//  Sends a reply another node made, as it is; then reads it (the leases it
+//  tells of, its code), which the client need not wait for
 static void
 s_send_reply (self_t *self, s_handoff_t *handoff, const void *data, size_t size)
 {
+    int64_t started = handoff->waiter->started;
+    zframe_t *frame = zframe_new (data, size);
+    shic_waiter_send (handoff->waiter->router, handoff->waiter->envelope, &frame);
     shic_wire_reply_t decoded = { 0 };
     const char *code = NULL;
     if (shic_wire_reply_decode (data, size, &decoded) == 0) {
@@ -734,10 +738,8 @@ s_send_reply (self_t *self, s_handoff_t *handoff, const void *data, size_t size)
         shic_stats_error (self->stats, code);
     shic_stats_answered (self->stats, handoff->op, code);
     if (handoff->kind == HANDOFF_ENSURE && !code)
-        shic_stats_latency (self->stats, handoff->waiter->started);
+        shic_stats_latency (self->stats, started);
     shic_wire_reply_reset (&decoded);
-    zframe_t *frame = zframe_new (data, size);
-    shic_waiter_send (handoff->waiter->router, handoff->waiter->envelope, &frame);
 }
 
 //  Tells the node that forwarded a relayed ensure that there is no room here
