@@ -101,6 +101,7 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     if (settings->cluster.enabled) {
         self->peer = s_router_new (settings->max_frame);
         zsock_set_maxmsgsize (self->peer, (int64_t) settings->max_frame + 65536);
+        zsock_set_rcvtimeo (self->peer, 0);     //  drained by reading until none waits
         shic_gateway_cluster_start (self);
     }
     return self;
@@ -140,6 +141,12 @@ s_reply_error (self_t *self, const char *op, zsock_t *router, zmsg_t *envelope,
 {
     shic_stats_error (self->stats, err->code);
     shic_stats_answered (self->stats, op, err->code);
+    if (!router) {
+        //  A one-way message from another node: nobody to answer
+        zsys_warning ("gateway: refused a one-way message on the peer door: %s: %s", err->code,
+                      err->message? err->message: "");
+        return;
+    }
     zframe_t *frame = shic_wire_reply_error (id, err);
     shic_waiter_send (router, envelope, &frame);
 }
@@ -185,6 +192,10 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
         shic_error_set (&err, SHIC_E_UNKNOWN_OP, &details, "unknown op '%s'", call->req.op);
     }
     else
+    if (call->oneway && !streq (op, "release_lease"))
+        shic_error_set (&err, SHIC_E_MALFORMED, NULL,
+                        "a one-way message of the peer door is a release_lease, not '%s'", op);
+    else
     if (shic_args_decode (call->req.op, call->req.args, &call->args, &err) == 0) {
         //  A ref of another node, a list of the whole cluster: the cluster
         //  actor answers (shic_gateway_cluster.c)
@@ -198,8 +209,10 @@ s_dispatch (self_t *self, shic_gateway_call_t *call)
         s_reply_error (self, op, call->router, call->envelope, call->req.id, &err);
     else {
         shic_stats_answered (self->stats, op, NULL);
-        zframe_t *frame = shic_wire_reply_ok (call->req.id, &result);
-        shic_waiter_send_taking (call->router, &call->envelope, &frame);
+        if (call->router) {
+            zframe_t *frame = shic_wire_reply_ok (call->req.id, &result);
+            shic_waiter_send_taking (call->router, &call->envelope, &frame);
+        }
     }
     shic_error_clear (&err);
     shic_val_destroy (&result);
@@ -610,7 +623,7 @@ shic_gateway_actor (zsock_t *pipe, void *args)
             break;
         //  Subscriptions before everything else, so that one made before a
         //  request sees the events that request causes
-        if (items [at [3]].revents & ZMQ_POLLIN)
+        if (at [3] >= 0 && (items [at [3]].revents & ZMQ_POLLIN))
             shic_events_handle (self->events);
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
@@ -628,7 +641,8 @@ shic_gateway_actor (zsock_t *pipe, void *args)
                 ;
         if (self->peer)
             shic_gateway_cluster_handle (self, count);
-        if (self->public_router && (items [at [0]].revents & ZMQ_POLLIN))
+        //  (at [0] is -1 in the turn whose BIND-GATEWAY made the router)
+        if (at [0] >= 0 && (items [at [0]].revents & ZMQ_POLLIN))
             for (int i = 0; i < 64 && s_handle_client (self, self->public_router, false); i++)
                 ;
     }

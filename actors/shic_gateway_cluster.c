@@ -21,6 +21,13 @@
     The peer protocol, on the peer door (frames after the routing id):
         REQ [header {ticket, hop, mode, holder, from}] [wire request]
         REP [header {ticket, outcome}] [wire reply]   outcome: reply, no_room
+    A REQ in mode "release" is one-way: a release_lease of a lease that the
+    entry node relayed for the same client, which the entry node has
+    answered itself ({released: true}); the receiving node ends the lease
+    and sends no REP (anything but a release_lease in that mode is refused
+    with one log line). It shares the link with the forwards, so it is
+    served after the ensure that took the lease and before anything the
+    client sends next.
     A REQ is served as from a network client whose key is its holder (the
     entry node and its client): the restrictions of network clients hold
     on the node that starts a model. The leases other nodes hold for our
@@ -74,6 +81,8 @@ typedef struct {
     char *instance_id;              //  its instance
     shic_val_t *owner_ref;          //  its owner
     char *node;                     //  the node that holds it
+    char *holder;                   //  the holder it was relayed for
+                                    //  (this node / the client)
     int64_t expires_at_ms;          //  wall clock, 0 = untimed
 } s_relayed_t;
 
@@ -119,6 +128,7 @@ s_relayed_destroy (s_relayed_t **self_p)
         free (self->instance_id);
         shic_val_destroy (&self->owner_ref);
         free (self->node);
+        free (self->holder);
         free (self);
         *self_p = NULL;
     }
@@ -271,6 +281,7 @@ s_link (self_t *self, const char *node)
     zsock_set_sndtimeo (link->dealer, 0);
     zsock_set_sndhwm (link->dealer, 10000);
     zsock_set_rcvhwm (link->dealer, 0);
+    zsock_set_rcvtimeo (link->dealer, 0);  //  drained by reading until none waits
     zsock_set_linger (link->dealer, 0);
     zsock_set_maxmsgsize (link->dealer, (int64_t) self->settings->max_frame + 65536);
     if (self->peer_cert && link->curve_key) {
@@ -310,6 +321,61 @@ s_forward (self_t *self, s_handoff_t *handoff, const char *node, const char *mod
     handoff->node = strdup (node);
     s_handoff_add (self, ticket, handoff);
     return 0;
+}
+
+//  A release_lease of a lease this node relayed for the same client: the
+//  lease is forgotten here, the release goes to its node one-way (mode
+//  release, no REP) and the client is answered {released: true} at once.
+//  false when this node cannot decide it (not relayed, another holder, a
+//  lease near its expiry, an instance its view no longer places there, the
+//  link cannot take it): then it is forwarded as any call.
+static bool
+s_release_at_entry (self_t *self, shic_gateway_call_t *call, const char *ref, const char *node)
+{
+    s_relayed_t *relayed = (s_relayed_t *) zhashx_lookup (self->relayed, ref);
+    if (!relayed || !relayed->holder || !streq (relayed->node, node))
+        return false;
+    char *holder = s_holder (self, call);
+    bool same = streq (holder, relayed->holder);
+    free (holder);
+    if (!same)
+        return false;
+    //  A timed lease that may have expired there: its node says
+    if (relayed->expires_at_ms && relayed->expires_at_ms < shic_now_ms () + 1000)
+        return false;
+    //  Its instance still ready there, as this node sees it
+    size_t length = strlen (node);
+    const char *bare = relayed->instance_id;
+    if (strncmp (bare, node, length) == 0 && bare [length] == '.')
+        bare += length + 1;
+    const char *there = shic_val_str (shic_val_get (self->routes, bare));
+    if (!there || !streq (there, node))
+        return false;
+    s_link_t *link = s_link (self, node);
+    if (!link)
+        return false;
+    shic_val_t *header = shic_val_new_map ();
+    shic_val_set_int (header, "ticket", ++self->handoff_ticket);
+    shic_val_set_int (header, "hop", 1);
+    shic_val_set_str (header, "mode", "release");
+    shic_val_set_str (header, "holder", relayed->holder);
+    shic_val_set_str (header, "from", s_me (self));
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "REQ");
+    zframe_t *frame = shic_peer_header_frame (&header);
+    zmsg_append (msg, &frame);
+    zmsg_addmem (msg, zframe_data (call->body), zframe_size (call->body));
+    if (zmsg_send (&msg, link->dealer) != 0) {
+        zmsg_destroy (&msg);
+        return false;               //  the link is full: forwarded, and timed
+    }
+    zhashx_delete (self->relayed, ref);
+    shic_val_t *result = shic_val_new_map ();
+    shic_val_set_bool (result, "released", true);
+    shic_stats_answered (self->stats, "release_lease", NULL);
+    frame = shic_wire_reply_ok (call->req.id, &result);
+    shic_waiter_send (call->router, call->envelope, &frame);
+    return true;
 }
 
 static shic_val_t *s_fit (self_t *self, const shic_val_t *plan);
@@ -578,6 +644,8 @@ shic_gateway_cluster_take (self_t *self, shic_gateway_call_t *call, shic_gateway
             s_unknown_node (self, call, op, node);
             return true;
         }
+        if (streq (op, "release_lease") && s_release_at_entry (self, call, ref, node))
+            return true;
         s_handoff_t *handoff = s_handoff_new (self, call, HANDOFF_ROUTE, op, NULL);
         if (streq (op, "renew_lease") || streq (op, "release_lease"))
             handoff->ref = strdup (ref);
@@ -635,6 +703,7 @@ s_track_leases (self_t *self, s_handoff_t *handoff, const shic_wire_reply_t *rep
         const shic_val_t *owner = shic_val_get (lease, "owner_ref");
         relayed->owner_ref = owner? shic_val_dup (owner): shic_val_new_nil ();
         relayed->node = strdup (node);
+        relayed->holder = strdup (handoff->holder);
         relayed->expires_at_ms = shic_val_int (shic_val_get (lease, "expires_at_ms"));
         zhashx_update (self->relayed, ref, relayed);
     }
@@ -650,10 +719,14 @@ s_track_leases (self_t *self, s_handoff_t *handoff, const shic_wire_reply_t *rep
     }
 }
 
-//  Sends a reply another node made, as it is; counts it
+//  Sends a reply another node made, as it is; then reads it (the leases it
+//  tells of, its code), which the client need not wait for
 static void
 s_send_reply (self_t *self, s_handoff_t *handoff, const void *data, size_t size)
 {
+    int64_t started = handoff->waiter->started;
+    zframe_t *frame = zframe_new (data, size);
+    shic_waiter_send (handoff->waiter->router, handoff->waiter->envelope, &frame);
     shic_wire_reply_t decoded = { 0 };
     const char *code = NULL;
     if (shic_wire_reply_decode (data, size, &decoded) == 0) {
@@ -665,10 +738,8 @@ s_send_reply (self_t *self, s_handoff_t *handoff, const void *data, size_t size)
         shic_stats_error (self->stats, code);
     shic_stats_answered (self->stats, handoff->op, code);
     if (handoff->kind == HANDOFF_ENSURE && !code)
-        shic_stats_latency (self->stats, handoff->waiter->started);
+        shic_stats_latency (self->stats, started);
     shic_wire_reply_reset (&decoded);
-    zframe_t *frame = zframe_new (data, size);
-    shic_waiter_send (handoff->waiter->router, handoff->waiter->envelope, &frame);
 }
 
 //  Tells the node that forwarded a relayed ensure that there is no room here
@@ -883,13 +954,14 @@ shic_gateway_handle_cluster (self_t *self, shic_bus_t *msg)
 //  ---------------------------------------------------------------------------
 //  The peer door and the links
 
-//  REQ from another node: served as from a network client, its holder
-static void
+//  REQ from another node: served as from a network client, its holder;
+//  false when nothing was waiting
+static bool
 s_handle_peer (self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->peer);
     if (!msg)
-        return;
+        return false;
     shic_lease_book_busy (self->book);
     zframe_t *routing = zmsg_pop (msg);
     char *command = zmsg_popstr (msg);
@@ -903,25 +975,29 @@ s_handle_peer (self_t *self)
     bool valid = routing && command && streq (command, "REQ") && zmsg_size (msg) == 1
               && header && ticket > 0 && hop >= 1 && hop <= HOP_MAX && mode
               && (streq (mode, "place") || streq (mode, "join") || streq (mode, "queue")
-                  || streq (mode, "call"))
+                  || streq (mode, "call") || streq (mode, "release"))
               && holder && strlen (holder) <= HOLDER_MAX && strchr (holder, '/')
               && from && shic_cluster_node_valid (from);
     if (valid) {
         shic_gateway_call_t call = { 0 };
-        call.router = self->peer;
         call.relayed = true;
         call.via = ++self->handoff_ticket;
         call.peer = header;
         call.client = zsys_sprintf ("r%s", holder);
-        //  The reply goes back as REP {ticket, outcome: reply}
-        call.envelope = zmsg_new ();
-        zmsg_append (call.envelope, &routing);
-        zmsg_addstr (call.envelope, "REP");
-        shic_val_t *reply_header = shic_val_new_map ();
-        shic_val_set_int (reply_header, "ticket", ticket);
-        shic_val_set_str (reply_header, "outcome", "reply");
-        zframe_t *reply_frame = shic_peer_header_frame (&reply_header);
-        zmsg_append (call.envelope, &reply_frame);
+        if (streq (mode, "release"))
+            call.oneway = true;     //  one-way: the entry node answered
+        else {
+            //  The reply goes back as REP {ticket, outcome: reply}
+            call.router = self->peer;
+            call.envelope = zmsg_new ();
+            zmsg_append (call.envelope, &routing);
+            zmsg_addstr (call.envelope, "REP");
+            shic_val_t *reply_header = shic_val_new_map ();
+            shic_val_set_int (reply_header, "ticket", ticket);
+            shic_val_set_str (reply_header, "outcome", "reply");
+            zframe_t *reply_frame = shic_peer_header_frame (&reply_header);
+            zmsg_append (call.envelope, &reply_frame);
+        }
         shic_gateway_serve (self, &call, msg);
     }
     else
@@ -931,15 +1007,16 @@ s_handle_peer (self_t *self)
     zframe_destroy (&frame);
     zstr_free (&command);
     zmsg_destroy (&msg);
+    return true;
 }
 
-//  REP from another node's peer door
-static void
+//  REP from another node's peer door; false when nothing was waiting
+static bool
 s_handle_link (self_t *self, s_link_t *link)
 {
     zmsg_t *msg = zmsg_recv (link->dealer);
     if (!msg)
-        return;
+        return false;
     char *command = zmsg_popstr (msg);
     zframe_t *frame = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
@@ -975,6 +1052,7 @@ s_handle_link (self_t *self, s_link_t *link)
     zframe_destroy (&body);
     zstr_free (&command);
     zmsg_destroy (&msg);
+    return true;
 }
 
 zmq_pollitem_t *
@@ -998,21 +1076,24 @@ shic_gateway_cluster_items (self_t *self, zmq_pollitem_t *fixed, int *count)
     return self->items;
 }
 
-//  The sockets the poll found readable (count: the poll set's size): each
-//  asked for more (ZMQ_EVENTS costs a system call) only when it was
+//  The sockets the poll found readable (count: the poll set's size), each
+//  drained by reading until a read finds none (asking ZMQ_EVENTS first
+//  would cost a system call per message); the links in the poll set's
+//  order, which is the table's as long as no link came or went meanwhile
 void
 shic_gateway_cluster_handle (self_t *self, int count)
 {
-    bool links = false;
-    for (int index = (int) self->items_peer + 1; index < count; index++)
-        links |= (self->items [index].revents & ZMQ_POLLIN) != 0;
     if (self->items [self->items_peer].revents & ZMQ_POLLIN)
-        for (int i = 0; i < 64 && (zsock_events (self->peer) & ZMQ_POLLIN); i++)
-            s_handle_peer (self);
-    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link && links;
-         link = (s_link_t *) zhashx_next (self->links))
-        for (int i = 0; i < 64 && (zsock_events (link->dealer) & ZMQ_POLLIN); i++)
-            s_handle_link (self, link);
+        for (int i = 0; i < 64 && s_handle_peer (self); i++)
+            ;
+    //  Serving the peer door may have made a link: the set is as polled
+    int index = (int) self->items_peer + 1;
+    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link && index < count;
+         link = (s_link_t *) zhashx_next (self->links), index++)
+        if ((self->items [index].revents & ZMQ_POLLIN)
+        &&  self->items [index].socket == zsock_resolve (link->dealer))
+            for (int i = 0; i < 64 && s_handle_link (self, link); i++)
+                ;
 }
 
 //  ---------------------------------------------------------------------------

@@ -83,6 +83,8 @@ typedef struct {
     int64_t via;                    //  its ticket here, when relayed
     const shic_val_t *peer;         //  when relayed: the forward's header
                                     //  {ticket, hop, mode, holder, from}
+    bool oneway;                    //  relayed in mode release: no reply
+                                    //  (router and envelope are NULL)
 } shic_gateway_call_t;
 
 //  An op: returns its result, or NULL with err set, or NULL without err

@@ -4,6 +4,8 @@
 #  memory pools (a: 1 GiB of ram, b and c: 8 GiB), a 2 s etcd lease, driven
 #  by the shic command line and the Python client. Scenarios:
 #    50 concurrent ensures of one model over the three nodes: one start
+#    a lease relayed by the entry node, released there by its client: gone
+#      on its node; another client's release still decided by its node
 #    a model too big for a lands on b or c
 #    SIGKILL of the node holding it: its records gone within TTL + margin,
 #      the holders told (instance.lost, lease.released node_lost), the next
@@ -188,6 +190,56 @@ check "renew through node $other reaches node $herd_node" bash -c "timeout 10 '$
 check "lookup of the instance through node $other" bash -c "timeout 10 '$build/shic' -E $(gw $other) --json logs '$(herd "print(r[1]['instance_id'])")' --lines 1 | grep -q '\"source\"'"
 check "release through node $other" bash -c "timeout 10 '$build/shic' -E $(gw $other) release '$lease' | grep -q '^released'"
 check "release again: nothing live" bash -c "timeout 10 '$build/shic' -E $(gw $other) release '$lease' | grep -q 'no live lease'"
+#  A lease relayed by node $other to a client is released at $other by that
+#  client (answered there, sent on one-way): really gone on its node, its
+#  instance's lease count down; another client's release of a relayed
+#  lease still goes to the lease's node, which decides (refs are
+#  capabilities), and the entry node then no longer answers for it
+cat > "$work/relayed.py" <<'PY'
+import json, sys, time
+from shic.client import Client, ensure_args
+entry, entry_node, owner_ctl = sys.argv[1:4]
+holder = Client (entry, timeout_ms=10000)
+other = Client (entry, timeout_ms=10000)
+ctl = Client (owner_ctl, timeout_ms=10000)
+args = ensure_args ("standin", "tiny", wait_ms=20000)
+def live (ref, iid):
+    return any (l.get ("lease_ref") == ref
+                for l in ctl.call ("list_leases", {"instance_id": iid}) ["leases"])
+def count (iid):
+    return ctl.call ("lookup_instance", {"instance_id": iid}) ["lease_count"]
+def until (what):
+    deadline = time.time () + 5
+    while time.time () < deadline:
+        if what ():
+            return True
+        time.sleep (0.05)
+    return False
+out = {}
+r = holder.call ("ensure_endpoint", args)
+ref, iid = r ["lease"] ["lease_ref"], r ["instance_id"]
+out ["relayed"] = not iid.startswith (entry_node + ".") and live (ref, iid)
+before = count (iid)
+out ["released"] = holder.call ("release_lease", {"lease_ref": ref}) ["released"]
+out ["gone_on_owner"] = until (lambda: not live (ref, iid))
+out ["count_down"] = until (lambda: count (iid) == before - 1)
+out ["again_by_other"] = other.call ("release_lease", {"lease_ref": ref}) ["released"]
+r = holder.call ("ensure_endpoint", args)
+ref2 = r ["lease"] ["lease_ref"]
+out ["other_client_release"] = other.call ("release_lease", {"lease_ref": ref2}) ["released"]
+out ["other_gone"] = not live (ref2, iid)
+out ["holder_after_other"] = holder.call ("release_lease", {"lease_ref": ref2}) ["released"]
+print (json.dumps (out))
+PY
+timeout $((30 * slow)) $py "$work/relayed.py" "$(gw $other)" "$other" "ipc://$work/$herd_node.sock" > "$work/relayed.json" 2> "$work/relayed.err"
+relayed () { $py -c "import json,sys; r=json.load(open('$work/relayed.json')); sys.exit(0 if $1 else 1)" 2>/dev/null; }
+check "a lease relayed by $other: released there by its client" relayed "r['relayed'] and r['released'] is True"
+check "... gone on node $herd_node (list_leases)" relayed "r['gone_on_owner']"
+check "... its instance's lease count down by one" relayed "r['count_down']"
+check "... released again by another client: nothing live" relayed "r['again_by_other'] is False"
+check "another client's release of a relayed lease reaches node $herd_node" relayed "r['other_client_release'] is True and r['other_gone']"
+check "... and its holder's release after it: nothing live" relayed "r['holder_after_other'] is False"
+check "no refused one-way message in the logs" bash -c "! grep -q 'refused a one-way' '$work'/*.err"
 check "a ref of an unknown node: lease_not_found" bash -c "timeout 10 '$build/shic' -E $(gw a) renew zz.lease-00 2>&1 | grep -q lease_not_found"
 
 #  A model too big for a lands on b or c
