@@ -78,6 +78,7 @@ s_has_input (zmq_pollitem_t *item, bool *failed)
 int
 shic_poll_sockets (zmq_pollitem_t *items, int count, int64_t timeout_ms)
 {
+    assert (count > 0);
     int ready = 0;
     bool failed = false;
     for (int index = 0; index < count; index++) {

@@ -57,8 +57,9 @@ def fig12(md, f):
     md.append(f"\nTwo shicd nodes on one etcd (etcd lease {f['ttl_ms']} ms), the stand-in ready on "
               f"node a with a lease held; one C client on a (local) and one on b, whose gateway "
               f"forwards the ensure straight to a's peer door (the route its cluster actor "
-              f"published) and routes the release to the node its lease_ref names; both replies "
-              f"are a's, relayed. The echo is a DEALER/ROUTER of this process sending the same two "
+              f"published) and relays a's reply; b answers the release itself (a lease it relayed "
+              f"for this client) and sends it on to a one-way. The echo is a DEALER/ROUTER of this "
+              f"process sending the same two "
               f"frames back (as in figure 1). The three series alternate in blocks of 100 after "
               f"a warm-up block; {f['errors']} errors.\n")
 

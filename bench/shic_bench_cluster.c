@@ -6,9 +6,11 @@
     fig12   a warm ensure+release forwarded to another node against the
             same on the local node, in one run: nodes a and b, the model
             ready on a (a lease held so it stays warm); one client on a
-            (local) and one on b (forwarded: b's cluster actor forwards the
-            ensure to a and routes the release to the node its lease_ref
-            names), and a DEALER/ROUTER echo of the same two frames over TCP
+            (local) and one on b (forwarded: b's gateway forwards the
+            ensure to a by the route its cluster actor published, relays
+            a's reply, and answers the release of that relayed lease itself,
+            sending it on to a one-way), and a DEALER/ROUTER echo of the
+            same two frames over TCP
             (this process), alternating blocks so that drift hits all
             three. Target: forwarded p50 <= local p50 + the echo's p50 (the
             extra hop of each message costs at most one echo round trip).
