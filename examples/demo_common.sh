@@ -26,9 +26,11 @@ run_demo () {
     step "shic backends"
     "$build/shic" backends || return 1
     step "shic ensure $1 $2"
-    "$build/shic" ensure "$1" "$2" --ttl 60s || return 1
+    "$build/shic" ensure "$1" "$2" --ttl 60s | tee "$work/first.txt"
+    [ "${PIPESTATUS[0]}" = 0 ] || return 1
     "$build/shic" --json ensure "$1" "$2" --ttl 60s > "$work/ensure.json" || return 1
-    local base lease
+    local base lease first
+    first=$(awk '$1 == "lease" { print $2 }' "$work/first.txt")
     base=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"]["base_url"])' "$work/ensure.json")
     lease=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["lease"]["lease_ref"])' "$work/ensure.json")
     step "POST $base/chat/completions (the client talks to the endpoint itself)"
@@ -39,11 +41,11 @@ run_demo () {
     grep -q '"choices"' "$work/chat.json" || return 1
     step "shic ps"
     "$build/shic" ps
-    step "shic release $lease (and the first lease)"
+    #  Each lease is released by its ref (shic leases shows other clients'
+    #  leases without their refs: a ref is the capability to release)
+    step "shic release $lease $first (both leases)"
     "$build/shic" release "$lease" || return 1
-    for ref in $("$build/shic" --json leases | /usr/bin/python3 -c 'import json,sys; [print(l["lease_ref"]) for l in json.load(sys.stdin)["leases"]]'); do
-        "$build/shic" release "$ref"
-    done
+    "$build/shic" release "$first" || return 1
     "$build/shic" leases
 }
 #  stop_daemon PID: SIGTERM, exit 0 expected
