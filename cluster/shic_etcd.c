@@ -341,7 +341,7 @@ s_call (shic_etcd_t *self, const char *path, shic_val_t **request_p, shic_error_
 static int
 s_set_base64 (shic_val_t *request, const char *key, const void *data, size_t size)
 {
-    char *text = shic_etcd_base64_encode (data, size);
+    char *text = shic_json_base64 (data, size);
     int rc = text? shic_val_set_str (request, key, text): -1;
     free (text);
     return rc;

@@ -18,38 +18,8 @@
 #include "shic_etcd.h"
 #include "shic_etcd_int.h"
 
-
 //  --------------------------------------------------------------------------
 //  Base64, as etcd's gateway has it (Go's StdEncoding: padded, strict)
-
-static const char s_alphabet [] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *
-shic_etcd_base64_encode (const void *data, size_t size)
-{
-    const uint8_t *bytes = (const uint8_t *) data;
-    if (size > (SIZE_MAX - 1) / 4 * 3 - 3)
-        return NULL;
-    char *text = (char *) malloc ((size + 2) / 3 * 4 + 1);
-    if (!text)
-        return NULL;
-    char *out = text;
-    size_t index;
-    for (index = 0; index < size; index += 3) {
-        uint32_t chunk = (uint32_t) bytes [index] << 16;
-        if (index + 1 < size)
-            chunk |= (uint32_t) bytes [index + 1] << 8;
-        if (index + 2 < size)
-            chunk |= bytes [index + 2];
-        *out++ = s_alphabet [(chunk >> 18) & 63];
-        *out++ = s_alphabet [(chunk >> 12) & 63];
-        *out++ = index + 1 < size? s_alphabet [(chunk >> 6) & 63]: '=';
-        *out++ = index + 2 < size? s_alphabet [chunk & 63]: '=';
-    }
-    *out = 0;
-    return text;
-}
 
 //  The value of one base64 character, or -1
 static int

@@ -21,10 +21,7 @@
 #define SHIC_ETCD_URL_MAX 256       //  characters of one member's URL
 #define SHIC_ETCD_PATH_MAX 32       //  characters of "/v3/..." (the longest is 20)
 
-//  Base64 of size bytes (standard alphabet, padded, as etcd reads and
-//  writes it): fresh, NUL-terminated; NULL when memory ran out
-char *
-    shic_etcd_base64_encode (const void *data, size_t size);
+//  (Base64 of bytes, as etcd reads it: shic_json_base64)
 
 //  Decodes length characters of base64 into fresh bytes with a NUL after
 //  them (*data_p, *size_p); -1 on anything that is not padded base64

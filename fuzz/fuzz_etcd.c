@@ -111,7 +111,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     size_t decoded_size = 0;
     if (shic_etcd_base64_decode (body, size, &decoded, &decoded_size) == 0) {
         assert (decoded [decoded_size] == 0);
-        char *text = shic_etcd_base64_encode (decoded, decoded_size);
+        char *text = shic_json_base64 (decoded, decoded_size);
         assert (text && strlen (text) == size && memcmp (text, body, size) == 0);
         free (text);
         free (decoded);

@@ -47,6 +47,11 @@ SHIC_EXPORT shic_val_t *shic_val_from_json (const char *text);
 SHIC_EXPORT shic_val_t *shic_val_from_json_bytes (const char *data, size_t size,
                                                   size_t max_bytes);
 
+//  Base64 of size bytes (standard alphabet, padded: how JSON carries a
+//  bin, and how etcd's JSON gateway reads and writes bytes). Fresh,
+//  NUL-terminated, caller frees; NULL when memory ran out
+SHIC_EXPORT char *shic_json_base64 (const void *data, size_t size);
+
 //  Bytes at the start of data (size bytes) that are valid UTF-8: no
 //  overlong forms, no surrogates, nothing above U+10FFFF (jansson's rules);
 //  size when all of it is

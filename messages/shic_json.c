@@ -154,33 +154,43 @@ s_object_set (json_t *object, const char *key, json_t *value)
     return rc;
 }
 
-//  A jansson string of the base64 of data (JSON has no bytes); fresh
-//  reference, NULL when memory ran out
-static json_t *
-s_base64_new (const uint8_t *data, size_t size)
+char *
+shic_json_base64 (const void *data, size_t size)
 {
     static const char alphabet [] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (size > SIZE_MAX / 4 * 3 - 3)
+    const uint8_t *bytes = (const uint8_t *) data;
+    if (size > (SIZE_MAX - 1) / 4 * 3 - 3)
         return NULL;
-    size_t length = (size + 2) / 3 * 4;
-    char *text = (char *) malloc (length + 1);
+    char *text = (char *) malloc ((size + 2) / 3 * 4 + 1);
     if (!text)
         return NULL;
     char *out = text;
     size_t index;
     for (index = 0; index < size; index += 3) {
-        uint32_t chunk = (uint32_t) data [index] << 16;
+        uint32_t chunk = (uint32_t) bytes [index] << 16;
         if (index + 1 < size)
-            chunk |= (uint32_t) data [index + 1] << 8;
+            chunk |= (uint32_t) bytes [index + 1] << 8;
         if (index + 2 < size)
-            chunk |= data [index + 2];
+            chunk |= bytes [index + 2];
         *out++ = alphabet [(chunk >> 18) & 63];
         *out++ = alphabet [(chunk >> 12) & 63];
         *out++ = index + 1 < size? alphabet [(chunk >> 6) & 63]: '=';
         *out++ = index + 2 < size? alphabet [chunk & 63]: '=';
     }
-    json_t *string = json_stringn_nocheck (text, length);
+    *out = 0;
+    return text;
+}
+
+//  A jansson string of the base64 of data (JSON has no bytes); fresh
+//  reference, NULL when memory ran out
+static json_t *
+s_base64_new (const uint8_t *data, size_t size)
+{
+    char *text = shic_json_base64 (data, size);
+    if (!text)
+        return NULL;
+    json_t *string = json_stringn_nocheck (text, (size + 2) / 3 * 4);
     free (text);
     return string;
 }

@@ -136,7 +136,7 @@ s_test_base64 (void)
     const char *plain [] = { "", "f", "fo", "foo", "foob", "fooba", "foobar", NULL };
     const char *coded [] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
     for (size_t index = 0; plain [index]; index++) {
-        char *text = shic_etcd_base64_encode (plain [index], strlen (plain [index]));
+        char *text = shic_json_base64 (plain [index], strlen (plain [index]));
         assert (text && streq (text, coded [index]));
         free (text);
         char *data;
@@ -149,7 +149,7 @@ s_test_base64 (void)
     char bytes [256];
     for (int index = 0; index < 256; index++)
         bytes [index] = (char) index;
-    char *text = shic_etcd_base64_encode (bytes, sizeof (bytes));
+    char *text = shic_json_base64 (bytes, sizeof (bytes));
     char *data;
     size_t size;
     assert (shic_etcd_base64_decode (text, strlen (text), &data, &size) == 0);
