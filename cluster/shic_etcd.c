@@ -478,6 +478,19 @@ shic_etcd_lease_grant (shic_etcd_t *self, int64_t ttl_s, char *id, size_t id_max
     return 0;
 }
 
+//  {ID: id} to one of the lease calls; its reply, or NULL (err set)
+static shic_val_t *
+s_lease_call (shic_etcd_t *self, const char *path, const char *id, shic_error_t *err)
+{
+    if (s_lease_check (id, false, err))
+        return NULL;
+    shic_val_t *request = s_request_new (err);
+    if (!request)
+        return NULL;
+    shic_val_set_str (request, "ID", id);
+    return s_call (self, path, &request, err);
+}
+
 int
 shic_etcd_lease_keepalive (shic_etcd_t *self, const char *id, int64_t *ttl_left,
                            shic_error_t *err)
@@ -485,13 +498,7 @@ shic_etcd_lease_keepalive (shic_etcd_t *self, const char *id, int64_t *ttl_left,
     assert (self);
     assert (ttl_left);
     *ttl_left = 0;
-    if (s_lease_check (id, false, err))
-        return -1;
-    shic_val_t *request = s_request_new (err);
-    if (!request)
-        return -1;
-    shic_val_set_str (request, "ID", id);
-    shic_val_t *reply = s_call (self, "/v3/lease/keepalive", &request, err);
+    shic_val_t *reply = s_lease_call (self, "/v3/lease/keepalive", id, err);
     if (!reply)
         return -1;
     //  A lease that is gone answers no TTL: 0
@@ -505,13 +512,7 @@ int
 shic_etcd_lease_revoke (shic_etcd_t *self, const char *id, shic_error_t *err)
 {
     assert (self);
-    if (s_lease_check (id, false, err))
-        return -1;
-    shic_val_t *request = s_request_new (err);
-    if (!request)
-        return -1;
-    shic_val_set_str (request, "ID", id);
-    shic_val_t *reply = s_call (self, "/v3/lease/revoke", &request, err);
+    shic_val_t *reply = s_lease_call (self, "/v3/lease/revoke", id, err);
     if (!reply)
         return -1;
     shic_val_destroy (&reply);
