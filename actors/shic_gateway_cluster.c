@@ -277,18 +277,12 @@ s_link (self_t *self, const char *node)
     link->name = strdup (node);
     link->endpoint = strdup (endpoint);
     link->curve_key = curve_key? strdup (curve_key): NULL;
-    link->dealer = zsock_new (ZMQ_DEALER);
-    zsock_set_sndtimeo (link->dealer, 0);
-    zsock_set_sndhwm (link->dealer, 10000);
+    bool connected;
+    link->dealer = shic_peer_link_new (link->endpoint, self->peer_cert, link->curve_key,
+                                       (int64_t) self->settings->max_frame + 65536, &connected);
     zsock_set_rcvhwm (link->dealer, 0);
     zsock_set_rcvtimeo (link->dealer, 0);  //  drained by reading until none waits
-    zsock_set_linger (link->dealer, 0);
-    zsock_set_maxmsgsize (link->dealer, (int64_t) self->settings->max_frame + 65536);
-    if (self->peer_cert && link->curve_key) {
-        zcert_apply (self->peer_cert, link->dealer);
-        zsock_set_curve_serverkey (link->dealer, link->curve_key);
-    }
-    if (zsock_connect (link->dealer, "%s", link->endpoint) != 0)
+    if (!connected)
         zsys_warning ("gateway: cannot connect to node %s at %s", node, link->endpoint);
     zhashx_insert (self->links, node, link);
     return link;

@@ -63,16 +63,10 @@ s_link (self_t *self, const char *name)
     link->name = strdup (name);
     link->endpoint = strdup (node->peer);
     link->curve_key = node->curve_key? strdup (node->curve_key): NULL;
-    link->dealer = zsock_new (ZMQ_DEALER);
-    zsock_set_sndtimeo (link->dealer, 0);
-    zsock_set_sndhwm (link->dealer, 10000);
-    zsock_set_linger (link->dealer, 0);
-    zsock_set_maxmsgsize (link->dealer, (int64_t) self->settings->max_frame * 4 + 65536);
-    if (self->cert && link->curve_key) {
-        zcert_apply (self->cert, link->dealer);
-        zsock_set_curve_serverkey (link->dealer, link->curve_key);
-    }
-    if (zsock_connect (link->dealer, "%s", link->endpoint) != 0)
+    bool connected;
+    link->dealer = shic_peer_link_new (link->endpoint, self->cert, link->curve_key,
+                                       (int64_t) self->settings->max_frame * 4 + 65536, &connected);
+    if (!connected)
         zsys_warning ("cluster: cannot connect to %s's peer %s", name, link->endpoint);
     zhashx_insert (self->links, name, link);
     return link;

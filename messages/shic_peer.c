@@ -1,5 +1,6 @@
 /*  =========================================================================
-    shic_peer - the header frame of the node-to-node peer protocol
+    shic_peer - the header frame of the node-to-node peer protocol, and
+    the links to other nodes' peer doors
     =========================================================================
 */
 
@@ -32,4 +33,22 @@ shic_peer_header_read (zframe_t *frame)
     if (shic_val_type (header) != SHIC_VAL_MAP)
         shic_val_destroy (&header);
     return header;
+}
+
+zsock_t *
+shic_peer_link_new (const char *endpoint, zcert_t *cert, const char *server_key,
+                    int64_t max_msg, bool *connected)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_sndtimeo (dealer, 0);
+    zsock_set_sndhwm (dealer, 10000);
+    zsock_set_linger (dealer, 0);
+    zsock_set_maxmsgsize (dealer, max_msg);
+    if (cert && server_key) {
+        zcert_apply (cert, dealer);
+        zsock_set_curve_serverkey (dealer, server_key);
+    }
+    *connected = zsock_connect (dealer, "%s", endpoint) == 0;
+    return dealer;
 }

@@ -4,7 +4,8 @@
     Gateways and cluster actors of a cluster exchange [command][header]
     [body] over their peer sockets; the header is a small msgpack map
     (ticket, hop, mode, holder, from, ...). Both ends encode and check it
-    here, with one bound.
+    here, with one bound, and both make their links to other nodes' peer
+    doors here.
     =========================================================================
 */
 
@@ -21,5 +22,13 @@ zframe_t *shic_peer_header_frame (shic_val_t **header_p);
 //  A peer header, checked: a map of at most SHIC_PEER_HEADER_MAX bytes
 //  (depth 2, 16 items), or NULL
 shic_val_t *shic_peer_header_read (zframe_t *frame);
+
+//  A DEALER connected to another node's peer door at endpoint: a send
+//  never waits (a link that holds 10000 messages refuses), no linger,
+//  frames up to max_msg bytes, CURVE with cert and the door's server_key
+//  when both are given. *connected says whether the connect was accepted
+//  (the socket is returned either way).
+zsock_t *shic_peer_link_new (const char *endpoint, zcert_t *cert, const char *server_key,
+                             int64_t max_msg, bool *connected);
 
 #endif
