@@ -111,6 +111,18 @@ s_line_of (const char *file, const char *path)
     return s_line_of_nth (file, path, 1);
 }
 
+//  "shicd: FILE:LINE: KEY: reason" of a configuration a runtime check
+//  refused (err.details.field names the key, else default_key); clears err
+static void
+s_refused (const char *config_file, shic_error_t *err, const char *default_key)
+{
+    const char *key = shic_val_str (shic_val_get (err->details, "field"));
+    fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file? config_file: "(defaults)",
+             config_file && key? s_line_of (config_file, key): 0, key? key: default_key,
+             err->message);
+    shic_error_clear (err);
+}
+
 //  The numeric keys of shicd and runtime, with their ranges
 static const struct {
     const char *name;               //  the key
@@ -702,11 +714,7 @@ main (int argc, char *argv [])
     //  it would end in an abort under load: refused now
     shic_error_t limits = { 0 };
     if (shic_runtime_check_limits (config, &limits) != 0) {
-        const char *key = shic_val_str (shic_val_get (limits.details, "field"));
-        fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file? config_file: "(defaults)",
-                 config_file && key? s_line_of (config_file, key): 0, key? key: "max_leases",
-                 limits.message);
-        shic_error_clear (&limits);
+        s_refused (config_file, &limits, "max_leases");
         zconfig_destroy (&config);
         return 2;
     }
@@ -721,11 +729,7 @@ main (int argc, char *argv [])
     //  live shicd's is refused, not taken
     shic_error_t control = { 0 };
     if (shic_runtime_check_control (config, &control) != 0) {
-        const char *key = shic_val_str (shic_val_get (control.details, "field"));
-        fprintf (stderr, "shicd: %s:%d: %s: %s\n", config_file? config_file: "(defaults)",
-                 config_file && key? s_line_of (config_file, key): 0, key? key: "shicd/control",
-                 control.message);
-        shic_error_clear (&control);
+        s_refused (config_file, &control, "shicd/control");
         zconfig_destroy (&config);
         return 1;
     }
