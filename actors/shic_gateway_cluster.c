@@ -134,21 +134,13 @@ s_relayed_destroy (s_relayed_t **self_p)
     }
 }
 
-static zhashx_t *
-s_hash (zhashx_destructor_fn *destructor)
-{
-    zhashx_t *hash = zhashx_new ();
-    zhashx_set_destructor (hash, destructor);
-    return hash;
-}
-
 void
 shic_gateway_cluster_start (self_t *self)
 {
     const shic_cluster_settings_t *config = &self->settings->cluster;
-    self->handoffs = s_hash ((zhashx_destructor_fn *) s_handoff_destroy);
-    self->links = s_hash ((zhashx_destructor_fn *) s_link_destroy);
-    self->relayed = s_hash ((zhashx_destructor_fn *) s_relayed_destroy);
+    self->handoffs = shic_hash_new ((zhashx_destructor_fn *) s_handoff_destroy);
+    self->links = shic_hash_new ((zhashx_destructor_fn *) s_link_destroy);
+    self->relayed = shic_hash_new ((zhashx_destructor_fn *) s_relayed_destroy);
     char prefix [80];
     snprintf (prefix, sizeof (prefix), "%s.", config->node);
     shic_registry_set_id_prefix (self->registry, prefix);

@@ -124,14 +124,6 @@ s_written_destroy (shic_cluster_written_t **self_p)
     }
 }
 
-static zhashx_t *
-s_hash (zhashx_destructor_fn *destructor)
-{
-    zhashx_t *hash = zhashx_new ();
-    zhashx_set_destructor (hash, destructor);
-    return hash;
-}
-
 //  An endpoint as others reach it: a wildcard host becomes the advertised
 //  one; port (when > 0) replaces a wildcard or ephemeral port
 static void
@@ -444,12 +436,12 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     self->view = shic_cluster_view_new (self->config->prefix);
     int64_t timeout = self->config->ttl_ms / 4;
     self->etcd_timeout_ms = timeout < 250? 250: timeout > 2000? 2000: timeout;
-    self->links = s_hash ((zhashx_destructor_fn *) s_link_destroy);
-    self->outbound = s_hash ((zhashx_destructor_fn *) shic_cluster_forward_destroy);
+    self->links = shic_hash_new ((zhashx_destructor_fn *) s_link_destroy);
+    self->outbound = shic_hash_new ((zhashx_destructor_fn *) shic_cluster_forward_destroy);
     self->fanouts = zlistx_new ();
     zlistx_set_destructor (self->fanouts, (zlistx_destructor_fn *) s_fanout_destroy);
-    self->claims = s_hash ((zhashx_destructor_fn *) s_claim_destroy);
-    self->written = s_hash ((zhashx_destructor_fn *) s_written_destroy);
+    self->claims = shic_hash_new ((zhashx_destructor_fn *) s_claim_destroy);
+    self->written = shic_hash_new ((zhashx_destructor_fn *) s_written_destroy);
     return self;
 }
 

@@ -91,22 +91,14 @@ s_grave_destroy (s_grave_t **self_p)
     }
 }
 
-static zhashx_t *
-s_hash (zhashx_destructor_fn *destructor)
-{
-    zhashx_t *hash = zhashx_new ();
-    zhashx_set_destructor (hash, destructor);
-    return hash;
-}
-
 shic_cluster_view_t *
 shic_cluster_view_new (const char *prefix)
 {
     shic_cluster_view_t *self = (shic_cluster_view_t *) zmalloc (sizeof (shic_cluster_view_t));
     self->prefix = strdup (prefix);
-    self->nodes = s_hash ((zhashx_destructor_fn *) s_node_destroy);
-    self->instances = s_hash ((zhashx_destructor_fn *) s_instance_destroy);
-    self->claims = s_hash ((zhashx_destructor_fn *) s_claim_destroy);
+    self->nodes = shic_hash_new ((zhashx_destructor_fn *) s_node_destroy);
+    self->instances = shic_hash_new ((zhashx_destructor_fn *) s_instance_destroy);
+    self->claims = shic_hash_new ((zhashx_destructor_fn *) s_claim_destroy);
     self->graveyard = zlistx_new ();
     zlistx_set_destructor (self->graveyard, (zlistx_destructor_fn *) s_grave_destroy);
     return self;
@@ -412,8 +404,8 @@ shic_cluster_view_begin (shic_cluster_view_t *self)
     zhashx_destroy (&self->old_instances);
     self->old_nodes = self->nodes;
     self->old_instances = self->instances;
-    self->nodes = s_hash ((zhashx_destructor_fn *) s_node_destroy);
-    self->instances = s_hash ((zhashx_destructor_fn *) s_instance_destroy);
+    self->nodes = shic_hash_new ((zhashx_destructor_fn *) s_node_destroy);
+    self->instances = shic_hash_new ((zhashx_destructor_fn *) s_instance_destroy);
     zhashx_purge (self->claims);
 }
 

@@ -16,6 +16,14 @@ shic_now_ms (void)
     return zclock_time ();
 }
 
+zhashx_t *
+shic_hash_new (zhashx_destructor_fn *destructor)
+{
+    zhashx_t *hash = zhashx_new ();
+    zhashx_set_destructor (hash, destructor);
+    return hash;
+}
+
 int64_t
 shic_config_int (zconfig_t *config, const char *key, int64_t dflt)
 {

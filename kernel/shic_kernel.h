@@ -81,4 +81,7 @@ bool shic_cluster_id_node (const char *id, char *node, const char **rest_p);
 //  Wall clock milliseconds
 int64_t shic_now_ms (void);
 
+//  A zhashx whose items destructor destroys (the cluster's tables)
+zhashx_t *shic_hash_new (zhashx_destructor_fn *destructor);
+
 #endif
