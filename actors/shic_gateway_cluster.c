@@ -280,6 +280,26 @@ s_link (self_t *self, const char *node)
     return link;
 }
 
+//  REQ [header {ticket, hop 1, mode, holder, from: this node}] [body]
+static zmsg_t *
+s_peer_request (self_t *self, int64_t ticket, const char *mode, const char *holder,
+                zframe_t *body)
+{
+    shic_val_t *header = shic_val_new_map ();
+    shic_val_set_int (header, "ticket", ticket);
+    shic_val_set_int (header, "hop", 1);
+    shic_val_set_str (header, "mode", mode);
+    shic_val_set_str (header, "holder", holder);
+    shic_val_set_str (header, "from", s_me (self));
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "REQ");
+    zframe_t *frame = shic_peer_header_frame (&header);
+    zmsg_append (msg, &frame);
+    zframe_t *copy = zframe_dup (body);
+    zmsg_append (msg, &copy);
+    return msg;
+}
+
 //  Sends handoff (with a fresh ticket) to node's peer door in mode; it
 //  waits in the table for the REP. 0, or -1 when the node is not known.
 static int
@@ -289,18 +309,7 @@ s_forward (self_t *self, s_handoff_t *handoff, const char *node, const char *mod
     if (!link)
         return -1;
     int64_t ticket = ++self->handoff_ticket;
-    shic_val_t *header = shic_val_new_map ();
-    shic_val_set_int (header, "ticket", ticket);
-    shic_val_set_int (header, "hop", 1);
-    shic_val_set_str (header, "mode", mode);
-    shic_val_set_str (header, "holder", handoff->holder);
-    shic_val_set_str (header, "from", s_me (self));
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, "REQ");
-    zframe_t *frame = shic_peer_header_frame (&header);
-    zmsg_append (msg, &frame);
-    zframe_t *body = zframe_dup (handoff->body);
-    zmsg_append (msg, &body);
+    zmsg_t *msg = s_peer_request (self, ticket, mode, handoff->holder, handoff->body);
     if (zmsg_send (&msg, link->dealer) != 0)
         zmsg_destroy (&msg);        //  the deadline, or LOST, answers it
     free (handoff->node);
@@ -330,27 +339,15 @@ s_release_at_entry (self_t *self, shic_gateway_call_t *call, const char *ref, co
     if (relayed->expires_at_ms && relayed->expires_at_ms < shic_now_ms () + 1000)
         return false;
     //  Its instance still ready there, as this node sees it
-    size_t length = strlen (node);
-    const char *bare = relayed->instance_id;
-    if (strncmp (bare, node, length) == 0 && bare [length] == '.')
-        bare += length + 1;
+    const char *bare = shic_cluster_strip_node (relayed->instance_id, node);
     const char *there = shic_val_str (shic_val_get (self->routes, bare));
     if (!there || !streq (there, node))
         return false;
     s_link_t *link = s_link (self, node);
     if (!link)
         return false;
-    shic_val_t *header = shic_val_new_map ();
-    shic_val_set_int (header, "ticket", ++self->handoff_ticket);
-    shic_val_set_int (header, "hop", 1);
-    shic_val_set_str (header, "mode", "release");
-    shic_val_set_str (header, "holder", relayed->holder);
-    shic_val_set_str (header, "from", s_me (self));
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, "REQ");
-    zframe_t *frame = shic_peer_header_frame (&header);
-    zmsg_append (msg, &frame);
-    zmsg_addmem (msg, zframe_data (call->body), zframe_size (call->body));
+    zmsg_t *msg = s_peer_request (self, ++self->handoff_ticket, "release", relayed->holder,
+                                  call->body);
     if (zmsg_send (&msg, link->dealer) != 0) {
         zmsg_destroy (&msg);
         return false;               //  the link is full: forwarded, and timed
@@ -359,7 +356,7 @@ s_release_at_entry (self_t *self, shic_gateway_call_t *call, const char *ref, co
     shic_val_t *result = shic_val_new_map ();
     shic_val_set_bool (result, "released", true);
     shic_stats_answered (self->stats, "release_lease", NULL);
-    frame = shic_wire_reply_ok (call->req.id, &result);
+    zframe_t *frame = shic_wire_reply_ok (call->req.id, &result);
     shic_waiter_send (call->router, call->envelope, &frame);
     return true;
 }
@@ -530,10 +527,7 @@ shic_gateway_cluster_ensure (self_t *self, shic_gateway_call_t *call, shic_val_t
     if (!need)
         return false;
     //  The key as every node knows it: without this node's prefix
-    const char *bare = key;
-    size_t length = strlen (s_me (self));
-    if (strncmp (key, s_me (self), length) == 0 && key [length] == '.')
-        bare = key + length + 1;
+    const char *bare = shic_cluster_strip_node (key, s_me (self));
     s_handoff_t *handoff = s_handoff_new (self, call, HANDOFF_ENSURE, "ensure_endpoint", waiter_p);
     handoff->plan = *plan_p;
     *plan_p = NULL;
@@ -563,10 +557,7 @@ shic_gateway_cluster_forward_known (self_t *self, shic_gateway_call_t *call,
 {
     if (!instance_id || self->draining)
         return false;
-    const char *bare = instance_id;
-    size_t length = strlen (s_me (self));
-    if (strncmp (bare, s_me (self), length) == 0 && bare [length] == '.')
-        bare += length + 1;
+    const char *bare = shic_cluster_strip_node (instance_id, s_me (self));
     const char *node = shic_val_str (shic_val_get (self->routes, bare));
     if (!node || streq (node, s_me (self)) || !shic_val_get (self->nodes, node)
     ||  shic_admission_pending (self->admission, instance_id))

@@ -264,10 +264,7 @@ shic_cluster_query (self_t *self)
 const char *
 shic_cluster_bare (self_t *self, const char *id)
 {
-    size_t length = strlen (self->config->node);
-    if (id && strncmp (id, self->config->node, length) == 0 && id [length] == '.')
-        return id + length + 1;
-    return id;
+    return shic_cluster_strip_node (id, self->config->node);
 }
 
 //  A local instance of key in the list_instances answer, or NULL

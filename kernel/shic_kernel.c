@@ -170,3 +170,12 @@ shic_cluster_id_node (const char *id, char *node, const char **rest_p)
         *rest_p = dot + 1;
     return true;
 }
+
+const char *
+shic_cluster_strip_node (const char *id, const char *node)
+{
+    size_t length = strlen (node);
+    if (id && strncmp (id, node, length) == 0 && id [length] == '.')
+        return id + length + 1;
+    return id;
+}

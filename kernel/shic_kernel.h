@@ -75,6 +75,10 @@ int64_t shic_config_int (zconfig_t *config, const char *key, int64_t dflt);
 //  of a clustered node) into node (size >= 64); false when id has no such
 //  prefix. *rest_p (may be NULL) points after the dot.
 bool shic_cluster_id_node (const char *id, char *node, const char **rest_p);
+
+//  id without node's prefix ("<node>.<rest>" -> rest), or id itself when
+//  it has not that prefix (the key of an instance as every node knows it)
+const char *shic_cluster_strip_node (const char *id, const char *node);
 //  shic_cluster_node_valid (a node name's rule) is in shic.h: shicd checks
 //  its configuration with it
 
