@@ -62,12 +62,7 @@ typedef struct {
 //  -1 only when the context is being terminated.
 int shic_poll (zmq_pollitem_t *items, int count, int64_t timeout_ms);
 
-//  The same for items that are all ZeroMQ sockets polled for input, with
-//  fewer system calls (the gateway's loop): each socket is asked for
-//  ZMQ_EVENTS once, and when none has a message the wait is on their
-//  descriptors, after which only the sockets whose descriptor fired are
-//  asked again (zmq_poll asks every socket before it waits and after)
-int shic_poll_sockets (zmq_pollitem_t *items, int count, int64_t timeout_ms);
+//  (shic_poll_sockets, a leaner wait for ZeroMQ sockets: kernel/shic_kernel.h)
 
 //  Claims the path of an ipc:// control endpoint before it is bound (see
 //  shic_runtime_check_control): 0 when it is free or was a stale socket

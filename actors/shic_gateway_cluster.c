@@ -572,6 +572,14 @@ shic_gateway_cluster_forward_known (self_t *self, shic_gateway_call_t *call,
     return true;
 }
 
+void
+shic_gateway_cluster_leased (self_t *self, const char *instance_id, bool leased)
+{
+    //  (none before the cluster actor is up: its first refresh reads the counts)
+    shic_bus_send_to (self->bus, "C", &(shic_bus_t) {
+        .id = SHIC_BUS_LEASED, .instance_id = instance_id, .rc = leased? 1: 0 });
+}
+
 //  The ref an op names, when it names one (lease_ref or instance_id)
 static const char *
 s_ref_of (shic_gateway_call_t *call, const char *op)

@@ -111,7 +111,8 @@ shic_gateway_grant (self_t *self, shic_waiter_t **waiter_p)
     //  Without a priority of its own, the lease has the model's (warm
     //  grants too: a waiter below it must not revoke it)
     lease->priority = waiter->has_priority? waiter->priority: instance->priority;
-    shic_registry_lease_added (self->registry, instance);
+    if (shic_registry_lease_added (self->registry, instance) && self->peer)
+        shic_gateway_cluster_leased (self, instance->id, true);
 
     //  The reply is streamed from the instance's endpoint and the waiter's
     //  compatibility as they are: no copy of either per grant
@@ -242,7 +243,8 @@ void
 shic_gateway_lease_ended (void *arg, const char *instance_id)
 {
     self_t *self = (self_t *) arg;
-    shic_registry_lease_ended (self->registry, instance_id);
+    if (shic_registry_lease_ended (self->registry, instance_id) && self->peer)
+        shic_gateway_cluster_leased (self, instance_id, false);
     self->placement_due = true;
 }
 

@@ -160,6 +160,9 @@ void shic_gateway_cluster_handle (self_t *self, int count);
 void shic_gateway_cluster_stop (self_t *self);
 bool shic_gateway_cluster_ensure (self_t *self, shic_gateway_call_t *call, shic_val_t **plan_p,
     shic_waiter_t **waiter_p);
+//  An instance got its first lease (leased) or lost its last: its record
+//  in the cluster says so (the cluster actor hears LEASED)
+void shic_gateway_cluster_leased (self_t *self, const char *instance_id, bool leased);
 bool shic_gateway_cluster_forward_known (self_t *self, shic_gateway_call_t *call,
     const char *instance_id, const shic_val_t *compatibility, int64_t started);
 bool shic_gateway_cluster_take (self_t *self, shic_gateway_call_t *call,

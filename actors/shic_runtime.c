@@ -56,63 +56,6 @@ shic_poll (zmq_pollitem_t *items, int count, int64_t timeout_ms)
     return rc;
 }
 
-//  Why one question per socket is enough: libzmq makes a socket's ZMQ_FD
-//  readable when a command reaches the socket, and a ZMQ_EVENTS that finds
-//  no message leaves each of its pipes asking its writer for a wake-up
-//  command on the next message. Nothing touches a socket between that
-//  question and the wait, so a message that comes meanwhile shows on its
-//  descriptor; a descriptor that fires for another command is asked and
-//  found empty, and the caller's next turn waits again.
-static bool
-s_has_input (zmq_pollitem_t *item, bool *failed)
-{
-    uint32_t events = 0;
-    size_t size = sizeof (events);
-    if (zmq_getsockopt (item->socket, ZMQ_EVENTS, &events, &size) == -1) {
-        *failed = errno == ETERM;
-        return false;
-    }
-    return (events & ZMQ_POLLIN) != 0;
-}
-
-int
-shic_poll_sockets (zmq_pollitem_t *items, int count, int64_t timeout_ms)
-{
-    assert (count > 0);
-    int ready = 0;
-    bool failed = false;
-    for (int index = 0; index < count; index++) {
-        assert (items [index].socket);
-        items [index].revents = 0;
-        if (s_has_input (&items [index], &failed)) {
-            items [index].revents = ZMQ_POLLIN;
-            ready++;
-        }
-    }
-    if (failed)
-        return -1;
-    if (ready || timeout_ms == 0)
-        return ready;
-    struct pollfd fds [count];
-    for (int index = 0; index < count; index++) {
-        size_t size = sizeof (fds [index].fd);
-        if (zmq_getsockopt (items [index].socket, ZMQ_FD, &fds [index].fd, &size) == -1)
-            fds [index].fd = -1;
-        fds [index].events = POLLIN;
-        fds [index].revents = 0;
-    }
-    int timeout = timeout_ms < 0? -1: timeout_ms > INT_MAX? INT_MAX: (int) timeout_ms;
-    int rc = poll (fds, (nfds_t) count, timeout);
-    if (rc <= 0)
-        return rc == -1 && errno != EINTR? -1: 0;
-    for (int index = 0; index < count; index++)
-        if (fds [index].revents && s_has_input (&items [index], &failed)) {
-            items [index].revents = ZMQ_POLLIN;
-            ready++;
-        }
-    return failed? -1: ready;
-}
-
 //  --------------------------------------------------------------------------
 //  Raise czmq's socket cap and the fd limit for max_leases lease actors
 //  (3 sockets and 3 fds each). Only the first call can change the socket

@@ -51,7 +51,7 @@
 
 #include "shic_cluster_int.h"
 
-#define LEASE_REFRESH_MS    1000    //  lease events are gathered this long before a
+#define LEASE_REFRESH_MS    1000    //  LEASED are gathered this long before a
                                     //  refresh (a record's leased flag may lag it)
 #define REFRESH_PERIOD_MS   5000    //  and the records are checked this often anyway
 
@@ -243,12 +243,17 @@ s_handle_bus (self_t *self)
         if (msg.id == SHIC_BUS_HANDOFF)
             shic_cluster_on_handoff (self, &msg);
         else
+        if (msg.id == SHIC_BUS_LEASED)
+            //  Gathered: a record moves between leased and idle at most
+            //  once a LEASE_REFRESH_MS
+            shic_cluster_refresh_soon (self, LEASE_REFRESH_MS);
+        else
             zsys_error ("cluster: unexpected '%s' on the bus", shic_bus_command (msg.id));
     }
     shic_bus_reset (&msg);
 }
 
-//  An event of this node: instances and leases changed
+//  An event of this node: an instance changed
 static void
 s_handle_sub (self_t *self)
 {
@@ -267,10 +272,10 @@ s_handle_sub (self_t *self)
         }
         shic_val_destroy (&body);
     }
-    //  Starts and ends at once; leases are gathered (they come with every
-    //  ensure and release, and move a record only between 0 and 1)
-    bool lifecycle = topic && strncmp (topic, "instance.", 9) == 0;
-    shic_cluster_refresh_soon (self, lifecycle? 0: LEASE_REFRESH_MS);
+    //  Starts and ends at once. (Leases come as LEASED from the gateway,
+    //  only when an instance gets its first or loses its last: lease
+    //  events come with every ensure and release.)
+    shic_cluster_refresh_soon (self, 0);
     zstr_free (&topic);
     zmsg_destroy (&msg);
 }
@@ -486,7 +491,6 @@ s_self_start (self_t *self)
     zsock_set_rcvhwm (self->bus, 0);
     self->sub = zsock_new (ZMQ_SUB);
     zsock_set_subscribe (self->sub, "instance.");
-    zsock_set_subscribe (self->sub, "lease.");
     self->local = zsock_new (ZMQ_DEALER);
     if (zsock_connect (self->bus, "%s", settings->bus)
     ||  zsock_connect (self->sub, "%s", settings->events)
@@ -560,7 +564,7 @@ shic_cluster_actor (zsock_t *pipe, void *args)
         }
         int64_t now = zclock_mono ();
         long timeout = next <= now? 0: next - now > INT_MAX? INT_MAX: (long) (next - now);
-        int events = zmq_poll (items, (int) index, timeout);
+        int events = shic_poll_sockets (items, (int) index, timeout);
         if (events == -1 && errno != EINTR)
             break;
         if (events <= 0) {
@@ -572,11 +576,15 @@ shic_cluster_actor (zsock_t *pipe, void *args)
             s_handle_pipe (self);
         if (self->terminated)
             break;
-        for (int i = 0; i < 256 && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
+        //  (the sockets the poll found readable, a bounded number each)
+        for (int i = 0; (items [1].revents & ZMQ_POLLIN) && i < 256
+                        && (zsock_events (self->bus) & ZMQ_POLLIN); i++)
             s_handle_bus (self);
-        for (int i = 0; i < 256 && (zsock_events (self->sub) & ZMQ_POLLIN); i++)
+        for (int i = 0; (items [2].revents & ZMQ_POLLIN) && i < 256
+                        && (zsock_events (self->sub) & ZMQ_POLLIN); i++)
             s_handle_sub (self);
-        for (int i = 0; i < 64 && (zsock_events (self->local) & ZMQ_POLLIN); i++)
+        for (int i = 0; (items [3].revents & ZMQ_POLLIN) && i < 64
+                        && (zsock_events (self->local) & ZMQ_POLLIN); i++)
             s_handle_local (self);
         if (self->watch && (items [4].revents & ZMQ_POLLIN || fd < 0))
             s_handle_watch (self);

@@ -9,6 +9,7 @@
 
 #include "shic_kernel.h"
 #include <ctype.h>
+#include <poll.h>
 
 int64_t
 shic_now_ms (void)
@@ -178,4 +179,90 @@ shic_cluster_strip_node (const char *id, const char *node)
     if (id && strncmp (id, node, length) == 0 && id [length] == '.')
         return id + length + 1;
     return id;
+}
+
+//  ---------------------------------------------------------------------------
+//  Waiting on ZeroMQ sockets
+
+//  Why one question per socket is enough: libzmq makes a socket's ZMQ_FD
+//  readable when a command reaches the socket, and a ZMQ_EVENTS that finds
+//  no message leaves each of its pipes asking its writer for a wake-up
+//  command on the next message. Nothing touches a socket between that
+//  question and the wait, so a message that comes meanwhile shows on its
+//  descriptor; a descriptor that fires for another command is asked and
+//  found empty, and the caller's next turn waits again.
+static bool
+s_has_input (zmq_pollitem_t *item, bool *failed)
+{
+    uint32_t events = 0;
+    size_t size = sizeof (events);
+    if (zmq_getsockopt (item->socket, ZMQ_EVENTS, &events, &size) == -1) {
+        *failed = errno == ETERM;
+        return false;
+    }
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+int
+shic_poll_sockets (zmq_pollitem_t *items, int count, int64_t timeout_ms)
+{
+    assert (count > 0);
+    int ready = 0, plain = 0;
+    bool failed = false;
+    for (int index = 0; index < count; index++) {
+        items [index].revents = 0;
+        if (!items [index].socket)
+            plain++;                //  a descriptor: only poll(2) knows
+        else
+        if (s_has_input (&items [index], &failed)) {
+            items [index].revents = ZMQ_POLLIN;
+            ready++;
+        }
+    }
+    if (failed)
+        return -1;
+    if ((ready || timeout_ms == 0) && !plain)
+        return ready;
+    //  A socket with a message, or no wait asked: the descriptors are
+    //  looked at without waiting
+    struct pollfd fds [count];
+    for (int index = 0; index < count; index++) {
+        zmq_pollitem_t *item = &items [index];
+        size_t size = sizeof (fds [index].fd);
+        if (!item->socket) {
+            fds [index].fd = item->fd;
+            fds [index].events = (item->events & ZMQ_POLLIN? POLLIN: 0)
+                               | (item->events & ZMQ_POLLOUT? POLLOUT: 0);
+        }
+        else {
+            if (item->revents
+            ||  zmq_getsockopt (item->socket, ZMQ_FD, &fds [index].fd, &size) == -1)
+                fds [index].fd = -1;
+            fds [index].events = POLLIN;
+        }
+        fds [index].revents = 0;
+    }
+    int timeout = ready || timeout_ms == 0? 0: timeout_ms < 0? -1
+                : timeout_ms > INT_MAX? INT_MAX: (int) timeout_ms;
+    int rc = poll (fds, (nfds_t) count, timeout);
+    if (rc <= 0)
+        return rc == -1 && errno != EINTR? -1: ready;
+    for (int index = 0; index < count; index++) {
+        zmq_pollitem_t *item = &items [index];
+        if (!fds [index].revents)
+            continue;
+        if (!item->socket) {
+            short got = fds [index].revents;
+            item->revents = (short) ((got & (POLLIN | POLLHUP | POLLERR)? ZMQ_POLLIN: 0)
+                                   | (got & POLLOUT? ZMQ_POLLOUT: 0)
+                                   | (got & POLLERR? ZMQ_POLLERR: 0));
+            ready++;
+        }
+        else
+        if (s_has_input (item, &failed)) {
+            item->revents = ZMQ_POLLIN;
+            ready++;
+        }
+    }
+    return failed? -1: ready;
 }

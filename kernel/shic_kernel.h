@@ -88,4 +88,16 @@ int64_t shic_now_ms (void);
 //  A zhashx whose items destructor destroys (the cluster's tables)
 zhashx_t *shic_hash_new (zhashx_destructor_fn *destructor);
 
+//  One turn of a loop's wait (the gateway's, the cluster actor's) on
+//  ZeroMQ sockets polled for input, for up to timeout_ms (-1: until
+//  something comes), as zmq_poll but with fewer system calls: 0 events
+//  when a signal interrupts, -1 only when the context is being
+//  terminated. Each socket is asked for
+//  ZMQ_EVENTS once, and when none has a message the wait is on their
+//  descriptors, after which only the sockets whose descriptor fired are
+//  asked again (zmq_poll asks every socket before it waits and after).
+//  An item without a socket is a plain descriptor (fd, events), polled
+//  as zmq_poll does, without waiting when a socket has a message.
+int shic_poll_sockets (zmq_pollitem_t *items, int count, int64_t timeout_ms);
+
 #endif

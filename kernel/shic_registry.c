@@ -501,27 +501,29 @@ shic_registry_progress (shic_registry_t *self, shic_record_t *record, const shic
     shic_events_publish (self->events, "instance.progress", &event);
 }
 
-void
+bool
 shic_registry_lease_added (shic_registry_t *self, shic_record_t *record)
 {
     (void) self;
     record->lease_count++;
     record->idle_at = 0;
     record->last_used = zclock_mono ();
+    return record->lease_count == 1;
 }
 
-void
+bool
 shic_registry_lease_ended (shic_registry_t *self, const char *instance_id)
 {
     shic_record_t *record = shic_registry_lookup (self, instance_id);
-    if (record && record->lease_count) {
-        record->lease_count--;
-        record->last_used = zclock_mono ();
-        if (record->lease_count == 0 && record->spawned
-        &&  record->status == SHIC_LIFECYCLE_READY)
-            record->idle_at = zclock_mono ()
-                            + shic_val_int (shic_val_get (record->plan, "idle_shutdown_ms"));
-    }
+    if (!record || !record->lease_count)
+        return false;
+    record->lease_count--;
+    record->last_used = zclock_mono ();
+    if (record->lease_count == 0 && record->spawned
+    &&  record->status == SHIC_LIFECYCLE_READY)
+        record->idle_at = zclock_mono ()
+                        + shic_val_int (shic_val_get (record->plan, "idle_shutdown_ms"));
+    return record->lease_count == 0;
 }
 
 shic_val_t *
@@ -805,11 +807,17 @@ shic_registry_test (bool verbose)
 
     shic_registry_set_status (registry, record, SHIC_LIFECYCLE_READY, NULL);
     assert (streq (record->health, SHIC_HEALTH_HEALTHY) && record->ready_at_ms > 0);
-    shic_registry_lease_added (registry, record);
-    assert (record->lease_count == 1 && record->idle_at == 0);
-    shic_registry_lease_ended (registry, "alpha-1");
-    assert (record->lease_count == 0 && record->idle_at > 0);
-    shic_registry_lease_ended (registry, "nobody");
+    //  Only the first lease and the last one move it between idle and leased
+    bool moved = shic_registry_lease_added (registry, record);
+    assert (moved && record->lease_count == 1 && record->idle_at == 0);
+    moved = shic_registry_lease_added (registry, record);
+    assert (!moved && record->lease_count == 2);
+    moved = shic_registry_lease_ended (registry, "alpha-1");
+    assert (!moved && record->lease_count == 1 && record->idle_at == 0);
+    moved = shic_registry_lease_ended (registry, "alpha-1");
+    assert (moved && record->lease_count == 0 && record->idle_at > 0);
+    moved = shic_registry_lease_ended (registry, "nobody");
+    assert (!moved);
     shic_val_t *snap = shic_registry_snapshot (record);
     assert (streq (shic_val_str (shic_val_get (snap, "lifecycle_status")), SHIC_STATUS_READY));
     shic_val_destroy (&snap);

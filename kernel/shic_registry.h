@@ -168,9 +168,10 @@ void shic_registry_set_health (shic_registry_t *self, shic_record_t *record,
 void shic_registry_progress (shic_registry_t *self, shic_record_t *record,
                              const shic_val_t *body);
 //  A lease of the instance began, or ended (an idle spawned instance is
-//  then due to stop after its idle_shutdown_ms)
-void shic_registry_lease_added (shic_registry_t *self, shic_record_t *record);
-void shic_registry_lease_ended (shic_registry_t *self, const char *instance_id);
+//  then due to stop after its idle_shutdown_ms); true when that moved the
+//  instance between no lease and some (its first lease, its last)
+bool shic_registry_lease_added (shic_registry_t *self, shic_record_t *record);
+bool shic_registry_lease_ended (shic_registry_t *self, const char *instance_id);
 
 //  The InstanceSnapshot of a record (header values redacted); fresh
 shic_val_t *shic_registry_snapshot (shic_record_t *record);

@@ -91,6 +91,7 @@ typedef enum {
     //  Gateway and cluster actor (issue 13)
     SHIC_BUS_BIND_PEER,
     SHIC_BUS_HANDOFF,
+    SHIC_BUS_LEASED,
     SHIC_BUS_DECIDED,
     SHIC_BUS_LOST,
     SHIC_BUS_ROUTES,

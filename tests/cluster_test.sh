@@ -263,6 +263,15 @@ check "... and lease.released node_lost for the lease it relayed" within 5 grep 
 shic_ a --json ensure big huge --ttl 60s > "$work/big2.json" 2> "$work/big2.err"
 big2_node=$($py -c "import json; print(json.load(open('$work/big2.json'))['instance_id'].split('.')[0])" 2>/dev/null)
 check "the next ensure is served by a live node ($big2_node)" bash -c "[ -n '$big2_node' ] && [ '$big2_node' != '$big_node' ] && [ '$big2_node' != a ]"
+#  Its record follows its leases: leased while the lease is held, idle
+#  (leased false) once it is released (the gateway tells the cluster actor
+#  when an instance gets its first lease and loses its last)
+big2_lease=$($py -c "import json; print(json.load(open('$work/big2.json'))['lease']['lease_ref'])" 2>/dev/null)
+record_of () { etcdctl_ get --prefix "$prefix/instances/" --print-value-only 2>/dev/null | grep "\"instance_id\":\"$1\""; }
+big2_id=$($py -c "import json; print(json.load(open('$work/big2.json'))['instance_id'])" 2>/dev/null)
+check "its record says leased" within 5 bash -c "$(declare -f etcdctl_ record_of); etcd_url=$etcd_url prefix=$prefix; record_of '$big2_id' | grep -q '\"leased\":true'"
+shic_ a release "$big2_lease" > /dev/null 2>&1
+check "... and idle once the lease is released" within 5 bash -c "$(declare -f etcdctl_ record_of); etcd_url=$etcd_url prefix=$prefix; record_of '$big2_id' | grep -q '\"leased\":false'"
 node_start $big_node
 check "node $big_node back" within 10 has_node $big_node
 
