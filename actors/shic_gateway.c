@@ -46,6 +46,7 @@
 */
 
 #include "shic_gateway_int.h"
+#include <poll.h>
 
 static zsock_t *s_router_new (size_t max_frame);
 static int s_bind (zsock_t *sock, const char *endpoint);
@@ -75,6 +76,7 @@ s_self_new (zsock_t *pipe, const shic_settings_t *settings)
     self->pipe = pipe;
     self->settings = settings;
     self->started_at = zclock_mono ();
+    self->poll_all = true;
     self->trusted = s_router_new (settings->max_frame);
     self->bus = zsock_new (ZMQ_ROUTER);
     zsock_set_router_mandatory (self->bus, 1);
@@ -583,6 +585,115 @@ s_timers (self_t *self, int64_t now)
     return next;
 }
 
+//  The wait of a turn: shic_poll_sockets (kernel/shic_kernel.c) with fewer
+//  questions still. A socket's descriptor (ZMQ_FD) signals a message that
+//  comes once the socket has said it has none (a ZMQ_EVENTS or a read that
+//  found nothing), as long as nothing else touches the socket. Sends do:
+//  a send may process the command that announced a message, and the
+//  descriptor then stays quiet. So before the wait only these sockets are
+//  asked for ZMQ_EVENTS: those read last turn (a handler stops after so
+//  many messages) and those this thread sent on since (shic_bus_sent
+//  records every send of the gateway's thread: the bus, the waiters'
+//  replies, events, the peer door and the links). Every socket is asked on
+//  the first turn, after a pipe message (binds and connects touch
+//  sockets), when the set changed or a link was made (poll_all; a pipe
+//  attached by a connect here signals nothing for its first message until
+//  the socket has once been asked), when more than SHIC_BUS_SENT_MAX were
+//  sent on, and after a wait that found nothing. Within a second of the
+//  last message the wait is at most POLL_RECHECK_MS, so that a case missed
+//  here costs no more; an idle node sleeps until its timers. A socket
+//  whose descriptor fired is marked readable (its handler reads until a
+//  read finds none, and finds none when the signal was for something
+//  else), but the pipe, whose handler waits for its message, is asked.
+#define POLL_RECHECK_MS      50
+#define POLL_RECHECK_FOR_MS  1000
+
+static bool
+s_poll_listed (void *const *list, size_t count, void *socket)
+{
+    for (size_t index = 0; index < count; index++)
+        if (list [index] == socket)
+            return true;
+    return false;
+}
+
+static bool
+s_poll_ask (void *socket, bool *failed)
+{
+    uint32_t events = 0;
+    size_t size = sizeof (events);
+    if (zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) == -1) {
+        *failed = *failed || errno == ETERM;
+        return false;
+    }
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+static int
+s_poll (self_t *self, zmq_pollitem_t *items, int count, int64_t timeout_ms)
+{
+    void *sent [SHIC_BUS_SENT_MAX];
+    size_t sent_count = shic_bus_sent_take (sent, SHIC_BUS_SENT_MAX);
+    if (count != self->poll_count)
+        self->poll_all = true;      //  a socket came or went
+    self->poll_count = count;
+    bool all = self->poll_all || sent_count == SIZE_MAX || self->poll_read_count == SIZE_MAX;
+    self->poll_all = false;
+    int ready = 0;
+    bool failed = false;
+    for (int index = 0; index < count; index++) {
+        items [index].revents = 0;
+        if ((all || s_poll_listed (self->poll_read, self->poll_read_count, items [index].socket)
+                 || s_poll_listed (sent, sent_count, items [index].socket))
+        &&  s_poll_ask (items [index].socket, &failed)) {
+            items [index].revents = ZMQ_POLLIN;
+            ready++;
+        }
+    }
+    if (failed)
+        return -1;
+    //  (with no wait asked too: a socket not asked shows on its descriptor)
+    if (!ready) {
+        struct pollfd fds [count];
+        for (int index = 0; index < count; index++) {
+            size_t size = sizeof (fds [index].fd);
+            if (zmq_getsockopt (items [index].socket, ZMQ_FD, &fds [index].fd, &size) == -1)
+                fds [index].fd = -1;
+            fds [index].events = POLLIN;
+            fds [index].revents = 0;
+        }
+        int64_t recheck = zclock_mono () - self->poll_active_at < POLL_RECHECK_FOR_MS?
+                          POLL_RECHECK_MS: -1;
+        if (timeout_ms < 0 || (recheck >= 0 && timeout_ms > recheck))
+            timeout_ms = recheck;
+        int timeout = timeout_ms < 0? -1: timeout_ms > INT_MAX? INT_MAX: (int) timeout_ms;
+        int rc = poll (fds, (nfds_t) count, timeout);
+        if (rc == -1 && errno != EINTR)
+            return -1;
+        if (rc <= 0)
+            self->poll_all = rc == 0 && timeout != 0;   //  waited for nothing: ask all
+        else
+            for (int index = 0; index < count; index++)
+                if (fds [index].revents
+                &&  (index > 0 || s_poll_ask (items [index].socket, &failed))) {
+                    items [index].revents = ZMQ_POLLIN;
+                    ready++;
+                }
+    }
+    //  The sockets read this turn are asked next turn
+    self->poll_read_count = 0;
+    for (int index = 0; index < count; index++)
+        if (items [index].revents & ZMQ_POLLIN) {
+            if (self->poll_read_count < SHIC_BUS_SENT_MAX)
+                self->poll_read [self->poll_read_count++] = items [index].socket;
+            else
+                self->poll_read_count = SIZE_MAX;
+        }
+    if (ready)
+        self->poll_active_at = zclock_mono ();
+    return failed? -1: ready;
+}
+
 void
 shic_gateway_actor (zsock_t *pipe, void *args)
 {
@@ -619,14 +730,16 @@ shic_gateway_actor (zsock_t *pipe, void *args)
         //  Clustered: the peer door and the links to other nodes too
         zmq_pollitem_t *items = self->peer? shic_gateway_cluster_items (self, fixed, &count)
                                           : fixed;
-        if (shic_poll_sockets (items, count, next < 0? -1: next > now? next - now: 0) == -1)
+        if (s_poll (self, items, count, next < 0? -1: next > now? next - now: 0) == -1)
             break;
         //  Subscriptions before everything else, so that one made before a
         //  request sees the events that request causes
         if (at [3] >= 0 && (items [at [3]].revents & ZMQ_POLLIN))
             shic_events_handle (self->events);
-        if (items [0].revents & ZMQ_POLLIN)
+        if (items [0].revents & ZMQ_POLLIN) {
             s_handle_pipe (self);
+            self->poll_all = true;  //  binds and connects touch sockets
+        }
         for (int i = 1; i < 3; i++)
             if (at [i] >= 0 && (items [at [i]].revents & ZMQ_POLLIN))
                 s_handle_monitor (self, sockets [i]);

@@ -277,6 +277,7 @@ s_link (self_t *self, const char *node)
     if (!connected)
         zsys_warning ("gateway: cannot connect to node %s at %s", node, link->endpoint);
     zhashx_insert (self->links, node, link);
+    self->poll_all = true;          //  a socket connected here (the gateway's s_poll)
     return link;
 }
 
@@ -310,6 +311,7 @@ s_forward (self_t *self, s_handoff_t *handoff, const char *node, const char *mod
         return -1;
     int64_t ticket = ++self->handoff_ticket;
     zmsg_t *msg = s_peer_request (self, ticket, mode, handoff->holder, handoff->body);
+    shic_bus_sent (link->dealer);
     if (zmsg_send (&msg, link->dealer) != 0)
         zmsg_destroy (&msg);        //  the deadline, or LOST, answers it
     free (handoff->node);
@@ -319,11 +321,11 @@ s_forward (self_t *self, s_handoff_t *handoff, const char *node, const char *mod
 }
 
 //  A release_lease of a lease this node relayed for the same client: the
-//  lease is forgotten here, the release goes to its node one-way (mode
-//  release, no REP) and the client is answered {released: true} at once.
+//  client is answered {released: true} at once, the release goes to its
+//  node one-way (mode release, no REP) and the lease is forgotten here.
 //  false when this node cannot decide it (not relayed, another holder, a
-//  lease near its expiry, an instance its view no longer places there, the
-//  link cannot take it): then it is forwarded as any call.
+//  lease near its expiry, an instance its view no longer places there, no
+//  link to its node): then it is forwarded as any call.
 static bool
 s_release_at_entry (self_t *self, shic_gateway_call_t *call, const char *ref, const char *node)
 {
@@ -346,18 +348,23 @@ s_release_at_entry (self_t *self, shic_gateway_call_t *call, const char *ref, co
     s_link_t *link = s_link (self, node);
     if (!link)
         return false;
-    zmsg_t *msg = s_peer_request (self, ++self->handoff_ticket, "release", relayed->holder,
-                                  call->body);
-    if (zmsg_send (&msg, link->dealer) != 0) {
-        zmsg_destroy (&msg);
-        return false;               //  the link is full: forwarded, and timed
-    }
-    zhashx_delete (self->relayed, ref);
+    //  The client first: the release follows the ensure on the link
     shic_val_t *result = shic_val_new_map ();
     shic_val_set_bool (result, "released", true);
     shic_stats_answered (self->stats, "release_lease", NULL);
     zframe_t *frame = shic_wire_reply_ok (call->req.id, &result);
     shic_waiter_send (call->router, call->envelope, &frame);
+    zmsg_t *msg = s_peer_request (self, ++self->handoff_ticket, "release", relayed->holder,
+                                  call->body);
+    shic_bus_sent (link->dealer);
+    if (zmsg_send (&msg, link->dealer) != 0) {
+        //  Only when the link holds its send limit already (its node does
+        //  not read): the lease ends there when its client is seen gone,
+        //  its TTL passes, or the node is lost
+        zsys_warning ("gateway: the release of %s could not be sent to node %s", ref, node);
+        zmsg_destroy (&msg);
+    }
+    zhashx_delete (self->relayed, ref);
     return true;
 }
 
@@ -744,6 +751,7 @@ s_no_room (self_t *self, s_handoff_t *handoff)
     zframe_t *frame = shic_peer_header_frame (&header);
     zmsg_append (msg, &frame);
     zmsg_addmem (msg, NULL, 0);
+    shic_bus_sent (self->peer);
     if (zmsg_send (&msg, self->peer) != 0)
         zmsg_destroy (&msg);
 }

@@ -67,6 +67,12 @@ typedef struct {
     size_t items_max;               //  its size
     size_t items_peer;              //  where the peer door is in it
     shic_val_t *cluster_summary;    //  the cluster actor's last CLUSTER, for ping
+    //  The wait (shic_gateway.c, s_poll)
+    bool poll_all;                  //  the next wait asks every socket first
+    void *poll_read [SHIC_BUS_SENT_MAX];    //  the sockets read last turn
+    size_t poll_read_count;         //  how many (SIZE_MAX: more than it holds)
+    int poll_count;                 //  the size of the last poll set
+    int64_t poll_active_at;         //  when a wait last found a message
 } self_t;
 
 //  One request being handled

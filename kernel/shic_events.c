@@ -16,6 +16,7 @@
 
 #include "shic_events.h"
 #include "shic_kernel.h"
+#include "shic_bus.h"
 
 #define S_SUBS_MAX  64                  //  distinct prefixes followed
 #define S_PREFIX_MAX 255                //  longer than any topic
@@ -147,6 +148,7 @@ s_publish_frame (shic_events_t *self, const char *topic, zframe_t **frame_p)
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, topic);
     zmsg_append (msg, frame_p);
+    shic_bus_sent (self->pub);
     if (zmsg_send (&msg, self->pub) == -1)
         zmsg_destroy (&msg);
 }

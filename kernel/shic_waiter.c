@@ -4,6 +4,7 @@
 */
 
 #include "shic_waiter.h"
+#include "shic_bus.h"
 
 shic_waiter_t *
 shic_waiter_new (zsock_t *router, zmsg_t **envelope_p, const shic_val_t *id, const char *client,
@@ -46,6 +47,7 @@ shic_waiter_send (zsock_t *router, zmsg_t *envelope, zframe_t **frame_p)
 {
     zmsg_t *reply = zmsg_dup (envelope);
     zmsg_append (reply, frame_p);
+    shic_bus_sent (router);
     if (zmsg_send (&reply, router) == -1)
         zmsg_destroy (&reply);
 }
@@ -60,6 +62,7 @@ shic_waiter_send_taking (zsock_t *router, zmsg_t **envelope_p, zframe_t **frame_
         return;
     }
     zmsg_append (reply, frame_p);
+    shic_bus_sent (router);
     if (zmsg_send (&reply, router) == -1)
         zmsg_destroy (&reply);
 }

@@ -380,10 +380,41 @@ s_encode (const s_row_t *row, const shic_bus_t *self, void **data_p, size_t *siz
 static const char *s_pictures [MAX_POINTERS + 1] = { "sb", "sbp", "sbpp", "sbppp" };
 static const char *s_routed_pictures [MAX_POINTERS + 1] = { "ssb", "ssbp", "ssbpp", "ssbppp" };
 
+//  The sockets this thread sent on since its last take (a count beyond
+//  the array: more than it holds)
+static _Thread_local void *s_sent [SHIC_BUS_SENT_MAX];
+static _Thread_local size_t s_sent_count;
+
+void
+shic_bus_sent (void *sock)
+{
+    void *handle = zsock_resolve (sock);
+    if (s_sent_count > SHIC_BUS_SENT_MAX)
+        return;
+    for (size_t index = 0; index < s_sent_count; index++)
+        if (s_sent [index] == handle)
+            return;
+    if (s_sent_count < SHIC_BUS_SENT_MAX)
+        s_sent [s_sent_count] = handle;
+    s_sent_count++;
+}
+
+size_t
+shic_bus_sent_take (void **socks, size_t max)
+{
+    size_t count = s_sent_count;
+    s_sent_count = 0;
+    if (count > max || count > SHIC_BUS_SENT_MAX)
+        return SIZE_MAX;
+    memcpy (socks, s_sent, count * sizeof (void *));
+    return count;
+}
+
 static int
 s_send (void *sock, const char *routing_id, const shic_bus_t *self)
 {
     assert (sock);
+    shic_bus_sent (sock);
     assert (self->id > SHIC_BUS_NONE && self->id < SHIC_BUS_COUNT);
     const s_row_t *row = &s_rows [self->id];
     if (row->bare)

@@ -196,6 +196,18 @@ int shic_bus_send (void *sock, const shic_bus_t *self);
 //  The same behind a routing id, for the gateway's ROUTER
 int shic_bus_send_to (void *sock, const char *routing_id, const shic_bus_t *self);
 
+//  The sockets this thread sent on, for an event loop that waits on their
+//  descriptors (ZMQ_FD; the gateway's): a send may process the command
+//  that announced a message which came meanwhile, and that socket's
+//  descriptor then stays quiet until it is asked for ZMQ_EVENTS.
+//  shic_bus_sent records sock (zsock_t, zactor_t or a libzmq socket;
+//  every send of the gateway's thread does); shic_bus_sent_take copies the
+//  libzmq sockets recorded since the last take into socks (up to max) and
+//  forgets them: their count, or SIZE_MAX when there were more (ask all).
+#define SHIC_BUS_SENT_MAX 16
+void shic_bus_sent (void *sock);
+size_t shic_bus_sent_take (void **socks, size_t max);
+
 //  Decodes the frames of msg (routing ids already popped; msg stays the
 //  caller's and unchanged) as a message for receiver. Resets self first.
 //  Returns 0, or -2 when the table refuses it (logged once, self cleared).
