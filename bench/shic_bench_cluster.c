@@ -12,11 +12,16 @@
             sending it on to a one-way), and a DEALER/ROUTER echo of the
             same two frames over TCP twice: inside this process (as in
             figure 1) and to a bare echo process of its own (this program
-            with --echo-process), alternating blocks so that drift hits all
-            four. Target: forwarded p50 <= local p50 + the two-process
+            with --echo-process), and the same through a bare relay process
+            (--relay-process: a ROUTER that passes each message to the
+            echo process over a DEALER and the answer back, as b's gateway
+            does, with no shic code), alternating blocks so that drift hits
+            all five. Target: forwarded p50 <= local p50 + the two-process
             echo's p50 (the extra hop of each message costs at most one
             round trip of a bare echo between two processes, as the nodes
-            are); the in-process echo is reported beside it.
+            are); the in-process echo and the bare relay are reported
+            beside it (what a hop through a third process costs here with
+            ZeroMQ alone).
     fig13   failover: the model runs on b; b is SIGKILLed and an ensure is
             sent to a at once: the time until a answers it from a live node
             (the etcd lease of b expires, a sees b's records go, claims the
@@ -32,6 +37,8 @@
                               [--quick] [--only 12,13]
            shic_bench_cluster --echo-process   (the echo: its endpoint on
                               stdout, until SIGTERM)
+           shic_bench_cluster --relay-process ENDPOINT   (the relay to the
+                              echo at ENDPOINT: the same)
     =========================================================================
 */
 
@@ -125,6 +132,58 @@ s_echo_process (void)
     return 0;
 }
 
+//  --relay-process ENDPOINT: a ROUTER whose messages go on to ENDPOINT
+//  over a DEALER, and the answers back (the envelope rides along); its
+//  endpoint on the first line of stdout; until a signal
+static int
+s_relay_process (const char *endpoint)
+{
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zpoller_t *poller = router && dealer? zpoller_new (router, dealer, NULL): NULL;
+    if (poller) {
+        printf ("%s\n", zsock_last_endpoint (router));
+        fflush (stdout);
+    }
+    void *which;
+    while (poller && (which = zpoller_wait (poller, -1))) {
+        zmsg_t *msg = zmsg_recv (which);
+        if (msg)
+            zmsg_send (&msg, which == router? dealer: router);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&dealer);
+    zsock_destroy (&router);
+    return poller? 0: 1;
+}
+
+//  Starts this program with option (and its argument) and connects a
+//  DEALER to the endpoint it prints (into endpoint, size 256); NULL when
+//  it did not come up
+static zsock_t *
+s_helper_process (const char *dir, const char *option, const char *argument, pid_t *pid_p,
+                  char *endpoint)
+{
+    char self_path [PATH_MAX] = "";
+    ssize_t length = readlink ("/proc/self/exe", self_path, sizeof (self_path) - 1);
+    *pid_p = -1;
+    if (length <= 0)
+        return NULL;
+    self_path [length] = 0;
+    char *argv [] = { self_path, (char *) option, (char *) argument, NULL };
+    char *out = zsys_sprintf ("%s/%s.out", dir, option + 2);
+    *pid_p = shic_bench_spawn (argv, out, "/dev/null");
+    char *line = *pid_p > 0? shic_bench_wait_text (out, "tcp://", *pid_p, 5000): NULL;
+    zstr_free (&out);
+    if (!line)
+        return NULL;
+    line [strcspn (line, "\r\n")] = 0;
+    snprintf (endpoint, 256, "%s", line);
+    zsock_t *dealer = zsock_new_dealer (line);
+    zstr_free (&line);
+    return dealer;
+}
+
 //  One warm ensure+release through client: its time in ns, or -1
 static int64_t
 s_pair (shic_client_t *client, const shic_val_t *ensure_args, const char *want_node)
@@ -174,29 +233,24 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
     zactor_t *echo_actor = zactor_new (shic_bench_echo_actor, NULL);
     char *echo_endpoint = zstr_recv (echo_actor);
     zsock_t *echo = zsock_new_dealer (echo_endpoint);
-    //  The same echo in a process of its own
-    char self_path [PATH_MAX] = "";
-    ssize_t length = readlink ("/proc/self/exe", self_path, sizeof (self_path) - 1);
-    self_path [length > 0? length: 0] = 0;
-    char *echo_argv [] = { self_path, "--echo-process", NULL };
-    char *echo_out = zsys_sprintf ("%s/echo-process.out", dir);
-    pid_t echo_pid = length > 0? shic_bench_spawn (echo_argv, echo_out, "/dev/null"): -1;
-    char *line = echo_pid > 0? shic_bench_wait_text (echo_out, "tcp://", echo_pid, 5000): NULL;
-    if (line)
-        line [strcspn (line, "\r\n")] = 0;
-    zsock_t *echo_process = line? zsock_new_dealer (line): NULL;
-    if (!echo_process) {
-        fprintf (stderr, "bench: fig12: the echo process did not start\n");
+    //  The same echo in a process of its own, and through a relay process
+    pid_t echo_pid, relay_pid = -1;
+    char echo_at [256], relay_at [256];
+    zsock_t *echo_process = s_helper_process (dir, "--echo-process", NULL, &echo_pid, echo_at);
+    zsock_t *relay_process = echo_process
+        ? s_helper_process (dir, "--relay-process", echo_at, &relay_pid, relay_at)
+        : NULL;
+    if (!relay_process) {
+        fprintf (stderr, "bench: fig12: the echo and relay processes did not start\n");
         rc = -1;
     }
-    zstr_free (&line);
     shic_val_t *release_args = shic_val_new_map ();
     shic_val_set_dup (release_args, "lease_ref", shic_val_path (held, "lease/lease_ref"));
     zframe_t *ensure_frame = shic_bench_request_frame ("ensure_endpoint", ensure_args);
     zframe_t *release_frame = shic_bench_request_frame ("release_lease", release_args);
     shic_val_destroy (&release_args);
-    int64_t *series [4];
-    for (int s = 0; s < 4; s++)
+    int64_t *series [5];
+    for (int s = 0; s < 5; s++)
         series [s] = (int64_t *) calloc (calls, sizeof (int64_t));
     int done = 0, errors = 0;
     //  b learns where the model runs (its view), then every path is warmed
@@ -205,9 +259,9 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
         zclock_sleep (500);
     for (int round = -1; rc == 0 && done < calls; round++) {
         int block = round < 0? S_BLOCK: (calls - done < S_BLOCK? calls - done: S_BLOCK);
-        for (int which = 2; which < 4; which++)
+        for (int which = 2; which < 5; which++)
             for (int i = 0; i < block; i++) {
-                zsock_t *to = which == 2? echo: echo_process;
+                zsock_t *to = which == 2? echo: which == 3? echo_process: relay_process;
                 int64_t start = shic_bench_nanos ();
                 zframe_t *out = zframe_dup (ensure_frame);
                 zframe_send (&out, to, 0);
@@ -247,7 +301,10 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
         shic_bench_stats_t f_local = shic_bench_stats (series [0], calls, 1000.0);
         shic_bench_stats_t f_remote = shic_bench_stats (series [1], calls, 1000.0);
         shic_bench_stats_t f_echo = shic_bench_stats (series [2], calls, 1000.0);
+        shic_bench_write_samples (samples_dir, "fig12_relay_process_us.txt", series [4], calls,
+                                  1000.0);
         shic_bench_stats_t f_echo2 = shic_bench_stats (series [3], calls, 1000.0);
+        shic_bench_stats_t f_relay = shic_bench_stats (series [4], calls, 1000.0);
         printf ("fig12 warm ensure+release, %d pairs each, model on node a:\n", calls);
         printf ("  local (client on a)      p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f\n",
                 f_local.p50, f_local.p99, f_local.min, f_local.max);
@@ -257,6 +314,9 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
                 f_echo.p50, f_echo.p99, f_echo.min, f_echo.max);
         printf ("  echo, another process    p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f\n",
                 f_echo2.p50, f_echo2.p99, f_echo2.min, f_echo2.max);
+        printf ("  echo via a bare relay    p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f"
+                "  (the relay adds %.1f us)\n", f_relay.p50, f_relay.p99, f_relay.min, f_relay.max,
+                f_relay.p50 - f_echo2.p50);
         printf ("  forwarded - local p50 %.1f us; target <= the two-process echo's p50 %.1f us:"
                 " %s (the in-process echo's %.1f us: %s)\n",
                 f_remote.p50 - f_local.p50, f_echo2.p50,
@@ -268,19 +328,22 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
             shic_bench_json_stats (json, "local", f_local, false);
             shic_bench_json_stats (json, "forwarded", f_remote, false);
             shic_bench_json_stats (json, "echo", f_echo, false);
-            shic_bench_json_stats (json, "echo_process", f_echo2, true);
+            shic_bench_json_stats (json, "echo_process", f_echo2, false);
+            shic_bench_json_stats (json, "relay_process", f_relay, true);
             fprintf (json, "  },\n");
         }
     }
-    for (int s = 0; s < 4; s++)
+    for (int s = 0; s < 5; s++)
         free (series [s]);
     zframe_destroy (&ensure_frame);
     zframe_destroy (&release_frame);
     zsock_destroy (&echo);
     zsock_destroy (&echo_process);
+    zsock_destroy (&relay_process);
+    if (relay_pid > 0)
+        shic_bench_stop_process (relay_pid, 2000);
     if (echo_pid > 0)
         shic_bench_stop_process (echo_pid, 2000);
-    zstr_free (&echo_out);
     zstr_free (&echo_endpoint);
     zactor_destroy (&echo_actor);
     shic_val_destroy (&held);
@@ -416,6 +479,8 @@ main (int argc, char *argv [])
 {
     if (argc == 2 && streq (argv [1], "--echo-process"))
         return s_echo_process ();
+    if (argc == 3 && streq (argv [1], "--relay-process"))
+        return s_relay_process (argv [2]);
     shic_bench_run_t run;
     int code = shic_bench_run_start (&run, argc, argv, "cluster", "12,13");
     if (code >= 0)
