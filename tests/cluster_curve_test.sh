@@ -18,8 +18,8 @@ rc=$?
 [ $rc = 77 ] && { echo "cluster_curve: skipped (no etcd)"; exit 77; }
 [ $rc != 0 ] && { echo "cluster_curve: etcd did not start"; exit 1; }
 work=$(mktemp -d)
-passed=0
-failed=0
+test_name=cluster_curve
+source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 py=/usr/bin/python3
 
 cleanup () {
@@ -36,12 +36,6 @@ cleanup () {
     [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
-check () {                      #  check NAME COMMAND...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "cluster_curve: $name: ok"
-    else failed=$((failed + 1)); echo "cluster_curve: $name: FAILED"; fi
-}
-port () { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 #  The certificates: a, b and the client allowed; a stranger not
 mkdir -p "$work/clients" "$work/keys"
@@ -92,11 +86,6 @@ up () { shic_ "$1" --json ping 2>/dev/null | grep -q '"cluster"'; }
 both_up () { up a && up b; }
 routed () {                     #  b's view has a's ready instance
     shic_ b --json ps --cluster 2>/dev/null | grep -q '"instance_id":"a\.standin:tiny'
-}
-within () {                     #  within SECONDS COMMAND...
-    local deadline=$(( $(date +%s) + $1 )); shift
-    while [ "$(date +%s)" -lt $deadline ]; do "$@" && return 0; sleep 0.2; done
-    return 1
 }
 if ! within 20 both_up; then
     echo "cluster_curve: the nodes did not come up"; tail -5 "$work"/*.err; exit 1

@@ -28,8 +28,6 @@ rc=$?
 [ $rc = 77 ] && { echo "cluster: skipped (no etcd)"; exit 77; }
 [ $rc != 0 ] && { echo "cluster: etcd did not start"; exit 1; }
 work=$(mktemp -d)
-passed=0
-failed=0
 ttl=2000
 cooldown=4000
 prefix=/shic-test-$$
@@ -38,6 +36,8 @@ nodes="a b c"
 slow=1
 [ -n "${SHICD_WRAPPER:-}" ] && slow=${CLUSTER_SLOW:-6}
 py=/usr/bin/python3
+test_name=cluster
+source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 export PYTHONPATH="$src/bindings/python"
 
 cleanup () {
@@ -59,20 +59,6 @@ cleanup () {
     [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
-check () {                      #  check NAME COMMAND...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "cluster: $name: ok"
-    else failed=$((failed + 1)); echo "cluster: $name: FAILED"; fi
-}
-within () {                     #  within SECONDS COMMAND...: true once it holds
-    local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 * slow )); shift
-    while [ $(( $(date +%s%N) / 1000000 )) -lt $deadline ]; do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-port () { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 etcdctl_ () { ETCDCTL_API=3 timeout 10 etcdctl --endpoints "$etcd_url" "$@"; }
 keys () { etcdctl_ get --prefix "$prefix/$1" --keys-only 2>/dev/null | grep -v '^$'; }
 has_node () { keys nodes/ | grep -qx "$prefix/nodes/$1"; }

@@ -6,10 +6,9 @@
 set -u
 build=$(cd "${1:-build}" && pwd)
 work=$(mktemp -d)
-passed=0
-failed=0
+test_name=config
+source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 trap 'rm -rf "$work"' EXIT
-port () { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 gw=$(port); ev=$(port)
 model="$work/tiny.gguf"
 echo "not really a model" > "$model"

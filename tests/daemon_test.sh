@@ -7,20 +7,14 @@
 set -u
 build=$(cd "${1:-build}" && pwd)
 work=$(mktemp -d)
-passed=0
-failed=0
+test_name=daemon
+source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 daemon_pid=""
 cleanup () {
     [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null
     [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
-check () {                      #  check NAME COMMAND...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "daemon: $name: ok"
-    else failed=$((failed + 1)); echo "daemon: $name: FAILED"; fi
-}
-port () { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 gw=$(port); ev=$(port)
 standin="$build/shic_stand_in -m \${MODEL} -a \${MODEL} --host \${HOST} --port \${PORT}"
 cat > "$work/shicd.cfg" <<CFG

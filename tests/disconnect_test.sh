@@ -6,13 +6,14 @@
 set -u
 build=$(cd "${1:-build}" && pwd)
 work=$(mktemp -d)
+test_name=disconnect
+source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 daemon_pid=""
 cleanup () {
     [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid"
     rm -rf "$work"
 }
 trap cleanup EXIT
-port () { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 gw=$(port); ev=$(port)
 {
     printf 'shicd\n    gateway = tcp://127.0.0.1:%s\n    events = tcp://127.0.0.1:%s\n' "$gw" "$ev"

@@ -4,7 +4,9 @@
 #  needs 2 GiB).
 #  http_daemon_start WORK BUILD [TOKEN] sets gw, ev, hp and daemon_pid and
 #  waits for "shicd ready" (SHICD_WRAPPER runs it under a tool).
-port () { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+#  (port: a free loopback port; defined here when the caller has not
+#  sourced tests/test_lib.sh)
+declare -F port > /dev/null || source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 http_daemon_start () {
     local work=$1 build=$2 token=${3:-}
     gw=$(port); ev=$(port); hp=$(port)

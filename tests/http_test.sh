@@ -13,8 +13,8 @@ build=$(cd "${1:-build}" && pwd)
 mode=${2:-daemon}
 source=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
-passed=0
-failed=0
+test_name=http
+source "$source/tests/test_lib.sh"
 daemon_pid=""
 prom_pid=""
 cleanup () {
@@ -26,11 +26,6 @@ cleanup () {
     rm -rf "$work"
 }
 trap cleanup EXIT
-check () {                      #  check NAME COMMAND...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "http: $name: ok"
-    else failed=$((failed + 1)); echo "http: $name: FAILED"; fi
-}
 source "$source/tests/http_lib.sh"
 token=0123456789abcdef0123
 http_daemon_start "$work" "$build" "$token"

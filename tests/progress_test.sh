@@ -10,8 +10,8 @@
 set -u
 build=$(cd "${1:-build}" && pwd)
 work=$(mktemp -d)
-passed=0
-failed=0
+test_name=progress
+source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 daemon_pid=""
 ollama_pid=""
 cleanup () {
@@ -20,16 +20,10 @@ cleanup () {
     [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
-check () {                      #  check NAME COMMAND...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "progress: $name: ok"
-    else failed=$((failed + 1)); echo "progress: $name: FAILED"; fi
-}
 if ! command -v script > /dev/null; then
     echo "progress: script(1) is missing: skipped"
     exit 77
 fi
-port () { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 #  Waits up to $2 deciseconds for file $1 to hold pattern $3
 wait_for () {
     for i in $(seq 1 "$2"); do grep -q "$3" "$1" 2>/dev/null && return 0; sleep 0.1; done
