@@ -617,18 +617,6 @@ s_poll_listed (void *const *list, size_t count, void *socket)
     return false;
 }
 
-static bool
-s_poll_ask (void *socket, bool *failed)
-{
-    uint32_t events = 0;
-    size_t size = sizeof (events);
-    if (zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) == -1) {
-        *failed = *failed || errno == ETERM;
-        return false;
-    }
-    return (events & ZMQ_POLLIN) != 0;
-}
-
 static int
 s_poll (self_t *self, zmq_pollitem_t *items, int count, int64_t timeout_ms)
 {
@@ -645,7 +633,7 @@ s_poll (self_t *self, zmq_pollitem_t *items, int count, int64_t timeout_ms)
         items [index].revents = 0;
         if ((all || s_poll_listed (self->poll_read, self->poll_read_count, items [index].socket)
                  || s_poll_listed (sent, sent_count, items [index].socket))
-        &&  s_poll_ask (items [index].socket, &failed)) {
+        &&  shic_socket_has_input (items [index].socket, &failed)) {
             items [index].revents = ZMQ_POLLIN;
             ready++;
         }
@@ -675,7 +663,7 @@ s_poll (self_t *self, zmq_pollitem_t *items, int count, int64_t timeout_ms)
         else
             for (int index = 0; index < count; index++)
                 if (fds [index].revents
-                &&  (index > 0 || s_poll_ask (items [index].socket, &failed))) {
+                &&  (index > 0 || shic_socket_has_input (items [index].socket, &failed))) {
                     items [index].revents = ZMQ_POLLIN;
                     ready++;
                 }

@@ -191,13 +191,13 @@ shic_cluster_strip_node (const char *id, const char *node)
 //  question and the wait, so a message that comes meanwhile shows on its
 //  descriptor; a descriptor that fires for another command is asked and
 //  found empty, and the caller's next turn waits again.
-static bool
-s_has_input (zmq_pollitem_t *item, bool *failed)
+bool
+shic_socket_has_input (void *socket, bool *failed)
 {
     uint32_t events = 0;
     size_t size = sizeof (events);
-    if (zmq_getsockopt (item->socket, ZMQ_EVENTS, &events, &size) == -1) {
-        *failed = errno == ETERM;
+    if (zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) == -1) {
+        *failed = *failed || errno == ETERM;
         return false;
     }
     return (events & ZMQ_POLLIN) != 0;
@@ -214,7 +214,7 @@ shic_poll_sockets (zmq_pollitem_t *items, int count, int64_t timeout_ms)
         if (!items [index].socket)
             plain++;                //  a descriptor: only poll(2) knows
         else
-        if (s_has_input (&items [index], &failed)) {
+        if (shic_socket_has_input (items [index].socket, &failed)) {
             items [index].revents = ZMQ_POLLIN;
             ready++;
         }
@@ -259,7 +259,7 @@ shic_poll_sockets (zmq_pollitem_t *items, int count, int64_t timeout_ms)
             ready++;
         }
         else
-        if (s_has_input (item, &failed)) {
+        if (shic_socket_has_input (item->socket, &failed)) {
             item->revents = ZMQ_POLLIN;
             ready++;
         }

@@ -100,4 +100,8 @@ zhashx_t *shic_hash_new (zhashx_destructor_fn *destructor);
 //  as zmq_poll does, without waiting when a socket has a message.
 int shic_poll_sockets (zmq_pollitem_t *items, int count, int64_t timeout_ms);
 
+//  Whether a ZeroMQ socket has a message waiting (ZMQ_EVENTS, which also
+//  processes its commands); *failed is set when the context is ending
+bool shic_socket_has_input (void *socket, bool *failed);
+
 #endif
