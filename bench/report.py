@@ -57,6 +57,12 @@ def fig12(md, f):
                   target=f"(local + this echo: {num(l['p50'] + e['p50'])})",
                   result="within" if r["p50"] <= l["p50"] + e["p50"] else "beyond"),
     ]
+    for part in ("ensure", "release"):
+        if f"forwarded_{part}" in f:
+            fp, lp = f[f"forwarded_{part}"], f[f"local_{part}"]
+            rows.append(stats_row(f"its {part} alone, forwarded (us)", fp, 1,
+                                  baseline=f"local {num(lp['p50'])}",
+                                  ratio=f"+{num(fp['p50'] - lp['p50'])}"))
     if "relay_process" in f:
         rp = f["relay_process"]
         rows.append(stats_row("the two-process echo through a bare relay process (us)", rp, 1,

@@ -184,15 +184,18 @@ s_helper_process (const char *dir, const char *option, const char *argument, pid
     return dealer;
 }
 
-//  One warm ensure+release through client: its time in ns, or -1
+//  One warm ensure+release through client: its time in ns, or -1; the
+//  ensure's part into *ensure_ns
 static int64_t
-s_pair (shic_client_t *client, const shic_val_t *ensure_args, const char *want_node)
+s_pair (shic_client_t *client, const shic_val_t *ensure_args, const char *want_node,
+        int64_t *ensure_ns)
 {
     int64_t start = shic_bench_nanos ();
     shic_val_t *result = shic_client_call (client, "ensure_endpoint",
                                            &(shic_val_t *) { shic_val_dup (ensure_args) });
     if (!result)
         return -1;
+    *ensure_ns = shic_bench_nanos () - start;
     const char *id = shic_val_str (shic_val_get (result, "instance_id"));
     bool where = id && strncmp (id, want_node, strlen (want_node)) == 0
               && id [strlen (want_node)] == '.';
@@ -249,13 +252,16 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
     zframe_t *ensure_frame = shic_bench_request_frame ("ensure_endpoint", ensure_args);
     zframe_t *release_frame = shic_bench_request_frame ("release_lease", release_args);
     shic_val_destroy (&release_args);
-    int64_t *series [5];
-    for (int s = 0; s < 5; s++)
+    //  0 local, 1 forwarded, 2 echo, 3 echo process, 4 relay; 5 and 6:
+    //  the ensures of 0 and 1 (the rest of each pair is its release)
+    int64_t *series [7];
+    for (int s = 0; s < 7; s++)
         series [s] = (int64_t *) calloc (calls, sizeof (int64_t));
     int done = 0, errors = 0;
     //  b learns where the model runs (its view), then every path is warmed
     //  (round -1) and the three alternate in blocks
-    if (rc == 0 && s_pair (remote, ensure_args, "a") < 0)
+    int64_t ensure_ns;
+    if (rc == 0 && s_pair (remote, ensure_args, "a", &ensure_ns) < 0)
         zclock_sleep (500);
     for (int round = -1; rc == 0 && done < calls; round++) {
         int block = round < 0? S_BLOCK: (calls - done < S_BLOCK? calls - done: S_BLOCK);
@@ -276,13 +282,15 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
             }
         for (int path = 0; path < 2; path++)
             for (int i = 0; i < block; i++) {
-                int64_t took = s_pair (path? remote: local, ensure_args, "a");
+                int64_t took = s_pair (path? remote: local, ensure_args, "a", &ensure_ns);
                 if (took < 0) {
                     errors++;
-                    took = 0;
+                    took = ensure_ns = 0;
                 }
-                if (round >= 0)
+                if (round >= 0) {
                     series [path][done + i] = took;
+                    series [5 + path][done + i] = ensure_ns;
+                }
             }
         if (round >= 0)
             done += block;
@@ -303,6 +311,20 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
         shic_bench_stats_t f_echo = shic_bench_stats (series [2], calls, 1000.0);
         shic_bench_write_samples (samples_dir, "fig12_relay_process_us.txt", series [4], calls,
                                   1000.0);
+        //  The releases: each pair less its ensure
+        int64_t *releases [2];
+        for (int path = 0; path < 2; path++) {
+            releases [path] = (int64_t *) calloc (calls, sizeof (int64_t));
+            assert (releases [path]);
+            for (int i = 0; i < calls; i++)
+                releases [path][i] = series [path][i] - series [5 + path][i];
+        }
+        shic_bench_stats_t f_local_ensure = shic_bench_stats (series [5], calls, 1000.0);
+        shic_bench_stats_t f_remote_ensure = shic_bench_stats (series [6], calls, 1000.0);
+        shic_bench_stats_t f_local_release = shic_bench_stats (releases [0], calls, 1000.0);
+        shic_bench_stats_t f_remote_release = shic_bench_stats (releases [1], calls, 1000.0);
+        free (releases [0]);
+        free (releases [1]);
         shic_bench_stats_t f_echo2 = shic_bench_stats (series [3], calls, 1000.0);
         shic_bench_stats_t f_relay = shic_bench_stats (series [4], calls, 1000.0);
         printf ("fig12 warm ensure+release, %d pairs each, model on node a:\n", calls);
@@ -310,6 +332,11 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
                 f_local.p50, f_local.p99, f_local.min, f_local.max);
         printf ("  forwarded (client on b)  p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f"
                 "  (%d errors)\n", f_remote.p50, f_remote.p99, f_remote.min, f_remote.max, errors);
+        printf ("    its ensure: local p50 %.1f us, forwarded %.1f us (+%.1f);"
+                " its release: local %.1f us, forwarded %.1f us (+%.1f)\n",
+                f_local_ensure.p50, f_remote_ensure.p50, f_remote_ensure.p50 - f_local_ensure.p50,
+                f_local_release.p50, f_remote_release.p50,
+                f_remote_release.p50 - f_local_release.p50);
         printf ("  echo, this process       p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f\n",
                 f_echo.p50, f_echo.p99, f_echo.min, f_echo.max);
         printf ("  echo, another process    p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f\n",
@@ -327,13 +354,17 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
                      "    \"errors\": %d,\n    \"ttl_ms\": %d,\n", calls, errors, S_TTL_MS);
             shic_bench_json_stats (json, "local", f_local, false);
             shic_bench_json_stats (json, "forwarded", f_remote, false);
+            shic_bench_json_stats (json, "local_ensure", f_local_ensure, false);
+            shic_bench_json_stats (json, "forwarded_ensure", f_remote_ensure, false);
+            shic_bench_json_stats (json, "local_release", f_local_release, false);
+            shic_bench_json_stats (json, "forwarded_release", f_remote_release, false);
             shic_bench_json_stats (json, "echo", f_echo, false);
             shic_bench_json_stats (json, "echo_process", f_echo2, false);
             shic_bench_json_stats (json, "relay_process", f_relay, true);
             fprintf (json, "  },\n");
         }
     }
-    for (int s = 0; s < 5; s++)
+    for (int s = 0; s < 7; s++)
         free (series [s]);
     zframe_destroy (&ensure_frame);
     zframe_destroy (&release_frame);
