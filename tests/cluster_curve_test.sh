@@ -13,10 +13,7 @@ set -u
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 source "$src/tests/etcd_lib.sh"
-etcd_start
-rc=$?
-[ $rc = 77 ] && { echo "cluster_curve: skipped (no etcd)"; exit 77; }
-[ $rc != 0 ] && { echo "cluster_curve: etcd did not start"; exit 1; }
+etcd_start_for cluster_curve
 work=$(mktemp -d)
 test_name=cluster_curve
 source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"

@@ -23,10 +23,7 @@ set -u
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 source "$src/tests/etcd_lib.sh"
-etcd_start
-rc=$?
-[ $rc = 77 ] && { echo "cluster: skipped (no etcd)"; exit 77; }
-[ $rc != 0 ] && { echo "cluster: etcd did not start"; exit 1; }
+etcd_start_for cluster
 work=$(mktemp -d)
 ttl=2000
 cooldown=4000

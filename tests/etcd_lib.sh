@@ -9,6 +9,9 @@
 #    etcd_stop          stops it (TERM, then KILL), keeping data and ports
 #    etcd_restart       starts it again on the same data and ports
 #    etcd_cleanup       stops it and removes its dir (run on EXIT as well)
+#    etcd_start_for TEST  etcd_start for the shell test TEST: exits 77
+#                       (ctest: skipped) when no etcd is installed, 1 when
+#                       it did not come up, saying so as "TEST: ..."
 #
 #  etcd runs under timeout (ETCD_LIFETIME_S, 600), and every wait here is
 #  bounded. The flags make a lease of 2 s workable (--election-timeout 500:
@@ -24,10 +27,9 @@ etcd_name=""
 etcd_client_port=""
 etcd_peer_port=""
 
-#  A free loopback port (there is a window before etcd binds it)
-etcd_free_port () {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+#  A free loopback port, port (there is a window before etcd binds it):
+#  tests/test_lib.sh's, unless the caller has it already
+declare -F port > /dev/null || source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 
 #  True when etcd at etcd_url answers /health with a leader
 etcd_healthy () {
@@ -67,8 +69,8 @@ etcd_start () {
     fi
     etcd_name=${1:-n0}
     etcd_dir=$(mktemp -d "${TMPDIR:-/tmp}/shic-etcd.XXXXXX")
-    etcd_client_port=$(etcd_free_port)
-    etcd_peer_port=$(etcd_free_port)
+    etcd_client_port=$(port)
+    etcd_peer_port=$(port)
     etcd_url="http://127.0.0.1:$etcd_client_port"
     trap etcd_cleanup EXIT
     etcd_launch
@@ -96,6 +98,14 @@ etcd_cleanup () {
     etcd_stop
     [ -n "$etcd_dir" ] && rm -rf "$etcd_dir"
     etcd_dir=""
+}
+
+etcd_start_for () {
+    etcd_start
+    local rc=$?
+    [ $rc = 77 ] && { echo "$1: skipped (no etcd)"; exit 77; }
+    [ $rc != 0 ] && { echo "$1: etcd did not start"; exit 1; }
+    return 0
 }
 
 #  bash tests/etcd_lib.sh check: start, write, restart, read, clean up
