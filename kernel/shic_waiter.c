@@ -46,10 +46,7 @@ void
 shic_waiter_send (zsock_t *router, zmsg_t *envelope, zframe_t **frame_p)
 {
     zmsg_t *reply = zmsg_dup (envelope);
-    zmsg_append (reply, frame_p);
-    shic_bus_sent (router);
-    if (zmsg_send (&reply, router) == -1)
-        zmsg_destroy (&reply);
+    shic_waiter_send_taking (router, &reply, frame_p);
 }
 
 void
