@@ -258,6 +258,9 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
     for (int s = 0; s < 7; s++)
         series [s] = (int64_t *) calloc (calls, sizeof (int64_t));
     int done = 0, errors = 0;
+    //  The CPU time the pairs took, in every thread of a, b and this
+    //  process (the client), per path
+    int64_t cpu [2][3] = { { 0 } };
     //  b learns where the model runs (its view), then every path is warmed
     //  (round -1) and the three alternate in blocks
     int64_t ensure_ns;
@@ -280,7 +283,9 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
                 if (round >= 0)
                     series [which][done + i] = shic_bench_nanos () - start;
             }
-        for (int path = 0; path < 2; path++)
+        for (int path = 0; path < 2; path++) {
+            int64_t before [3] = { shic_bench_cpu_ns (a.pid), shic_bench_cpu_ns (b.pid),
+                                   shic_bench_cpu_ns (getpid ()) };
             for (int i = 0; i < block; i++) {
                 int64_t took = s_pair (path? remote: local, ensure_args, "a", &ensure_ns);
                 if (took < 0) {
@@ -292,6 +297,12 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
                     series [5 + path][done + i] = ensure_ns;
                 }
             }
+            if (round >= 0) {
+                cpu [path][0] += shic_bench_cpu_ns (a.pid) - before [0];
+                cpu [path][1] += shic_bench_cpu_ns (b.pid) - before [1];
+                cpu [path][2] += shic_bench_cpu_ns (getpid ()) - before [2];
+            }
+        }
         if (round >= 0)
             done += block;
         if (errors > calls / 10) {
@@ -338,6 +349,10 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
                 f_local_ensure.p50, f_remote_ensure.p50, f_remote_ensure.p50 - f_local_ensure.p50,
                 f_local_release.p50, f_remote_release.p50,
                 f_remote_release.p50 - f_local_release.p50);
+        for (int path = 0; path < 2; path++)
+            printf ("    CPU a pair took, %s: %.1f us on a, %.1f us on b, %.1f us in the client\n",
+                    path? "forwarded": "local", cpu [path][0] / 1e3 / calls,
+                    cpu [path][1] / 1e3 / calls, cpu [path][2] / 1e3 / calls);
         printf ("  echo, this process       p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f\n",
                 f_echo.p50, f_echo.p99, f_echo.min, f_echo.max);
         printf ("  echo, another process    p50 %8.1f us  p99 %8.1f us  min %8.1f  max %9.1f\n",
@@ -359,6 +374,10 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
             shic_bench_json_stats (json, "forwarded_ensure", f_remote_ensure, false);
             shic_bench_json_stats (json, "local_release", f_local_release, false);
             shic_bench_json_stats (json, "forwarded_release", f_remote_release, false);
+            for (int path = 0; path < 2; path++)
+                fprintf (json, "    \"%s_cpu_us\": {\"a\": %.1f, \"b\": %.1f, \"client\": %.1f},\n",
+                         path? "forwarded": "local", cpu [path][0] / 1e3 / calls,
+                         cpu [path][1] / 1e3 / calls, cpu [path][2] / 1e3 / calls);
             shic_bench_json_stats (json, "echo", f_echo, false);
             shic_bench_json_stats (json, "echo_process", f_echo2, false);
             shic_bench_json_stats (json, "relay_process", f_relay, true);

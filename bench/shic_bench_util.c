@@ -260,6 +260,33 @@ shic_bench_wait_text (const char *path, const char *text, pid_t pid, int timeout
     return NULL;
 }
 
+int64_t
+shic_bench_cpu_ns (pid_t pid)
+{
+    char path [64];
+    snprintf (path, sizeof (path), "/proc/%d/task", (int) pid);
+    DIR *tasks = opendir (path);
+    if (!tasks)
+        return 0;
+    int64_t total = 0;
+    struct dirent *entry;
+    while ((entry = readdir (tasks))) {
+        if (entry->d_name [0] == '.')
+            continue;
+        char stat_path [320];
+        snprintf (stat_path, sizeof (stat_path), "/proc/%d/task/%s/schedstat", (int) pid,
+                  entry->d_name);
+        FILE *file = fopen (stat_path, "r");
+        long long ran = 0;
+        if (file && fscanf (file, "%lld", &ran) == 1)
+            total += ran;
+        if (file)
+            fclose (file);
+    }
+    closedir (tasks);
+    return total;
+}
+
 void
 shic_bench_stop_process (pid_t pid, int timeout_ms)
 {

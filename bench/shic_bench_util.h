@@ -88,6 +88,10 @@ pid_t shic_bench_spawn (char **argv, const char *out_path, const char *err_path)
 //  NULL past the deadline or when pid has died
 char *shic_bench_wait_text (const char *path, const char *text, pid_t pid, int timeout_ms);
 
+//  The CPU time every thread of pid has run so far (the first field of
+//  /proc/<pid>/task/*/schedstat), in ns; 0 when pid cannot be read
+int64_t shic_bench_cpu_ns (pid_t pid);
+
 //  SIGTERM, then SIGKILL after timeout_ms; reaps the process
 void shic_bench_stop_process (pid_t pid, int timeout_ms);
 
