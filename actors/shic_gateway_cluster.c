@@ -44,6 +44,7 @@
 #define CALL_TIMEOUT_MS  10000      //  a forwarded call, a cluster list
 #define HOLDER_MAX       320        //  bytes of a holder
 #define HOP_MAX          2          //  forwards one request may take
+#define RELEASE_HOLD_MS  20         //  a one-way release waits for company
 
 typedef enum {
     HANDOFF_ENSURE,                 //  an ensure with no local instance
@@ -74,6 +75,8 @@ typedef struct {
     char *endpoint;                 //  its peer door
     char *curve_key;                //  its CURVE key, or NULL
     zsock_t *dealer;                //  the socket
+    zlist_t *held;                  //  one-way releases not sent yet (zmsg_t)
+    int64_t flush_at;               //  monotonic: they go then at the latest
 } s_link_t;
 
 //  A lease another node holds for one of our clients
@@ -111,6 +114,10 @@ s_link_destroy (s_link_t **self_p)
 {
     if (*self_p) {
         s_link_t *self = *self_p;
+        zmsg_t *msg;
+        while (self->held && (msg = (zmsg_t *) zlist_pop (self->held)))
+            zmsg_destroy (&msg);
+        zlist_destroy (&self->held);
         zsock_destroy (&self->dealer);
         free (self->name);
         free (self->endpoint);
@@ -133,6 +140,8 @@ s_relayed_destroy (s_relayed_t **self_p)
         *self_p = NULL;
     }
 }
+
+static size_t s_link_flush (s_link_t *link);
 
 void
 shic_gateway_cluster_start (self_t *self)
@@ -163,6 +172,11 @@ shic_gateway_cluster_start (self_t *self)
 void
 shic_gateway_cluster_stop (self_t *self)
 {
+    //  The releases held go now: their sockets linger a while for them
+    for (s_link_t *link = self->links? (s_link_t *) zhashx_first (self->links): NULL; link;
+         link = (s_link_t *) zhashx_next (self->links))
+        if (s_link_flush (link))
+            zsock_set_linger (link->dealer, 1000);
     zhashx_destroy (&self->handoffs);
     zhashx_destroy (&self->links);
     zhashx_destroy (&self->relayed);
@@ -269,6 +283,7 @@ s_link (self_t *self, const char *node)
     link->name = strdup (node);
     link->endpoint = strdup (endpoint);
     link->curve_key = curve_key? strdup (curve_key): NULL;
+    link->held = zlist_new ();
     bool connected;
     link->dealer = shic_peer_link_new (link->endpoint, self->peer_cert, link->curve_key,
                                        (int64_t) self->settings->max_frame + 65536, &connected);
@@ -301,19 +316,48 @@ s_peer_request (self_t *self, int64_t ticket, const char *mode, const char *hold
     return msg;
 }
 
+//  Sends the one-way releases held for link's node, in the order they were
+//  answered; how many there were
+static size_t
+s_link_flush (s_link_t *link)
+{
+    size_t count = zlist_size (link->held);
+    zmsg_t *msg;
+    while ((msg = (zmsg_t *) zlist_pop (link->held))) {
+        shic_bus_sent (link->dealer);
+        if (zmsg_send (&msg, link->dealer) != 0) {
+            //  Only when the link holds its send limit already (its node
+            //  does not read): the lease ends there when its client is seen
+            //  gone, its TTL passes, or the node is lost
+            zsys_warning ("gateway: a release could not be sent to node %s", link->name);
+            zmsg_destroy (&msg);
+        }
+    }
+    link->flush_at = 0;
+    return count;
+}
+
 //  Sends handoff (with a fresh ticket) to node's peer door in mode; it
 //  waits in the table for the REP. 0, or -1 when the node is not known.
+//  The releases held for that node go with it: after an ensure (mode
+//  join, which they cannot change: that node answers it first and ends
+//  them after), before a call (which may name one of their leases).
 static int
 s_forward (self_t *self, s_handoff_t *handoff, const char *node, const char *mode)
 {
     s_link_t *link = s_link (self, node);
     if (!link)
         return -1;
+    bool join = streq (mode, "join");
+    if (!join)
+        s_link_flush (link);
     int64_t ticket = ++self->handoff_ticket;
     zmsg_t *msg = s_peer_request (self, ticket, mode, handoff->holder, handoff->body);
     shic_bus_sent (link->dealer);
     if (zmsg_send (&msg, link->dealer) != 0)
         zmsg_destroy (&msg);        //  the deadline, or LOST, answers it
+    if (join)
+        s_link_flush (link);
     free (handoff->node);
     handoff->node = strdup (node);
     s_handoff_add (self, ticket, handoff);
@@ -323,6 +367,9 @@ s_forward (self_t *self, s_handoff_t *handoff, const char *node, const char *mod
 //  A release_lease of a lease this node relayed for the same client: the
 //  client is answered {released: true} at once, the release goes to its
 //  node one-way (mode release, no REP) and the lease is forgotten here.
+//  The release waits on the link (s_link_flush) for the next message to
+//  that node, RELEASE_HOLD_MS at most: an agent that releases and ensures
+//  again costs that node one message, not two.
 //  false when this node cannot decide it (not relayed, another holder, a
 //  lease near its expiry, an instance its view no longer places there, no
 //  link to its node): then it is forwarded as any call.
@@ -348,7 +395,7 @@ s_release_at_entry (self_t *self, shic_gateway_call_t *call, const char *ref, co
     s_link_t *link = s_link (self, node);
     if (!link)
         return false;
-    //  The client first: the release follows the ensure on the link
+    //  The client first; the release follows the ensure on the link
     shic_val_t *result = shic_val_new_map ();
     shic_val_set_bool (result, "released", true);
     shic_stats_answered (self->stats, "release_lease", NULL);
@@ -356,14 +403,9 @@ s_release_at_entry (self_t *self, shic_gateway_call_t *call, const char *ref, co
     shic_waiter_send (call->router, call->envelope, &frame);
     zmsg_t *msg = s_peer_request (self, ++self->handoff_ticket, "release", relayed->holder,
                                   call->body);
-    shic_bus_sent (link->dealer);
-    if (zmsg_send (&msg, link->dealer) != 0) {
-        //  Only when the link holds its send limit already (its node does
-        //  not read): the lease ends there when its client is seen gone,
-        //  its TTL passes, or the node is lost
-        zsys_warning ("gateway: the release of %s could not be sent to node %s", ref, node);
-        zmsg_destroy (&msg);
-    }
+    zlist_append (link->held, msg);
+    if (!link->flush_at)
+        link->flush_at = zclock_mono () + RELEASE_HOLD_MS;
     zhashx_delete (self->relayed, ref);
     return true;
 }
@@ -677,21 +719,34 @@ shic_gateway_cluster_take (self_t *self, shic_gateway_call_t *call, shic_gateway
 //  ---------------------------------------------------------------------------
 //  Replies
 
-//  What a reply from another node says of the leases it holds for our
-//  clients: remembered, renewed, forgotten
+//  What a successful reply (data, size) from another node says of the
+//  leases it holds for our clients: remembered, renewed, forgotten. Only
+//  its lease and instance_id are decoded, not the whole reply.
 static void
-s_track_leases (self_t *self, s_handoff_t *handoff, const shic_wire_reply_t *reply)
+s_track_leases (self_t *self, s_handoff_t *handoff, const void *data, size_t size)
 {
-    if (!reply->ok || handoff->peer)
+    if (handoff->peer)
         return;                     //  relayed: the entry node tracks it
-    const shic_val_t *lease = shic_val_get (reply->result, "lease");
+    if (handoff->kind == HANDOFF_ROUTE && handoff->ref && streq (handoff->op, "release_lease")) {
+        zhashx_delete (self->relayed, handoff->ref);
+        return;
+    }
+    if (handoff->kind != HANDOFF_ENSURE && !(handoff->kind == HANDOFF_ROUTE && handoff->ref))
+        return;
+    static const char *lease_path [] = { "result", "lease", NULL };
+    shic_val_t *lease = NULL;
+    shic_val_decode_at (data, size, lease_path, &lease);
     const char *ref = shic_val_str (shic_val_get (lease, "lease_ref"));
     char node [64];
     if (handoff->kind == HANDOFF_ENSURE && ref && shic_cluster_id_node (ref, node, NULL)
     &&  !streq (node, s_me (self))) {
         s_relayed_t *relayed = (s_relayed_t *) zmalloc (sizeof (s_relayed_t));
-        const char *instance_id = shic_val_str (shic_val_get (reply->result, "instance_id"));
+        static const char *instance_path [] = { "result", "instance_id", NULL };
+        shic_val_t *instance = NULL;
+        shic_val_decode_at (data, size, instance_path, &instance);
+        const char *instance_id = shic_val_str (instance);
         relayed->instance_id = strdup (instance_id? instance_id: "");
+        shic_val_destroy (&instance);
         const shic_val_t *owner = shic_val_get (lease, "owner_ref");
         relayed->owner_ref = owner? shic_val_dup (owner): shic_val_new_nil ();
         relayed->node = strdup (node);
@@ -700,32 +755,37 @@ s_track_leases (self_t *self, s_handoff_t *handoff, const shic_wire_reply_t *rep
         zhashx_update (self->relayed, ref, relayed);
     }
     else
-    if (handoff->kind == HANDOFF_ROUTE && handoff->ref) {
-        if (streq (handoff->op, "release_lease"))
-            zhashx_delete (self->relayed, handoff->ref);
-        else {
-            s_relayed_t *relayed = (s_relayed_t *) zhashx_lookup (self->relayed, handoff->ref);
-            if (relayed && ref)
-                relayed->expires_at_ms = shic_val_int (shic_val_get (lease, "expires_at_ms"));
-        }
+    if (handoff->kind == HANDOFF_ROUTE) {
+        s_relayed_t *relayed = (s_relayed_t *) zhashx_lookup (self->relayed, handoff->ref);
+        if (relayed && ref)
+            relayed->expires_at_ms = shic_val_int (shic_val_get (lease, "expires_at_ms"));
     }
+    shic_val_destroy (&lease);
 }
 
 //  Sends a reply another node made, as it is; then reads it (the leases it
-//  tells of, its code), which the client need not wait for
+//  tells of, its code), which the client need not wait for. A reply is
+//  decoded whole only when it failed (for its code): a success, by the
+//  fields wanted.
 static void
 s_send_reply (self_t *self, s_handoff_t *handoff, const void *data, size_t size)
 {
     int64_t started = handoff->waiter->started;
     zframe_t *frame = zframe_new (data, size);
     shic_waiter_send (handoff->waiter->router, handoff->waiter->envelope, &frame);
-    shic_wire_reply_t decoded = { 0 };
+    static const char *ok_path [] = { "ok", NULL };
+    shic_val_t *ok = NULL;
+    shic_val_decode_at (data, size, ok_path, &ok);
     const char *code = NULL;
-    if (shic_wire_reply_decode (data, size, &decoded) == 0) {
-        if (!decoded.ok)
-            code = decoded.error.code;
-        s_track_leases (self, handoff, &decoded);
-    }
+    shic_wire_reply_t decoded = { 0 };
+    if (shic_val_is (ok, SHIC_VAL_BOOL) && shic_val_bool (ok))
+        s_track_leases (self, handoff, data, size);
+    else
+    if (shic_wire_reply_decode (data, size, &decoded) == 0 && !decoded.ok)
+        code = decoded.error.code;
+    else
+        code = shic_error_code_lookup ("internal");  //  not a reply: the client has it
+    shic_val_destroy (&ok);
     if (code)
         shic_stats_error (self->stats, code);
     shic_stats_answered (self->stats, handoff->op, code);
@@ -1134,6 +1194,14 @@ shic_gateway_handoffs_expire (self_t *self, int64_t now, int64_t *next)
     for (char *key = (char *) zlistx_first (late); key; key = (char *) zlistx_next (late))
         zhashx_delete (self->relayed, key);
     zlistx_destroy (&late);
+    //  Releases held long enough go alone
+    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
+         link = (s_link_t *) zhashx_next (self->links))
+        if (link->flush_at && now >= link->flush_at)
+            s_link_flush (link);
+        else
+        if (link->flush_at && (*next < 0 || link->flush_at < *next))
+            *next = link->flush_at;
 }
 
 void

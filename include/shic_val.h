@@ -158,6 +158,17 @@ SHIC_EXPORT int shic_val_decode (const void *data, size_t size,
                                  const shic_val_limits_t *limits,
                                  shic_val_t **out_p, const char **error);
 
+//  Decodes only the object at path in the msgpack map data: path is a
+//  NULL-terminated list of keys, each naming a value of the map the one
+//  before named (the first, of the root). For hot paths that want a few
+//  fields of a large message and not a tree of all of it. The bytes are
+//  checked as shic_val_decode checks them (default limits) but duplicate
+//  keys are not looked for: the first one counts. Returns 0 with a fresh
+//  *out_p, -1 when a key is missing or a step is not a map (*out_p NULL),
+//  -2 on malformed input (*out_p NULL).
+SHIC_EXPORT int shic_val_decode_at (const void *data, size_t size, const char *const *path,
+                                    shic_val_t **out_p);
+
 //  Encodes self as msgpack into a fresh malloc'd buffer. Returns 0 and sets
 //  *data_p / *size_p, or -1 on out-of-memory.
 SHIC_EXPORT int shic_val_encode (const shic_val_t *self, void **data_p, size_t *size_p);

@@ -486,6 +486,122 @@ shic_val_decode (const void *data, size_t size,
 
 
 //  ---------------------------------------------------------------------------
+//  Decoding one field
+
+//  Moves *pos past the header of the object at data + *pos (bytes the
+//  pre-scan has checked), and past a scalar's or str's bytes; the objects
+//  inside it (a map's keys and values) into *items, whether it is a map
+//  into *map, and a str's bytes into *str and *length (else *str NULL)
+static void
+s_head (const uint8_t *data, size_t *pos, uint64_t *items, bool *map, const uint8_t **str,
+        size_t *length)
+{
+    uint8_t byte = data [(*pos)++];
+    *items = 0;
+    *map = false;
+    *str = NULL;
+    *length = 0;
+    if (byte <= 0x7f || byte >= 0xe0 || byte == 0xc0 || byte == 0xc2 || byte == 0xc3)
+        return;
+    if (byte <= 0x8f) {
+        *map = true;
+        *items = 2 * (uint64_t) (byte & 0x0f);
+    }
+    else
+    if (byte <= 0x9f)
+        *items = byte & 0x0f;
+    else
+    if (byte <= 0xbf) {
+        *str = data + *pos;
+        *length = byte & 0x1f;
+        *pos += *length;
+    }
+    else
+    if ((byte >= 0xc4 && byte <= 0xc6) || (byte >= 0xd9 && byte <= 0xdb)) {
+        size_t width = (size_t) 1 << (byte <= 0xc6? byte - 0xc4: byte - 0xd9);
+        size_t bytes = (size_t) s_read_be (data + *pos, width);
+        *pos += width;
+        if (byte >= 0xd9)
+            *str = data + *pos;
+        *length = bytes;
+        *pos += bytes;
+    }
+    else
+    if (byte == 0xca || byte == 0xcb)
+        *pos += byte == 0xca? 4: 8;
+    else
+    if (byte >= 0xcc && byte <= 0xd3)
+        *pos += (size_t) 1 << ((byte - 0xcc) & 3);
+    else
+    if (byte >= 0xdc && byte <= 0xdf) {
+        size_t width = (byte & 1)? 4: 2;
+        uint64_t count = s_read_be (data + *pos, width);
+        *pos += width;
+        *map = byte >= 0xde;
+        *items = *map? 2 * count: count;
+    }
+}
+
+//  Where the object at data + pos (checked bytes) ends
+static size_t
+s_skip (const uint8_t *data, size_t pos)
+{
+    uint64_t left = 1;
+    while (left) {
+        uint64_t items;
+        bool map;
+        const uint8_t *str;
+        size_t length;
+        s_head (data, &pos, &items, &map, &str, &length);
+        left = left - 1 + items;
+    }
+    return pos;
+}
+
+int
+shic_val_decode_at (const void *data, size_t size, const char *const *path,
+                    shic_val_t **out_p)
+{
+    const char *reason = NULL;
+    if (!out_p)
+        return -2;
+    *out_p = NULL;
+    if (!data || size == 0 || size > SHIC_VAL_MAX_BYTES || !path
+    ||  s_prescan ((const uint8_t *) data, size, SHIC_VAL_MAX_DEPTH, SHIC_VAL_MAX_ITEMS,
+                   &reason))
+        return -2;
+    const uint8_t *bytes = (const uint8_t *) data;
+    size_t pos = 0;
+    for (; *path; path++) {
+        uint64_t items;
+        bool map;
+        const uint8_t *str;
+        size_t length;
+        s_head (bytes, &pos, &items, &map, &str, &length);
+        if (!map)
+            return -1;
+        size_t wanted = strlen (*path);
+        bool found = false;
+        for (uint64_t pair = 0; pair < items / 2 && !found; pair++) {
+            size_t key = pos;
+            uint64_t key_items;
+            s_head (bytes, &pos, &key_items, &map, &str, &length);
+            found = str && length == wanted && memcmp (str, *path, wanted) == 0;
+            if (key_items)
+                pos = s_skip (bytes, key);
+            if (!found)
+                pos = s_skip (bytes, pos);
+        }
+        if (!found)
+            return -1;
+    }
+    int rc = s_build (bytes, &pos, out_p, &reason);
+    if (rc)
+        *out_p = NULL;
+    return rc? -2: 0;
+}
+
+//  ---------------------------------------------------------------------------
 //  Encoding
 
 static int

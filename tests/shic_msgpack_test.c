@@ -152,6 +152,46 @@ shic_msgpack_test (bool verbose)
     assert (writer == NULL);
     shic_val_writer_destroy (&writer);
 
+    //  One field: by its path, decoded alone; keys that are not there, a
+    //  step into a value that is not a map, and broken bytes
+    shic_val_t *field;
+    const char *path_backend [] = { "request", "target_preference", "backend", NULL };
+    assert (shic_val_decode_at (data, size, path_backend, &field) == 0);
+    assert (streq (shic_val_str (field), "llama_cpp"));
+    shic_val_destroy (&field);
+    const char *path_request [] = { "request", NULL };
+    assert (shic_val_decode_at (data, size, path_request, &field) == 0);
+    assert (shic_val_equal (field, shic_val_get (tree, "request")));
+    shic_val_destroy (&field);
+    const char *path_list [] = { "list", NULL };
+    assert (shic_val_decode_at (data, size, path_list, &field) == 0);
+    assert (shic_val_equal (field, shic_val_get (tree, "list")));
+    shic_val_destroy (&field);
+    const char *path_ratio [] = { "ratio", NULL };
+    assert (shic_val_decode_at (data, size, path_ratio, &field) == 0);
+    assert (shic_val_float (field) == -0.125);
+    shic_val_destroy (&field);
+    const char *path_root [] = { NULL };
+    assert (shic_val_decode_at (data, size, path_root, &field) == 0);
+    assert (shic_val_equal (field, tree));
+    shic_val_destroy (&field);
+    const char *path_missing [] = { "request", "nothing", NULL };
+    field = tree;
+    assert (shic_val_decode_at (data, size, path_missing, &field) == -1 && !field);
+    const char *path_into [] = { "name", "x", NULL };
+    assert (shic_val_decode_at (data, size, path_into, &field) == -1 && !field);
+    const char *path_prefix [] = { "nam", NULL };
+    assert (shic_val_decode_at (data, size, path_prefix, &field) == -1);
+    assert (shic_val_decode_at (data, size - 1, path_request, &field) == -2 && !field);
+    assert (shic_val_decode_at (data, 0, path_request, &field) == -2);
+    assert (shic_val_decode_at (data, size, NULL, &field) == -2);
+    //  A map key that is itself a container is stepped over
+    const uint8_t odd_key [] = { 0x82, 0x91, 0x01, 0x02, 0xa1, 'k', 0xa1, 'v' };
+    const char *path_k [] = { "k", NULL };
+    assert (shic_val_decode_at (odd_key, sizeof (odd_key), path_k, &field) == 0);
+    assert (streq (shic_val_str (field), "v"));
+    shic_val_destroy (&field);
+
     //  Canonical encoding: equal trees give equal bytes
     shic_val_t *reordered = shic_val_new_map ();
     for (index = shic_val_size (tree); index > 0; index--)
