@@ -212,6 +212,16 @@ ref2 = r ["lease"] ["lease_ref"]
 out ["other_client_release"] = other.call ("release_lease", {"lease_ref": ref2}) ["released"]
 out ["other_gone"] = not live (ref2, iid)
 out ["holder_after_other"] = holder.call ("release_lease", {"lease_ref": ref2}) ["released"]
+#  A release at the entry node waits there for the next message to the
+#  lease's node: released then ensured again, the release rides after the
+#  ensure, and the old lease is gone while the new one lives
+ref3 = holder.call ("ensure_endpoint", args) ["lease"] ["lease_ref"]
+released3 = holder.call ("release_lease", {"lease_ref": ref3}) ["released"]
+ref4 = holder.call ("ensure_endpoint", args) ["lease"] ["lease_ref"]
+out ["release_then_ensure"] = released3 is True and ref4 != ref3 and live (ref4, iid) \
+                              and until (lambda: not live (ref3, iid))
+out ["last_released"] = holder.call ("release_lease", {"lease_ref": ref4}) ["released"] is True \
+                        and until (lambda: not live (ref4, iid))
 print (json.dumps (out))
 PY
 timeout $((30 * slow)) $py "$work/relayed.py" "$(gw $other)" "$other" "ipc://$work/$herd_node.sock" > "$work/relayed.json" 2> "$work/relayed.err"
@@ -222,6 +232,8 @@ check "... its instance's lease count down by one" relayed "r['count_down']"
 check "... released again by another client: nothing live" relayed "r['again_by_other'] is False"
 check "another client's release of a relayed lease reaches node $herd_node" relayed "r['other_client_release'] is True and r['other_gone']"
 check "... and its holder's release after it: nothing live" relayed "r['holder_after_other'] is False"
+check "released and ensured again at once: the old lease gone, the new one live" relayed "r['release_then_ensure']"
+check "... and the last release, held alone, reaches node $herd_node" relayed "r['last_released']"
 check "no refused one-way message in the logs" bash -c "! grep -q 'refused a one-way' '$work'/*.err"
 check "a ref of an unknown node: lease_not_found" bash -c "timeout 10 '$build/shic' -E $(gw a) renew zz.lease-00 2>&1 | grep -q lease_not_found"
 
