@@ -629,6 +629,7 @@ s_poll (self_t *self, zmq_pollitem_t *items, int count, int64_t timeout_ms)
     self->poll_all = false;
     int ready = 0;
     bool failed = false;
+    bool yield = false;
     for (int index = 0; index < count; index++) {
         items [index].revents = 0;
         if ((all || s_poll_listed (self->poll_read, self->poll_read_count, items [index].socket)
@@ -658,6 +659,8 @@ s_poll (self_t *self, zmq_pollitem_t *items, int count, int64_t timeout_ms)
         int rc = poll (fds, (nfds_t) count, timeout);
         if (rc == -1 && errno != EINTR)
             return -1;
+        //  A quiet node: its answers go before its bookkeeping (shic_bus_yield)
+        yield = rc == 1 && timeout != 0;
         if (rc <= 0)
             self->poll_all = rc == 0 && timeout != 0;   //  waited for nothing: ask all
         else
@@ -679,6 +682,7 @@ s_poll (self_t *self, zmq_pollitem_t *items, int count, int64_t timeout_ms)
         }
     if (ready)
         self->poll_active_at = zclock_mono ();
+    shic_bus_yield_arm (yield);
     return failed? -1: ready;
 }
 

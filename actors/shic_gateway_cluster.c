@@ -26,8 +26,10 @@
     answered itself ({released: true}); the receiving node ends the lease
     and sends no REP (anything but a release_lease in that mode is refused
     with one log line). It shares the link with the forwards, so it is
-    served after the ensure that took the lease and before anything the
-    client sends next.
+    served after the ensure that took the lease; it waits on the link for
+    the next message to that node (RELEASE_HOLD_MS at most) and goes after
+    it when that is an ensure, before it otherwise (a call may name its
+    lease).
     A REQ is served as from a network client whose key is its holder (the
     entry node and its client): the restrictions of network clients hold
     on the node that starts a model. The leases other nodes hold for our
@@ -356,6 +358,7 @@ s_forward (self_t *self, s_handoff_t *handoff, const char *node, const char *mod
     shic_bus_sent (link->dealer);
     if (zmsg_send (&msg, link->dealer) != 0)
         zmsg_destroy (&msg);        //  the deadline, or LOST, answers it
+    shic_bus_yield ();
     if (join)
         s_link_flush (link);
     free (handoff->node);

@@ -29,6 +29,7 @@
 */
 
 #include "shic_bus.h"
+#include <sched.h>
 #include "shic_json.h"
 
 //  Types of a body field, and the pointer frames
@@ -384,6 +385,7 @@ static const char *s_routed_pictures [MAX_POINTERS + 1] = { "ssb", "ssbp", "ssbp
 //  the array: more than it holds)
 static _Thread_local void *s_sent [SHIC_BUS_SENT_MAX];
 static _Thread_local size_t s_sent_count;
+static _Thread_local bool s_yield_armed;    //  shic_bus_yield gives the CPU away
 
 void
 shic_bus_sent (void *sock)
@@ -408,6 +410,21 @@ shic_bus_sent_take (void **socks, size_t max)
         return SIZE_MAX;
     memcpy (socks, s_sent, count * sizeof (void *));
     return count;
+}
+
+void
+shic_bus_yield_arm (bool armed)
+{
+    s_yield_armed = armed;
+}
+
+void
+shic_bus_yield (void)
+{
+    if (s_yield_armed) {
+        s_yield_armed = false;
+        sched_yield ();
+    }
 }
 
 static int
