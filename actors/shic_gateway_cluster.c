@@ -1170,33 +1170,48 @@ s_handoff_late (self_t *self, s_handoff_t *handoff)
                         "the node that holds it did not answer in time");
 }
 
+//  Adds a copy of key to *late_p, made on the first
+static void
+s_late_add (zlistx_t **late_p, const char *key)
+{
+    if (!*late_p) {
+        *late_p = zlistx_new ();
+        zlistx_set_destructor (*late_p, (zlistx_destructor_fn *) zstr_free);
+    }
+    zlistx_add_end (*late_p, strdup (key));
+}
+
 void
 shic_gateway_handoffs_expire (self_t *self, int64_t now, int64_t *next)
 {
-    zlistx_t *late = zlistx_new ();
-    zlistx_set_destructor (late, (zlistx_destructor_fn *) zstr_free);
+    zlistx_t *late = NULL;          //  keys, made when there are any
     for (s_handoff_t *handoff = (s_handoff_t *) zhashx_first (self->handoffs); handoff;
          handoff = (s_handoff_t *) zhashx_next (self->handoffs)) {
         if (now >= handoff->deadline) {
             s_handoff_late (self, handoff);
-            zlistx_add_end (late, strdup ((const char *) zhashx_cursor (self->handoffs)));
+            s_late_add (&late, (const char *) zhashx_cursor (self->handoffs));
         }
         else
         if (*next < 0 || handoff->deadline < *next)
             *next = handoff->deadline;
     }
-    for (char *key = (char *) zlistx_first (late); key; key = (char *) zlistx_next (late))
+    for (char *key = late? (char *) zlistx_first (late): NULL; key; key = (char *) zlistx_next (late))
         zhashx_delete (self->handoffs, key);
-    zlistx_purge (late);
-    //  Leases past their TTL ended on their node: forgotten
-    int64_t wall = shic_now_ms ();
-    for (s_relayed_t *relayed = (s_relayed_t *) zhashx_first (self->relayed); relayed;
-         relayed = (s_relayed_t *) zhashx_next (self->relayed))
-        if (relayed->expires_at_ms && relayed->expires_at_ms < wall - 1000)
-            zlistx_add_end (late, strdup ((const char *) zhashx_cursor (self->relayed)));
-    for (char *key = (char *) zlistx_first (late); key; key = (char *) zlistx_next (late))
-        zhashx_delete (self->relayed, key);
     zlistx_destroy (&late);
+    //  Leases past their TTL ended on their node: forgotten, looked for
+    //  once a second (not every turn: there may be many)
+    if (now - self->relayed_swept_at >= 1000) {
+        self->relayed_swept_at = now;
+        int64_t wall = shic_now_ms ();
+        for (s_relayed_t *relayed = (s_relayed_t *) zhashx_first (self->relayed); relayed;
+             relayed = (s_relayed_t *) zhashx_next (self->relayed))
+            if (relayed->expires_at_ms && relayed->expires_at_ms < wall - 1000)
+                s_late_add (&late, (const char *) zhashx_cursor (self->relayed));
+        for (char *key = late? (char *) zlistx_first (late): NULL; key;
+             key = (char *) zlistx_next (late))
+            zhashx_delete (self->relayed, key);
+        zlistx_destroy (&late);
+    }
     //  Releases held long enough go alone
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links))

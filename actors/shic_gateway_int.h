@@ -61,6 +61,7 @@ typedef struct {
                                     //  another node, by ticket
     int64_t handoff_ticket;         //  the last ticket given
     zhashx_t *relayed;              //  leases other nodes hold for our clients
+    int64_t relayed_swept_at;       //  monotonic: when those past their TTL went
     shic_val_t *nodes;              //  {node: {peer, curve_key?}} (ROUTES)
     shic_val_t *routes;             //  {instance key: node} ready elsewhere (ROUTES)
     zmq_pollitem_t *items;          //  the poll set, when clustered
