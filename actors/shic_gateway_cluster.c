@@ -358,9 +358,9 @@ s_forward (self_t *self, s_handoff_t *handoff, const char *node, const char *mod
     shic_bus_sent (link->dealer);
     if (zmsg_send (&msg, link->dealer) != 0)
         zmsg_destroy (&msg);        //  the deadline, or LOST, answers it
-    shic_bus_yield ();
     if (join)
         s_link_flush (link);
+    shic_bus_yield ();              //  (after the releases: one wake-up carries all)
     free (handoff->node);
     handoff->node = strdup (node);
     s_handoff_add (self, ticket, handoff);
