@@ -124,6 +124,42 @@ s_contract (const shic_val_t *val)
     shic_val_destroy (&request_spec);
 }
 
+//  One field by its path (shic_val_decode_at), as the gateway reads a
+//  relayed reply: never more than the decoder allows, and where the whole
+//  decodes (val), exactly the tree's field, or absent from it
+static void
+s_fields (const uint8_t *data, size_t size, const shic_val_t *val)
+{
+    static const char *paths [][4] = {
+        { "ok", NULL }, { "result", "lease", NULL }, { "result", "instance_id", NULL },
+        { "op", NULL }, { NULL }
+    };
+    for (size_t index = 0; index < sizeof (paths) / sizeof (paths [0]); index++) {
+        shic_val_t *field = NULL;
+        int rc = shic_val_decode_at (data, size, paths [index], &field);
+        assert (rc == 0 || rc == -1 || rc == -2);
+        assert ((rc == 0) == (field != NULL));
+        if (val) {
+            const shic_val_t *there = val;
+            for (size_t step = 0; there && paths [index][step]; step++)
+                there = shic_val_is (there, SHIC_VAL_MAP)?
+                        shic_val_get (there, paths [index][step]): NULL;
+            assert (rc != -2);
+            assert ((rc == 0) == (there != NULL));
+            if (field) {
+                //  (bytes, not shic_val_equal: a NaN is not equal to itself)
+                zchunk_t *mine = s_canonical (field);
+                zchunk_t *theirs = s_canonical (there);
+                assert (mine && theirs && zchunk_size (mine) == zchunk_size (theirs));
+                assert (memcmp (zchunk_data (mine), zchunk_data (theirs), zchunk_size (mine)) == 0);
+                zchunk_destroy (&mine);
+                zchunk_destroy (&theirs);
+            }
+        }
+        shic_val_destroy (&field);
+    }
+}
+
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
@@ -136,6 +172,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     assert ((rc == 0) == (val != NULL));
     if (rc != 0)
         assert (reason);
+    s_fields (data, size, val);
     if (val) {
         s_round_trip (val);
         s_contract (val);
