@@ -74,7 +74,8 @@ def fig12(md, f):
               f"node a with a lease held; one C client on a (local) and one on b, whose gateway "
               f"forwards the ensure straight to a's peer door (the route its cluster actor "
               f"published) and relays a's reply; b answers the release itself (a lease it relayed "
-              f"for this client) and sends it on to a one-way. The echoes are a bare "
+              f"for this client) and sends it on to a one-way with its next message to a (20 ms at "
+              f"most; here, after the next forwarded ensure). The echoes are a bare "
               f"DEALER/ROUTER sending the same two frames back: in a process of its own (the "
               f"baseline of the target: the nodes are two processes) and inside this process (as "
               f"in figure 1, reported beside it). The last row sends the echo's two frames through "
@@ -82,6 +83,12 @@ def fig12(md, f):
               f"DEALER and the answer back, ZeroMQ alone, no shic code): what relaying both "
               f"messages through a third process costs on this machine. The series alternate in "
               f"blocks of 100 after a warm-up block; {f['errors']} errors.\n")
+    cpu = [(path, f.get(f"{path}_cpu_us")) for path in ("local", "forwarded")]
+    if all(c for _, c in cpu):
+        md.append("The CPU time a pair took, summed over every thread of each process (from "
+                  "/proc/<pid>/task/*/schedstat around the blocks): " +
+                  "; ".join(f"{path}: node a {num(c['a'])} us, node b {num(c['b'])} us, "
+                            f"the client {num(c['client'])} us" for path, c in cpu) + ".\n")
 
 
 def fig13(md, f):
