@@ -303,15 +303,9 @@ static zmsg_t *
 s_peer_request (self_t *self, int64_t ticket, const char *mode, const char *holder,
                 zframe_t *body)
 {
-    shic_val_t *header = shic_val_new_map ();
-    shic_val_set_int (header, "ticket", ticket);
-    shic_val_set_int (header, "hop", 1);
-    shic_val_set_str (header, "mode", mode);
-    shic_val_set_str (header, "holder", holder);
-    shic_val_set_str (header, "from", s_me (self));
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "REQ");
-    zframe_t *frame = shic_peer_header_frame (&header);
+    zframe_t *frame = shic_peer_req_header (ticket, 1, mode, holder, s_me (self));
     zmsg_append (msg, &frame);
     zframe_t *copy = zframe_dup (body);
     zmsg_append (msg, &copy);
@@ -804,14 +798,12 @@ s_no_room (self_t *self, s_handoff_t *handoff)
     zframe_t *routing = zmsg_first (handoff->waiter->envelope);
     if (!handoff->peer || !routing)
         return;
-    shic_val_t *header = shic_val_new_map ();
-    shic_val_set_int (header, "ticket", shic_val_int (shic_val_get (handoff->peer, "ticket")));
-    shic_val_set_str (header, "outcome", "no_room");
+    zframe_t *frame = shic_peer_rep_header (shic_val_int (shic_val_get (handoff->peer, "ticket")),
+                                            "no_room");
     zmsg_t *msg = zmsg_new ();
     zframe_t *copy = zframe_dup (routing);
     zmsg_append (msg, &copy);
     zmsg_addstr (msg, "REP");
-    zframe_t *frame = shic_peer_header_frame (&header);
     zmsg_append (msg, &frame);
     zmsg_addmem (msg, NULL, 0);
     shic_bus_sent (self->peer);
@@ -1048,10 +1040,7 @@ s_handle_peer (self_t *self)
             call.envelope = zmsg_new ();
             zmsg_append (call.envelope, &routing);
             zmsg_addstr (call.envelope, "REP");
-            shic_val_t *reply_header = shic_val_new_map ();
-            shic_val_set_int (reply_header, "ticket", ticket);
-            shic_val_set_str (reply_header, "outcome", "reply");
-            zframe_t *reply_frame = shic_peer_header_frame (&reply_header);
+            zframe_t *reply_frame = shic_peer_rep_header (ticket, "reply");
             zmsg_append (call.envelope, &reply_frame);
         }
         shic_gateway_serve (self, &call, msg);

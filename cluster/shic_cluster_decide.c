@@ -167,13 +167,8 @@ s_send_forward (self_t *self, shic_cluster_forward_t **forward_p, const char *no
     free (forward->mode);
     forward->mode = strdup (mode);
     forward->ticket = ++self->next_ticket;
-    shic_val_t *header = shic_val_new_map ();
-    shic_val_set_int (header, "ticket", forward->ticket);
-    shic_val_set_int (header, "hop", forward->hop + 1);
-    shic_val_set_str (header, "mode", mode);
-    shic_val_set_str (header, "holder", forward->holder);
-    shic_val_set_str (header, "from", self->config->node);
-    zframe_t *frame = shic_peer_header_frame (&header);
+    zframe_t *frame = shic_peer_req_header (forward->ticket, forward->hop + 1, mode,
+                                            forward->holder, self->config->node);
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "REQ");
     zmsg_append (msg, &frame);

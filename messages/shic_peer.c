@@ -6,18 +6,52 @@
 
 #include "shic_peer.h"
 
-zframe_t *
-shic_peer_header_frame (shic_val_t **header_p)
+//  The writer's bytes as a frame, or NULL
+static zframe_t *
+s_frame_take (shic_val_writer_t **writer_p)
 {
     void *data = NULL;
     size_t size = 0;
-    int rc = shic_val_encode (*header_p, &data, &size);
-    shic_val_destroy (header_p);
-    if (rc != 0)
+    if (shic_val_writer_take (writer_p, &data, &size) != 0)
         return NULL;
     zframe_t *frame = zframe_new (data, size);
     free (data);
     return frame;
+}
+
+zframe_t *
+shic_peer_req_header (int64_t ticket, int64_t hop, const char *mode, const char *holder,
+                      const char *from)
+{
+    shic_val_writer_t *writer = shic_val_writer_new ();
+    if (!writer)
+        return NULL;
+    shic_val_writer_map (writer, 5);
+    shic_val_writer_str (writer, "ticket");
+    shic_val_writer_int (writer, ticket);
+    shic_val_writer_str (writer, "hop");
+    shic_val_writer_int (writer, hop);
+    shic_val_writer_str (writer, "mode");
+    shic_val_writer_str (writer, mode);
+    shic_val_writer_str (writer, "holder");
+    shic_val_writer_str (writer, holder);
+    shic_val_writer_str (writer, "from");
+    shic_val_writer_str (writer, from);
+    return s_frame_take (&writer);
+}
+
+zframe_t *
+shic_peer_rep_header (int64_t ticket, const char *outcome)
+{
+    shic_val_writer_t *writer = shic_val_writer_new ();
+    if (!writer)
+        return NULL;
+    shic_val_writer_map (writer, 2);
+    shic_val_writer_str (writer, "ticket");
+    shic_val_writer_int (writer, ticket);
+    shic_val_writer_str (writer, "outcome");
+    shic_val_writer_str (writer, outcome);
+    return s_frame_take (&writer);
 }
 
 shic_val_t *

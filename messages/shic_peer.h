@@ -16,8 +16,12 @@
 
 #define SHIC_PEER_HEADER_MAX    4096    //  bytes of a peer header
 
-//  The header as a frame; takes *header_p. NULL when it does not encode.
-zframe_t *shic_peer_header_frame (shic_val_t **header_p);
+//  The header of a REQ {ticket, hop, mode, holder, from} and of a REP
+//  {ticket, outcome} as a frame, written straight from the fields (no
+//  tree: every forward makes one); NULL when out of memory
+zframe_t *shic_peer_req_header (int64_t ticket, int64_t hop, const char *mode,
+                                const char *holder, const char *from);
+zframe_t *shic_peer_rep_header (int64_t ticket, const char *outcome);
 
 //  A peer header, checked: a map of at most SHIC_PEER_HEADER_MAX bytes
 //  (depth 2, 16 items), or NULL
