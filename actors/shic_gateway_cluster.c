@@ -398,6 +398,7 @@ s_release_at_entry (self_t *self, shic_gateway_call_t *call, const char *ref, co
     shic_stats_answered (self->stats, "release_lease", NULL);
     zframe_t *frame = shic_wire_reply_ok (call->req.id, &result);
     shic_waiter_send (call->router, call->envelope, &frame);
+    shic_bus_yield ();
     zmsg_t *msg = s_peer_request (self, ++self->handoff_ticket, "release", relayed->holder,
                                   call->body);
     zlist_append (link->held, msg);
@@ -770,6 +771,7 @@ s_send_reply (self_t *self, s_handoff_t *handoff, const void *data, size_t size)
     int64_t started = handoff->waiter->started;
     zframe_t *frame = zframe_new (data, size);
     shic_waiter_send (handoff->waiter->router, handoff->waiter->envelope, &frame);
+    shic_bus_yield ();
     static const char *ok_path [] = { "ok", NULL };
     shic_val_t *ok = NULL;
     shic_val_decode_at (data, size, ok_path, &ok);
@@ -1044,6 +1046,7 @@ s_handle_peer (self_t *self)
             zmsg_append (call.envelope, &reply_frame);
         }
         shic_gateway_serve (self, &call, msg);
+        shic_bus_yield ();          //  its REP goes before what follows it
     }
     else
         zsys_warning ("gateway: refused a malformed message on the peer door");

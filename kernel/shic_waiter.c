@@ -62,7 +62,6 @@ shic_waiter_send_taking (zsock_t *router, zmsg_t **envelope_p, zframe_t **frame_
     shic_bus_sent (router);
     if (zmsg_send (&reply, router) == -1)
         zmsg_destroy (&reply);
-    shic_bus_yield ();              //  the reply goes before the bookkeeping
 }
 
 void

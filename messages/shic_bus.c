@@ -386,6 +386,9 @@ static const char *s_routed_pictures [MAX_POINTERS + 1] = { "ssb", "ssbp", "ssbp
 static _Thread_local void *s_sent [SHIC_BUS_SENT_MAX];
 static _Thread_local size_t s_sent_count;
 static _Thread_local bool s_yield_armed;    //  shic_bus_yield gives the CPU away
+static _Thread_local int64_t s_yield_off_until;     //  monotonic ms: no yield before
+#define SHIC_BUS_YIELD_LONG_US  250     //  a yield that took longer: a busy CPU
+#define SHIC_BUS_YIELD_OFF_MS   50      //  ... then none for this long
 
 void
 shic_bus_sent (void *sock)
@@ -415,7 +418,7 @@ shic_bus_sent_take (void **socks, size_t max)
 void
 shic_bus_yield_arm (bool armed)
 {
-    s_yield_armed = armed;
+    s_yield_armed = armed && zclock_mono () >= s_yield_off_until;
 }
 
 void
@@ -423,7 +426,12 @@ shic_bus_yield (void)
 {
     if (s_yield_armed) {
         s_yield_armed = false;
+        int64_t started = zclock_usecs ();
         sched_yield ();
+        //  Others were running here, not only the I/O thread: a busy CPU,
+        //  where yielding stalls this thread (for a whole time slice)
+        if (zclock_usecs () - started > SHIC_BUS_YIELD_LONG_US)
+            s_yield_off_until = zclock_mono () + SHIC_BUS_YIELD_OFF_MS;
     }
 }
 

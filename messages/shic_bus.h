@@ -208,15 +208,17 @@ int shic_bus_send_to (void *sock, const char *routing_id, const shic_bus_t *self
 void shic_bus_sent (void *sock);
 size_t shic_bus_sent_take (void **socks, size_t max);
 
-//  The gateway's thread, after an answer or a forward left (a reply to a
-//  client, a REP to another node, a forward on a link): shic_bus_yield
-//  gives the CPU away once (sched_yield) when the thread's last wait armed
-//  it, else does nothing. On a busy machine the I/O thread that carries
-//  the message is woken on this CPU and would send it only once this
-//  thread's turn is done; yielding sends it first. The gateway arms it
-//  when a wait slept and woke to one socket, which is a quiet node: under
-//  load input is waiting when a turn ends, no wait sleeps, and the I/O
-//  thread carries many messages per wake-up instead.
+//  The gateway's thread, after a message of the cluster's hot path left (a
+//  forward on a link, a REP to another node, a relayed reply or a release
+//  answered at the entry node): shic_bus_yield gives the CPU away once
+//  (sched_yield) when the thread's last wait armed it, else does nothing.
+//  On a busy machine the I/O thread that carries the message is woken on
+//  this CPU and would send it only once this thread's turn is done;
+//  yielding sends it first, where the hop is one of several in a chain.
+//  The gateway arms it when a wait slept and woke to one socket, a quiet
+//  node (under load input is waiting when a turn ends and no wait
+//  sleeps); a yield that took long (other threads were running: this
+//  thread then waits a whole time slice) turns it off for a while.
 void shic_bus_yield_arm (bool armed);
 void shic_bus_yield (void);
 
