@@ -1046,7 +1046,8 @@ s_handle_peer (self_t *self)
             zmsg_append (call.envelope, &reply_frame);
         }
         shic_gateway_serve (self, &call, msg);
-        shic_bus_yield ();          //  its REP goes before what follows it
+        if (!call.oneway)
+            shic_bus_yield ();      //  its REP goes before what follows it
     }
     else
         zsys_warning ("gateway: refused a malformed message on the peer door");
