@@ -438,7 +438,7 @@ s_fig13 (const char *build, const char *dir, const char *etcd, FILE *json, const
     int done = 0, rc = 0;
     char id [256];
     for (int round = 0; rc == 0 && round < rounds; round++) {
-        char name [8];
+        char name [16];
         snprintf (name, sizeof (name), "b%d", round);
         if (s_node_start (&b, build, dir, etcd, name, "/bench13")) {
             rc = -1;
