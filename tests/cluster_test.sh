@@ -235,6 +235,32 @@ check "... and its holder's release after it: nothing live" relayed "r['holder_a
 check "released and ensured again at once: the old lease gone, the new one live" relayed "r['release_then_ensure']"
 check "... and the last release, held alone, reaches node $herd_node" relayed "r['last_released']"
 check "no refused one-way message in the logs" bash -c "! grep -q 'refused a one-way' '$work'/*.err"
+#  A node that stops sends the releases it holds first: released at the
+#  entry node, which is stopped (SIGTERM) at once, within the 20 ms hold
+cat > "$work/held.py" <<'PY'
+import json, os, signal, sys, time
+from shic.client import Client, ensure_args
+entry, entry_pid, owner_ctl = sys.argv[1], int (sys.argv[2]), sys.argv[3]
+holder = Client (entry, timeout_ms=10000)
+ctl = Client (owner_ctl, timeout_ms=10000)
+r = holder.call ("ensure_endpoint", ensure_args ("standin", "tiny", wait_ms=20000))
+ref, iid = r ["lease"] ["lease_ref"], r ["instance_id"]
+released = holder.call ("release_lease", {"lease_ref": ref}) ["released"]
+os.kill (entry_pid, signal.SIGTERM)
+def live ():
+    return any (l.get ("lease_ref") == ref
+                for l in ctl.call ("list_leases", {"instance_id": iid}) ["leases"])
+deadline = time.time () + 5
+while time.time () < deadline and live ():
+    time.sleep (0.05)
+print (json.dumps ({"released": released is True, "gone": not live ()}))
+PY
+timeout $((30 * slow)) $py "$work/held.py" "$(gw $other)" "$(node_pid $other)" "ipc://$work/$herd_node.sock" > "$work/held.json" 2> "$work/held.err"
+check "a release held at node $other, stopped at once: sent first, gone on node $herd_node" \
+    $py -c "import json,sys; r=json.load(open('$work/held.json')); sys.exit(0 if r['released'] and r['gone'] else 1)"
+for _ in $(seq 1 $((100 * slow))); do kill -0 "$(node_pid $other)" 2>/dev/null || break; sleep 0.1; done
+node_start $other
+check "node $other back" within 10 has_node $other
 check "a ref of an unknown node: lease_not_found" bash -c "timeout 10 '$build/shic' -E $(gw a) renew zz.lease-00 2>&1 | grep -q lease_not_found"
 
 #  A model too big for a lands on b or c
