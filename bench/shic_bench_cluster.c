@@ -271,17 +271,9 @@ s_fig12 (const char *build, const char *dir, const char *etcd, FILE *json, const
         for (int which = 2; which < 5; which++)
             for (int i = 0; i < block; i++) {
                 zsock_t *to = which == 2? echo: which == 3? echo_process: relay_process;
-                int64_t start = shic_bench_nanos ();
-                zframe_t *out = zframe_dup (ensure_frame);
-                zframe_send (&out, to, 0);
-                zframe_t *in = zframe_recv (to);
-                zframe_destroy (&in);
-                out = zframe_dup (release_frame);
-                zframe_send (&out, to, 0);
-                in = zframe_recv (to);
-                zframe_destroy (&in);
+                int64_t took = shic_bench_echo_pair (to, ensure_frame, release_frame);
                 if (round >= 0)
-                    series [which][done + i] = shic_bench_nanos () - start;
+                    series [which][done + i] = took;
             }
         for (int path = 0; path < 2; path++) {
             int64_t before [3] = { shic_bench_cpu_ns (a.pid), shic_bench_cpu_ns (b.pid),

@@ -207,17 +207,9 @@ s_fig1 (shic_bench_daemon_t *daemon, const char *echo_endpoint, FILE *json, cons
     for (int round = -1; done < calls; round++) {
         int block = round < 0? S_FIG1_BLOCK: (calls - done < S_FIG1_BLOCK? calls - done: S_FIG1_BLOCK);
         for (int i = 0; i < block; i++) {
-            int64_t start = shic_bench_nanos ();
-            zframe_t *out = zframe_dup (ensure_frame);
-            zframe_send (&out, dealer, 0);
-            zframe_t *in = zframe_recv (dealer);
-            zframe_destroy (&in);
-            out = zframe_dup (release_frame);
-            zframe_send (&out, dealer, 0);
-            in = zframe_recv (dealer);
-            zframe_destroy (&in);
+            int64_t took = shic_bench_echo_pair (dealer, ensure_frame, release_frame);
             if (round >= 0)
-                echo [done + i] = shic_bench_nanos () - start;
+                echo [done + i] = took;
         }
         for (int i = 0; i < block; i++) {
             int64_t start = shic_bench_nanos ();

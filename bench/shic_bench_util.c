@@ -458,3 +458,17 @@ shic_bench_request_frame (const char *op, const shic_val_t *args)
     shic_val_destroy (&id);
     return frame;
 }
+
+int64_t
+shic_bench_echo_pair (zsock_t *dealer, zframe_t *ensure, zframe_t *release)
+{
+    int64_t start = shic_bench_nanos ();
+    zframe_t *frames [2] = { ensure, release };
+    for (int index = 0; index < 2; index++) {
+        zframe_t *out = zframe_dup (frames [index]);
+        zframe_send (&out, dealer, 0);
+        zframe_t *in = zframe_recv (dealer);
+        zframe_destroy (&in);
+    }
+    return shic_bench_nanos () - start;
+}

@@ -134,5 +134,8 @@ int shic_bench_stop_instance (shic_client_t *client, zsock_t *events, const char
 void shic_bench_echo_actor (zsock_t *pipe, void *args);
 //  A wire request of op with a copy of args (id 1000000); fresh
 zframe_t *shic_bench_request_frame (const char *op, const shic_val_t *args);
+//  One echo pair: copies of ensure and release sent on dealer, each
+//  answer awaited; its time in ns
+int64_t shic_bench_echo_pair (zsock_t *dealer, zframe_t *ensure, zframe_t *release);
 
 #endif
